@@ -1,0 +1,146 @@
+"""The neutral conversation model shared by the agent loop and every provider codec.
+
+Each codec translates these blocks to and from its own wire dialect, so the loop never
+knows which API it is talking to. The shape follows Anthropic's content blocks because
+they are the richest (thinking with signatures, tool results with error flags); the
+OpenAI codec flattens them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+
+@dataclass
+class TextBlock:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass
+class ThinkingBlock:
+    """Model reasoning; Anthropic requires the signature to be sent back unchanged."""
+
+    thinking: str
+    signature: str = ""
+    type: Literal["thinking"] = "thinking"
+
+
+@dataclass
+class ToolUseBlock:
+    """A tool call as the model made it.
+
+    `input_error` is set when the model's arguments were not a JSON object: the loop
+    answers with an error result instead of running anything, and `raw_input` keeps the
+    original text so it can be echoed back to dialects that carry arguments as a string.
+    """
+
+    id: str
+    name: str
+    input: dict[str, Any]
+    input_error: str | None = None
+    raw_input: str | None = None
+    type: Literal["tool_use"] = "tool_use"
+
+
+@dataclass
+class ToolResultBlock:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+    type: Literal["tool_result"] = "tool_result"
+
+
+Block = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock]
+
+
+@dataclass
+class Message:
+    role: Literal["user", "assistant"]
+    content: list[Block]
+
+    def text(self) -> str:
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+    def tool_uses(self) -> list[ToolUseBlock]:
+        return [b for b in self.content if isinstance(b, ToolUseBlock)]
+
+
+@dataclass
+class Usage:
+    """Token counts in Anthropic's terms: `input_tokens` excludes cached tokens."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def add(self, other: "Usage") -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_creation_input_tokens += other.cache_creation_input_tokens
+        self.cache_read_input_tokens += other.cache_read_input_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+        }
+
+
+@dataclass
+class ToolDef:
+    """What a provider needs to advertise one tool to the model."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass
+class ModelRequest:
+    """One call to a model: everything a codec needs, nothing it must not see."""
+
+    model: str
+    system: str
+    messages: list[Message]
+    tools: list[ToolDef] = field(default_factory=list)
+    max_tokens: int = 8192
+    temperature: float | None = None
+
+
+def block_to_dict(block: Block) -> dict[str, Any]:
+    """Claude-Code-compatible JSON shape of a block, for transcripts and stream-json."""
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ThinkingBlock):
+        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+    if isinstance(block, ToolUseBlock):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return {
+        "type": "tool_result",
+        "tool_use_id": block.tool_use_id,
+        "content": block.content,
+        "is_error": block.is_error,
+    }
+
+
+def block_from_dict(data: dict[str, Any]) -> Block:
+    """Inverse of `block_to_dict`; raises ValueError on an unknown block type."""
+    kind = data.get("type")
+    if kind == "text":
+        return TextBlock(text=str(data["text"]))
+    if kind == "thinking":
+        return ThinkingBlock(thinking=str(data["thinking"]), signature=str(data.get("signature", "")))
+    if kind == "tool_use":
+        return ToolUseBlock(id=str(data["id"]), name=str(data["name"]), input=dict(data.get("input") or {}))
+    if kind == "tool_result":
+        return ToolResultBlock(
+            tool_use_id=str(data["tool_use_id"]),
+            content=str(data.get("content", "")),
+            is_error=bool(data.get("is_error", False)),
+        )
+    raise ValueError(f"unknown content block type {kind!r}")

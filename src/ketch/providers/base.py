@@ -1,0 +1,84 @@
+"""The one streaming contract every provider codec implements.
+
+A codec turns a `ModelRequest` into its wire dialect, streams the reply, and yields
+`TextDelta`/`ThinkingDelta` as they arrive (for live display), `Retrying` when a
+transport fault forces it to resend the request (consumers drop the partial reply),
+and exactly one `Completed` with the whole assistant `Message` at the end. Failures
+that retrying cannot fix raise `ProviderError` with a one-line, actionable message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Protocol, Union
+
+from ketch.conversation import Message, ModelRequest, Usage
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class ThinkingDelta:
+    text: str
+
+
+@dataclass
+class Retrying:
+    """The request is being sent again; whatever streamed so far is void."""
+
+    attempt: int
+    delay_s: float
+    reason: str
+
+
+@dataclass
+class Completed:
+    message: Message
+    usage: Usage
+    stop_reason: str
+    model: str = ""
+    message_id: str = ""
+
+
+StreamEvent = Union[TextDelta, ThinkingDelta, Retrying, Completed]
+
+ErrorKind = Literal[
+    "auth", "permission", "not_found", "context_length", "bad_request", "rate_limit",
+    "overloaded", "server", "transport", "malformed", "config",
+]
+
+
+class ProviderError(Exception):
+    """A model call that failed for good; `str()` is the one-line message for the user."""
+
+    def __init__(self, message: str, *, kind: ErrorKind, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+
+@dataclass
+class ProviderConfig:
+    """Where and how to reach a provider. `api_key` never leaves the ketch process."""
+
+    api_key: str | None
+    base_url: str
+    timeout_s: float = 600.0
+    connect_timeout_s: float = 10.0
+    max_retries: int = 4
+    retry_base_s: float = 0.5
+    retry_max_s: float = 30.0
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    name: str
+
+    def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
+        ...
+
+    def close(self) -> None:
+        ...

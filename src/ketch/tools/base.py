@@ -1,0 +1,94 @@
+"""What a tool is: a definition the model sees, a kind the permission gate reads, and run().
+
+Tools know nothing of providers or the UI. Every subprocess a tool starts goes through
+`ctx.runner` (security.sandbox), never through `subprocess` directly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Literal, Protocol
+
+from ketch.conversation import ToolDef
+
+ToolKind = Literal["read", "edit", "execute", "other"]
+
+
+@dataclass
+class ToolResult:
+    content: str
+    is_error: bool = False
+
+
+class ToolError(Exception):
+    """Raised by a tool for a failure the model should read and can act on."""
+
+
+@dataclass
+class SessionState:
+    """What tools remember between calls within one session.
+
+    `read_files` maps canonical paths to the mtime_ns seen when the model last read or
+    wrote them: Write and Edit refuse files the model has not seen, or that changed since.
+    """
+
+    read_files: dict[str, int] = field(default_factory=dict)
+    bash_cwd: Path | None = None
+    todos: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class CommandRunner(Protocol):
+    def __call__(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        timeout_s: float,
+        cancel: threading.Event | None = None,
+        max_output_chars: int = 30000,
+    ) -> "CommandResult":
+        ...
+
+
+@dataclass
+class CommandResult:
+    exit_code: int | None
+    output: str
+    timed_out: bool = False
+    cancelled: bool = False
+    truncated: bool = False
+
+
+@dataclass
+class ToolContext:
+    workspace: Path
+    state: SessionState
+    runner: CommandRunner
+    cancel: threading.Event = field(default_factory=threading.Event)
+    emit: Callable[[object], None] = lambda event: None
+
+
+class Tool(Protocol):
+    name: str
+    kind: ToolKind
+
+    def definition(self) -> ToolDef:
+        ...
+
+    def run(self, input: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        ...
+
+
+@lru_cache(maxsize=None)
+def load_definition(name: str) -> ToolDef:
+    """Read a tool's face from package data: `data/<name>.json` (schema) and `.md` (description)."""
+    data = resources.files("ketch.tools") / "data"
+    schema = json.loads((data / f"{name}.json").read_text(encoding="utf-8"))
+    description = (data / f"{name}.md").read_text(encoding="utf-8").strip()
+    return ToolDef(name=name, description=description, input_schema=schema)
