@@ -1,0 +1,145 @@
+"""The typed event stream (DESIGN.md §2): everything the loop does, as it happens.
+
+Front ends render it, headless printers serialise it, the session store appends it.
+The agent never prints; adding a front end means adding a consumer of these events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from ketch.conversation import Message, Usage
+from ketch.tools.todo import TodosChanged
+
+
+@dataclass
+class SessionStarted:
+    session_id: str
+    model: str
+    provider: str
+    cwd: str
+    tools: list[str]
+    permission_mode: str
+
+
+@dataclass
+class UserPrompt:
+    text: str
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class ThinkingDelta:
+    text: str
+
+
+@dataclass
+class AssistantMessage:
+    """A complete assistant reply; its tool calls follow as ToolCall events."""
+
+    message: Message
+    message_id: str
+    model: str
+    stop_reason: str
+    usage: Usage
+
+
+@dataclass
+class ToolCall:
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass
+class PermissionRequest:
+    """The gate could not decide alone; a front end must answer via the Approver."""
+
+    tool_use_id: str
+    tool_name: str
+    input: dict[str, Any]
+    reason: str
+
+
+@dataclass
+class PermissionDecision:
+    tool_use_id: str
+    tool_name: str
+    allowed: bool
+    reason: str
+    source: Literal["mode", "rule", "user", "headless"]
+
+
+@dataclass
+class ToolResult:
+    tool_use_id: str
+    name: str
+    content: str
+    is_error: bool
+    duration_ms: int
+
+
+@dataclass
+class ToolResults:
+    """The user-role message carrying every result of one assistant turn."""
+
+    message: Message
+
+
+@dataclass
+class UsageUpdate:
+    turn: Usage
+    total: Usage
+    cost_usd: float
+
+
+@dataclass
+class Retry:
+    attempt: int
+    delay_s: float
+    reason: str
+
+
+@dataclass
+class Error:
+    message: str
+    kind: str = "error"
+
+
+@dataclass
+class Denial:
+    tool_name: str
+    tool_use_id: str
+    tool_input: dict[str, Any]
+
+
+Subtype = Literal["success", "error_max_turns", "error_during_execution", "interrupted"]
+
+
+@dataclass
+class RunFinished:
+    subtype: Subtype
+    result: str
+    session_id: str
+    num_turns: int
+    duration_ms: int
+    duration_api_ms: int
+    cost_usd: float
+    usage: Usage
+    permission_denials: list[Denial] = field(default_factory=list)
+
+    @property
+    def is_error(self) -> bool:
+        return self.subtype != "success"
+
+
+Event = Union[
+    SessionStarted, UserPrompt, TextDelta, ThinkingDelta, AssistantMessage, ToolCall, PermissionRequest,
+    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, RunFinished,
+    TodosChanged,
+]

@@ -1,0 +1,59 @@
+"""Build the system prompt: a short package-data template, the environment, project memory.
+
+Kept lean on purpose (DESIGN.md §6: fixed overhead ≤ 5k tokens): every token here is
+paid on every request of every session.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from importlib import resources
+from pathlib import Path
+
+MEMORY_FILES = ("AGENTS.md", "CLAUDE.md")
+MAX_MEMORY_CHARS = 20000
+
+
+def find_git_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def read_memory(workspace: Path) -> tuple[str, str] | None:
+    """The project's AGENTS.md, else CLAUDE.md: (file name, text), trimmed to a budget."""
+    for name in MEMORY_FILES:
+        path = workspace / name
+        if path.is_file():
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if len(text) > MAX_MEMORY_CHARS:
+                text = text[:MAX_MEMORY_CHARS] + f"\n[... {name} cut at {MAX_MEMORY_CHARS} characters ...]"
+            return name, text.strip()
+    return None
+
+
+def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
+                        today: datetime.date | None = None) -> str:
+    if override is not None:
+        base = override
+    else:
+        template = (resources.files("ketch") / "prompts" / "system.md").read_text(encoding="utf-8")
+        git_root = find_git_root(workspace)
+        base = template.format(
+            cwd=str(workspace),
+            platform=f"{platform.system()} {platform.release()}".strip(),
+            date=(today or datetime.date.today()).isoformat(),
+            git=f"yes (root {git_root})" if git_root else "no",
+        ).strip()
+        memory = read_memory(workspace)
+        if memory:
+            name, text = memory
+            base += f"\n\nProject instructions from {name} (follow them):\n<project-instructions>\n{text}\n</project-instructions>"
+    if append:
+        base += "\n\n" + append
+    return base

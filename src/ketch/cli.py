@@ -1,0 +1,104 @@
+"""The `ketch` command: parse arguments, wire a front end to an Agent, map outcomes to exit codes.
+
+Start-up cost matters (DESIGN.md §6: `--version` ≤ 60 ms): only the standard library is
+imported at module level; providers, tools and the agent are imported when a run needs them.
+Exit status: 0 success, 1 failed run, 2 usage or configuration error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _version() -> str:
+    from ketch import __version__
+
+    return f"{__version__} (ketch)"
+
+
+def build_parser():  # type: ignore[no-untyped-def]
+    import argparse
+
+    from ketch.agent.permissions import MODES
+
+    p = argparse.ArgumentParser(
+        prog="ketch",
+        description="A terminal coding agent. Run headless with -p; interactive mode is not built yet.",
+    )
+    p.add_argument("prompt", nargs="?", help="the prompt (with -p); piped stdin is appended as context")
+    p.add_argument("-p", "--print", dest="print_mode", action="store_true",
+                   help="run headless: answer, print the result, exit")
+    p.add_argument("--output-format", choices=["text", "json", "stream-json"], default="text")
+    p.add_argument("--model", help="anthropic:NAME, openai:NAME, or a bare claude-*/gpt-*/o3* name")
+    p.add_argument("--max-turns", type=int, metavar="N", help="stop after N model turns")
+    p.add_argument("--system-prompt", help="replace the built-in system prompt")
+    p.add_argument("--append-system-prompt", help="text appended to the system prompt")
+    p.add_argument("--allowedTools", "--allowed-tools", dest="allowed_tools", nargs="+", default=[],
+                   metavar="RULE", help="rules such as Edit 'Bash(npm test:*)' that run without asking")
+    p.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", nargs="+", default=[],
+                   metavar="RULE", help="rules that are always refused")
+    p.add_argument("--permission-mode", choices=list(MODES), help="default, acceptEdits, plan or bypassPermissions")
+    p.add_argument("--dangerously-skip-permissions", action="store_true",
+                   help="same as --permission-mode bypassPermissions")
+    p.add_argument("--version", action="version", version=_version())
+    return p
+
+
+def _read_stdin_context() -> str | None:
+    """Piped stdin (a pipe or a redirected file, never a terminal) is part of the prompt."""
+    import stat
+
+    try:
+        if sys.stdin is None or sys.stdin.isatty():
+            return None
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return None
+    if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        return None
+    data = sys.stdin.read()
+    return data if data.strip() else None
+
+
+def _compose_prompt(prompt: str | None) -> str:
+    piped = _read_stdin_context()
+    if prompt and piped:
+        return f"{prompt}\n\n{piped}"
+    if prompt:
+        return prompt
+    if piped:
+        return piped
+    raise UsageError('no prompt: give one after -p, or pipe it on stdin (e.g. echo "..." | ketch -p)')
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["--version"]:  # fast path: no argparse, no imports
+        sys.stdout.write(_version() + "\n")
+        sys.exit(EXIT_OK)
+    args = build_parser().parse_args(args_list)
+    try:
+        if not args.print_mode:
+            raise UsageError("interactive mode is not available yet: run headless with -p \"your prompt\"")
+        from ketch.ui.headless import run_headless
+
+        code = run_headless(args, _compose_prompt(args.prompt))
+    except UsageError as exc:
+        sys.stderr.write(f"ketch: {exc}\n")
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("ketch: interrupted\n")
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

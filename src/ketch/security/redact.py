@@ -1,0 +1,32 @@
+"""Exact-value redaction of known secrets (DESIGN.md §5.6).
+
+Pattern scanners guess; this does not: it removes the literal values ketch itself
+holds (API keys and credential-named environment variables) from anything that
+leaves the process: tool output sent to the model, transcripts, printed results.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY)", re.I)
+_MIN_LEN = 8  # shorter values would redact ordinary words
+
+
+@dataclass
+class Redactor:
+    secrets: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_environment(cls, extra: list[str | None] = ()) -> "Redactor":  # type: ignore[assignment]
+        values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_LEN}
+        values.update(v for v in extra if v and len(v) >= _MIN_LEN)
+        return cls(sorted(values, key=len, reverse=True))
+
+    def __call__(self, text: str) -> str:
+        for value in self.secrets:
+            if value in text:
+                text = text.replace(value, "[REDACTED]")
+        return text
