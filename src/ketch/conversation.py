@@ -20,11 +20,16 @@ class TextBlock:
 
 @dataclass
 class ThinkingBlock:
-    """Model reasoning; Anthropic requires the signature to be sent back unchanged."""
+    """Model reasoning; Anthropic requires the signature to be sent back unchanged.
+
+    `redacted` marks Anthropic's encrypted `redacted_thinking`: `thinking` is empty and
+    `signature` holds the opaque `data`, which must also go back unchanged.
+    """
 
     thinking: str
     signature: str = ""
     type: Literal["thinking"] = "thinking"
+    redacted: bool = False
 
 
 @dataclass
@@ -117,6 +122,8 @@ def block_to_dict(block: Block) -> dict[str, Any]:
     if isinstance(block, TextBlock):
         return {"type": "text", "text": block.text}
     if isinstance(block, ThinkingBlock):
+        if block.redacted:
+            return {"type": "redacted_thinking", "data": block.signature}
         return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
     if isinstance(block, ToolUseBlock):
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
@@ -135,6 +142,8 @@ def block_from_dict(data: dict[str, Any]) -> Block:
         return TextBlock(text=str(data["text"]))
     if kind == "thinking":
         return ThinkingBlock(thinking=str(data["thinking"]), signature=str(data.get("signature", "")))
+    if kind == "redacted_thinking":
+        return ThinkingBlock(thinking="", signature=str(data["data"]), redacted=True)
     if kind == "tool_use":
         return ToolUseBlock(id=str(data["id"]), name=str(data["name"]), input=dict(data.get("input") or {}))
     if kind == "tool_result":

@@ -23,7 +23,8 @@ from ketch.providers.base import Completed, Provider, ProviderError, Retrying
 from ketch.providers.base import TextDelta as PTextDelta
 from ketch.providers.base import ThinkingDelta as PThinkingDelta
 from ketch.tools.base import SessionState, Tool, ToolContext, ToolError
-from ketch.tools.validate import validate_input
+from ketch.tools.paths import resolve as resolve_path
+from ketch.tools.validate import validate as validate_input
 
 Approver = Callable[[ev.PermissionRequest], bool]
 CostFn = Callable[[Usage], float]
@@ -177,13 +178,11 @@ class Agent:
         if problem:
             yield _Planned(call, None, f"invalid arguments for {call.name}: {problem}")
             return
-        paths: list[Path] = []
-        if hasattr(tool, "paths"):
-            try:
-                paths = list(tool.paths(call.input, self._context()))  # type: ignore[attr-defined]
-            except (ToolError, OSError, ValueError) as exc:
-                yield _Planned(call, None, str(exc))
-                return
+        try:
+            paths = self._target_paths(tool, call.input)
+        except (ToolError, OSError, ValueError) as exc:
+            yield _Planned(call, None, str(exc))
+            return
         decision = self.config.gate.decide(call.name, tool.kind, call.input, paths)
         allowed = decision.verdict == "allow"
         source = decision.source
@@ -200,6 +199,15 @@ class Agent:
             yield _Planned(call, None, f"permission denied: {reason}. The user has not allowed this call; do not retry it another way.")
             return
         yield _Planned(call, tool)
+
+    def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
+        """The files a call touches, resolved exactly as the tool will resolve them."""
+        if hasattr(tool, "paths"):
+            return list(tool.paths(tool_input, self._context()))  # type: ignore[attr-defined]
+        for key in ("file_path", "path"):
+            if isinstance(tool_input.get(key), str) and tool_input[key]:
+                return [resolve_path(tool_input[key], self.config.workspace)]
+        return []
 
     def _context(self) -> ToolContext:
         from ketch.security import sandbox

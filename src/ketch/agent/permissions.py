@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ketch.tools.paths import is_inside
+
 MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 
 Verdict = Literal["allow", "deny", "ask"]
@@ -83,6 +85,10 @@ def _parse_one(text: str) -> Rule:
 
 # Anything that makes one command line do more than one thing, or more than it says.
 _SHELL_COMPLEX = re.compile(r"[;&|`\n\r<>]|\$\(|\$\{|<\(|>\(")
+_WRAPPER = re.compile(
+    r"^(?:sudo|nohup|nice(?:\s+-n\s*\S+)?|time|command|exec|builtin|env(?:\s+-\S+)*(?:\s+\w+=\S*)*"
+    r"|timeout(?:\s+-\S+)*\s+\S+|xargs(?:\s+-\S+)*|\w+=\S*)\s+"
+)
 _SHELL_SPLIT = re.compile(r"\|\||&&|[;&|\n\r]|\$\(|`|<\(|>\(|\)")
 
 
@@ -114,7 +120,7 @@ def _bash_deny(spec: str, command: str) -> bool:
         words = part.strip()
         # look through common wrappers so `timeout 5 rm -rf x` still hits `rm:*`
         while True:
-            m = re.match(r"^(?:sudo|nohup|nice|time|command|exec|env(?:\s+\w+=\S*)*|timeout\s+\S+|\w+=\S*)\s+", words)
+            m = _WRAPPER.match(words)
             if not m:
                 break
             words = words[m.end():]
@@ -155,14 +161,6 @@ def rule_matches(rule: Rule, tool_name: str, tool_input: dict[str, Any], paths: 
     return False
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
 @dataclass
 class PermissionGate:
     mode: str
@@ -184,8 +182,7 @@ class PermissionGate:
             if rule_matches(rule, tool_name, tool_input, paths, self.workspace, for_deny=False):
                 return Decision("allow", f"allowed by rule {rule}", "rule")
         if self.mode == "acceptEdits" and kind == "edit" and paths:
-            root = Path(os.path.realpath(self.workspace))
-            if all(_inside(p, root) for p in paths):
+            if all(is_inside(p, self.workspace) for p in paths):
                 return Decision("allow", "acceptEdits mode: edit inside the working folder")
             return Decision("ask", f"{tool_name} targets a path outside the working folder")
         what = "run a command" if kind == "execute" else "change files"

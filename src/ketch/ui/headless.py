@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from ketch.agent import events as ev
 from ketch.conversation import block_to_dict
@@ -34,8 +34,12 @@ def result_object(event: ev.RunFinished) -> dict[str, Any]:
     }
 
 
-def _dump(obj: dict[str, Any], out: IO[str]) -> None:
-    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+def _same(text: str) -> str:
+    return text
+
+
+def _dump(obj: dict[str, Any], out: IO[str], redact: Callable[[str], str]) -> None:
+    out.write(redact(json.dumps(obj, ensure_ascii=False)) + "\n")
     out.flush()
 
 
@@ -45,27 +49,29 @@ class TextPrinter:
 
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     err: IO[str] = field(default_factory=lambda: sys.stderr)
+    redact: Callable[[str], str] = _same
 
     def on_event(self, event: object) -> None:
         if isinstance(event, ev.Retry):
             self.err.write(f"ketch: {event.reason}; retrying in {event.delay_s:.1f}s (attempt {event.attempt})\n")
         elif isinstance(event, ev.RunFinished):
             if event.subtype == "success":
-                self.out.write(event.result.rstrip("\n") + "\n")
+                self.out.write(self.redact(event.result.rstrip("\n")) + "\n")
                 self.out.flush()
             elif event.subtype == "error_max_turns":
                 self.err.write(f"ketch: {event.result}\n")
         elif isinstance(event, ev.Error):
-            self.err.write(f"ketch: error: {event.message}\n")
+            self.err.write(self.redact(f"ketch: error: {event.message}") + "\n")
 
 
 @dataclass
 class JsonPrinter:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
+    redact: Callable[[str], str] = _same
 
     def on_event(self, event: object) -> None:
         if isinstance(event, ev.RunFinished):
-            _dump(result_object(event), self.out)
+            _dump(result_object(event), self.out, self.redact)
 
 
 @dataclass
@@ -73,6 +79,7 @@ class StreamJsonPrinter:
     """One JSON object per line as things happen: init, assistant, user, result."""
 
     out: IO[str] = field(default_factory=lambda: sys.stdout)
+    redact: Callable[[str], str] = _same
     session_id: str = ""
 
     def on_event(self, event: object) -> None:
@@ -80,31 +87,31 @@ class StreamJsonPrinter:
             self.session_id = event.session_id
             _dump({"type": "system", "subtype": "init", "session_id": event.session_id, "cwd": event.cwd,
                    "model": event.model, "provider": event.provider, "tools": event.tools,
-                   "permission_mode": event.permission_mode}, self.out)
+                   "permission_mode": event.permission_mode}, self.out, self.redact)
         elif isinstance(event, ev.AssistantMessage):
             message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
                        "content": [block_to_dict(b) for b in event.message.content],
                        "stop_reason": event.stop_reason, "usage": event.usage.as_dict()}
             _dump({"type": "assistant", "message": message, "parent_tool_use_id": None,
-                   "session_id": self.session_id}, self.out)
+                   "session_id": self.session_id}, self.out, self.redact)
         elif isinstance(event, ev.ToolResults):
             message = {"role": "user", "content": [block_to_dict(b) for b in event.message.content]}
             _dump({"type": "user", "message": message, "parent_tool_use_id": None,
-                   "session_id": self.session_id}, self.out)
+                   "session_id": self.session_id}, self.out, self.redact)
         elif isinstance(event, ev.Retry):
             _dump({"type": "system", "subtype": "api_retry", "attempt": event.attempt,
                    "retry_delay_ms": int(event.delay_s * 1000), "error": event.reason,
-                   "session_id": self.session_id}, self.out)
+                   "session_id": self.session_id}, self.out, self.redact)
         elif isinstance(event, ev.RunFinished):
-            _dump(result_object(event), self.out)
+            _dump(result_object(event), self.out, self.redact)
 
 
-def make_printer(output_format: str) -> TextPrinter | JsonPrinter | StreamJsonPrinter:
+def make_printer(output_format: str, redact: Callable[[str], str] = _same) -> TextPrinter | JsonPrinter | StreamJsonPrinter:
     if output_format == "json":
-        return JsonPrinter()
+        return JsonPrinter(redact=redact)
     if output_format == "stream-json":
-        return StreamJsonPrinter()
-    return TextPrinter()
+        return StreamJsonPrinter(redact=redact)
+    return TextPrinter(redact=redact)
 
 
 def run_headless(args: Any, prompt: str) -> int:
@@ -127,12 +134,12 @@ def run_headless(args: Any, prompt: str) -> int:
         from ketch.cli import UsageError
 
         raise UsageError(str(exc)) from None
-    printer = make_printer(args.output_format)
+    printer = make_printer(args.output_format, agent.redact)
     transcript = TranscriptWriter(transcript_path(ketch_home(), agent.config.workspace, agent.session_id),
                                   redact=agent.redact)
     consumers = [transcript.on_event, printer.on_event]
     if args.output_format != "text":
-        consumers.append(_echo_errors)
+        consumers.append(lambda event: _echo_errors(event, agent.redact))
     finished: ev.RunFinished | None = None
     try:
         for event in _with_start(agent, prompt):
@@ -154,6 +161,6 @@ def _with_start(agent: Any, prompt: str):  # type: ignore[no-untyped-def]
     yield from agent.run(prompt)
 
 
-def _echo_errors(event: object) -> None:
+def _echo_errors(event: object, redact: Callable[[str], str]) -> None:
     if isinstance(event, ev.Error):
-        sys.stderr.write(f"ketch: error: {event.message}\n")
+        sys.stderr.write(redact(f"ketch: error: {event.message}") + "\n")

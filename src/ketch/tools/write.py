@@ -1,0 +1,166 @@
+"""Write: replace a file's whole content, safely.
+
+Also home of the two rules every file-changing tool shares (Edit and MultiEdit import
+them): an existing file may only be changed after the model has read its current
+version, and a change lands atomically with the file's mode kept, so an editor, a
+watcher or a crash never sees half a file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ketch.conversation import ToolDef
+from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
+from ketch.tools.paths import resolve
+from ketch.tools.validate import require_valid
+
+
+def os_error(exc: OSError, path: Path | str, action: str) -> ToolError:
+    """An OSError as one sentence the model can act on, instead of a traceback."""
+    reasons = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.ENOENT: "no such file or directory",
+        errno.ENOTDIR: "a component of the path is not a directory",
+        errno.EISDIR: "it is a directory",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.ENAMETOOLONG: "the file name is too long",
+        errno.ELOOP: "too many levels of symbolic links",
+        errno.EEXIST: "a file is in the way",
+    }
+    reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
+    return ToolError(f"Cannot {action} {path}: {reason}")
+
+
+def stat_existing(path: Path) -> os.stat_result | None:
+    """stat of the file at `path`, None if nothing is there; ToolError for non-files."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise os_error(exc, path, "access") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ToolError(f"{path} is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ToolError(f"{path} is not a regular file (a device, FIFO or socket)")
+    return st
+
+
+def check_fresh(ctx: ToolContext, path: Path, st: os.stat_result) -> None:
+    """Refuse to change a file the model has not seen as it is now.
+
+    Without this, a model that guesses at a file's content (or works from a stale read
+    while the user edits in their editor) silently destroys work. Caller holds the lock.
+    """
+    seen = ctx.state.read_files.get(str(path))
+    if seen is None:
+        raise ToolError(f"{path} has not been read yet in this session. Read it first, then retry.")
+    if st.st_mtime_ns != seen:
+        raise ToolError(
+            f"{path} has changed since it was last read (by the user, a formatter or another tool). "
+            "Read it again, then retry."
+        )
+
+
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask, read without os.umask(), which would briefly change it for every thread."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def encode(text: str) -> bytes:
+    """UTF-8 bytes of `text`; surrogateescape gives back undecodable bytes an edit kept."""
+    try:
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise ToolError(f"the text contains an invalid character at position {exc.start} (a lone surrogate)") from None
+
+
+def atomic_write(path: Path, data: bytes, existing: os.stat_result | None) -> int:
+    """Write `data` to `path` through a temp file and rename; return the new mtime_ns.
+
+    The temp file lives in the target's directory so the rename stays on one file system.
+    An existing file's mode (and, when permitted, owner) carries over; a new file gets the
+    usual 0666 minus umask. No fsync: it costs milliseconds per edit, and rename already
+    gives readers all-or-nothing.
+    """
+    parent = path.parent
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, parent, "create directory") from None
+    tmp = parent / f".{path.name[:64]}.{os.urandom(4).hex()}.ketch-tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise os_error(exc, path, "write") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if existing is not None:
+                os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+                if (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
+                    try:
+                        os.fchown(fd, existing.st_uid, existing.st_gid)
+                    except OSError:
+                        pass  # only root may give a file away; keeping our ownership is fine
+            else:
+                os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        return os.stat(path).st_mtime_ns
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise os_error(exc, path, "write") from None
+
+
+def count_lines(text: str) -> int:
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+class WriteTool:
+    name = "Write"
+    kind: ToolKind = "edit"
+
+    def definition(self) -> ToolDef:
+        return load_definition(self.name)
+
+    def paths(self, input: dict[str, Any], ctx: ToolContext) -> list[Path]:
+        """The file this call would change; raises ToolError (never []) when it cannot tell."""
+        return [resolve(input.get("file_path"), ctx.workspace)]
+
+    def run(self, input: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        require_valid(self.name, self.definition().input_schema, input)
+        path = resolve(input["file_path"], ctx.workspace)
+        content: str = input["content"]
+        data = encode(content)
+        with ctx.state.lock:
+            existing = stat_existing(path)
+            if existing is not None:
+                check_fresh(ctx, path, existing)
+            ctx.state.read_files[str(path)] = atomic_write(path, data, existing)
+        verb = "Updated" if existing is not None else "Created"
+        lines = count_lines(content)
+        return ToolResult(f"{verb} {path} ({lines} line{'s' if lines != 1 else ''}).")

@@ -1,0 +1,97 @@
+"""Shared fixtures: a scripted fake model server and a runner for the real `ketch` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakeserver import FakeModelServer  # noqa: E402
+
+TEST_ANTHROPIC_KEY = "sk-ant-test-5f1c9a7e2b4d"
+TEST_OPENAI_KEY = "sk-openai-test-8e2a6c0d4f"
+
+
+def ketch_argv() -> list[str]:
+    """The installed `ketch` script beside this interpreter (not a version-manager shim)."""
+    exe = Path(sysconfig.get_path("scripts")) / "ketch"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("ketch")
+    return [found] if found else [sys.executable, "-m", "ketch"]
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def ketch_home(tmp_path: Path) -> Path:
+    home = tmp_path / "ketch-home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "project"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture
+def server():
+    servers: list[FakeModelServer] = []
+
+    def make(script: list[Any]) -> FakeModelServer:
+        s = FakeModelServer(list(script)).start()
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def run_ketch(ketch_home: Path, workspace: Path):
+    def run(args: list[str], *, server: FakeModelServer | None = None, dialect: str = "anthropic",
+            env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None,
+            timeout: float = 60, model: str | None = "auto") -> Run:
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("ANTHROPIC_", "OPENAI_", "KETCH_"))}
+        base.update({"KETCH_HOME": str(ketch_home), "KETCH_RETRY_BASE_DELAY": "0", "NO_COLOR": "1"})
+        if server is not None and dialect == "anthropic":
+            base.update({"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": TEST_ANTHROPIC_KEY})
+        elif server is not None:
+            base.update({"OPENAI_BASE_URL": server.url + "/v1", "OPENAI_API_KEY": TEST_OPENAI_KEY})
+        base.update(env or {})
+        if model == "auto":
+            model = "claude-sonnet-4-5" if dialect == "anthropic" else "openai:gpt-4o"
+        model_args = ["--model", model] if model else []
+        proc = subprocess.run(
+            ketch_argv() + model_args + args, cwd=cwd or workspace, env=base, timeout=timeout,
+            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True, text=True,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
