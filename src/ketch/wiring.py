@@ -46,16 +46,13 @@ def choose_model(cli_model: str | None, settings: Settings) -> str:
 
 
 def provider_config(provider: str):  # type: ignore[no-untyped-def]
-    from ketch.providers import default_base_url
-    from ketch.providers.base import ProviderConfig
+    """The provider's config from the standard variables; a missing key is a ConfigError."""
+    from ketch.providers import api_key_env, base_url_env, config_from_env
 
-    prefix = provider.upper()
-    key = os.environ.get(f"{prefix}_API_KEY") or None
-    base_env = os.environ.get(f"{prefix}_BASE_URL") or None
-    if not key and not (provider == "openai" and base_env):
+    config = config_from_env(provider)
+    if not config.api_key and not (provider == "openai" and os.environ.get(base_url_env(provider))):
         hint = " or point OPENAI_BASE_URL at a compatible server" if provider == "openai" else ""
-        raise ConfigError(f"{prefix}_API_KEY is not set: export it{hint}")
-    config = ProviderConfig(api_key=key, base_url=(base_env or default_base_url(provider)).rstrip("/"))
+        raise ConfigError(f"{api_key_env(provider)} is not set: export it{hint}")
     delay = os.environ.get("KETCH_RETRY_BASE_DELAY")
     if delay:
         try:

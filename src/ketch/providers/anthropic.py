@@ -19,6 +19,7 @@ from ketch.conversation import (
 from ketch.providers.base import (
     Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta,
 )
+from ketch.providers.tool_input import parse_tool_input
 from ketch.providers.retry import (
     Endpoint, RetryableError, classify_failure, error_fields, new_client, post_sse, snippet,
     with_retries,
@@ -90,23 +91,6 @@ def encode_block(block: Block) -> dict[str, Any] | None:
     if block.is_error:
         encoded["is_error"] = True
     return encoded
-
-
-def parse_tool_input(text: str, start_input: Any) -> tuple[dict[str, Any], str | None, str | None]:
-    """(input, input_error, raw_input) from the streamed argument JSON.
-
-    A model can emit arguments that are not JSON, or not an object; the loop then answers
-    with an error result instead of failing the whole turn, so this never raises.
-    """
-    if not text:
-        return (start_input if isinstance(start_input, dict) else {}), None, None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return {}, f"tool input is not valid JSON: {exc}", text
-    if not isinstance(value, dict):
-        return {}, f"tool input is a JSON {type(value).__name__}, not an object", text
-    return value, None, None
 
 
 class StreamDecoder:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ketch.conversation import (
     Block, Message, ModelRequest, TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock, Usage,
 )
-from ketch.providers.anthropic import parse_tool_input
+from ketch.providers.tool_input import parse_tool_input
 from ketch.providers.base import (
     Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta,
 )
