@@ -306,3 +306,25 @@ def test_disallowed_tool_is_not_offered(run_ketch, server):
     run_ketch(["-p", "hi", "--disallowedTools", "Bash", "Write"], server=fake)
     names = [t["name"] for t in fake.requests[0].body["tools"]]
     assert "Bash" not in names and "Write" not in names and "Read" in names
+
+
+def _system_text(body: dict) -> str:
+    system = body["system"]
+    return system if isinstance(system, str) else "".join(b["text"] for b in system)
+
+
+def test_system_prompt_has_environment_and_project_memory(server, run_ketch, workspace: Path):
+    (workspace / "AGENTS.md").write_text("Always run `make check` before answering.\n")
+    fake = server([{"text": "ok"}])
+    run_ketch(["-p", "hi", "--append-system-prompt", "Answer in French."], server=fake)
+    system = _system_text(fake.requests[0].body)
+    assert str(workspace.resolve()) in system and "Git repository: no" in system
+    assert "Always run `make check` before answering." in system
+    assert system.rstrip().endswith("Answer in French.")
+
+
+def test_system_prompt_override_replaces_the_built_in_one(server, run_ketch):
+    fake = server([{"text": "ok"}])
+    run_ketch(["-p", "hi", "--system-prompt", "You are terse."], server=fake, dialect="openai")
+    messages = fake.requests[0].body["messages"]
+    assert messages[0] == {"role": "system", "content": "You are terse."}
