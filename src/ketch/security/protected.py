@@ -1,0 +1,88 @@
+"""Paths no tool may write, and credential stores no tool may read (DESIGN.md §5.4, §5.6).
+
+One list serves both the file tools (checked on canonical paths) and the sandbox (mounted
+read-only or masked), so a shell command and a file tool can never disagree about them.
+Protection holds whether or not the file exists yet: a hook or settings file that an
+attacker creates is as dangerous as one it modifies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Relative to every project root (the workspace and any extra writable root).
+PROJECT_PROTECTED = (
+    ".ketch",            # project settings, local settings, hooks, commands
+    ".mcp.json",         # MCP servers start processes
+    ".git/hooks",        # run by the user's own git later
+    ".git/config",       # core.hooksPath, core.fsmonitor, aliases, credential helpers
+    ".claude",           # Claude Code's project settings and hooks
+    ".vscode",           # tasks.json / settings.json run commands in the editor
+    ".idea",             # JetBrains run configurations
+    ".envrc",            # direnv runs it on cd
+)
+
+# Relative to the user's home: shell start-up files and other code that runs later.
+HOME_PROTECTED = (
+    ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv",
+    ".zprofile", ".zlogin", ".config/fish", ".inputrc", ".gitconfig", ".config/git", ".ssh",
+    ".claude", ".claude.json", ".config/autostart", ".local/share/applications",
+)
+
+# Relative to the user's home: credential stores hidden from sandboxed commands entirely.
+HOME_SECRETS = (
+    ".ssh", ".aws", ".azure", ".config/gcloud", ".gnupg", ".netrc", ".git-credentials",
+    ".config/gh", ".docker/config.json", ".kube", ".pypirc", ".npmrc", ".cargo/credentials.toml",
+    ".config/hub",
+)
+
+
+@dataclass(frozen=True)
+class ProtectedSet:
+    """Canonical paths that are never writable, and credential paths never readable."""
+
+    no_write: tuple[Path, ...]
+    no_read: tuple[Path, ...]
+
+    def blocks_write(self, path: Path) -> Path | None:
+        """The protected path that covers `path` (itself or an ancestor), if any."""
+        return _covering(path, self.no_write)
+
+    def blocks_read(self, path: Path) -> Path | None:
+        return _covering(path, self.no_read)
+
+
+def _covering(path: Path, roots: tuple[Path, ...]) -> Path | None:
+    parts = path.parts
+    for root in roots:
+        rparts = root.parts
+        if parts[: len(rparts)] == rparts:
+            return root
+    return None
+
+
+def _canonical(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def protected_set(project_roots: list[Path], home: Path, ketch_home: Path) -> ProtectedSet:
+    """Build the set for a session. Symlinked entries are protected at both ends."""
+    no_write: list[Path] = []
+    for root in project_roots:
+        for rel in PROJECT_PROTECTED:
+            no_write.append(root / rel)
+    no_write += [home / rel for rel in HOME_PROTECTED]
+    no_write.append(ketch_home)
+    no_read = [home / rel for rel in HOME_SECRETS]
+    no_read.append(ketch_home)
+    # Keep both the literal and the canonical form: a protected path may itself be a symlink.
+    def both(paths: list[Path]) -> tuple[Path, ...]:
+        out: dict[Path, None] = {}
+        for p in paths:
+            out[Path(os.path.abspath(p))] = None
+            out[_canonical(p)] = None
+        return tuple(out)
+
+    return ProtectedSet(no_write=both(no_write), no_read=both(no_read))
