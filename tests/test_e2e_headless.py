@@ -97,7 +97,7 @@ def test_compound_command_is_not_covered_by_prefix_rule(server, run_ketch, works
 def test_accept_edits_allows_edits_but_not_commands(server, run_ketch, workspace: Path):
     fake = server([
         {"tool_calls": [{"name": "Write", "input": {"file_path": "new.txt", "content": "hello\n"}},
-                        {"name": "Bash", "input": {"command": "touch other.txt"}}]},
+                        {"name": "Bash", "input": {"command": "python3 -c \"open('other.txt', 'w')\""}}]},
         {"text": "ok"},
     ])
     run = run_ketch(["-p", "x", "--output-format", "json", "--permission-mode", "acceptEdits"], server=fake)
@@ -265,7 +265,7 @@ def test_no_prompt_is_a_usage_error(run_ketch, server):
 def test_missing_key_is_a_usage_error(run_ketch):
     run = run_ketch(["-p", "hi"], model="claude-sonnet-4-5")
     assert run.returncode == 2
-    assert run.stderr.strip() == "ketch: ANTHROPIC_API_KEY is not set: export it"
+    assert run.stderr.strip() == "ketch: ANTHROPIC_API_KEY is not set: export it, or run `ketch auth login`"
 
 
 def test_no_model_configured(run_ketch):

@@ -2,6 +2,7 @@
 
 Start-up cost matters (DESIGN.md §6: `--version` ≤ 60 ms): only the standard library is
 imported at module level; providers, tools and the agent are imported when a run needs them.
+`ketch auth ...` is handed to `ketch.auth_cli` before any of that is parsed.
 Exit status: 0 success, 1 failed run, 2 usage or configuration error, 130 interrupted.
 """
 
@@ -45,9 +46,15 @@ def build_parser():  # type: ignore[no-untyped-def]
                    metavar="RULE", help="rules such as Edit 'Bash(npm test:*)' that run without asking")
     p.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", nargs="+", default=[],
                    metavar="RULE", help="rules that are always refused")
-    p.add_argument("--permission-mode", choices=list(MODES), help="default, acceptEdits, plan or bypassPermissions")
+    p.add_argument("--permission-mode", choices=list(MODES), help="default, acceptEdits, plan, dontAsk or bypassPermissions")
     p.add_argument("--dangerously-skip-permissions", action="store_true",
                    help="same as --permission-mode bypassPermissions")
+    p.add_argument("--add-dir", dest="add_dir", nargs="+", default=[], metavar="DIR",
+                   help="more folders the tools may read and write")
+    p.add_argument("--sandbox", choices=["on", "off"], default="on",
+                   help="off runs the model's commands WITHOUT the OS sandbox (not recommended)")
+    p.add_argument("--trust", action="store_true",
+                   help="trust this folder from now on: its project settings may then loosen your policy")
     p.add_argument("--version", action="version", version=_version())
     return p
 
@@ -79,18 +86,35 @@ def _compose_prompt(prompt: str | None) -> str:
     raise UsageError('no prompt: give one after -p, or pipe it on stdin (e.g. echo "..." | ketch -p)')
 
 
+def _trust_working_folder() -> None:
+    """`--trust`: record the working folder as trusted before the run reads any settings."""
+    from ketch.security.trust import trust
+
+    try:
+        trust(os.getcwd())
+    except OSError as exc:
+        raise UsageError(f"cannot record folder trust: {exc.strerror or exc}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"]:  # fast path: no argparse, no imports
         sys.stdout.write(_version() + "\n")
         sys.exit(EXIT_OK)
+    if args_list[:1] == ["auth"]:
+        from ketch.auth_cli import main as auth_main
+
+        sys.exit(auth_main(args_list[1:]))
     args = build_parser().parse_args(args_list)
     try:
         if not args.print_mode:
             raise UsageError("interactive mode is not available yet: run headless with -p \"your prompt\"")
+        prompt = _compose_prompt(args.prompt)
+        if args.trust:
+            _trust_working_folder()
         from ketch.ui.headless import run_headless
 
-        code = run_headless(args, _compose_prompt(args.prompt))
+        code = run_headless(args, prompt)
     except UsageError as exc:
         sys.stderr.write(f"ketch: {exc}\n")
         code = EXIT_USAGE

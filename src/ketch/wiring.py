@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ketch.config.settings import ConfigError, Settings, ketch_home, load_settings
+from ketch.config.settings import ConfigError, EffectivePolicy, ketch_home, load_policy
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 DEFAULT_OPENAI_MODEL = "gpt-5"
@@ -28,16 +28,22 @@ class RunOptions:
     allowed_tools: list[str] = field(default_factory=list)
     disallowed_tools: list[str] = field(default_factory=list)
     permission_mode: str | None = None
+    add_dirs: list[str] = field(default_factory=list)
+    sandbox: str = "on"  # "off" only by the user's explicit, loud opt-out
 
 
-def choose_model(cli_model: str | None, settings: Settings) -> str:
-    """--model, then KETCH_MODEL, then settings, then whichever provider has a key."""
-    for candidate in (cli_model, os.environ.get("KETCH_MODEL"), settings.model):
+def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
+    """--model (or a managed model), then KETCH_MODEL, then settings, then whichever key exists."""
+    from ketch.security.credentials import get_stored_key
+
+    if policy.model and policy.model_layer in ("managed", "cli"):
+        return policy.model
+    for candidate in (cli_model, os.environ.get("KETCH_MODEL"), policy.model):
         if candidate:
             return candidate
-    if os.environ.get("ANTHROPIC_API_KEY"):
+    if os.environ.get("ANTHROPIC_API_KEY") or get_stored_key("anthropic"):
         return DEFAULT_ANTHROPIC_MODEL
-    if os.environ.get("OPENAI_API_KEY"):
+    if os.environ.get("OPENAI_API_KEY") or get_stored_key("openai"):
         return DEFAULT_OPENAI_MODEL
     raise ConfigError(
         "no model configured: pass --model (e.g. claude-sonnet-4-5, openai:llama3.1), set \"model\" in "
@@ -46,13 +52,15 @@ def choose_model(cli_model: str | None, settings: Settings) -> str:
 
 
 def provider_config(provider: str):  # type: ignore[no-untyped-def]
-    """The provider's config from the standard variables; a missing key is a ConfigError."""
+    """The provider's config: base URL only from the user's environment, key from env or store."""
     from ketch.providers import api_key_env, base_url_env, config_from_env
+    from ketch.security.credentials import get_stored_key
 
     config = config_from_env(provider)
+    config.api_key = config.api_key or get_stored_key(provider)
     if not config.api_key and not (provider == "openai" and os.environ.get(base_url_env(provider))):
         hint = " or point OPENAI_BASE_URL at a compatible server" if provider == "openai" else ""
-        raise ConfigError(f"{api_key_env(provider)} is not set: export it{hint}")
+        raise ConfigError(f"{api_key_env(provider)} is not set: export it, or run `ketch auth login`{hint}")
     delay = os.environ.get("KETCH_RETRY_BASE_DELAY")
     if delay:
         try:
@@ -62,48 +70,84 @@ def provider_config(provider: str):  # type: ignore[no-untyped-def]
     return config
 
 
+def _rules(sources):  # type: ignore[no-untyped-def]
+    from ketch.agent.permissions import RuleSyntaxError, parse_rules
+
+    rules = []
+    for source in sources:
+        try:
+            rules += parse_rules([source.rule])
+        except RuleSyntaxError as exc:
+            where = source.path or ("the command line" if source.layer == "cli" else source.layer)
+            raise ConfigError(f"{where}: {exc}") from None
+    return rules
+
+
+def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):  # type: ignore[no-untyped-def]
+    """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
+    from ketch.security import sandbox
+
+    if options.sandbox == "off":
+        return sandbox.run_unsandboxed
+    sandbox_policy = sandbox.SandboxPolicy(
+        workspace=workspace,
+        extra_writable=tuple(policy.additional_directories),
+        ketch_home=ketch_home(),
+        home=Path.home(),
+        allowed_hosts=tuple(policy.allowed_hosts),
+    )
+    return sandbox.Sandbox(sandbox_policy)
+
+
 def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-def]
     """Return a ready Agent; nothing touches the network until its first request."""
     from ketch.agent.loop import Agent, AgentConfig, refuse_all
-    from ketch.agent.permissions import MODES, PermissionGate, RuleSyntaxError, parse_rules
+    from ketch.agent.permissions import PermissionGate
     from ketch.agent.prompt import build_system_prompt
     from ketch.config.models import cost_usd, default_max_tokens, model_info, parse_model_spec
     from ketch.providers import make_provider
+    from ketch.security.credentials import known_secret_values
+    from ketch.security.protected import protected_set
     from ketch.security.redact import Redactor
+    from ketch.security.trust import is_trusted
     from ketch.tools.registry import default_tools
 
-    settings = load_settings()
+    if options.max_turns is not None and options.max_turns < 1:
+        raise ConfigError("--max-turns must be at least 1")
+    workspace = Path(os.path.realpath(options.workspace))
+    policy = load_policy(
+        workspace, trusted=is_trusted(workspace), cli_allow=options.allowed_tools,
+        cli_deny=options.disallowed_tools, cli_mode=options.permission_mode, cli_model=options.model,
+        cli_add_dirs=options.add_dirs,
+    )
     try:
-        provider_name, model = parse_model_spec(choose_model(options.model, settings))
+        provider_name, model = parse_model_spec(choose_model(options.model, policy))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     config = provider_config(provider_name)
     info = model_info(provider_name, model)
 
-    mode = options.permission_mode or settings.default_mode or "default"
-    if mode not in MODES:
-        raise ConfigError(f"unknown permission mode {mode!r}: use one of {', '.join(MODES)}")
-    try:
-        allow = parse_rules(settings.allow + options.allowed_tools)
-        deny = parse_rules(settings.deny + options.disallowed_tools)
-    except RuleSyntaxError as exc:
-        raise ConfigError(str(exc)) from None
-    if options.max_turns is not None and options.max_turns < 1:
-        raise ConfigError("--max-turns must be at least 1")
-
-    workspace = Path(os.path.realpath(options.workspace))
-    tools = default_tools()
+    allow, ask, deny = _rules(policy.allow), _rules(policy.ask), _rules(policy.deny)
+    roots = [workspace, *policy.additional_directories]
+    gate = PermissionGate(
+        mode=policy.default_mode or "default", allow=allow, ask=ask, deny=deny, workspace=workspace,
+        extra_roots=list(policy.additional_directories),
+        protected=protected_set(roots, Path.home(), ketch_home()), home=Path.home(),
+        sandboxed=options.sandbox != "off",
+    )
     denied_outright = {r.tool for r in deny if r.spec is None}
-    tools = [t for t in tools if t.name not in denied_outright]
+    tools = [t for t in default_tools() if t.name not in denied_outright]
     agent_config = AgentConfig(
         model=model,
         provider_name=provider_name,
         system_prompt=build_system_prompt(workspace, override=options.system_prompt,
                                           append=options.append_system_prompt),
         workspace=workspace,
-        gate=PermissionGate(mode=mode, allow=allow, deny=deny, workspace=workspace),
+        gate=gate,
         max_turns=options.max_turns,
         max_tokens=default_max_tokens(info),
+        sandbox="off" if options.sandbox == "off" else "bubblewrap",
+        notices=list(policy.ignored),
     )
     return Agent(
         provider=make_provider(provider_name, config),
@@ -112,5 +156,6 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         session_id=str(uuid.uuid4()),
         approver=approver or refuse_all,
         cost_fn=lambda usage: cost_usd(info, usage),
-        redact=Redactor.from_environment([config.api_key]),
+        redact=Redactor.from_environment([config.api_key, *known_secret_values()]),
+        runner=build_runner(options, workspace, policy),
     )

@@ -21,6 +21,8 @@ class SessionStarted:
     cwd: str
     tools: list[str]
     permission_mode: str
+    sandbox: str = "bubblewrap"
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,7 +74,7 @@ class PermissionDecision:
     tool_name: str
     allowed: bool
     reason: str
-    source: Literal["mode", "rule", "user", "headless"]
+    source: Literal["mode", "rule", "policy", "user", "headless"]
 
 
 @dataclass

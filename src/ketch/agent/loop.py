@@ -46,6 +46,8 @@ class AgentConfig:
     gate: PermissionGate
     max_turns: int | None = None
     max_tokens: int = 8192
+    sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
+    notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
 
 
 @dataclass
@@ -81,7 +83,8 @@ class Agent:
         return ev.SessionStarted(
             session_id=self.session_id, model=self.config.model, provider=self.config.provider_name,
             cwd=str(self.config.workspace), tools=[t.name for t in self.tools],
-            permission_mode=self.config.gate.mode,
+            permission_mode=self.config.gate.mode, sandbox=self.config.sandbox,
+            notices=list(self.config.notices),
         )
 
     # -- the loop ---------------------------------------------------------------------------

@@ -1,164 +1,41 @@
 """The permission gate: which tool calls run, which are refused, which need a person.
 
-Interim policy until the security issue brings layered settings and a real shell
-parser (DESIGN.md §5): read-only tools run; writes and commands need a rule or a
-mode; a deny always wins and never degrades to an ask. Where the gate is unsure
-whether an allow rule covers a shell command (operators, substitutions, redirects),
-it does not allow: it asks, and headless runs refuse what would ask.
+The model is the attacker (DESIGN.md §5): every decision here is made from the call's
+real meaning — canonical paths, a parsed shell command — never from how it looks.
+Order of precedence: deny rules, then the hard path policy (protected and credential
+paths, special files), then ask rules, then the mode, then allow rules. A deny never
+degrades to an ask; in `dontAsk` mode (CI) every ask becomes a refusal.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from ketch.agent.rules import Rule, RuleSyntaxError, parse_rules, path_rule_matches, web_rule_matches
+from ketch.security.protected import ProtectedSet
 from ketch.tools.paths import is_inside
 
-MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+__all__ = ["MODES", "Decision", "PermissionGate", "Rule", "RuleSyntaxError", "parse_rules"]
+
+MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions")
 
 Verdict = Literal["allow", "deny", "ask"]
 
-
-@dataclass(frozen=True)
-class Rule:
-    tool: str
-    spec: str | None = None
-
-    def __str__(self) -> str:
-        return self.tool if self.spec is None else f"{self.tool}({self.spec})"
+# Paths a read-only command may name outside the workspace without asking.
+_HARMLESS_OUTSIDE = (Path("/dev/null"), Path("/dev/stdin"), Path("/dev/stdout"), Path("/dev/stderr"))
 
 
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reason: str
-    source: Literal["mode", "rule"] = "mode"
-
-
-class RuleSyntaxError(ValueError):
-    pass
-
-
-_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-
-
-def parse_rules(values: list[str]) -> list[Rule]:
-    """Split CLI/settings values into rules: commas or spaces separate, except inside ( )."""
-    rules: list[Rule] = []
-    for value in values:
-        depth, start = 0, 0
-        pieces: list[str] = []
-        for i, ch in enumerate(value):
-            if ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth = max(0, depth - 1)
-            elif depth == 0 and (ch == "," or ch.isspace()):
-                pieces.append(value[start:i])
-                start = i + 1
-        if depth:
-            raise RuleSyntaxError(f"unbalanced parenthesis in permission rule {value!r}")
-        pieces.append(value[start:])
-        for piece in (p.strip() for p in pieces):
-            if piece:
-                rules.append(_parse_one(piece))
-    return rules
-
-
-def _parse_one(text: str) -> Rule:
-    if "(" in text:
-        if not text.endswith(")"):
-            raise RuleSyntaxError(f"permission rule {text!r} must look like Tool or Tool(spec)")
-        name, spec = text[: text.index("(")], text[text.index("(") + 1 : -1]
-    else:
-        name, spec = text, None
-    if not _TOOL_NAME.match(name):
-        raise RuleSyntaxError(f"bad tool name in permission rule {text!r}")
-    if spec is not None and not spec.strip():
-        spec = None
-    return Rule(tool=name, spec=spec)
-
-
-# Anything that makes one command line do more than one thing, or more than it says.
-_SHELL_COMPLEX = re.compile(r"[;&|`\n\r<>]|\$\(|\$\{|<\(|>\(")
-_WRAPPER = re.compile(
-    r"^(?:sudo|nohup|nice(?:\s+-n\s*\S+)?|time|command|exec|builtin|env(?:\s+-\S+)*(?:\s+\w+=\S*)*"
-    r"|timeout(?:\s+-\S+)*\s+\S+|xargs(?:\s+-\S+)*|\w+=\S*)\s+"
-)
-_SHELL_SPLIT = re.compile(r"\|\||&&|[;&|\n\r]|\$\(|`|<\(|>\(|\)")
-
-
-def _bash_spec_matches(spec: str, command: str) -> bool:
-    command = command.strip()
-    if spec.endswith(":*"):
-        prefix = spec[:-2].rstrip()
-        if command == prefix:
-            return True
-        if not command.startswith(prefix):
-            return False
-        return not prefix or not prefix[-1].isalnum() or not command[len(prefix)].isalnum()
-    return command == spec.strip()
-
-
-def _bash_allow(spec: str, command: str) -> bool:
-    """An allow rule covers a command only if the command is one plain simple command."""
-    if command.strip() == spec.strip():
-        return True
-    if _SHELL_COMPLEX.search(command):
-        return False
-    return _bash_spec_matches(spec, command)
-
-
-def _bash_deny(spec: str, command: str) -> bool:
-    """A deny rule hits if the whole command or any part of it matches (over-approximate)."""
-    parts = [command] + [p for p in _SHELL_SPLIT.split(command) if p.strip()]
-    for part in parts:
-        words = part.strip()
-        # look through common wrappers so `timeout 5 rm -rf x` still hits `rm:*`
-        while True:
-            m = _WRAPPER.match(words)
-            if not m:
-                break
-            words = words[m.end():]
-        if _bash_spec_matches(spec, words) or _bash_spec_matches(spec, part.strip()):
-            return True
-    return False
-
-
-def _path_matches(spec: str, path: Path, workspace: Path) -> bool:
-    spec = os.path.expanduser(spec)
-    candidates = [str(path)]
-    try:
-        rel = path.relative_to(workspace)
-        candidates += [str(rel), "./" + str(rel)]
-    except ValueError:
-        pass
-    pattern = spec[2:] if spec.startswith("./") else spec
-    for c in candidates:
-        if fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, spec):
-            return True
-        if pattern.endswith("/**") and (c + "/").startswith(pattern[:-2]):
-            return True
-    return False
-
-
-def rule_matches(rule: Rule, tool_name: str, tool_input: dict[str, Any], paths: list[Path],
-                 workspace: Path, *, for_deny: bool) -> bool:
-    if rule.tool != tool_name:
-        return False
-    if rule.spec is None:
-        return True
-    if tool_name == "Bash":
-        command = str(tool_input.get("command", ""))
-        return _bash_deny(rule.spec, command) if for_deny else _bash_allow(rule.spec, command)
-    if paths:
-        hits = [_path_matches(rule.spec, p, workspace) for p in paths]
-        return any(hits) if for_deny else all(hits)
-    return False
+    source: Literal["mode", "rule", "policy"] = "mode"
 
 
 @dataclass
@@ -167,23 +44,223 @@ class PermissionGate:
     allow: list[Rule]
     deny: list[Rule]
     workspace: Path
+    ask: list[Rule] = field(default_factory=list)
+    extra_roots: list[Path] = field(default_factory=list)
+    protected: ProtectedSet | None = None
+    home: Path = field(default_factory=Path.home)
+    sandboxed: bool = False  # commands run in the OS sandbox: ordinary work needs no approval
+
+    def __post_init__(self) -> None:
+        self._builtin_allow = sandboxed_allow_rules() if self.sandboxed else []
+
+    @property
+    def roots(self) -> list[Path]:
+        return [self.workspace, *self.extra_roots]
 
     def decide(self, tool_name: str, kind: str, tool_input: dict[str, Any], paths: list[Path]) -> Decision:
+        decision = self._decide(tool_name, kind, tool_input, paths)
+        if decision.verdict == "ask" and self.mode == "dontAsk":
+            return Decision("deny", f"dontAsk mode: {decision.reason}", decision.source)
+        return decision
+
+    # -- the general path -------------------------------------------------------------------
+
+    def _decide(self, tool_name: str, kind: str, tool_input: dict[str, Any], paths: list[Path]) -> Decision:
+        if tool_name == "Bash":
+            return self._decide_bash(str(tool_input.get("command", "")))
         for rule in self.deny:
-            if rule_matches(rule, tool_name, tool_input, paths, self.workspace, for_deny=True):
+            if self._matches(rule, tool_name, tool_input, paths, for_deny=True):
                 return Decision("deny", f"denied by rule {rule}", "rule")
+        hard = self._path_policy(kind, paths)
+        if hard is not None:
+            return hard
+        for rule in self.ask:
+            if self._matches(rule, tool_name, tool_input, paths, for_deny=True):
+                return Decision("ask", f"rule {rule} asks for approval", "rule")
         if self.mode == "bypassPermissions":
             return Decision("allow", "bypassPermissions mode")
-        if kind in ("read", "other"):
-            return Decision("allow", "read-only tool")
-        if self.mode == "plan":
+        if self.mode == "plan" and kind not in ("read", "other"):
             return Decision("deny", f"plan mode: {tool_name} would change files or run commands")
         for rule in self.allow:
-            if rule_matches(rule, tool_name, tool_input, paths, self.workspace, for_deny=False):
+            if self._matches(rule, tool_name, tool_input, paths, for_deny=False):
                 return Decision("allow", f"allowed by rule {rule}", "rule")
+        outside = [p for p in paths if not self._inside_roots(p)]
+        if kind in ("read", "other"):
+            if outside:
+                return Decision("ask", f"{tool_name} reads {outside[0]}, outside the working folder")
+            return Decision("allow", "read-only tool")
+        if outside:
+            return Decision("ask", f"{tool_name} targets {outside[0]}, outside the working folder")
         if self.mode == "acceptEdits" and kind == "edit" and paths:
-            if all(is_inside(p, self.workspace) for p in paths):
-                return Decision("allow", "acceptEdits mode: edit inside the working folder")
-            return Decision("ask", f"{tool_name} targets a path outside the working folder")
+            return Decision("allow", "acceptEdits mode: edit inside the working folder")
         what = "run a command" if kind == "execute" else "change files"
         return Decision("ask", f"{tool_name} would {what}, and no rule or mode allows it")
+
+    def _matches(self, rule: Rule, tool_name: str, tool_input: dict[str, Any], paths: list[Path],
+                 *, for_deny: bool) -> bool:
+        if rule.tool != tool_name:
+            return False
+        if rule.spec is None:
+            return True
+        if rule.spec.startswith("domain:"):
+            return web_rule_matches(rule.spec, str(tool_input.get("url", "")))
+        if not paths:
+            return False
+        hits = [path_rule_matches(rule.spec, p, self.workspace, self.home) for p in paths]
+        return any(hits) if for_deny else all(hits)
+
+    def _inside_roots(self, path: Path) -> bool:
+        return any(is_inside(path, root) for root in self.roots)
+
+    def _path_policy(self, kind: str, paths: list[Path]) -> Decision | None:
+        """What no rule and no mode can override: protected, secret and special files."""
+        for path in paths:
+            if self.protected is not None:
+                if kind == "edit" and (hit := self.protected.blocks_write(path)):
+                    return Decision("deny", f"{path} is protected ({hit.name}): ketch never lets tools "
+                                            "write its settings, hooks, git config, editor tasks or shell start-up files",
+                                    "policy")
+                if hit := self.protected.blocks_read(path):
+                    return Decision("deny", f"{path} is a credential store ({hit.name}): tools may not read it",
+                                    "policy")
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                return Decision("deny", f"{path} is a device, pipe or socket, not a regular file", "policy")
+        return None
+
+    # -- Bash -------------------------------------------------------------------------------
+
+    def _decide_bash(self, command: str) -> Decision:
+        from ketch.security import shell
+
+        analysis = shell.analyze(command)
+        bash_rules = lambda rules: [r for r in rules if r.tool == "Bash"]  # noqa: E731
+        allow_rules = bash_rules(self.allow) + self._builtin_allow
+        for rule in bash_rules(self.deny):
+            if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands) or (
+                    "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):
+                return Decision("deny", f"denied by rule {rule}", "rule")
+        for rule in bash_rules(self.ask):
+            if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands) or (
+                    "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):
+                return Decision("ask", f"rule {rule} asks for approval", "rule")
+        elevated = next((c for c in analysis.commands if {"sudo", "doas"} & set(c.wrappers + c.argv[:1])), None)
+        if elevated is not None:
+            return Decision("ask", f"`{elevated.text}` asks for elevated privileges")
+        if self.mode == "bypassPermissions":
+            return Decision("allow", "bypassPermissions mode")
+        for rule in bash_rules(self.allow):
+            if rule.spec is not None and command.strip() == rule.spec.strip():
+                return Decision("allow", f"allowed by rule {rule}", "rule")
+        if not analysis.auto_allowable:
+            reason = f"the command cannot be auto-allowed ({', '.join(analysis.problems)})"
+            return Decision("deny" if self.mode == "plan" else "ask", reason)
+        uncovered = []
+        for cmd in analysis.commands:
+            target = self._outside_redirect(cmd)
+            if target is not None:
+                return Decision("ask", f"`{cmd.text}` writes to {target}, outside the working folder")
+            if shell.is_read_only(cmd):
+                outside = self._outside_argument(cmd.argv)
+                if outside is None:
+                    continue
+                if not any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in allow_rules):
+                    return Decision("ask", f"`{cmd.text}` reads {outside}, outside the working folder")
+                continue
+            if self.mode == "plan":
+                return Decision("deny", f"plan mode: `{cmd.text}` is not a read-only command")
+            if any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in allow_rules):
+                continue
+            uncovered.append(cmd)
+        if not uncovered:
+            return Decision("allow", "read-only command" if not self.allow else "allowed by rules or read-only")
+        return Decision("ask", f"`{uncovered[0].text}` would run a command, and no rule allows it")
+
+    def _outside_redirect(self, cmd: Any) -> str | None:
+        for redirect in cmd.redirects:
+            if ">" not in redirect.op or redirect.target.startswith("&"):
+                continue
+            if self._outside_argument(["", redirect.target], any_path=True) is not None:
+                return redirect.target
+        return None
+
+    def _outside_argument(self, argv: list[str], *, any_path: bool = False) -> str | None:
+        """A path-like argument of a read-only command that points outside the roots."""
+        for word in argv[1:]:
+            if word.startswith("-") and "=" not in word:
+                continue
+            value = word.split("=", 1)[1] if word.startswith("-") else word
+            if "$" in value and "/" in value:
+                return value  # an expansion we cannot see through
+            if not any_path and not (value.startswith(("/", "~")) or ".." in Path(value).parts):
+                continue
+            target = Path(os.path.realpath(os.path.join(self.workspace, os.path.expanduser(value))))
+            if target in _HARMLESS_OUTSIDE or self._inside_roots(target):
+                continue
+            return value
+        return None
+
+
+@lru_cache(maxsize=1)
+def _sandboxed_allow_specs() -> tuple[str, ...]:
+    from importlib import resources
+
+    text = (resources.files("ketch.security") / "data" / "sandboxed_allow.txt").read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def sandboxed_allow_rules() -> list[Rule]:
+    """Built-in allow rules for ordinary work, in force only while commands are sandboxed."""
+    return [Rule("Bash", spec) for spec in _sandboxed_allow_specs()]
+
+
+def _bash_rule_hits(spec: str, command: str, commands: list[Any]) -> bool:
+    """Does a Bash rule cover the whole line or one of its simple commands (word-wise)?"""
+    from ketch.security import shell
+
+    if command.strip() == spec.strip():
+        return True
+    for cmd in commands:
+        if spec.endswith(":*"):
+            if shell.prefix_matches(spec[:-2].rstrip(), cmd):
+                return True
+        elif "*" in spec:
+            if shell.wildcard_matches(spec, cmd):
+                return True
+        elif shell.exact_matches(spec, cmd):
+            return True
+    return False
+
+
+def _bash_allow_covers(spec: str, command: str, cmd: Any) -> bool:
+    """An allow rule covers a command, except that a prefix or wildcard rule never stretches
+    to a command that runs arbitrary code (`find -exec`, `git -c`, `xargs`...) unless the
+    rule's own words already do (DESIGN.md §5.9)."""
+    from ketch.security import shell
+
+    if not _bash_rule_hits(spec, command, [cmd]):
+        return False
+    if (spec.endswith(":*") or "*" in spec) and shell.runs_arbitrary_code(cmd):
+        return _rule_runs_code(spec)
+    return True
+
+
+@lru_cache(maxsize=256)
+def _rule_runs_code(spec: str) -> bool:
+    from ketch.security import shell
+
+    words = spec[:-2] if spec.endswith(":*") else spec.replace("*", " ")
+    commands = shell.analyze(words).commands
+    return bool(commands) and shell.runs_arbitrary_code(commands[0])
+
+
+def _raw_text_hits(spec: str, command: str) -> bool:
+    """For lines the parser rejects: do the rule's words appear in a row anywhere in the text?"""
+    words = [w for w in re.split(r"[\s;&|()`$<>'\"\\]+", command) if w]
+    wanted = (spec[:-2] if spec.endswith(":*") else spec).split()
+    if not wanted or any("*" in w for w in wanted):
+        wanted = [w for w in wanted if "*" not in w][:1]
+    return bool(wanted) and any(words[i : i + len(wanted)] == wanted for i in range(len(words)))

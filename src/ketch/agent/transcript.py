@@ -65,7 +65,8 @@ class TranscriptWriter:
 def to_record(event: object) -> dict[str, Any] | None:
     if isinstance(event, ev.SessionStarted):
         return {"type": "session", "session_id": event.session_id, "model": event.model,
-                "provider": event.provider, "cwd": event.cwd, "permission_mode": event.permission_mode}
+                "provider": event.provider, "cwd": event.cwd, "permission_mode": event.permission_mode,
+                "sandbox": event.sandbox, "notices": event.notices}
     if isinstance(event, ev.UserPrompt):
         return {"type": "user", "content": [{"type": "text", "text": event.text}]}
     if isinstance(event, ev.AssistantMessage):

@@ -1,21 +1,229 @@
-"""User settings: `$KETCH_HOME/settings.json` (default `~/.ketch`).
+"""Settings layers and the policy they add up to.
 
-Project settings are deliberately not read yet: nothing from a project may take effect
-before the user trusts the folder (DESIGN.md §5.5), and folder trust arrives with the
-security issue. The file format follows Claude Code's so habits carry over:
-`{"model": "...", "permissions": {"allow": [...], "deny": [...], "defaultMode": "..."}}`.
+Files, highest precedence first (Claude Code's format, so habits carry over):
+
+    managed   /etc/ketch/managed-settings.json   (env KETCH_MANAGED_SETTINGS overrides the path)
+    cli       the command line, passed in by the caller
+    local     <workspace>/.ketch/settings.local.json
+    project   <workspace>/.ketch/settings.json
+    user      $KETCH_HOME/settings.json          (default ~/.ketch)
+
+A project is written by whoever wrote the repository, so it is trusted only to make things
+safer (DESIGN.md §5.5): its deny and ask rules and a `plan`/`default` mode always apply;
+anything that loosens or redirects (allow rules, other modes, the model, extra directories,
+network hosts) applies only once the user trusts the folder, and is otherwise listed in
+`EffectivePolicy.ignored` so the user can see what was held back. Nothing in any settings
+file can set environment variables or provider base URLs: the `env` key is never read.
+
+Every file problem is a ConfigError of one line naming the file, the line and column, and
+what to write instead. Unknown keys are ignored (newer files keep working); a known key with
+the wrong type is an error, because silently dropping a deny list would loosen policy.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+# Kept here rather than imported from the permission gate so that reading settings never
+# imports the agent. The gate must accept every one of these.
+MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions")
+# Modes a project may set without being trusted: they never let more run than `default`.
+TIGHTENING_MODES = ("default", "plan")
+LAYERS = ("managed", "cli", "local", "project", "user")
+PROJECT_LAYERS = ("local", "project")
+
+DEFAULT_MANAGED_PATH = Path("/etc/ketch/managed-settings.json")
 
 
 class ConfigError(Exception):
     """A settings problem, phrased as one line that says what to fix."""
+
+
+def ketch_home() -> Path:
+    return Path(os.environ.get("KETCH_HOME") or Path.home() / ".ketch")
+
+
+def managed_settings_path() -> Path:
+    return Path(os.environ.get("KETCH_MANAGED_SETTINGS") or DEFAULT_MANAGED_PATH)
+
+
+def user_settings_path() -> Path:
+    return ketch_home() / "settings.json"
+
+
+def project_settings_paths(workspace: Path) -> dict[str, Path]:
+    """The two project files, keyed by layer name."""
+    base = Path(workspace) / ".ketch"
+    return {"local": base / "settings.local.json", "project": base / "settings.json"}
+
+
+# --- one file -------------------------------------------------------------------------------
+
+
+@dataclass
+class LayerSettings:
+    """What one settings file says, validated but not yet merged."""
+
+    path: Path | None = None
+    model: str | None = None
+    allow: list[str] = field(default_factory=list)
+    ask: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)
+    default_mode: str | None = None
+    additional_directories: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
+    disable_bypass: bool = False
+    has_env: bool = False  # an `env` block was present (and, by design, not read)
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _value_offset(text: str, keys: Sequence[str]) -> int | None:
+    """Offset of the value at `keys` (object keys from the top) in valid JSON text.
+
+    json.loads does not keep positions, and a type error is far easier to fix with a line
+    number; this walks only the objects on the path, skipping other values with raw_decode.
+    The last duplicate key wins, as it does in json.loads.
+    """
+    decoder = json.JSONDecoder()
+    try:
+        idx = _WS.match(text, 0).end()  # type: ignore[union-attr]
+        for key in keys:
+            if text[idx : idx + 1] != "{":
+                return None
+            idx = _WS.match(text, idx + 1).end()  # type: ignore[union-attr]
+            found = None
+            while text[idx : idx + 1] == '"':
+                name, idx = json.decoder.scanstring(text, idx + 1)  # type: ignore[attr-defined]
+                idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+                if text[idx : idx + 1] != ":":
+                    return None
+                idx = _WS.match(text, idx + 1).end()  # type: ignore[union-attr]
+                if name == key:
+                    found = idx
+                _, idx = decoder.raw_decode(text, idx)
+                idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+                if text[idx : idx + 1] == ",":
+                    idx = _WS.match(text, idx + 1).end()  # type: ignore[union-attr]
+            if found is None:
+                return None
+            idx = found
+        return idx
+    except (ValueError, AttributeError, IndexError):
+        return None
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+class _Checker:
+    """Type checks for one file, raising one-line errors that point at the bad value."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.text = path, text
+
+    def fail(self, keys: Sequence[str], message: str) -> ConfigError:
+        offset = _value_offset(self.text, keys)
+        where = ""
+        if offset is not None:
+            line, column = _line_col(self.text, offset)
+            where = f"line {line} column {column}: "
+        return ConfigError(f"{self.path}: {where}{message}")
+
+    def obj(self, data: dict[str, Any], keys: Sequence[str], example: str) -> dict[str, Any]:
+        value = data.get(keys[-1])
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(keys, f"{'.'.join(keys)} must be an object, e.g. {example}")
+        return value
+
+    def string(self, data: dict[str, Any], keys: Sequence[str], example: str) -> str | None:
+        value = data.get(keys[-1])
+        if value is not None and not isinstance(value, str):
+            raise self.fail(keys, f"{'.'.join(keys)} must be a string, e.g. {example}")
+        return value
+
+    def strings(self, data: dict[str, Any], keys: Sequence[str], example: str) -> list[str]:
+        value = data.get(keys[-1])
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(keys, f"{'.'.join(keys)} must be a list of strings, e.g. {example}")
+        return list(value)
+
+
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+
+
+def parse_settings_text(text: str, path: Path) -> LayerSettings:
+    """Validate one file's text. Empty text is an empty layer."""
+    if not text.strip():
+        return LayerSettings(path=path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} "
+            "(check for a missing or extra comma, quote or brace)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path}: line 1 column 1: the top level must be a JSON object, e.g. {{"model": "..."}}')
+    check = _Checker(path, text)
+    perms = check.obj(data, ["permissions"], '{"allow": [], "deny": []}')
+    rule = '["Bash(npm test:*)"]'
+    mode = check.string(perms, ["permissions", "defaultMode"], '"default"')
+    if mode is not None and mode not in MODES:
+        raise check.fail(["permissions", "defaultMode"],
+                         f"permissions.defaultMode {mode!r} is not a mode: use one of {', '.join(MODES)}")
+    bypass = perms.get("disableBypassPermissionsMode")
+    if bypass is not None and bypass != "disable":
+        raise check.fail(["permissions", "disableBypassPermissionsMode"],
+                         'permissions.disableBypassPermissionsMode can only be "disable"')
+    sandbox = check.obj(data, ["sandbox"], '{"network": {"allowedHosts": ["pypi.org"]}}')
+    network = check.obj(sandbox, ["sandbox", "network"], '{"allowedHosts": ["pypi.org"]}')
+    host_keys = ["sandbox", "network", "allowedHosts"]
+    hosts = [h.strip().lower() for h in check.strings(network, host_keys, '["pypi.org"]')]
+    for host in hosts:
+        if not _HOST.match(host):
+            raise check.fail(host_keys, f"sandbox.network.allowedHosts entry {host!r} must be a bare host name "
+                                        'such as "pypi.org" (no scheme, path or user)')
+    return LayerSettings(
+        path=path,
+        model=check.string(data, ["model"], '"claude-sonnet-4-5"'),
+        allow=check.strings(perms, ["permissions", "allow"], rule),
+        ask=check.strings(perms, ["permissions", "ask"], rule),
+        deny=check.strings(perms, ["permissions", "deny"], rule),
+        default_mode=mode,
+        additional_directories=check.strings(perms, ["permissions", "additionalDirectories"], '["../shared"]'),
+        allowed_hosts=hosts,
+        disable_bypass=bypass == "disable",
+        has_env="env" in data,
+    )
+
+
+def read_layer(path: Path) -> LayerSettings | None:
+    """The file's settings, or None when it does not exist; unreadable means ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text: save it as UTF-8 JSON") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse_settings_text(text, path)
+
+
+# --- the legacy single-file view (user settings only) ----------------------------------------
 
 
 @dataclass
@@ -24,48 +232,152 @@ class Settings:
     allow: list[str] = field(default_factory=list)
     deny: list[str] = field(default_factory=list)
     default_mode: str | None = None
-
-
-def ketch_home() -> Path:
-    return Path(os.environ.get("KETCH_HOME") or Path.home() / ".ketch")
-
-
-def _string_list(value: object, where: str, path: Path) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{path}: {where} must be a list of strings")
-    return list(value)
+    ask: list[str] = field(default_factory=list)
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    path = path or ketch_home() / "settings.json"
+    """User settings alone; kept for callers that predate `load_policy`."""
+    layer = read_layer(path or user_settings_path()) or LayerSettings()
+    return Settings(model=layer.model, allow=layer.allow, deny=layer.deny,
+                    default_mode=layer.default_mode, ask=layer.ask)
+
+
+# --- merging ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleSource:
+    """A permission rule and the layer it came from, so errors and prompts can say where."""
+
+    rule: str
+    layer: str  # one of LAYERS
+    path: Path | None = None  # the settings file, None for the command line
+
+
+@dataclass
+class EffectivePolicy:
+    model: str | None = None
+    model_layer: str | None = None
+    allow: list[RuleSource] = field(default_factory=list)
+    ask: list[RuleSource] = field(default_factory=list)
+    deny: list[RuleSource] = field(default_factory=list)
+    default_mode: str | None = None
+    default_mode_layer: str | None = None
+    additional_directories: list[Path] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
+    bypass_disabled: bool = False
+    # One line per thing an untrusted project asked for and did not get.
+    ignored: list[str] = field(default_factory=list)
+
+
+def _display(layer: str) -> str:
+    return {"local": ".ketch/settings.local.json", "project": ".ketch/settings.json"}.get(layer, layer)
+
+
+def _canonical_dir(entry: str, base: Path) -> Path:
+    """`~` expanded, relative entries taken from the workspace, symlinks resolved."""
+    path = Path(os.path.expanduser(entry))
+    return Path(os.path.realpath(path if path.is_absolute() else base / path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Settings()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not text.strip():
-        return Settings()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a JSON object")
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise ConfigError(f"{path}: \"model\" must be a string such as \"claude-sonnet-4-5\"")
-    perms = data.get("permissions") or {}
-    if not isinstance(perms, dict):
-        raise ConfigError(f"{path}: \"permissions\" must be an object with \"allow\" and \"deny\" lists")
-    mode = perms.get("defaultMode")
-    if mode is not None and not isinstance(mode, str):
-        raise ConfigError(f"{path}: permissions.defaultMode must be a string")
-    return Settings(
-        model=model,
-        allow=_string_list(perms.get("allow"), "permissions.allow", path),
-        deny=_string_list(perms.get("deny"), "permissions.deny", path),
-        default_mode=mode,
-    )
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def load_policy(
+    workspace: Path,
+    *,
+    trusted: bool,
+    cli_allow: Iterable[str] = (),
+    cli_ask: Iterable[str] = (),
+    cli_deny: Iterable[str] = (),
+    cli_mode: str | None = None,
+    cli_model: str | None = None,
+    cli_add_dirs: Iterable[str | Path] = (),
+) -> EffectivePolicy:
+    """Read every layer and merge them into the policy for a session in `workspace`.
+
+    Rules are unioned across layers (the gate applies deny > ask > allow, so a deny from any
+    layer, managed ones above all, can never be taken away). The mode and model are taken
+    from the highest layer that sets them and may set them; see the module docstring for
+    what an untrusted project may do.
+    """
+    workspace = Path(os.path.realpath(workspace))
+    if cli_mode is not None and cli_mode not in MODES:
+        raise ConfigError(f"unknown permission mode {cli_mode!r}: use one of {', '.join(MODES)}")
+    user_path = user_settings_path()
+    layers: dict[str, LayerSettings] = {}
+    managed = read_layer(managed_settings_path())
+    if managed:
+        layers["managed"] = managed
+    layers["cli"] = LayerSettings(allow=list(cli_allow), ask=list(cli_ask), deny=list(cli_deny),
+                                  default_mode=cli_mode, model=cli_model or None,
+                                  additional_directories=[str(d) for d in cli_add_dirs])
+    for name, path in project_settings_paths(workspace).items():
+        # Run from the home folder, ~/.ketch/settings.json is the user's file, not a project's.
+        if name == "project" and _same_file(path, user_path):
+            continue
+        layer = read_layer(path)
+        if layer:
+            layers[name] = layer
+    user = read_layer(user_path)
+    if user:
+        layers["user"] = user
+
+    policy = EffectivePolicy(bypass_disabled=bool(managed and managed.disable_bypass))
+    ignored = policy.ignored
+
+    def held_back(layer_name: str) -> bool:
+        return layer_name in PROJECT_LAYERS and not trusted
+
+    def note(what: str, layer_name: str) -> None:
+        ignored.append(f"{what} from {_display(layer_name)} (folder not trusted)")
+
+    for name in LAYERS:
+        layer = layers.get(name)
+        if layer is None:
+            continue
+        policy.deny += [RuleSource(r, name, layer.path) for r in layer.deny]
+        policy.ask += [RuleSource(r, name, layer.path) for r in layer.ask]
+        for r in layer.allow:
+            if held_back(name):
+                note(f"allow rule {r}", name)
+            else:
+                policy.allow.append(RuleSource(r, name, layer.path))
+        for entry in layer.additional_directories:
+            if held_back(name):
+                note(f"additional directory {entry}", name)
+            else:
+                directory = _canonical_dir(entry, workspace)
+                if directory not in policy.additional_directories:
+                    policy.additional_directories.append(directory)
+        for host in layer.allowed_hosts:
+            if held_back(name):
+                note(f"allowed host {host}", name)
+            elif host not in policy.allowed_hosts:
+                policy.allowed_hosts.append(host)
+        if layer.has_env and name in PROJECT_LAYERS:
+            ignored.append(f"env from {_display(name)} (ketch never takes environment variables "
+                           "or base URLs from settings)")
+
+        if layer.default_mode is not None:
+            mode = layer.default_mode
+            if held_back(name) and mode not in TIGHTENING_MODES:
+                note(f"defaultMode {mode}", name)
+            elif mode == "bypassPermissions" and policy.bypass_disabled:
+                if name == "cli":
+                    raise ConfigError("bypassPermissions mode is disabled by managed settings "
+                                      f"({managed_settings_path()}): choose another --permission-mode")
+                ignored.append(f"defaultMode bypassPermissions from {_display(name)} "
+                               "(disabled by managed settings)")
+            elif policy.default_mode is None:
+                policy.default_mode, policy.default_mode_layer = mode, name
+        if layer.model:
+            if held_back(name):
+                note(f"model {layer.model}", name)
+            elif policy.model is None:
+                policy.model, policy.model_layer = layer.model, name
+    return policy

@@ -18,6 +18,7 @@ PROJECT_PROTECTED = (
     ".mcp.json",         # MCP servers start processes
     ".git/hooks",        # run by the user's own git later
     ".git/config",       # core.hooksPath, core.fsmonitor, aliases, credential helpers
+    ".git/modules",      # submodules' own git dirs: their hooks and config run like the above
     ".claude",           # Claude Code's project settings and hooks
     ".vscode",           # tasks.json / settings.json run commands in the editor
     ".idea",             # JetBrains run configurations
@@ -36,7 +37,23 @@ HOME_SECRETS = (
     ".ssh", ".aws", ".azure", ".config/gcloud", ".gnupg", ".netrc", ".git-credentials",
     ".config/gh", ".docker/config.json", ".kube", ".pypirc", ".npmrc", ".cargo/credentials.toml",
     ".config/hub",
+    # Session cookies and keys of the desktop: X11 cookies, keyring stores, password managers.
+    ".Xauthority", ".ICEauthority", ".local/share/keyrings", ".local/share/python_keyring",
+    ".local/share/kwalletd", ".password-store", ".config/op",
+    # More tools' tokens, including other coding agents' own credentials.
+    ".cargo/credentials", ".gem/credentials", ".vault-token", ".terraform.d/credentials.tfrc.json",
+    ".config/rclone", ".s3cfg", ".boto", ".oci", ".claude/.credentials.json", ".codex/auth.json",
 )
+
+# The entries above that are directories, so that protecting one that does not exist yet
+# makes an empty directory, not an empty file, appear in its place (see security.sandbox).
+DIRECTORY_ENTRIES = frozenset({
+    ".ketch", ".git/hooks", ".git/modules", ".claude", ".vscode", ".idea",
+    ".config/fish", ".config/git", ".ssh", ".config/autostart", ".local/share/applications",
+    ".aws", ".azure", ".config/gcloud", ".gnupg", ".config/gh", ".kube", ".config/hub",
+    ".local/share/keyrings", ".local/share/python_keyring", ".local/share/kwalletd",
+    ".password-store", ".config/op", ".config/rclone", ".oci",
+})
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,31 @@ class ProtectedSet:
 
     def blocks_read(self, path: Path) -> Path | None:
         return _covering(path, self.no_read)
+
+
+@dataclass(frozen=True)
+class SandboxEntries:
+    """The same lists, unresolved, for the OS sandbox: literal absolute paths and their kind.
+
+    The sandbox resolves symlinks itself at each call (a link can change between calls) and
+    needs to know, for a path that does not exist yet, whether to hold its place with an
+    empty directory or an empty file.
+    """
+
+    no_write: tuple[tuple[Path, bool], ...]  # (path, is_directory)
+    no_read: tuple[Path, ...]
+
+
+def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> SandboxEntries:
+    """Protected and secret paths for the sandbox of a session, in list order."""
+    no_write: list[tuple[Path, bool]] = []
+    for root in project_roots:
+        no_write += [(Path(os.path.abspath(root / rel)), rel in DIRECTORY_ENTRIES) for rel in PROJECT_PROTECTED]
+    no_write += [(Path(os.path.abspath(home / rel)), rel in DIRECTORY_ENTRIES) for rel in HOME_PROTECTED]
+    no_write.append((Path(os.path.abspath(ketch_home)), True))
+    no_read = [Path(os.path.abspath(home / rel)) for rel in HOME_SECRETS]
+    no_read.append(Path(os.path.abspath(ketch_home)))
+    return SandboxEntries(no_write=tuple(dict.fromkeys(no_write)), no_read=tuple(dict.fromkeys(no_read)))
 
 
 def _covering(path: Path, roots: tuple[Path, ...]) -> Path | None:

@@ -1,8 +1,9 @@
 """Exact-value redaction of known secrets (DESIGN.md §5.6).
 
 Pattern scanners guess; this does not: it removes the literal values ketch itself
-holds (API keys and credential-named environment variables) from anything that
-leaves the process: tool output sent to the model, transcripts, printed results.
+holds (API keys, credential-named environment variables and keys stored with
+`ketch auth login`) from anything that leaves the process: tool output sent to the model,
+transcripts, printed results.
 """
 
 from __future__ import annotations
@@ -30,3 +31,14 @@ class Redactor:
             if value in text:
                 text = text.replace(value, "[REDACTED]")
         return text
+
+
+def known_secret_values() -> list[str]:
+    """Keys stored with `ketch auth login`, for `Redactor.from_environment(extra=...)`.
+
+    Lives in security.credentials (which knows the stores); re-exported here because the
+    redactor is where callers look. Imported lazily so this module stays light.
+    """
+    from ketch.security.credentials import known_secret_values as stored
+
+    return stored()

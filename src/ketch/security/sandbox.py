@@ -1,58 +1,50 @@
-"""The one door through which tools start processes.
+"""The one door through which tools start processes: the OS sandbox (DESIGN.md §5.1).
 
-Today this runs the command directly in its own session and process group, with a
-scrubbed environment, a wall-clock limit, an output cap and cancellation. The OS
-sandbox (bubblewrap) of the security issue plugs in here, so no tool changes when it
-lands. Credentials never reach a child: the environment is filtered by name.
+`Sandbox(policy)` is the CommandRunner the agent loop hands its tools. Each call runs
+the command under bubblewrap: `/` read-only, the workspace writable except protected
+paths, credential stores hidden, a private /tmp, no network, its own pid namespace (so
+ketch's processes, its /proc/<pid>/environ and the user's session are out of sight),
+a new session (no TIOCSTI into the user's terminal), kernel limits, and the whole tree
+killed when the command ends, times out, is cancelled, or ketch dies.
+
+If the sandbox cannot start, every call raises SandboxUnavailable; there is no silent
+fallback. `run_unsandboxed` exists only for an explicit `--sandbox off`.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
+import select
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
-import time
+import weakref
 from pathlib import Path
 
+from ketch.security.protected import sandbox_entries
+from ketch.security.sandbox_env import child_env, sandbox_env
+from ketch.security.sandbox_errors import SandboxUnavailable
+from ketch.security.sandbox_limits import Cgroups, Enforcement, apply_rlimits, enforcement
+from ketch.security.sandbox_mounts import CallPlan, Planner, Runtime, static_args
+from ketch.security.sandbox_policy import SandboxLimits, SandboxPolicy
+from ketch.security.sandbox_probe import OPT_OUT, Bwrap, probe
+from ketch.security.sandbox_proxy import Proxy
+from ketch.security.sandbox_process import cap_output, run_unsandboxed, supervise
 from ketch.tools.base import CommandResult
 
-# Names of variables that carry credentials. Children never see them (DESIGN.md §5.6).
-_SECRET_NAME = re.compile(
-    r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|SESSION_KEY|AUTH)",
-    re.IGNORECASE,
-)
-_ALWAYS_KEEP = {"SSH_AUTH_SOCK"}
+__all__ = [
+    "Sandbox", "SandboxLimits", "SandboxPolicy", "SandboxUnavailable", "cap_output", "child_env",
+    "run_unsandboxed",
+]
 
-
-def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a tool's child process gets: the user's, minus anything secret."""
-    source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if k in _ALWAYS_KEEP or not _SECRET_NAME.search(k)}
-    env.pop("SSH_AUTH_SOCK", None)  # an agent socket is a credential too
-    env.setdefault("PAGER", "cat")
-    env.setdefault("GIT_PAGER", "cat")
-    env["KETCH_AGENT"] = "1"
-    return env
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def cap_output(text: str, max_chars: int) -> tuple[str, bool]:
-    """Keep the head and the tail of long output; the middle is what models need least."""
-    if len(text) <= max_chars:
-        return text, False
-    head = max_chars * 2 // 5
-    tail = max_chars - head
-    cut_lines = text[head : len(text) - tail].count("\n")
-    note = f"\n\n[... {len(text) - max_chars} characters ({cut_lines} lines) cut from the middle ...]\n\n"
-    return text[:head] + note + text[len(text) - tail :], True
+_START_TIMEOUT_S = 20.0
+_EXIT_WAIT_S = 5.0
+# Where the in-sandbox forwarder listens; the sandbox's loopback is its own, so any fixed port works.
+PROXY_PORT = 3128
 
 
 def run(
@@ -63,74 +55,320 @@ def run(
     cancel: threading.Event | None = None,
     max_output_chars: int = 30000,
 ) -> CommandResult:
-    """Run argv to completion (or timeout/cancel); stdout and stderr interleaved.
+    """Deprecated name of run_unsandboxed, kept while callers move to Sandbox.
 
-    Whatever the command leaves running in its process group is killed when it exits,
-    so a stray background job can neither hold the pipe open nor outlive the call.
+    It runs WITHOUT the OS sandbox. Nothing may use it by default: the agent loop must be
+    given `runner=Sandbox(policy)`, or `run_unsandboxed` for an explicit `--sandbox off`.
     """
-    proc = subprocess.Popen(
-        argv,
-        cwd=str(cwd),
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    chunks: list[bytes] = []
-    kept = 0
-    # Keep at most a bounded amount in memory: head plus a rolling tail.
-    limit_bytes = max(max_output_chars * 4, 1 << 16)
-    dropped = 0
-    tail: list[bytes] = []
-    tail_size = 0
+    return run_unsandboxed(argv, cwd=cwd, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars)
 
-    def reader() -> None:
-        nonlocal kept, dropped, tail_size
-        assert proc.stdout is not None
-        for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
-            if kept < limit_bytes:
-                chunks.append(chunk)
-                kept += len(chunk)
-                continue
-            tail.append(chunk)
-            tail_size += len(chunk)
-            while tail_size - len(tail[0]) > limit_bytes:
-                dropped += len(tail[0])
-                tail_size -= len(tail.pop(0))
 
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout_s
-    timed_out = cancelled = False
-    while True:
+class _Core:
+    """What every view of one sandbox shares: bwrap, the runtime folder, the bookkeeping."""
+
+    def __init__(self, policy: SandboxPolicy, bwrap: str | None, runtime_parent: Path | None) -> None:
+        self.policy = policy
+        self.bwrap_request = bwrap
+        self.runtime_parent = runtime_parent
+        self.lock = threading.Lock()
+        self.bwrap: Bwrap | None = None
+        self.static: list[str] = []
+        self.runtime: Runtime | None = None
+        self.planner: Planner | None = None
+        self.cgroups = Cgroups()
+        self.placeholders: dict[Path, int] = {}  # placeholder -> calls relying on it
+        self.finalizer: weakref.finalize | None = None
+        self.proxy: Proxy | None = None
+
+    @property
+    def unshare_net(self) -> bool:
+        return not self.policy.network
+
+    @property
+    def uses_proxy(self) -> bool:
+        return bool(self.policy.allowed_hosts) and not self.policy.network
+
+    def prepare(self) -> tuple[Bwrap, list[str], Planner]:
+        with self.lock:
+            if self.bwrap is None:
+                bwrap = probe(self.bwrap_request, lambda b: static_args(b, self.policy, True))
+                self.static = static_args(bwrap, self.policy, self.unshare_net)
+                self.bwrap = bwrap
+            if self.planner is None:
+                runtime = _make_runtime(self.runtime_parent)
+                proxy = None
+                if self.uses_proxy:
+                    try:
+                        proxy = Proxy(runtime.net / "proxy.sock", self.policy.allowed_hosts)
+                    except (OSError, ValueError) as exc:
+                        _remove_runtime(runtime.root, None)
+                        raise SandboxUnavailable(f"the network allow-list proxy cannot start ({exc})") from None
+                self.runtime, self.proxy = runtime, proxy
+                self.finalizer = weakref.finalize(self, _remove_runtime, runtime.root, proxy)
+                policy = self.policy
+                assert policy.home is not None and policy.ketch_home is not None
+                entries = sandbox_entries(list(policy.writable_roots), policy.home, policy.ketch_home)
+                self.planner = Planner(policy, self.runtime, entries)
+            return self.bwrap, self.static, self.planner
+
+    def close(self) -> None:
+        """Stop the proxy and remove the runtime folder; a later call starts afresh."""
+        with self.lock:
+            if self.finalizer is not None:
+                self.finalizer()
+            self.finalizer = self.runtime = self.planner = self.proxy = None
+
+
+def _runtime_parent() -> Path:
+    """$XDG_RUNTIME_DIR (private to the user, in memory) when usable, else the temp folder."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK | os.X_OK):
+        return Path(xdg)
+    return Path(tempfile.gettempdir())
+
+
+def _make_runtime(parent: Path | None) -> Runtime:
+    root = Path(tempfile.mkdtemp(prefix=f"ketch-{os.getpid()}-", dir=parent or _runtime_parent()))
+    state = root / "state"
+    state.mkdir(mode=0o700)
+    empty_dir = root / "empty"
+    empty_dir.mkdir(mode=0o500)
+    empty_file = root / "empty.file"
+    os.close(os.open(empty_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o400))
+    net = root / "net"
+    net.mkdir(mode=0o700)
+    return Runtime(root=root, state=state, empty_dir=empty_dir, empty_file=empty_file, net=net)
+
+
+def _remove_runtime(root: Path, proxy: Proxy | None) -> None:
+    if proxy is not None:
+        proxy.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _python_inside() -> str:
+    """An interpreter the sandbox can see for the forwarder: ketch's own unless under /tmp."""
+    exe = sys.executable
+    if exe and not Path(exe).resolve().is_relative_to("/tmp"):
+        return exe
+    return shutil.which("python3") or "python3"
+
+
+class Sandbox:
+    """A CommandRunner that runs every command under bubblewrap with `policy`.
+
+    Construction does nothing; the first call (or `check()`) probes bwrap once per
+    process and raises SandboxUnavailable, with the reason and the fix, if it cannot
+    work. `bwrap` names the binary (tests point it at a missing path); `runtime_parent`
+    is where ketch's private folder for this sandbox goes (default $XDG_RUNTIME_DIR or
+    the temp folder). `close()` removes that folder; it also goes when ketch exits.
+    """
+
+    def __init__(self, policy: SandboxPolicy, *, bwrap: str | None = None, runtime_parent: Path | None = None) -> None:
+        self.policy = policy
+        self._core = _Core(policy, bwrap, runtime_parent)
+        self._writable = True
+
+    # --- what the rest of ketch uses --------------------------------------------------
+
+    def check(self) -> None:
+        """Probe now (e.g. at start-up) instead of at the first command."""
+        self._core.prepare()
+
+    @property
+    def state_dir(self) -> Path:
+        """A private folder bound read-write at the same path inside: Bash's cwd file."""
+        self._core.prepare()
+        assert self._core.runtime is not None
+        return self._core.runtime.state
+
+    def read_only(self) -> "Sandbox":
+        """The same sandbox with nothing writable: for read-only programs such as rg."""
+        view = Sandbox.__new__(Sandbox)
+        view.policy, view._core, view._writable = self.policy, self._core, False
+        return view
+
+    def enforcement(self) -> Enforcement:
+        """How each limit binds on this machine (a root user needs a cgroup for processes)."""
+        return enforcement(self._core.cgroups, self.policy.limits)
+
+    def close(self) -> None:
+        """Remove ketch's private folder (state, proxy socket) now rather than at exit."""
+        self._core.close()
+
+    def __call__(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        timeout_s: float,
+        cancel: threading.Event | None = None,
+        max_output_chars: int = 30000,
+    ) -> CommandResult:
+        _, static, planner = self._core.prepare()
+        limits = self.policy.limits
+        timeout_s = min(timeout_s, limits.wall_s)
+        max_output_chars = min(max_output_chars, limits.output_chars)
+        with self._core.lock:
+            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable)
+            self._hold(plan)
         try:
-            proc.wait(timeout=0.05)
-            break
-        except subprocess.TimeoutExpired:
+            result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars)
+        finally:
+            with self._core.lock:
+                notes = self._release(plan)
+        if notes:
+            result.output = (result.output.rstrip("\n") + "\n" if result.output else "") + "\n".join(notes)
+        return result
+
+    # --- one call -----------------------------------------------------------------
+
+    def _run(
+        self, bwrap_args: list[str], argv: list[str], timeout_s: float, cancel: threading.Event | None,
+        max_output_chars: int,
+    ) -> CommandResult:
+        """Start bwrap held at its gate, put limits on its pid 1, open the gate, supervise."""
+        limits = self.policy.limits
+        proxy_port = None
+        if self._core.proxy is not None:
+            proxy_port = PROXY_PORT
+            forwarder = str(Path(__file__).with_name("sandbox_forwarder.py"))
+            argv = [_python_inside(), "-I", "-S", forwarder, str(self._core.proxy.path), str(PROXY_PORT), "--", *argv]
+        info_r, info_w = os.pipe()
+        gate_r, gate_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [*bwrap_args, "--info-fd", str(info_w), "--block-fd", str(gate_r), "--", *argv],
+                env=sandbox_env(self.policy.home or Path("/"), proxy_port),
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(info_w, gate_r),
+            )
+        except OSError as exc:
+            for fd in (info_r, info_w, gate_r, gate_w):
+                os.close(fd)
+            raise SandboxUnavailable(f"bubblewrap could not be started ({exc}); {OPT_OUT}.") from None
+        os.close(info_w)
+        os.close(gate_r)
+        pidfd = -1
+        group = None
+        try:
+            child = _read_child_pid(info_r)
+            if child is not None:
+                pidfd = os.pidfd_open(child)
+                apply_rlimits(child, limits)
+                group = self._core.cgroups.create(limits)
+                if group is not None:
+                    self._core.cgroups.attach(group, child)
+        except OSError as exc:
+            _kill(proc, pidfd)
+            proc.wait()
+            if pidfd >= 0:
+                os.close(pidfd)
+            os.close(gate_w)
+            if group is not None:
+                self._core.cgroups.release(group)
+            raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
+        finally:
+            os.close(info_r)
+        os.write(gate_w, b"go")
+        os.close(gate_w)
+        try:
+            result = supervise(proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
+                               kill=lambda: _kill(proc, pidfd))
+        finally:
+            if pidfd >= 0:
+                # bwrap's pid 1 takes the whole namespace with it; wait until it is gone,
+                # so nothing of the command is left when placeholders are cleaned up.
+                select.select([pidfd], [], [], _EXIT_WAIT_S)
+                os.close(pidfd)
+            if group is not None:
+                self._core.cgroups.release(group)
+        return result
+
+    def _hold(self, plan: CallPlan) -> None:
+        """Count this call's use of placeholders, so a concurrent call never removes one in use."""
+        counts = self._core.placeholders
+        plan.counted = list(dict.fromkeys([*plan.placeholders, *(p for p in plan.held if p in counts)]))
+        for path in plan.counted:
+            counts[path] = counts.get(path, 0) + 1
+
+    def _release(self, plan: CallPlan) -> list[str]:
+        """Undo what the call left: placeholders nobody uses any more, swapped symlinks."""
+        counts = self._core.placeholders
+        for path in sorted(plan.counted, key=lambda p: -len(p.parts)):
+            counts[path] -= 1
+            if counts[path] <= 0:
+                del counts[path]
+                _remove_if_empty(path)
+        return [note for path, target in plan.guards if (note := _restore_link(path, target))]
+
+
+def _read_child_pid(fd: int) -> int | None:
+    """bwrap's pid 1 (host pid) from --info-fd, or None if bwrap failed before making it."""
+    data = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], _START_TIMEOUT_S)
+        if not ready:
+            raise OSError(f"bubblewrap did not start within {_START_TIMEOUT_S:g} s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        data += chunk
+        try:
+            return int(json.loads(data)["child-pid"])
+        except (ValueError, KeyError):
+            continue
+
+
+def _kill(proc: subprocess.Popen[bytes], pidfd: int) -> None:
+    """Kill bwrap's pid 1 (which takes the whole pid namespace down) and bwrap itself."""
+    if pidfd >= 0:
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
             pass
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-            break
-        if time.monotonic() >= deadline:
-            timed_out = True
-            break
-    _kill_group(proc)
-    proc.wait()
-    thread.join(timeout=2.0)
-    if proc.stdout is not None:
-        proc.stdout.close()
-    raw = b"".join(chunks)
-    if dropped:
-        raw += f"\n[... {dropped} bytes dropped ...]\n".encode()
-    raw += b"".join(tail)
-    text = raw.decode("utf-8", errors="replace")
-    text, truncated = cap_output(text, max_output_chars)
-    exit_code = None if (timed_out or cancelled) else proc.returncode
-    return CommandResult(
-        exit_code=exit_code,
-        output=text,
-        timed_out=timed_out,
-        cancelled=cancelled,
-        truncated=truncated or bool(dropped),
-    )
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Remove a placeholder bwrap made, unless something real has taken its place since."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)  # fails if not empty: then it is not ours to remove
+        elif os.path.isfile(path) and not os.path.islink(path) and st.st_size == 0:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _restore_link(path: Path, target: str) -> str | None:
+    """Put back a symlink to a protected path that the command replaced; say so."""
+    try:
+        if os.readlink(path) == target:
+            return None
+    except OSError:
+        pass
+    moved = None
+    if os.path.lexists(path):
+        moved = path.with_name(f"{path.name}.ketch-blocked-{os.getpid()}-{os.urandom(3).hex()}")
+        try:
+            os.rename(path, moved)
+        except OSError as exc:
+            return f"[ketch sandbox: {path} should be a symlink to {target} but was replaced and could not be restored: {exc}]"
+    try:
+        os.symlink(target, path)
+    except OSError as exc:
+        return f"[ketch sandbox: could not restore the symlink {path} -> {target}: {exc}]"
+    where = f"; what replaced it was moved to {moved}" if moved else ""
+    return f"[ketch sandbox: the command replaced the protected symlink {path}; it was restored{where}]"

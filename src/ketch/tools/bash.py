@@ -6,16 +6,23 @@ expect `cd sub` to stick. The directory is recovered with an EXIT trap that writ
 `pwd -P` to a temp file: a trap still fires after the command's own `exit`, and, unlike
 text appended after the command, cannot be swallowed by an unterminated heredoc or a
 trailing backslash in what the model wrote.
+
+Under the OS sandbox /tmp is private, so the file goes in the sandbox's `state_dir`,
+which is bound into it at the same path. The command can write there too, so the file
+is read as untrusted: no symlinks, no FIFOs, bounded size, and only a folder inside
+the workspace is ever adopted.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import stat
 from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
+from ketch.security.sandbox_errors import SandboxUnavailable
 from ketch.tools.base import CommandResult, ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import is_inside
 from ketch.tools.validate import require_valid
@@ -36,25 +43,37 @@ def wrap(command: str, marker: str) -> str:
     return f"trap {shlex.quote(action)} EXIT; {command}"
 
 
-def _new_marker() -> str:
+_MARKER_MAX_BYTES = 65536
+
+
+def _new_marker(directory: Path | None) -> str:
     import tempfile
 
-    fd, name = tempfile.mkstemp(prefix="ketch-cwd-", suffix=".txt")
+    fd, name = tempfile.mkstemp(prefix="ketch-cwd-", suffix=".txt", dir=directory)
     os.close(fd)
     return name
 
 
 def _read_marker(name: str) -> str:
+    """The directory the trap wrote, read without trusting what the command did to the file."""
     try:
-        with open(name, encoding="utf-8", errors="surrogateescape") as fh:
-            text = fh.read()
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        fd = -1
+    try:
+        if fd < 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        data = os.read(fd, _MARKER_MAX_BYTES)
     except OSError:
         return ""
     finally:
+        if fd >= 0:
+            os.close(fd)
         try:
             os.unlink(name)
         except OSError:
             pass
+    text = data.decode("utf-8", errors="surrogateescape")
     return text[:-1] if text.endswith("\n") else text
 
 
@@ -93,7 +112,10 @@ class BashTool:
             raise ToolError("timeout must be a positive number of milliseconds")
         timeout_ms = min(timeout_ms, MAX_TIMEOUT_MS)
         cwd, notes = self._start_dir(ctx)
-        marker = _new_marker()
+        try:
+            marker = _new_marker(getattr(ctx.runner, "state_dir", None))
+        except SandboxUnavailable as exc:
+            return ToolResult(str(exc), is_error=True)
         try:
             result = ctx.runner(
                 ["bash", "-c", wrap(command, marker)],
@@ -102,6 +124,9 @@ class BashTool:
                 cancel=ctx.cancel,
                 max_output_chars=MAX_OUTPUT_CHARS,
             )
+        except SandboxUnavailable as exc:
+            _read_marker(marker)
+            return ToolResult(str(exc), is_error=True)
         except OSError as exc:
             _read_marker(marker)
             raise ToolError(f"Could not start bash: {exc.strerror or exc}") from None

@@ -87,7 +87,7 @@ class StreamJsonPrinter:
             self.session_id = event.session_id
             _dump({"type": "system", "subtype": "init", "session_id": event.session_id, "cwd": event.cwd,
                    "model": event.model, "provider": event.provider, "tools": event.tools,
-                   "permission_mode": event.permission_mode}, self.out, self.redact)
+                   "permission_mode": event.permission_mode, "sandbox": event.sandbox}, self.out, self.redact)
         elif isinstance(event, ev.AssistantMessage):
             message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
                        "content": [block_to_dict(b) for b in event.message.content],
@@ -127,6 +127,7 @@ def run_headless(args: Any, prompt: str) -> int:
         append_system_prompt=args.append_system_prompt, allowed_tools=args.allowed_tools,
         disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
+        add_dirs=args.add_dir, sandbox=args.sandbox,
     )
     try:
         agent = build_agent(options)
@@ -134,6 +135,11 @@ def run_headless(args: Any, prompt: str) -> int:
         from ketch.cli import UsageError
 
         raise UsageError(str(exc)) from None
+    for notice in agent.config.notices:
+        sys.stderr.write(f"ketch: not applied: {notice}\n")
+    if agent.config.sandbox == "off":
+        sys.stderr.write("ketch: WARNING: --sandbox off: commands the model runs have your full user rights, "
+                         "network and files included\n")
     printer = make_printer(args.output_format, agent.redact)
     transcript = TranscriptWriter(transcript_path(ketch_home(), agent.config.workspace, agent.session_id),
                                   redact=agent.redact)

@@ -1,0 +1,45 @@
+"""Owner-only files under $KETCH_HOME, written so they are never readable by others.
+
+The trust store and the credential file decide what ketch will do and hold API keys, so
+they must never be world-readable, not even for the instant between creating a file and
+chmod-ing it: the temporary file is created 0600 by os.open itself, filled, flushed to
+disk, then renamed over the old one, so a reader sees the old content or the new, never
+half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) as 0700; tighten it if it exists and we own it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+
+
+def write_private_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically; the file is 0600 from its first byte."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        os.unlink(tmp)  # a stale temp from a crashed run; O_EXCL below needs it gone
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,61 @@
+"""The environment a tool's child process gets (DESIGN.md §5.6).
+
+Credentials never reach a child: variables are filtered by name, so a key exported
+in the user's shell stays in the ketch process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+# Names of variables that carry credentials. Children never see them.
+_SECRET_NAME = re.compile(
+    r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|SESSION_KEY|AUTH)",
+    re.IGNORECASE,
+)
+_ALWAYS_KEEP = {"SSH_AUTH_SOCK"}
+
+# Pointers to the user's desktop session: its message bus (keyring, systemd --user, which
+# can start programs outside any sandbox), its runtime folder, its agents and displays.
+# The sandbox hides what they point to; dropping them also keeps tools from waiting on it.
+_SESSION_POINTERS = (
+    "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "GPG_AGENT_INFO", "DISPLAY", "WAYLAND_DISPLAY",
+    "XAUTHORITY", "SSH_AGENT_PID", "TMUX", "TMUX_PANE", "STY", "KITTY_LISTEN_ON",
+)
+
+
+def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The user's environment, minus anything secret."""
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if k in _ALWAYS_KEEP or not _SECRET_NAME.search(k)}
+    env.pop("SSH_AUTH_SOCK", None)  # an agent socket is a credential too
+    env.setdefault("PAGER", "cat")
+    env.setdefault("GIT_PAGER", "cat")
+    env["KETCH_AGENT"] = "1"
+    return env
+
+
+_PROXY_VARS = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+    "npm_config_proxy", "npm_config_https_proxy", "CARGO_HTTP_PROXY",
+)
+
+
+def sandbox_env(home: Path, proxy_port: int | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """child_env() for a sandboxed command: no session pointers, the private /tmp, HOME.
+
+    With `proxy_port`, every proxy variable common tools read points at the forwarder
+    inside the sandbox; the user's own proxy settings (and NO_PROXY exceptions) are
+    replaced, since the sandbox has no other way out.
+    """
+    env = child_env(base)
+    for name in (*_SESSION_POINTERS, *_PROXY_VARS, "NO_PROXY", "no_proxy"):
+        env.pop(name, None)
+    env["TMPDIR"] = "/tmp"
+    env["HOME"] = str(home)
+    if proxy_port is not None:
+        url = f"http://127.0.0.1:{proxy_port}"
+        env.update({name: url for name in _PROXY_VARS})
+    return env

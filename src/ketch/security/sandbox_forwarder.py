@@ -1,0 +1,92 @@
+"""Runs INSIDE the sandbox: relays 127.0.0.1:<port> to ketch's proxy socket, then runs the command.
+
+Usage: python3 -I -S sandbox_forwarder.py SOCKET PORT -- COMMAND...
+
+The sandbox has its own network namespace with nothing but loopback, so tools that
+honour HTTP(S)_PROXY=http://127.0.0.1:PORT reach ketch's allow-list proxy (security.
+sandbox_proxy) through this relay and nothing else. It listens before the command
+starts, runs the command as its child, and exits with the command's status (re-raising
+the signal that killed it), so bwrap sees the command's own result. Standard library
+only: it is run by path with `-I -S`, outside ketch's package environment.
+"""
+
+import os
+import signal
+import socket
+import sys
+import threading
+
+
+def _pipe(a: socket.socket, b: socket.socket) -> None:
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _relay(client: socket.socket, path: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(path)
+    except OSError:
+        client.close()
+        upstream.close()
+        return
+    threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+    _pipe(client, upstream)
+
+
+def _serve(listener: socket.socket, path: str) -> None:
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=_relay, args=(client, path), daemon=True).start()
+
+
+def main() -> None:
+    path, port, sep, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+    if sep != "--" or not argv:
+        sys.exit("usage: sandbox_forwarder.py SOCKET PORT -- COMMAND...")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    pid = os.fork()
+    if pid == 0:
+        listener.close()
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
+            os._exit(127)
+    threading.Thread(target=_serve, args=(listener, path), daemon=True).start()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: os.kill(pid, signum))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # SIGKILL and SIGSTOP keep their default anyway
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+if __name__ == "__main__":
+    main()

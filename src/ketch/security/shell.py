@@ -1,0 +1,199 @@
+"""Shell-command analysis for the permission gate (DESIGN.md §5.7, §5.9).
+
+The model that writes a command is treated as an attacker who has read this code. So the
+line is parsed with a real grammar (tree-sitter-bash), checked against the places where
+that grammar and bash are known to disagree, and everything that cannot be understood
+statically (command substitution, expansions in command names, parse errors, arithmetic on
+variables...) is reported as a problem: such a line is never auto-allowed. Every simple
+command is still listed, wherever it is nested, so deny rules apply to each of them.
+
+Public API (the gate is written against these names):
+    analyze(command) -> ShellAnalysis
+    is_read_only(cmd), runs_arbitrary_code(cmd)
+    prefix_matches(rule_prefix, cmd), exact_matches(rule, cmd), wildcard_matches(pattern, cmd)
+"""
+
+from __future__ import annotations
+
+import re
+
+from ketch.security.shell_code import runs_arbitrary_code
+from ketch.security.shell_match import exact_matches, prefix_matches, wildcard_matches
+from ketch.security.shell_readonly import is_read_only
+from ketch.security.shell_types import Redirect, ShellAnalysis, SimpleCommand, Word
+
+__all__ = ["Redirect", "SimpleCommand", "ShellAnalysis", "Word", "analyze", "is_read_only",
+           "runs_arbitrary_code", "prefix_matches", "exact_matches", "wildcard_matches"]
+
+MAX_LENGTH = 10_000
+MAX_COMMANDS = 50
+_HARD_LENGTH = 1_000_000  # beyond this the line is not even parsed
+_MAX_NESTING = 3          # bash -c 'bash -c "..."': how deep code in strings is followed
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f\u2060\u3000\ufeff]")
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "posh"})
+
+
+def analyze(command: str) -> ShellAnalysis:
+    """Split a command line into simple commands and find what forbids auto-allowing it."""
+    analysis = ShellAnalysis()
+    if len(command) > MAX_LENGTH:
+        analysis.add_problem("too long")
+    if len(command) > _HARD_LENGTH:
+        analysis.add_problem("not analysed")
+        return analysis
+    _analyze_into(command, analysis, depth=0, origin="")
+    if len(analysis.commands) > MAX_COMMANDS:
+        analysis.add_problem("too many commands")
+    return analysis
+
+
+def _analyze_into(command: str, analysis: ShellAnalysis, depth: int, origin: str) -> None:
+    from ketch.security.shell_syntax import parse
+    from ketch.security.shell_walk import Walker
+
+    if _BAD_CHARS.search(command):
+        analysis.add_problem("control or invisible character")
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:
+        analysis.add_problem("parse error")
+        return
+    source, tree, problems = parse(command)
+    for problem in problems:
+        analysis.add_problem(problem)
+    walker = Walker(source, analysis)
+    walker.walk(tree.root_node, [])
+    for raw in sorted(walker.commands, key=lambda c: c.start):
+        if not (raw.words or raw.assignments or raw.redirects):
+            continue  # an empty statement the parser made up around a syntax error
+        cmd = _finish(raw.words, raw.assignments, raw.redirects, raw.text, analysis, origin)
+        analysis.commands.append(cmd)
+        _follow_nested_code(cmd, analysis, depth)
+        if len(analysis.commands) > MAX_COMMANDS * 4:
+            break
+    for code in walker.nested_code:  # backquotes in a heredoc body: bash runs them
+        if depth >= _MAX_NESTING:
+            analysis.add_problem("too deeply nested")
+            break
+        _analyze_into(code, analysis, depth + 1, "heredoc")
+
+
+def _finish(words: list[Word], assignments: list[Word], redirects: list[Redirect], text: str,
+            analysis: ShellAnalysis, origin: str) -> SimpleCommand:
+    """Look through wrappers and record what makes the command untrustworthy."""
+    from ketch.security.shell_wrappers import unwrap
+
+    if words and not words[0].literal:
+        _name_problem(words[0], analysis)
+    unwrapped = unwrap(words)
+    for problem in unwrapped.problems:
+        analysis.add_problem(problem)
+    inner = unwrapped.words
+    if inner and not inner[0].literal:
+        _name_problem(inner[0], analysis)
+    if inner and inner[0].literal and inner[0].value in ("eval", "alias"):
+        analysis.add_problem(inner[0].value)
+    for word in assignments + unwrapped.assignments:
+        if re.match(r"[A-Za-z_][A-Za-z0-9_]*\[", word.value):
+            name_index = word.value.split("]", 1)[0]
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\[[0-9]+", name_index):
+                analysis.add_problem("variable in arithmetic")
+    cmd = SimpleCommand(
+        argv=[w.value for w in inner],
+        wrappers=unwrapped.wrappers,
+        text=text,
+        redirects=list(redirects),
+        assignments=[w.value for w in assignments + unwrapped.assignments],
+        words=list(inner),
+        wrapper_argv=unwrapped.wrapper_argv,
+        input_args=unwrapped.input_args,
+        origin=origin,
+        wrappers_read_only=unwrapped.read_only_ok,
+    )
+    return cmd
+
+
+def _name_problem(word: Word, analysis: ShellAnalysis) -> None:
+    if re.search(r"\$[A-Za-z0-9_{(@*#?!-]|`", word.value):
+        analysis.add_problem("variable used as command name")
+    else:
+        analysis.add_problem("expansion in command name")
+
+
+def _follow_nested_code(cmd: SimpleCommand, analysis: ShellAnalysis, depth: int) -> None:
+    """Commands hidden in strings (`bash -c '...'`, `eval`, `find -exec`): list them too, so
+    deny rules reach them. The outer command already runs arbitrary code, so this only adds."""
+    found = nested_code(cmd)
+    if found is None:
+        return
+    kind, payload = found
+    if depth >= _MAX_NESTING:
+        analysis.add_problem("too deeply nested")
+        return
+    if isinstance(payload, str):
+        _analyze_into(payload, analysis, depth + 1, kind)
+        return
+    inner = _finish(payload, [], [], " ".join(w.value for w in payload), analysis, kind)
+    analysis.commands.append(inner)
+    _follow_nested_code(inner, analysis, depth + 1)
+
+
+def nested_code(cmd: SimpleCommand) -> tuple[str, str | list[Word]] | None:
+    """Code a command carries in its arguments: (origin, source text or argv words)."""
+    words = cmd.word_list()
+    if not words or not words[0].literal:
+        return None
+    name = words[0].value.rsplit("/", 1)[-1]
+    if name in _SHELLS:
+        script = _shell_c_string(words)
+        return (f"{name} -c", script) if script is not None else None
+    if name == "eval":
+        if all(w.literal for w in words[1:]) and len(words) > 1:
+            return ("eval", " ".join(w.value for w in words[1:]))
+        return None
+    if name == "find":
+        for i, word in enumerate(words):
+            if word.literal and word.value in ("-exec", "-execdir", "-ok", "-okdir"):
+                body = []
+                for w in words[i + 1:]:
+                    if w.literal and w.value in (";", "+"):
+                        break
+                    body.append(Word(w.value, False, False, True) if "{}" in w.value else w)
+                if body:
+                    return ("find " + word.value, body)
+        return None
+    if name == "watch":
+        rest = [w for w in words[1:]]
+        while rest and rest[0].value.startswith("-"):
+            takes = rest[0].value in ("-n", "--interval", "-d", "-q")
+            rest = rest[2:] if takes and rest[0].value in ("-n", "--interval") else rest[1:]
+        if rest and all(w.literal for w in rest):
+            return ("watch", " ".join(w.value for w in rest))
+    return None
+
+
+def _shell_c_string(words: list[Word]) -> str | None:
+    """The script of `bash [options] -c 'script'`, if given literally."""
+    has_c = False
+    i = 1
+    while i < len(words):
+        v = words[i].value
+        if not words[i].literal:
+            return None
+        if v == "--":
+            i += 1
+            break
+        if v in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            i += 2
+            continue
+        if v.startswith("--"):
+            i += 1
+            continue
+        if v[:1] in ("-", "+") and len(v) > 1:
+            has_c = has_c or "c" in v[1:]
+            i += 1
+            continue
+        break
+    if has_c and i < len(words) and words[i].literal:
+        return words[i].value
+    return None

@@ -1,0 +1,291 @@
+"""The OS sandbox, against the real bubblewrap: what a hijacked model's command cannot do.
+
+These tests need bwrap (CI installs it with `apt-get install -y bubblewrap`); without it
+they fail, on purpose: a sandbox that is never tested is not a sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ketch.security import sandbox_probe
+from ketch.security.sandbox import Sandbox, SandboxLimits, SandboxPolicy, SandboxUnavailable
+from ketch.tools.base import CommandResult, SessionState, ToolContext, ToolError
+from ketch.tools.bash import BashTool
+from ketch.tools.glob import GlobTool
+from ketch.tools.grep import GrepTool
+
+
+@pytest.fixture(autouse=True)
+def _require_bwrap() -> None:
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap (bwrap) is required for the sandbox tests: apt-get install -y bubblewrap")
+
+
+@pytest.fixture
+def home() -> Path:
+    """A fake home outside /tmp (which is private inside the sandbox), so it stays visible."""
+    base = Path("/var/tmp") if os.access("/var/tmp", os.W_OK) else Path(tempfile.gettempdir())
+    path = Path(tempfile.mkdtemp(prefix="ketch-test-home-", dir=base))
+    (path / ".ssh").mkdir()
+    (path / ".ssh" / "id_rsa").write_text("PRIVATE-KEY-CANARY\n")
+    (path / ".aws").mkdir()
+    (path / ".aws" / "credentials").write_text("aws_secret_access_key = AWS-CANARY\n")
+    (path / ".netrc").write_text("machine example.com password NETRC-CANARY\n")
+    (path / ".bashrc").write_text("# original bashrc\n")
+    (path / ".ketch").mkdir()
+    (path / ".ketch" / "credentials.json").write_text('{"anthropic": "KETCH-CREDENTIAL-CANARY"}\n')
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path
+
+
+def make(ws: Path, home: Path, **kw: object) -> Sandbox:
+    return Sandbox(SandboxPolicy(workspace=ws, home=home, ketch_home=home / ".ketch", **kw))  # type: ignore[arg-type]
+
+
+def sh(sb: Sandbox, command: str, cwd: Path | None = None, timeout: float = 20, **kw: object) -> CommandResult:
+    assert sb.policy.workspace is not None
+    return sb(["bash", "-c", command], cwd=cwd or sb.policy.workspace, timeout_s=timeout, **kw)  # type: ignore[arg-type]
+
+
+def host_processes(needle: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if needle in line and "ps -eo" not in line]
+
+
+# --- the filesystem view -----------------------------------------------------------
+
+
+def test_workspace_is_writable_and_the_rest_read_only(ws: Path, home: Path) -> None:
+    result = sh(make(ws, home), "echo made > made.txt; mkdir -p a/b; touch /usr/ketch-probe; touch $HOME/x; echo rc=$?")
+    assert (ws / "made.txt").read_text() == "made\n" and (ws / "a" / "b").is_dir()
+    assert not os.path.exists("/usr/ketch-probe") and not (home / "x").exists()
+    assert "Read-only file system" in result.output and "rc=1" in result.output
+
+
+def test_private_tmp(ws: Path, home: Path) -> None:
+    name = f"ketch-probe-{uuid.uuid4().hex}"
+    host_file = Path(tempfile.gettempdir()) / f"{name}-host"
+    host_file.write_text("host")
+    try:
+        result = sh(make(ws, home), f"echo inside > /tmp/{name}; ls /tmp; cat {host_file} || echo not-visible; echo $TMPDIR")
+        assert not (Path(tempfile.gettempdir()) / name).exists()
+        assert "not-visible" in result.output and result.output.rstrip().endswith("/tmp")
+    finally:
+        host_file.unlink()
+
+
+def test_run_sockets_are_hidden(ws: Path, home: Path) -> None:
+    result = sh(make(ws, home), "ls -A /run | wc -l")
+    assert result.output.strip() == "0"
+
+
+def test_no_network(ws: Path, home: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    script = textwrap.dedent(f"""
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", {port}), timeout=2)
+            print("CONNECTED")
+        except OSError as exc:
+            print("refused", exc)
+    """)
+    try:
+        result = sh(make(ws, home), f"{sys.executable} -c '{script}'; getent hosts example.com; echo dns=$?")
+        assert "CONNECTED" not in result.output and "refused" in result.output
+        assert "dns=0" not in result.output and "dns=" in result.output
+        with pytest.raises(socket.timeout):
+            server.accept()
+    finally:
+        server.close()
+
+
+def test_own_pid_namespace(ws: Path, home: Path) -> None:
+    result = sh(make(ws, home), f"test -e /proc/{os.getpid()}/environ && echo SEEN-$((1+1)); ls /proc | grep -c '^[0-9]'; "
+                                "tr '\\0' ' ' < /proc/1/cmdline")
+    lines = result.output.splitlines()
+    assert "SEEN-2" not in result.output
+    assert int(lines[0]) < 10
+    assert "bwrap" in lines[1]
+
+
+def test_environment_has_no_credentials(ws: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-ENV-CANARY")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-ENV-CANARY")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/0/bus")
+    result = sh(make(ws, home), "env; cat /proc/1/environ | tr '\\0' '\\n'")
+    assert "ENV-CANARY" not in result.output
+    assert "DBUS_SESSION_BUS_ADDRESS" not in result.output
+    assert "TMPDIR=/tmp" in result.output and f"HOME={home}" in result.output
+
+
+# --- protected paths ----------------------------------------------------------------
+
+
+def _git(ws: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(ws), *args], check=True, capture_output=True)
+
+
+def test_existing_protected_paths_are_read_only(ws: Path, home: Path) -> None:
+    _git(ws, "init", "-q")
+    (ws / ".git" / "hooks" / "x").write_text("original hook\n")
+    (ws / ".ketch").mkdir()
+    (ws / ".ketch" / "settings.json").write_text("{}\n")
+    config = (ws / ".git" / "config").read_text()
+    attack = (
+        "echo '[core] hooksPath = /tmp' >> .git/config; git config core.fsmonitor evil; "
+        "echo evil > .git/hooks/x; echo evil > .git/hooks/pre-commit; rm -f .git/hooks/x; "
+        "echo '{\"permissions\": {\"allow\": [\"Bash\"]}}' > .ketch/settings.json; rm -rf .ketch; mv .ketch .k; "
+        "mv .git/hooks .git/h; mv .git/config .git/c"
+    )
+    sh(make(ws, home), attack)
+    assert (ws / ".git" / "config").read_text() == config
+    assert (ws / ".git" / "hooks" / "x").read_text() == "original hook\n"
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+    assert (ws / ".ketch" / "settings.json").read_text() == "{}\n"
+    assert sorted(p.name for p in ws.iterdir()) == [".git", ".ketch"]
+
+
+def test_git_commit_still_works(ws: Path, home: Path) -> None:
+    _git(ws, "init", "-q")
+    result = sh(make(ws, home), "echo hi > a.txt && git add a.txt && "
+                                "git -c user.name=t -c user.email=t@t commit -qm first && git log --oneline | wc -l")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1"
+
+
+def test_missing_protected_paths_cannot_be_created_and_leave_nothing(ws: Path, home: Path) -> None:
+    _git(ws, "init", "-q")
+    shutil.rmtree(ws / ".git" / "hooks")
+    before_git = sorted(p.name for p in (ws / ".git").iterdir())
+    attack = (
+        "echo '{\"mcpServers\": {}}' > .mcp.json; mkdir -p .ketch; echo '{}' > .ketch/settings.json; "
+        "mkdir -p .vscode; echo '{}' > .vscode/tasks.json; echo evil > .envrc; "
+        "mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; mkdir -p .git/modules/x/hooks; "
+        "ls -A; echo done"
+    )
+    result = sh(make(ws, home), attack)
+    assert "done" in result.output
+    assert sorted(p.name for p in ws.iterdir()) == [".git"]
+    assert sorted(p.name for p in (ws / ".git").iterdir()) == before_git
+
+
+def test_missing_git_folder_cannot_be_created(ws: Path, home: Path) -> None:
+    result = sh(make(ws, home), "git init -q .; mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; echo done")
+    assert "done" in result.output
+    assert list(ws.iterdir()) == []
+
+
+def test_git_rename_attack(ws: Path, home: Path) -> None:
+    _git(ws, "init", "-q")
+    (ws / ".ketch").mkdir()
+    attack = (
+        "mv .git .git_old; mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; "
+        "mv .ketch .ketch_old; mkdir -p .ketch; echo evil > .ketch/settings.json; "
+        "rmdir .git/hooks; rm -rf .ketch; echo done"
+    )
+    result = sh(make(ws, home), attack)
+    assert "done" in result.output
+    assert not (ws / ".git_old").exists() and not (ws / ".ketch_old").exists()
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+    assert (ws / ".git" / "HEAD").exists() and list((ws / ".ketch").iterdir()) == []
+
+
+def test_symlinks_do_not_make_protected_files_writable(ws: Path, home: Path) -> None:
+    _git(ws, "init", "-q")
+    config = (ws / ".git" / "config").read_text()
+    (ws / "rc").symlink_to(home / ".bashrc")
+    (ws / "cfg").symlink_to(ws / ".git" / "config")
+    attack = "echo evil >> rc; echo evil >> cfg; ln -s .git/hooks/pre-commit hook; echo evil > hook; echo done"
+    result = sh(make(ws, home), attack)
+    assert "done" in result.output
+    assert (home / ".bashrc").read_text() == "# original bashrc\n"
+    assert (ws / ".git" / "config").read_text() == config
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_protected_symlink_is_protected_at_its_target_and_restored(ws: Path, home: Path) -> None:
+    (ws / "real-mcp.json").write_text("{}\n")
+    (ws / ".mcp.json").symlink_to("real-mcp.json")
+    result = sh(make(ws, home), "echo evil > real-mcp.json; rm .mcp.json && echo '{\"evil\": 1}' > .mcp.json; echo done")
+    assert "done" in result.output
+    assert (ws / "real-mcp.json").read_text() == "{}\n"
+    assert os.readlink(ws / ".mcp.json") == "real-mcp.json"
+    assert "protected symlink" in result.output
+    moved = [p for p in ws.iterdir() if p.name.startswith(".mcp.json.ketch-blocked-")]
+    assert len(moved) == 1 and "evil" in moved[0].read_text()
+
+
+def test_home_as_workspace_keeps_rc_files_and_secrets_safe(home: Path) -> None:
+    sb = Sandbox(SandboxPolicy(workspace=home, home=home, ketch_home=home / ".ketch"))
+    attack = (
+        "echo evil >> .bashrc; echo evil > .zshrc; mkdir -p .config/fish && echo evil > .config/fish/config.fish; "
+        "mv .config .config_old; cat .ssh/id_rsa .aws/credentials .netrc .ketch/credentials.json; "
+        "echo ok > notes.txt; echo done"
+    )
+    result = sh(sb, attack, cwd=home)
+    assert "done" in result.output and (home / "notes.txt").read_text() == "ok\n"
+    assert (home / ".bashrc").read_text() == "# original bashrc\n"
+    assert not (home / ".zshrc").exists() and not (home / ".config").exists() and not (home / ".config_old").exists()
+    assert "CANARY" not in result.output
+
+
+def test_secret_paths_are_unreadable(ws: Path, home: Path) -> None:
+    result = sh(make(ws, home), f"cd {home}; cat .ssh/id_rsa; ls -A .ssh; cat .aws/credentials; cat .netrc; "
+                                "cat .ketch/credentials.json; ls -A .ketch; grep -r CANARY . ; echo done")
+    assert "done" in result.output
+    assert "CANARY" not in result.output
+
+
+def test_read_only_view_writes_nothing(ws: Path, home: Path) -> None:
+    (ws / "seen.txt").write_text("visible\n")
+    result = sh(make(ws, home).read_only(), "touch x; cat seen.txt; mkdir .git; echo done")
+    assert "Read-only file system" in result.output and "visible" in result.output
+    assert [p.name for p in ws.iterdir()] == ["seen.txt"]
+
+
+def test_concurrent_calls_never_lose_a_placeholder(ws: Path, home: Path) -> None:
+    sb = make(ws, home)
+    outcome: dict[str, CommandResult] = {}
+    slow = threading.Thread(target=lambda: outcome.setdefault("slow", sh(sb, "sleep 1.5; echo evil > .mcp.json; echo done")))
+    slow.start()
+    time.sleep(0.5)
+    sh(sb, "true")
+    slow.join()
+    assert "done" in outcome["slow"].output
+    assert list(ws.iterdir()) == []
+
+
+def test_ordinary_python_and_node_run(ws: Path, home: Path) -> None:
+    node = shutil.which("node")
+    result = sh(make(ws, home), f"{sys.executable} -c pass && echo py-ok; {node + ' --version' if node else 'echo v0'}")
+    assert "py-ok" in result.output and result.output.strip().splitlines()[-1].startswith("v")
+
+
+def test_venv_and_pip_work_in_the_workspace(ws: Path, home: Path) -> None:
+    result = sh(make(ws, home), f"{sys.executable} -m venv .venv && .venv/bin/pip --version", timeout=120)
+    assert result.exit_code == 0, result.output
+    assert "pip" in result.output and str(ws) in result.output
