@@ -92,3 +92,89 @@ def test_path_rules_for_file_tools():
     assert g.decide("Edit", "edit", {}, [ws / "src" / "a" / "b.py"]).verdict == "allow"
     assert g.decide("Edit", "edit", {}, [ws / "tests" / "b.py"]).verdict == "ask"
     assert g.decide("Read", "read", {}, [ws / "secrets" / "k.pem"]).verdict == "deny"
+
+
+# -- the full policy: protected paths, ask rules, dontAsk, sandboxed ordinary work ----------
+
+from ketch.security.protected import protected_set  # noqa: E402
+
+
+def full_gate(tmp_path: Path, mode: str = "default", allow=(), ask=(), deny=(), sandboxed=True) -> PermissionGate:
+    ws = tmp_path / "ws"
+    home = tmp_path / "home"
+    for d in (ws, home):
+        d.mkdir(exist_ok=True)
+    return PermissionGate(mode=mode, allow=parse_rules(list(allow)), ask=parse_rules(list(ask)),
+                          deny=parse_rules(list(deny)), workspace=ws, home=home,
+                          protected=protected_set([ws], home, tmp_path / "ketch-home"), sandboxed=sandboxed)
+
+
+@pytest.mark.parametrize("rel", [".ketch/settings.json", ".mcp.json", ".git/hooks/pre-commit", ".git/config",
+                                 ".vscode/tasks.json", ".envrc"])
+def test_protected_project_paths_are_refused_even_in_bypass(tmp_path: Path, rel: str):
+    g = full_gate(tmp_path, mode="bypassPermissions", allow=["Write", "Edit"])
+    target = g.workspace / rel
+    decision = g.decide("Write", "edit", {}, [target])
+    assert decision.verdict == "deny" and "protected" in decision.reason
+
+
+def test_credential_stores_cannot_be_read(tmp_path: Path):
+    g = full_gate(tmp_path, mode="bypassPermissions")
+    assert g.decide("Read", "read", {}, [g.home / ".ssh" / "id_rsa"]).verdict == "deny"
+    assert g.decide("Read", "read", {}, [tmp_path / "ketch-home" / "credentials.json"]).verdict == "deny"
+
+
+def test_reading_outside_the_workspace_asks(tmp_path: Path):
+    g = full_gate(tmp_path)
+    assert g.decide("Read", "read", {}, [tmp_path / "elsewhere.txt"]).verdict == "ask"
+    assert g.decide("Read", "read", {}, [g.workspace / "a.py"]).verdict == "allow"
+
+
+def test_special_files_are_refused(tmp_path: Path):
+    g = full_gate(tmp_path, mode="bypassPermissions")
+    assert g.decide("Read", "read", {}, [Path("/dev/zero")]).verdict == "deny"
+
+
+def test_ask_rules_and_dontask_mode(tmp_path: Path):
+    g = full_gate(tmp_path, allow=["Edit"], ask=["Edit(docs/**)"])
+    assert g.decide("Edit", "edit", {}, [g.workspace / "docs" / "a.md"]).verdict == "ask"
+    assert g.decide("Edit", "edit", {}, [g.workspace / "src" / "a.py"]).verdict == "allow"
+    strict = full_gate(tmp_path, mode="dontAsk", ask=["Edit(docs/**)"])
+    assert strict.decide("Edit", "edit", {}, [strict.workspace / "docs" / "a.md"]).verdict == "deny"
+    assert bash(strict, "curl https://example.com") == "deny"
+
+
+@pytest.mark.parametrize("command", [
+    "git status", "git diff HEAD~1", "git add -A", "git commit -m 'fix: x'", "python3 -m pytest -q tests",
+    "pytest -x", "npm test", "cargo test", "ls -la", "rg -n TODO src", "cat README.md | head -5",
+    "python3 -m venv .venv", ".venv/bin/pip install -e .", "mkdir -p build/out", "git log --oneline | wc -l",
+])
+def test_ordinary_work_runs_without_asking_while_sandboxed(tmp_path: Path, command: str):
+    assert bash(full_gate(tmp_path), command) == "allow"
+
+
+def test_ordinary_work_asks_when_the_sandbox_is_off(tmp_path: Path):
+    assert bash(full_gate(tmp_path, sandboxed=False), "git commit -m x") == "ask"
+
+
+@pytest.mark.parametrize("command", [
+    "git -c core.pager='sh -c id' log", "find . -exec rm {} +", "rg --pre ./evil pattern", "sed -n '1e id' f",
+    "cat ~/.bashrc", "cat /etc/shadow", "head ../outside.txt", "ls | xargs rm", "git status > /tmp/x",
+    "sudo ls", "curl http://example.com", "echo $(id)", "ls " + "x " * 6000,
+])
+def test_dangerous_or_outside_commands_are_not_auto_allowed(tmp_path: Path, command: str):
+    assert bash(full_gate(tmp_path), command) in ("ask", "deny")
+
+
+def test_prefix_rule_does_not_stretch_to_code_execution(tmp_path: Path):
+    g = full_gate(tmp_path, allow=["Bash(find:*)", "Bash(python -m pytest:*)"])
+    assert bash(g, "find . -name '*.py'") == "allow"
+    assert bash(g, "find . -exec touch pwned ;") == "ask"
+    assert bash(g, "python -m pytest tests") == "allow"
+
+
+def test_plan_mode_allows_read_only_commands_only(tmp_path: Path):
+    g = full_gate(tmp_path, mode="plan")
+    assert bash(g, "git status") == "allow"
+    assert bash(g, "git commit -m x") == "deny"
+    assert bash(g, "echo $(id)") == "deny"

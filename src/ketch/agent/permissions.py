@@ -197,7 +197,9 @@ class PermissionGate:
                 return value  # an expansion we cannot see through
             if not any_path and not (value.startswith(("/", "~")) or ".." in Path(value).parts):
                 continue
-            target = Path(os.path.realpath(os.path.join(self.workspace, os.path.expanduser(value))))
+            if value == "~" or value.startswith("~/"):
+                value = str(self.home) + value[1:]
+            target = Path(os.path.realpath(os.path.join(self.workspace, value)))
             if target in _HARMLESS_OUTSIDE or self._inside_roots(target):
                 continue
             return value

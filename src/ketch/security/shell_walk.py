@@ -86,6 +86,8 @@ class Walker:
             self.analysis.add_problem("parse error")  # bash would expand what the parser took as text
         if t == "variable_assignment" and not _ASSIGNMENT.match(self.src.slice(node)):
             self.analysis.add_problem("parse error")  # `./x=1 ls` runs ./x=1: not an assignment to bash
+        if t == "negated_command" and self.src.data[node.start_byte + 1:node.start_byte + 2] not in (b" ", b"\t"):
+            self.analysis.add_problem("parse error")  # `!x` is a command named !x to bash
         if t == "compound_statement" and node.children and node.children[0].type == "{":
             self.brace_group(node)
         handler = _HANDLERS.get(t)
