@@ -74,7 +74,7 @@ def test_modes():
     assert gate("acceptEdits", ws=ws).decide(*edit_in).verdict == "allow"
     assert gate("acceptEdits", ws=ws).decide(*edit_out).verdict == "ask"
     assert gate("plan", allow=["Edit"], ws=ws).decide(*edit_in).verdict == "deny"
-    assert gate("bypassPermissions", ws=ws).decide(*edit_out).verdict == "allow"
+    assert gate("bypassPermissions", ws=ws).decide(*edit_out).verdict == "deny"  # keeps the sandbox boundary
 
 
 def test_acceptedits_uses_path_components_not_prefixes(tmp_path: Path):
@@ -178,3 +178,18 @@ def test_plan_mode_allows_read_only_commands_only(tmp_path: Path):
     assert bash(g, "git status") == "allow"
     assert bash(g, "git commit -m x") == "deny"
     assert bash(g, "echo $(id)") == "deny"
+
+
+def test_cd_within_the_workspace_does_not_nag(tmp_path: Path):
+    g = full_gate(tmp_path)
+    assert bash(g, "cd src && git status") == "allow"
+    assert bash(g, "cd src && python3 -m pytest -q") == "allow"
+    assert bash(g, "cd / && ls") == "ask"
+    assert bash(g, "cd ~ && ls") == "ask"
+
+
+def test_expanded_words_count_as_unknown_paths(tmp_path: Path):
+    g = full_gate(tmp_path)
+    assert bash(g, "cat {/etc/passwd,x}") == "ask"
+    assert bash(g, "cat $HOME/.profile") == "ask"
+    assert bash(g, "echo $PATH") == "allow"

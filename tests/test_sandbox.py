@@ -20,12 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ketch.security import sandbox_probe
-from ketch.security.sandbox import Sandbox, SandboxLimits, SandboxPolicy, SandboxUnavailable
-from ketch.tools.base import CommandResult, SessionState, ToolContext, ToolError
-from ketch.tools.bash import BashTool
-from ketch.tools.glob import GlobTool
-from ketch.tools.grep import GrepTool
+from ketch.security.sandbox import Sandbox, SandboxPolicy
+from ketch.tools.base import CommandResult
 
 
 @pytest.fixture(autouse=True)
@@ -193,6 +189,29 @@ def test_missing_protected_paths_cannot_be_created_and_leave_nothing(ws: Path, h
     assert sorted(p.name for p in (ws / ".git").iterdir()) == before_git
 
 
+def test_git_indirections_cannot_be_planted(ws: Path, home: Path) -> None:
+    _git(ws, "init", "-q")
+    (ws / "evil").mkdir()
+    attack = ("echo \"$PWD/evil\" > .git/commondir; mkdir -p .git/worktrees/x && echo .. > .git/worktrees/x/commondir; "
+              "echo done")
+    result = sh(make(ws, home), attack)
+    assert "done" in result.output
+    assert not (ws / ".git" / "commondir").exists() and not (ws / ".git" / "worktrees").exists()
+
+
+def test_a_git_folder_added_as_a_root_keeps_its_hooks_and_config(ws: Path, home: Path, tmp_path: Path) -> None:
+    _git(ws, "init", "-q")
+    linked = tmp_path / "linked"
+    _git(ws, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "first")
+    _git(ws, "worktree", "add", "-q", str(linked))
+    sb = Sandbox(SandboxPolicy(workspace=linked, extra_writable=(ws / ".git",), home=home, ketch_home=home / ".ketch"))
+    result = sh(sb, "echo x > f && git add f && git -c user.name=t -c user.email=t@t commit -qm second && echo committed; "
+                    f"echo evil > {ws}/.git/hooks/pre-commit; echo evil >> {ws}/.git/config; echo done", cwd=linked)
+    assert "committed" in result.output and "done" in result.output
+    assert not (ws / ".git" / "hooks" / "pre-commit").exists()
+    assert "evil" not in (ws / ".git" / "config").read_text()
+
+
 def test_missing_git_folder_cannot_be_created(ws: Path, home: Path) -> None:
     result = sh(make(ws, home), "git init -q .; mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; echo done")
     assert "done" in result.output
@@ -277,6 +296,25 @@ def test_concurrent_calls_never_lose_a_placeholder(ws: Path, home: Path) -> None
     slow.join()
     assert "done" in outcome["slow"].output
     assert list(ws.iterdir()) == []
+
+
+def test_many_concurrent_calls_leave_no_placeholder(ws: Path, home: Path) -> None:
+    sb = make(ws, home)
+    failures: list[str] = []
+
+    def work(i: int) -> None:
+        for _ in range(4):
+            result = sh(sb, f"mkdir -p .git/hooks; echo evil > .mcp.json; echo x >> out{i}")
+            if result.exit_code != 0:
+                failures.append(result.output)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert sorted(p.name for p in ws.iterdir()) == ["out0", "out1", "out2", "out3"]
 
 
 def test_ordinary_python_and_node_run(ws: Path, home: Path) -> None:

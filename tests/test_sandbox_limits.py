@@ -20,6 +20,7 @@ from test_sandbox import _require_bwrap, home, host_processes, make, sh, ws  # n
 
 from ketch.security.sandbox import SandboxLimits
 from ketch.security.sandbox_limits import find_parents
+from ketch.security.sandbox_runtime import runtime_parent as _runtime_parent
 
 
 def _wait_gone(needle: str, within_s: float = 3.0) -> list[str]:
@@ -93,9 +94,14 @@ def test_tree_dies_with_ketch(ws: Path, home: Path) -> None:
     while not host_processes("sleep 100.62") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert host_processes("sleep 100.62"), "the sandboxed command never started"
+    assert (ws / ".mcp.json").exists()  # a placeholder, held while the command runs
     parent.kill()
     parent.wait()
     assert _wait_gone("sleep 100.6") == []
+    # The next ketch cleans up what the killed one left: placeholders, then its folder.
+    sh(make(ws, home), "true")
+    assert list(ws.iterdir()) == []
+    assert not list(Path(_runtime_parent()).glob(f"ketch-{parent.pid}-*"))
 
 
 def test_wall_time_ceiling_from_policy(ws: Path, home: Path) -> None:

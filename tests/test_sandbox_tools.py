@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_sandbox import _require_bwrap, home, make, sh, ws  # noqa: F401
+from test_sandbox import _require_bwrap, home, make, ws  # noqa: F401
 
 from ketch.security import sandbox_probe
 from ketch.security.sandbox import Sandbox, SandboxPolicy, SandboxUnavailable, run_unsandboxed

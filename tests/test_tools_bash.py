@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ketch.security.sandbox import run
+from ketch.security.sandbox import run_unsandboxed as run
 from ketch.tools.base import CommandResult, SessionState, ToolContext, ToolError
 from ketch.tools.bash import BashTool, wrap
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ketch.security.sandbox import run
+from ketch.security.sandbox import run_unsandboxed as run
 from ketch.tools.base import SessionState, ToolContext, ToolError, ToolResult
 from ketch.tools.grep import GrepTool, build_argv
 

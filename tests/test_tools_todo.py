@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ketch.security.sandbox import run
+from ketch.security.sandbox import run_unsandboxed as run
 from ketch.tools.base import SessionState, ToolContext, ToolError
 from ketch.tools.todo import TodosChanged, TodoWriteTool
 

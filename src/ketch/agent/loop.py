@@ -32,6 +32,13 @@ CostFn = Callable[[Usage], float]
 MAX_PARALLEL_READS = 8
 
 
+def _no_runner(argv: list[str], **kwargs: Any) -> Any:
+    """Fail closed: an Agent built without a runner never starts processes unsandboxed."""
+    from ketch.security.sandbox import SandboxUnavailable
+
+    raise SandboxUnavailable("no sandbox was configured for this session; commands cannot run")
+
+
 def refuse_all(request: ev.PermissionRequest) -> bool:
     """Headless policy: whatever would need a person is refused."""
     return False
@@ -213,10 +220,8 @@ class Agent:
         return []
 
     def _context(self) -> ToolContext:
-        from ketch.security import sandbox
-
         return ToolContext(workspace=self.config.workspace, state=self.state,
-                           runner=self.runner or sandbox.run, cancel=self.cancel, emit=self._emitted.append)
+                           runner=self.runner or _no_runner, cancel=self.cancel, emit=self._emitted.append)
 
     def _execute(self, planned: _Planned) -> tuple[ToolResultBlock, int]:
         t0 = time.monotonic()

@@ -78,6 +78,11 @@ class PermissionGate:
             if self._matches(rule, tool_name, tool_input, paths, for_deny=True):
                 return Decision("ask", f"rule {rule} asks for approval", "rule")
         if self.mode == "bypassPermissions":
+            outside = [p for p in paths if not self._inside_roots(p)]
+            if kind == "edit" and outside:
+                return Decision("deny", f"{tool_name} targets {outside[0]}, outside the writable folders; "
+                                        "bypassPermissions keeps the sandbox's boundary (add a folder with --add-dir)",
+                                "policy")
             return Decision("allow", "bypassPermissions mode")
         if self.mode == "plan" and kind not in ("read", "other"):
             return Decision("deny", f"plan mode: {tool_name} would change files or run commands")
@@ -140,11 +145,11 @@ class PermissionGate:
         bash_rules = lambda rules: [r for r in rules if r.tool == "Bash"]  # noqa: E731
         allow_rules = bash_rules(self.allow) + self._builtin_allow
         for rule in bash_rules(self.deny):
-            if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands) or (
+            if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands, deny=True) or (
                     "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):
                 return Decision("deny", f"denied by rule {rule}", "rule")
         for rule in bash_rules(self.ask):
-            if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands) or (
+            if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands, deny=True) or (
                     "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):
                 return Decision("ask", f"rule {rule} asks for approval", "rule")
         elevated = next((c for c in analysis.commands if {"sudo", "doas"} & set(c.wrappers + c.argv[:1])), None)
@@ -163,8 +168,10 @@ class PermissionGate:
             target = self._outside_redirect(cmd)
             if target is not None:
                 return Decision("ask", f"`{cmd.text}` writes to {target}, outside the working folder")
+            if self._harmless_cd(cmd):
+                continue
             if shell.is_read_only(cmd):
-                outside = self._outside_argument(cmd.argv)
+                outside = self._outside_argument(cmd)
                 if outside is None:
                     continue
                 if not any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in allow_rules):
@@ -183,28 +190,46 @@ class PermissionGate:
         for redirect in cmd.redirects:
             if ">" not in redirect.op or redirect.target.startswith("&"):
                 continue
-            if self._outside_argument(["", redirect.target], any_path=True) is not None:
+            if self._outside_path(redirect.target):
                 return redirect.target
         return None
 
-    def _outside_argument(self, argv: list[str], *, any_path: bool = False) -> str | None:
-        """A path-like argument of a read-only command that points outside the roots."""
-        for word in argv[1:]:
-            if word.startswith("-") and "=" not in word:
+    def _outside_argument(self, cmd: Any) -> str | None:
+        """A path-like argument of a read-only command that points outside the roots.
+
+        A word the shell will expand (`$HOME/x`, `{/etc/passwd,x}`, `*`) could be anything,
+        so one that may name a path counts as outside.
+        """
+        if cmd.argv[:1] in (["echo"], ["printf"]):
+            return None  # they print their arguments; they open no files
+        for word in cmd.words[1:]:
+            value = word.value
+            if word.literal and value.startswith("-"):
+                if "=" not in value:
+                    continue
+                value = value.split("=", 1)[1]
+            if not word.literal:
+                if "/" in value or value.startswith(("~", "{", "$")) or ".." in value:
+                    return value
                 continue
-            value = word.split("=", 1)[1] if word.startswith("-") else word
-            if "$" in value and "/" in value:
-                return value  # an expansion we cannot see through
-            if not any_path and not (value.startswith(("/", "~")) or ".." in Path(value).parts):
-                continue
-            if value == "~" or value.startswith("~/"):
-                value = str(self.home) + value[1:]
-            target = Path(os.path.realpath(os.path.join(self.workspace, value)))
-            if target in _HARMLESS_OUTSIDE or self._inside_roots(target):
-                continue
-            return value
+            if (value.startswith(("/", "~")) or ".." in Path(value).parts) and self._outside_path(value):
+                return value
         return None
 
+    def _outside_path(self, value: str) -> bool:
+        if value == "~" or value.startswith("~/"):
+            value = str(self.home) + value[1:]
+        target = Path(os.path.realpath(os.path.join(self.workspace, value)))
+        return target not in _HARMLESS_OUTSIDE and not self._inside_roots(target)
+
+    def _harmless_cd(self, cmd: Any) -> bool:
+        """`cd sub`: moving within the roots only changes where the next command runs."""
+        if cmd.argv[:1] != ["cd"] or cmd.redirects or len(cmd.words) > 2:
+            return False
+        if len(cmd.words) == 1:
+            return False  # `cd` alone goes home
+        word = cmd.words[1]
+        return word.literal and not word.value.startswith("-") and not self._outside_path(word.value)
 
 @lru_cache(maxsize=1)
 def _sandboxed_allow_specs() -> tuple[str, ...]:
@@ -219,20 +244,23 @@ def sandboxed_allow_rules() -> list[Rule]:
     return [Rule("Bash", spec) for spec in _sandboxed_allow_specs()]
 
 
-def _bash_rule_hits(spec: str, command: str, commands: list[Any]) -> bool:
-    """Does a Bash rule cover the whole line or one of its simple commands (word-wise)?"""
+def _bash_rule_hits(spec: str, command: str, commands: list[Any], *, deny: bool = False) -> bool:
+    """Does a Bash rule cover the whole line or one of its simple commands (word-wise)?
+
+    For deny and ask rules (`deny=True`) an expanded word matches anything it could become.
+    """
     from ketch.security import shell
 
     if command.strip() == spec.strip():
         return True
     for cmd in commands:
         if spec.endswith(":*"):
-            if shell.prefix_matches(spec[:-2].rstrip(), cmd):
+            if shell.prefix_matches(spec[:-2].rstrip(), cmd, deny=deny):
                 return True
         elif "*" in spec:
-            if shell.wildcard_matches(spec, cmd):
+            if shell.wildcard_matches(spec, cmd, deny=deny):
                 return True
-        elif shell.exact_matches(spec, cmd):
+        elif shell.exact_matches(spec, cmd, deny=deny):
             return True
     return False
 

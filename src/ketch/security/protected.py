@@ -19,17 +19,28 @@ PROJECT_PROTECTED = (
     ".git/hooks",        # run by the user's own git later
     ".git/config",       # core.hooksPath, core.fsmonitor, aliases, credential helpers
     ".git/modules",      # submodules' own git dirs: their hooks and config run like the above
+    ".git/commondir",    # git reads config and hooks from the folder this file names
+    ".git/worktrees",    # linked worktrees' commondir/config files, used by git elsewhere
     ".claude",           # Claude Code's project settings and hooks
+    ".cursor",           # Cursor's MCP servers and rules
+    ".gemini",           # Gemini CLI's settings and MCP servers
     ".vscode",           # tasks.json / settings.json run commands in the editor
     ".idea",             # JetBrains run configurations
     ".envrc",            # direnv runs it on cd
 )
+
+# Relative to a project root that is itself a git folder (the main repository's `.git`,
+# added so that a linked worktree can commit): the same files, one level up.
+GIT_DIR_PROTECTED = ("hooks", "config", "modules", "commondir")
 
 # Relative to the user's home: shell start-up files and other code that runs later.
 HOME_PROTECTED = (
     ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv",
     ".zprofile", ".zlogin", ".config/fish", ".inputrc", ".gitconfig", ".config/git", ".ssh",
     ".claude", ".claude.json", ".config/autostart", ".local/share/applications",
+    # Also run at login or by the user's editor and session, without asking.
+    ".bash_aliases", ".pam_environment", ".xprofile", ".xsessionrc", ".config/environment.d",
+    ".config/systemd", ".vimrc", ".config/nvim", ".emacs", ".emacs.d",
 )
 
 # Relative to the user's home: credential stores hidden from sandboxed commands entirely.
@@ -48,7 +59,9 @@ HOME_SECRETS = (
 # The entries above that are directories, so that protecting one that does not exist yet
 # makes an empty directory, not an empty file, appear in its place (see security.sandbox).
 DIRECTORY_ENTRIES = frozenset({
-    ".ketch", ".git/hooks", ".git/modules", ".claude", ".vscode", ".idea",
+    "hooks", "modules",
+    ".ketch", ".git/hooks", ".git/modules", ".git/worktrees", ".claude", ".cursor", ".gemini", ".vscode", ".idea",
+    ".config/environment.d", ".config/systemd", ".config/nvim", ".emacs.d",
     ".config/fish", ".config/git", ".ssh", ".config/autostart", ".local/share/applications",
     ".aws", ".azure", ".config/gcloud", ".gnupg", ".config/gh", ".kube", ".config/hub",
     ".local/share/keyrings", ".local/share/python_keyring", ".local/share/kwalletd",
@@ -88,12 +101,19 @@ def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> 
     """Protected and secret paths for the sandbox of a session, in list order."""
     no_write: list[tuple[Path, bool]] = []
     for root in project_roots:
-        no_write += [(Path(os.path.abspath(root / rel)), rel in DIRECTORY_ENTRIES) for rel in PROJECT_PROTECTED]
+        no_write += [(Path(os.path.abspath(root / rel)), rel in DIRECTORY_ENTRIES) for rel in _project_protected(root)]
     no_write += [(Path(os.path.abspath(home / rel)), rel in DIRECTORY_ENTRIES) for rel in HOME_PROTECTED]
     no_write.append((Path(os.path.abspath(ketch_home)), True))
     no_read = [Path(os.path.abspath(home / rel)) for rel in HOME_SECRETS]
     no_read.append(Path(os.path.abspath(ketch_home)))
     return SandboxEntries(no_write=tuple(dict.fromkeys(no_write)), no_read=tuple(dict.fromkeys(no_read)))
+
+
+def _project_protected(root: Path) -> tuple[str, ...]:
+    """PROJECT_PROTECTED, or GIT_DIR_PROTECTED when the root is a git folder itself."""
+    if os.path.isfile(root / "HEAD") and os.path.isdir(root / "objects") and os.path.isdir(root / "refs"):
+        return GIT_DIR_PROTECTED
+    return PROJECT_PROTECTED
 
 
 def _covering(path: Path, roots: tuple[Path, ...]) -> Path | None:
@@ -113,7 +133,7 @@ def protected_set(project_roots: list[Path], home: Path, ketch_home: Path) -> Pr
     """Build the set for a session. Symlinked entries are protected at both ends."""
     no_write: list[Path] = []
     for root in project_roots:
-        for rel in PROJECT_PROTECTED:
+        for rel in _project_protected(root):
             no_write.append(root / rel)
     no_write += [home / rel for rel in HOME_PROTECTED]
     no_write.append(ketch_home)

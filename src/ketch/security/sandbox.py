@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import weakref
 from pathlib import Path
@@ -29,10 +28,19 @@ from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox_env import child_env, sandbox_env
 from ketch.security.sandbox_errors import SandboxUnavailable
 from ketch.security.sandbox_limits import Cgroups, Enforcement, apply_rlimits, enforcement
-from ketch.security.sandbox_mounts import CallPlan, Planner, Runtime, static_args
+from ketch.security.sandbox_mounts import CallPlan, Planner, static_args
 from ketch.security.sandbox_policy import SandboxLimits, SandboxPolicy
 from ketch.security.sandbox_probe import OPT_OUT, Bwrap, probe
 from ketch.security.sandbox_proxy import Proxy
+from ketch.security.sandbox_runtime import (
+    Runtime,
+    make_runtime,
+    forget_placeholders,
+    record_placeholders,
+    remove_placeholder,
+    remove_runtime,
+    restore_link,
+)
 from ketch.security.sandbox_process import cap_output, run_unsandboxed, supervise
 from ketch.tools.base import CommandResult
 
@@ -45,22 +53,6 @@ _START_TIMEOUT_S = 20.0
 _EXIT_WAIT_S = 5.0
 # Where the in-sandbox forwarder listens; the sandbox's loopback is its own, so any fixed port works.
 PROXY_PORT = 3128
-
-
-def run(
-    argv: list[str],
-    *,
-    cwd: Path,
-    timeout_s: float,
-    cancel: threading.Event | None = None,
-    max_output_chars: int = 30000,
-) -> CommandResult:
-    """Deprecated name of run_unsandboxed, kept while callers move to Sandbox.
-
-    It runs WITHOUT the OS sandbox. Nothing may use it by default: the agent loop must be
-    given `runner=Sandbox(policy)`, or `run_unsandboxed` for an explicit `--sandbox off`.
-    """
-    return run_unsandboxed(argv, cwd=cwd, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars)
 
 
 class _Core:
@@ -95,16 +87,18 @@ class _Core:
                 self.static = static_args(bwrap, self.policy, self.unshare_net)
                 self.bwrap = bwrap
             if self.planner is None:
-                runtime = _make_runtime(self.runtime_parent)
+                runtime = make_runtime(self.runtime_parent)
                 proxy = None
                 if self.uses_proxy:
                     try:
+                        # The forwarder goes beside the socket: that folder is bound in, read-only.
+                        shutil.copyfile(Path(__file__).with_name("sandbox_forwarder.py"), runtime.net / "forwarder.py")
                         proxy = Proxy(runtime.net / "proxy.sock", self.policy.allowed_hosts)
                     except (OSError, ValueError) as exc:
-                        _remove_runtime(runtime.root, None)
+                        remove_runtime(runtime.root)
                         raise SandboxUnavailable(f"the network allow-list proxy cannot start ({exc})") from None
                 self.runtime, self.proxy = runtime, proxy
-                self.finalizer = weakref.finalize(self, _remove_runtime, runtime.root, proxy)
+                self.finalizer = weakref.finalize(self, _shut_down, runtime.root, proxy)
                 policy = self.policy
                 assert policy.home is not None and policy.ketch_home is not None
                 entries = sandbox_entries(list(policy.writable_roots), policy.home, policy.ketch_home)
@@ -119,31 +113,10 @@ class _Core:
             self.finalizer = self.runtime = self.planner = self.proxy = None
 
 
-def _runtime_parent() -> Path:
-    """$XDG_RUNTIME_DIR (private to the user, in memory) when usable, else the temp folder."""
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK | os.X_OK):
-        return Path(xdg)
-    return Path(tempfile.gettempdir())
-
-
-def _make_runtime(parent: Path | None) -> Runtime:
-    root = Path(tempfile.mkdtemp(prefix=f"ketch-{os.getpid()}-", dir=parent or _runtime_parent()))
-    state = root / "state"
-    state.mkdir(mode=0o700)
-    empty_dir = root / "empty"
-    empty_dir.mkdir(mode=0o500)
-    empty_file = root / "empty.file"
-    os.close(os.open(empty_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o400))
-    net = root / "net"
-    net.mkdir(mode=0o700)
-    return Runtime(root=root, state=state, empty_dir=empty_dir, empty_file=empty_file, net=net)
-
-
-def _remove_runtime(root: Path, proxy: Proxy | None) -> None:
+def _shut_down(root: Path, proxy: Proxy | None) -> None:
     if proxy is not None:
         proxy.close()
-    shutil.rmtree(root, ignore_errors=True)
+    remove_runtime(root)
 
 
 def _python_inside() -> str:
@@ -210,7 +183,7 @@ class Sandbox:
         timeout_s = min(timeout_s, limits.wall_s)
         max_output_chars = min(max_output_chars, limits.output_chars)
         with self._core.lock:
-            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable)
+            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.placeholders)
             self._hold(plan)
         try:
             result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars)
@@ -232,7 +205,7 @@ class Sandbox:
         proxy_port = None
         if self._core.proxy is not None:
             proxy_port = PROXY_PORT
-            forwarder = str(Path(__file__).with_name("sandbox_forwarder.py"))
+            forwarder = str(self._core.proxy.path.with_name("forwarder.py"))
             argv = [_python_inside(), "-I", "-S", forwarder, str(self._core.proxy.path), str(PROXY_PORT), "--", *argv]
         info_r, info_w = os.pipe()
         gate_r, gate_w = os.pipe()
@@ -263,7 +236,7 @@ class Sandbox:
                 group = self._core.cgroups.create(limits)
                 if group is not None:
                     self._core.cgroups.attach(group, child)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             _kill(proc, pidfd)
             proc.wait()
             if pidfd >= 0:
@@ -295,6 +268,8 @@ class Sandbox:
         plan.counted = list(dict.fromkeys([*plan.placeholders, *(p for p in plan.held if p in counts)]))
         for path in plan.counted:
             counts[path] = counts.get(path, 0) + 1
+        assert self._core.runtime is not None
+        record_placeholders(self._core.runtime, plan.placeholders)
 
     def _release(self, plan: CallPlan) -> list[str]:
         """Undo what the call left: placeholders nobody uses any more, swapped symlinks."""
@@ -303,8 +278,10 @@ class Sandbox:
             counts[path] -= 1
             if counts[path] <= 0:
                 del counts[path]
-                _remove_if_empty(path)
-        return [note for path, target in plan.guards if (note := _restore_link(path, target))]
+                remove_placeholder(path)
+        if not counts and self._core.runtime is not None:
+            forget_placeholders(self._core.runtime)
+        return [note for path, target in plan.guards if (note := restore_link(path, target))]
 
 
 def _read_child_pid(fd: int) -> int | None:
@@ -335,40 +312,3 @@ def _kill(proc: subprocess.Popen[bytes], pidfd: int) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _remove_if_empty(path: Path) -> None:
-    """Remove a placeholder bwrap made, unless something real has taken its place since."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.rmdir(path)  # fails if not empty: then it is not ours to remove
-        elif os.path.isfile(path) and not os.path.islink(path) and st.st_size == 0:
-            os.unlink(path)
-    except OSError:
-        pass
-
-
-def _restore_link(path: Path, target: str) -> str | None:
-    """Put back a symlink to a protected path that the command replaced; say so."""
-    try:
-        if os.readlink(path) == target:
-            return None
-    except OSError:
-        pass
-    moved = None
-    if os.path.lexists(path):
-        moved = path.with_name(f"{path.name}.ketch-blocked-{os.getpid()}-{os.urandom(3).hex()}")
-        try:
-            os.rename(path, moved)
-        except OSError as exc:
-            return f"[ketch sandbox: {path} should be a symlink to {target} but was replaced and could not be restored: {exc}]"
-    try:
-        os.symlink(target, path)
-    except OSError as exc:
-        return f"[ketch sandbox: could not restore the symlink {path} -> {target}: {exc}]"
-    where = f"; what replaced it was moved to {moved}" if moved else ""
-    return f"[ketch sandbox: the command replaced the protected symlink {path}; it was restored{where}]"

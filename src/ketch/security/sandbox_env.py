@@ -55,6 +55,9 @@ def sandbox_env(home: Path, proxy_port: int | None = None, base: dict[str, str] 
         env.pop(name, None)
     env["TMPDIR"] = "/tmp"
     env["HOME"] = str(home)
+    # Relative PATH entries ("." or empty) would run a program the model planted in the workspace
+    # under the name of one the gate trusts (`ls`, `git`).
+    env["PATH"] = ":".join(p for p in env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":") if p.startswith("/"))
     if proxy_port is not None:
         url = f"http://127.0.0.1:{proxy_port}"
         env.update({name: url for name in _PROXY_VARS})

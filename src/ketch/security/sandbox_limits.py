@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from ketch.security.sandbox_policy import SandboxLimits
 
@@ -87,7 +88,7 @@ class Cgroups:
     def _make(self, limits: SandboxLimits) -> _Group | None:
         if not self._parents:
             return None
-        name = f"ketch-{os.getpid()}-{next(_counter)}"
+        name = f"ketch-{os.getpid()}-{_pid_namespace()}-{next(_counter)}"
         group = _Group(dirs=[])
         try:
             pids = self._parents["pids"] / name
@@ -142,6 +143,7 @@ class Cgroups:
             self._checked = True
             if not parents:
                 return
+            _reap_stale(parents.values())
             try:
                 trial = self._make(SandboxLimits())
             except OSError as exc:
@@ -150,6 +152,41 @@ class Cgroups:
                 return
             if trial is not None:
                 self.release(trial)
+
+
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def _reap_stale(parents: Iterable[Path]) -> None:
+    """Remove the empty groups of ketch processes (of our pid namespace) that were killed mid-call."""
+    mine = f"-{_pid_namespace()}-"
+    for parent in parents:
+        try:
+            names = [e.name for e in os.scandir(parent) if e.name.startswith("ketch-") and mine in e.name]
+        except OSError:
+            continue
+        for name in names:
+            pid = name.split("-")[1]
+            if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+                continue
+            try:
+                (parent / name).rmdir()
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def find_parents(cgroup_text: str, mountinfo_text: str) -> tuple[dict[str, Path], bool, str]:

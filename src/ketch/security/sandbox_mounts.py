@@ -12,8 +12,11 @@ Order matters, because a later mount covers an earlier one:
    mount point: it cannot be renamed away (`mv .git .git_old; mkdir .git`), and
    neither can anything mounted below;
 5. protected paths read-only: existing ones bound onto themselves (at their real path,
-   so a symlink to them cannot be written through either), missing ones held by a
-   read-only empty file or folder bwrap creates in their place (removed after the call);
+   so a symlink to them cannot be written through either); for a missing one, the first
+   missing folder on the way (or the path itself) is held by a read-only empty folder or
+   file that bwrap creates in its place and ketch removes after the call (a missing `.git`
+   is held whole; a `.git/commondir` placeholder holds ".", which git reads as "this
+   folder"). Symlinks met on the way are checked, and put back, after the call;
 6. the remaining credential paths hidden (empty read-only folder; a file becomes an
    unopenable device node).
 
@@ -27,21 +30,12 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection
 
 from ketch.security.protected import SandboxEntries
 from ketch.security.sandbox_policy import SandboxPolicy
 from ketch.security.sandbox_probe import Bwrap
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Ketch's private folder for one sandbox: never bound in, except `state`."""
-
-    root: Path
-    state: Path        # bound read-write: Bash's working-directory file lives here
-    empty_dir: Path    # read-only source for placeholders and hidden folders
-    empty_file: Path   # read-only source for placeholder files
-    net: Path          # bound read-only: the allow-list proxy's socket (connect needs no write)
+from ketch.security.sandbox_runtime import Runtime
 
 
 @dataclass
@@ -100,7 +94,8 @@ class Planner:
         self.runtime = runtime
         self.entries = entries
 
-    def plan(self, cwd: Path, writable: bool) -> CallPlan:
+    def plan(self, cwd: Path, writable: bool, in_use: Collection[Path] = ()) -> CallPlan:
+        """The per-call arguments. `in_use`: placeholders that concurrent calls made and hold."""
         roots = self._roots()
         binds = list(roots)
         if writable:
@@ -125,12 +120,15 @@ class Planner:
         for s in early:
             plan.args += ["--remount-ro", str(s)]
         if writable:
-            self._protect(roots, plan)
-        for s, is_dir in secrets:
-            if s in early:
-                continue
+            self._protect(roots, plan, in_use)
+        hidden = list(early)
+        for s, is_dir in sorted(secrets, key=lambda item: len(item[0].parts)):
+            if any(_inside(s, h) for h in hidden):
+                continue  # already out of sight, and no mount point can be made in there
             source = self.runtime.empty_dir if is_dir else Path("/dev/null")
             plan.args += ["--ro-bind", str(source), str(s)]
+            if is_dir:
+                hidden.append(s)
         plan.args += ["--chdir", str(cwd)]
         return plan
 
@@ -173,7 +171,7 @@ class Planner:
             found[real] = stat.S_ISDIR(st.st_mode)
         return list(found.items())
 
-    def _protect(self, roots: list[Path], plan: CallPlan) -> None:
+    def _protect(self, roots: list[Path], plan: CallPlan, in_use: Collection[Path]) -> None:
         self_binds: dict[Path, None] = {}
         read_only: dict[Path, Path] = {}  # destination -> source
         for literal, is_dir in self.entries.no_write:
@@ -191,13 +189,14 @@ class Planner:
                 is_last = current == real
                 st = _lstat(current)
                 if st is None:
-                    source = self.runtime.empty_dir if (is_dir or not is_last) else self.runtime.empty_file
+                    source = self._placeholder_source(current, is_dir or not is_last)
                     read_only[current] = source
                     plan.placeholders.append(current)
                     break
-                if is_last or not stat.S_ISDIR(st.st_mode):
-                    # The protected path itself, or a file standing where its parent folder
-                    # should be (a worktree's `.git` file points git at another folder).
+                if is_last or not stat.S_ISDIR(st.st_mode) or current in in_use:
+                    # The protected path itself; or a file standing where its parent folder
+                    # should be (a worktree's `.git` file points git at another folder); or
+                    # a concurrent call's placeholder, which must stay empty and in place.
                     read_only[current] = current
                     break
                 self_binds[current] = None
@@ -207,6 +206,14 @@ class Planner:
         for dest in sorted(read_only, key=lambda p: len(p.parts)):
             plan.args += ["--ro-bind", str(read_only[dest]), str(dest)]
             plan.held.append(dest)
+
+    def _placeholder_source(self, path: Path, is_dir: bool) -> Path:
+        if is_dir:
+            return self.runtime.empty_dir
+        if path.name == "commondir":
+            # git refuses to run if commondir exists but is empty; "." names the git folder itself.
+            return self.runtime.same_dir_file
+        return self.runtime.empty_file
 
     @staticmethod
     def _guard_links(literal: Path, roots: list[Path], plan: CallPlan) -> None:

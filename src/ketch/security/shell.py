@@ -11,13 +11,19 @@ Public API (the gate is written against these names):
     analyze(command) -> ShellAnalysis
     is_read_only(cmd), runs_arbitrary_code(cmd)
     prefix_matches(rule_prefix, cmd), exact_matches(rule, cmd), wildcard_matches(pattern, cmd)
+        (pass deny=True for deny and ask rules: then a word known only at run time, `$X`,
+        matches whatever it could become, so hiding a word in a variable cannot dodge a deny)
+
+`SimpleCommand.words[i].literal` is False for argv[i] when its value is only known at run
+time (argv then holds the raw source text, e.g. `$HOME/x`, `*.py`, `{a,b}`): a path check
+must treat such a word as unknown. The pieces live in shell_*.py modules, one job each.
 """
 
 from __future__ import annotations
 
 import re
 
-from ketch.security.shell_code import runs_arbitrary_code
+from ketch.security.shell_code import SHELLS, runs_arbitrary_code
 from ketch.security.shell_match import exact_matches, prefix_matches, wildcard_matches
 from ketch.security.shell_readonly import is_read_only
 from ketch.security.shell_types import Redirect, ShellAnalysis, SimpleCommand, Word
@@ -27,10 +33,9 @@ __all__ = ["Redirect", "SimpleCommand", "ShellAnalysis", "Word", "analyze", "is_
 
 MAX_LENGTH = 10_000
 MAX_COMMANDS = 50
-_HARD_LENGTH = 1_000_000  # beyond this the line is not even parsed
+_HARD_LENGTH = 100_000    # beyond this the line is not even parsed (no commands are listed)
 _MAX_NESTING = 3          # bash -c 'bash -c "..."': how deep code in strings is followed
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f\u2060\u3000\ufeff]")
-_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "posh"})
 
 
 def analyze(command: str) -> ShellAnalysis:
@@ -69,9 +74,7 @@ def _analyze_into(command: str, analysis: ShellAnalysis, depth: int, origin: str
         cmd = _finish(raw.words, raw.assignments, raw.redirects, raw.text, analysis, origin)
         analysis.commands.append(cmd)
         _follow_nested_code(cmd, analysis, depth)
-        if len(analysis.commands) > MAX_COMMANDS * 4:
-            break
-    for code in walker.nested_code:  # backquotes in a heredoc body: bash runs them
+    for code in walker.checker.nested_code:  # backquotes in a heredoc body: bash runs them
         if depth >= _MAX_NESTING:
             analysis.add_problem("too deeply nested")
             break
@@ -123,53 +126,61 @@ def _name_problem(word: Word, analysis: ShellAnalysis) -> None:
 def _follow_nested_code(cmd: SimpleCommand, analysis: ShellAnalysis, depth: int) -> None:
     """Commands hidden in strings (`bash -c '...'`, `eval`, `find -exec`): list them too, so
     deny rules reach them. The outer command already runs arbitrary code, so this only adds."""
-    found = nested_code(cmd)
-    if found is None:
-        return
-    kind, payload = found
-    if depth >= _MAX_NESTING:
-        analysis.add_problem("too deeply nested")
-        return
-    if isinstance(payload, str):
-        _analyze_into(payload, analysis, depth + 1, kind)
-        return
-    inner = _finish(payload, [], [], " ".join(w.value for w in payload), analysis, kind)
-    analysis.commands.append(inner)
-    _follow_nested_code(inner, analysis, depth + 1)
+    for kind, payload in nested_code(cmd):
+        if depth >= _MAX_NESTING:
+            analysis.add_problem("too deeply nested")
+            return
+        if isinstance(payload, str):
+            _analyze_into(payload, analysis, depth + 1, kind)
+            continue
+        inner = _finish(payload, [], [], " ".join(w.value for w in payload), analysis, kind)
+        analysis.commands.append(inner)
+        _follow_nested_code(inner, analysis, depth + 1)
 
 
-def nested_code(cmd: SimpleCommand) -> tuple[str, str | list[Word]] | None:
+def nested_code(cmd: SimpleCommand) -> list[tuple[str, str | list[Word]]]:
     """Code a command carries in its arguments: (origin, source text or argv words)."""
     words = cmd.word_list()
     if not words or not words[0].literal:
-        return None
+        return []
     name = words[0].value.rsplit("/", 1)[-1]
-    if name in _SHELLS:
+    rest = words[1:]
+    if name in SHELLS:
         script = _shell_c_string(words)
-        return (f"{name} -c", script) if script is not None else None
-    if name == "eval":
-        if all(w.literal for w in words[1:]) and len(words) > 1:
-            return ("eval", " ".join(w.value for w in words[1:]))
-        return None
+        return [(f"{name} -c", script)] if script is not None else []
+    if name == "eval" and rest and all(w.literal for w in rest):
+        return [("eval", " ".join(w.value for w in rest))]
+    if name == "trap":
+        body = [w for w in rest if not w.value.startswith("-")][:1]
+        return [("trap", body[0].value)] if body and body[0].literal else []
     if name == "find":
-        for i, word in enumerate(words):
-            if word.literal and word.value in ("-exec", "-execdir", "-ok", "-okdir"):
-                body = []
-                for w in words[i + 1:]:
-                    if w.literal and w.value in (";", "+"):
-                        break
-                    body.append(Word(w.value, False, False, True) if "{}" in w.value else w)
-                if body:
-                    return ("find " + word.value, body)
-        return None
-    if name == "watch":
-        rest = [w for w in words[1:]]
-        while rest and rest[0].value.startswith("-"):
-            takes = rest[0].value in ("-n", "--interval", "-d", "-q")
-            rest = rest[2:] if takes and rest[0].value in ("-n", "--interval") else rest[1:]
+        return _find_actions(words)
+    if name == "watch":  # watch joins its arguments and runs them with `sh -c`
+        while rest and rest[0].value.startswith("-") and rest[0].value != "--":
+            rest = rest[2:] if rest[0].value in ("-n", "--interval") else rest[1:]
+        rest = rest[1:] if rest and rest[0].value == "--" else rest
         if rest and all(w.literal for w in rest):
-            return ("watch", " ".join(w.value for w in rest))
-    return None
+            return [("watch", " ".join(w.value for w in rest))]
+    return []
+
+
+def _find_actions(words: list[Word]) -> list[tuple[str, str | list[Word]]]:
+    """Every `-exec ... ;` / `-execdir ... +` clause of a find command, `{}` as unknown."""
+    out: list[tuple[str, str | list[Word]]] = []
+    i = 1
+    while i < len(words):
+        action = words[i]
+        i += 1
+        if not (action.literal and action.value in ("-exec", "-execdir", "-ok", "-okdir")):
+            continue
+        body: list[Word] = []
+        while i < len(words) and not (words[i].literal and words[i].value in (";", "+")):
+            w = words[i]
+            body.append(Word(w.value, False, False, True) if "{}" in w.value else w)
+            i += 1
+        if body:
+            out.append(("find " + action.value, body))
+    return out
 
 
 def _shell_c_string(words: list[Word]) -> str | None:

@@ -15,7 +15,7 @@ from ketch.security.shell_readonly import program_name
 from ketch.security.shell_sed import classify as classify_sed
 from ketch.security.shell_types import SimpleCommand, Word
 
-_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "posh", "fish", "csh",
+SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "posh", "fish", "csh",
                      "tcsh", "busybox", "toybox", "rbash"})
 _INTERPRETER = re.compile(r"(python|pypy|pythonw|node|nodejs|deno|bun|bunx|perl|ruby|irb|php|lua|luajit|"
                           r"osascript|pwsh|powershell|Rscript|R|julia|tclsh|wish|expect|racket|guile|"
@@ -29,9 +29,10 @@ _ALWAYS = frozenset({
     "su", "runuser", "pkexec", "chroot", "unshare", "nsenter", "systemd-run", "flatpak-spawn", "firejail",
     "bwrap", "fakeroot", "proot", "strace", "ltrace", "gdb", "lldb", "valgrind", "perf", "taskset",
     "chrt", "numactl", "flock", "parallel", "entr", "script", "at", "batch", "crontab", "awk", "gawk",
-    "mawk", "nawk", "sqlite3", "psql", "mysql", "nix-shell", "sudo", "doas", "ionice", "nice", "timeout",
-    "stdbuf", "setsid", "nohup", "env", "time", "coproc", "command",
+    "mawk", "nawk", "sqlite3", "psql", "mysql", "nix-shell", "sudo", "doas", "coproc",
 })
+# Wrappers left as the command name wrap nothing (the analyser looked through the others).
+_BARE_WRAPPERS = frozenset({"env", "nice", "timeout", "nohup", "stdbuf", "setsid", "time", "command", "ionice"})
 _RUN_SUBCOMMANDS = {
     "npm": {"exec", "x", "explore"}, "pnpm": {"dlx", "exec"}, "yarn": {"dlx", "exec"}, "bun": {"x"},
     "uv": {"run", "tool"}, "poetry": {"run"}, "pipenv": {"run"}, "pipx": {"run"}, "conda": {"run"},
@@ -55,12 +56,11 @@ def runs_arbitrary_code(cmd: SimpleCommand) -> bool:
     name = program_name(value) or value.rsplit("/", 1)[-1]
     if "/" in value and program_name(value) is None:
         return True  # ./script, .venv/bin/tool: the model may have written or replaced it
-    if name in _SHELLS:
+    if name in SHELLS:
         return True
     if _INTERPRETER.fullmatch(name):
         return not (len(words) == 2 and words[1].value in _VERSION_ONLY)
-    if name in ("env", "nice", "timeout", "nohup", "stdbuf", "setsid", "time", "command", "ionice"):
-        # Still a wrapper only when it wraps nothing (the analyser looked through the rest).
+    if name in _BARE_WRAPPERS:
         return name == "env" and (short_cluster_has(words, "S") or long_option_used(words, ("--split-string",)))
     if name in _ALWAYS:
         return True

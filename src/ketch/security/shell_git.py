@@ -57,7 +57,7 @@ def _global_options(words: list[Word]) -> tuple[int, bool, bool] | None:
         if not v.startswith("-"):
             return i, read_only, runs
         name = v.split("=", 1)[0]
-        if name in _GLOBAL_RUNS_CODE and (name != "--exec-path" or "=" in v):
+        if name in _GLOBAL_RUNS_CODE and (name != "--exec-path" or "=" in v) or re.match(r"-c.", v):
             runs = True
         if name in _GLOBAL_WITH_VALUE:
             if name not in ("--list-cmds", "--attr-source", "--namespace"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ketch.security.shell_checks import RISKY_LOWER_VARS
 from ketch.security.shell_getopt import NONE, OPTIONAL, REQUIRED, Spec, long_option_used, parse, short_cluster_has
 from ketch.security.shell_git import git_read_only
 from ketch.security.shell_sed import classify as classify_sed
@@ -30,7 +31,7 @@ ANY_ARGS = frozenset({
     "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "echo", "pwd", "which", "type",
     "stat", "du", "df", "cut", "tr", "basename", "dirname", "realpath", "readlink", "true", "false",
     "id", "whoami", "uname", "nproc", "free", "uptime", "ps", "printenv", "cmp", "diff", "jq",
-    "tac", "nl", "seq", "od", "comm", "md5sum", "sha1sum", "sha256sum", "sha512sum", "cksum", "[[",
+    "tac", "nl", "seq", "od", "comm", "md5sum", "sha1sum", "sha256sum", "sha512sum", "cksum", "[[", ":",
 })
 _FIND_UNSAFE = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0",
                           "-fprintf", "-fls"})
@@ -41,6 +42,9 @@ _DATE = Spec({"d": REQUIRED, "f": REQUIRED, "I": OPTIONAL, "r": REQUIRED, "R": N
              {"date": REQUIRED, "file": REQUIRED, "iso-8601": OPTIONAL, "rfc-email": NONE, "rfc-3339": REQUIRED,
               "reference": REQUIRED, "set": REQUIRED, "universal": NONE, "utc": NONE, "debug": NONE,
               "resolution": NONE, "help": NONE, "version": NONE})
+_READ = Spec({"a": REQUIRED, "d": REQUIRED, "e": NONE, "E": NONE, "i": REQUIRED, "n": REQUIRED,
+              "N": REQUIRED, "p": REQUIRED, "r": NONE, "s": NONE, "t": REQUIRED, "u": REQUIRED}, {})
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _UNIQ = Spec({"c": NONE, "d": NONE, "D": NONE, "i": NONE, "u": NONE, "z": NONE, "f": REQUIRED,
               "s": REQUIRED, "w": REQUIRED},
              {"count": NONE, "repeated": NONE, "all-repeated": OPTIONAL, "skip-fields": REQUIRED,
@@ -83,6 +87,8 @@ def program_name(value: str) -> str | None:
 
 
 def redirect_is_harmless(redirect: Redirect) -> bool:
+    if redirect.target.startswith(("/dev/tcp/", "/dev/udp/")):
+        return False  # bash opens a network connection for these names
     if ">" not in redirect.op:
         return True
     return redirect.target.startswith("&") or redirect.target in SAFE_SINKS
@@ -104,8 +110,9 @@ def _printf(words: list[Word]) -> bool:
 
 
 def _file(words: list[Word]) -> bool:
-    return _no_dynamic_options(words) and not short_cluster_has(words, "C") \
-        and not long_option_used(words, ("--compile",))
+    """`-C` writes a compiled magic file; `-z` may start decompressors."""
+    return _no_dynamic_options(words) and not short_cluster_has(words, "CzZ") \
+        and not long_option_used(words, ("--compile", "--uncompress", "--uncompress-noreport"))
 
 
 def _hostname(words: list[Word]) -> bool:
@@ -158,6 +165,16 @@ def _rg(words: list[Word]) -> bool:
         and not long_option_used(words, ("--pre", "--pre-glob", "--search-zip", "--hostname-bin"))
 
 
+def _read(words: list[Word]) -> bool:
+    """`read line`: only into plain lowercase names (`read PATH` would redirect later commands,
+    `read 'a[$(id)]'` runs code through the subscript)."""
+    parsed = parse(words, 1, _READ)
+    names = [words[i] for i in parsed.operands] + \
+        [Word(v) for n, v in parsed.options if n == "-a" and v is not None]
+    return not (parsed.dynamic or parsed.unknown) and all(
+        w.literal and _PLAIN_NAME.fullmatch(w.value) and w.value not in RISKY_LOWER_VARS for w in names)
+
+
 def _sed(words: list[Word]) -> bool:
     return classify_sed(words).reads_only
 
@@ -165,5 +182,5 @@ def _sed(words: list[Word]) -> bool:
 _CHECKS: dict[str, Callable[[list[Word]], bool]] = {
     "printf": _printf, "file": _file, "hostname": _hostname, "date": _date, "test": _test, "[": _test,
     "env": _env, "command": _command, "sort": _sort, "uniq": _uniq, "tree": _tree, "find": _find,
-    "rg": _rg, "sed": _sed, "git": git_read_only,
+    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read,
 }

@@ -22,7 +22,7 @@ _SPEC = Spec({"n": NONE, "e": REQUIRED, "f": REQUIRED, "i": OPTIONAL, "l": REQUI
               "zero-terminated": NONE, "posix": NONE, "regexp-extended": NONE, "separate": NONE,
               "sandbox": NONE, "unbuffered": NONE, "binary": NONE, "help": NONE, "version": NONE})
 
-_NO_ARG = set("=dDgGhHlnNpPxzF")
+_NO_ARG = set("=dDgGhHnNpPxzF")
 _ADDRESS_NUMBER = re.compile(r"[0-9]+(~[0-9]+)?")
 
 

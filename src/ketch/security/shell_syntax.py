@@ -8,30 +8,34 @@ first, as bash does, because the parser would split `r\\<newline>m` into `r` and
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import Any
 
 _lock = threading.Lock()
-_parser: Any = None
+_language: Any = None
+_local = threading.local()  # a tree-sitter Parser must not be shared between threads
+
 
 # Nodes whose text is data (not tokens): checked as a whole, never looked into for gaps.
 OPAQUE = frozenset({"heredoc_body", "comment", "raw_string", "ansi_c_string", "string_content",
                     "heredoc_content"})
-_BLANKS = re.compile(r"[ \t\n]*")
 
 
 def parser() -> Any:
-    """A process-wide tree-sitter parser, built on first use (never at import)."""
-    global _parser
-    if _parser is None:
-        with _lock:
-            if _parser is None:
-                import tree_sitter
-                import tree_sitter_bash
+    """This thread's tree-sitter parser; the grammar is loaded once, on first use (never at import)."""
+    found = getattr(_local, "parser", None)
+    if found is not None:
+        return found
+    global _language
+    import tree_sitter
 
-                _parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
-    return _parser
+    with _lock:
+        if _language is None:
+            import tree_sitter_bash
+
+            _language = tree_sitter.Language(tree_sitter_bash.language())
+    _local.parser = tree_sitter.Parser(_language)
+    return _local.parser
 
 
 class Source:

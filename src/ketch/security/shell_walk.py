@@ -9,17 +9,16 @@ source span.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ketch.security.shell_checks import REGION_TYPES, Checker
 from ketch.security.shell_syntax import Source
 from ketch.security.shell_types import Redirect, ShellAnalysis, Word
-from ketch.security.shell_words import WordContext, braced_expansion_problem, lex_word
+from ketch.security.shell_words import WordContext, lex_word
 
 MAX_DEPTH = 150
 
-_REGION_TYPES = frozenset({"command_substitution", "process_substitution", "expansion",
-                           "simple_expansion", "arithmetic_expansion"})
 _QUOTE_TYPES = frozenset({"raw_string", "string", "ansi_c_string"})
 _REDIRECT_TYPES = frozenset({"file_redirect", "herestring_redirect", "heredoc_redirect"})
 _STATEMENT_PARENTS = frozenset({"program", "list", "pipeline", "subshell", "compound_statement",
@@ -27,27 +26,10 @@ _STATEMENT_PARENTS = frozenset({"program", "list", "pipeline", "subshell", "comp
                                 "while_statement", "case_item", "negated_command", "heredoc_redirect",
                                 "command_substitution", "process_substitution", "redirected_statement",
                                 "function_definition"})
-_BRACKETS = frozenset({"[", "]", "[[", "]]"})
-_ARITH_OK_LEAVES = re.compile(r"[0-9][0-9A-Za-z#]*|[-+*/%<>=!&|^~?:,()]+|\*\*|\$\(\(|\)\)|\$\[|\]|\(\(|;")
 _ARITH_TEST_OPS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
-_SAFE_LOOP_VAR = re.compile(r"[a-z_][a-z0-9_]*")
-_RISKY_LOWER_VARS = frozenset({"http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy"})
-_DELIMITER = re.compile(r"""(?:'([A-Za-z0-9_.\-]+)'|"([A-Za-z0-9_.\-]+)"|\\?([A-Za-z0-9_.\-]+))""")
-
-
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
-_BRACE_CLOSE_AFTER = re.compile(rb"(?:[;&\n)}]|(?:^|[\s;&])(?:fi|done|esac))[ \t]*$")
-_SCANNED_LEAVES = frozenset({"word", "regex", "extglob_pattern", "string_content"})
-_HIDDEN = re.compile(r"\$[({\[]|`")
-
-
-def _hidden_expansion(text: str) -> bool:
-    """Does leaf text hold an unescaped `$(`, `${`, `$[` or backtick?"""
-    for found in _HIDDEN.finditer(text):
-        run = len(text[:found.start()]) - len(text[:found.start()].rstrip("\\"))
-        if run % 2 == 0:
-            return True
-    return False
+_VARNAME_FD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_RESERVED = frozenset({"!", "{", "}", "if", "then", "else", "elif", "fi", "do", "done", "case", "esac",
+                       "while", "until", "for", "in", "select", "function", "[[", "]]"})
 
 
 @dataclass
@@ -59,15 +41,16 @@ class RawCommand:
     redirects: list[Redirect]
     text: str
     start: int
-    redirect_literal: list[bool] = field(default_factory=list)
 
 
 class Walker:
+    """Collects `RawCommand`s from a tree; `checker` collects problems on the way."""
+
     def __init__(self, source: Source, analysis: ShellAnalysis) -> None:
         self.src = source
         self.analysis = analysis
+        self.checker = Checker(source, analysis)
         self.commands: list[RawCommand] = []
-        self.nested_code: list[str] = []  # code bash runs that the grammar left as text
 
     # -- traversal ---------------------------------------------------------------------------
 
@@ -75,21 +58,10 @@ class Walker:
         if depth > MAX_DEPTH:
             self.analysis.add_problem("too deeply nested")
             return
-        t = node.type
-        if t == "ERROR" or node.is_missing:
-            self.analysis.add_problem("parse error")
+        self.checker.check(node)
         if not node.is_named:
-            if t in (";;", ";&", ";;&") and (node.parent is None or node.parent.type != "case_item"):
-                self.analysis.add_problem("parse error")
             return
-        if node.child_count == 0 and t in _SCANNED_LEAVES and _hidden_expansion(self.src.slice(node)):
-            self.analysis.add_problem("parse error")  # bash would expand what the parser took as text
-        if t == "variable_assignment" and not _ASSIGNMENT.match(self.src.slice(node)):
-            self.analysis.add_problem("parse error")  # `./x=1 ls` runs ./x=1: not an assignment to bash
-        if t == "negated_command" and self.src.data[node.start_byte + 1:node.start_byte + 2] not in (b" ", b"\t"):
-            self.analysis.add_problem("parse error")  # `!x` is a command named !x to bash
-        if t == "compound_statement" and node.children and node.children[0].type == "{":
-            self.brace_group(node)
+        t = node.type
         handler = _HANDLERS.get(t)
         if handler is not None and handler(self, node, inherited, depth, statement):
             return
@@ -113,7 +85,7 @@ class Walker:
         while stack:
             node = stack.pop()
             span = (self.src.char(node.start_byte) - base, self.src.char(node.end_byte) - base)
-            if node.type in _REGION_TYPES:
+            if node.type in REGION_TYPES:
                 regions.append(span)
                 continue
             if node.type in _QUOTE_TYPES:
@@ -167,6 +139,8 @@ class Walker:
         if not targets:
             self.analysis.add_problem("parse error")
             return None, []
+        if any(b.start_byte == a.end_byte for a, b in zip(targets, targets[1:])):
+            self.analysis.add_problem("parse error")  # one word to bash, split by the grammar
         target = self.word(targets[0])
         if op in (">&", "<&"):
             if target.literal and re.fullmatch(r"[0-9]+-?|-", target.value):
@@ -203,7 +177,7 @@ class Walker:
         self.commands.append(RawCommand(words, assignments, redirects, text, node.start_byte))
 
     def command(self, node: Any, inherited: list[Redirect], depth: int, extra: list[Any] = (),
-                own: list[Redirect] = (), text_node: Any | None = None) -> None:
+                own: list[Redirect] = (), text_node: Any | None = None, outer: list[Any] = ()) -> None:
         assignments, pieces, redirect_nodes = [], list(extra), []
         for i, child in enumerate(node.children):
             field_name = node.field_name_for_child(i)
@@ -217,9 +191,29 @@ class Walker:
                 self.analysis.add_problem("parse error")
         redirects, more = self.redirects_of(redirect_nodes)
         pieces.extend(more)
+        ends = {r.end_byte for r in redirect_nodes}
+        starts = {r.start_byte for r in redirect_nodes + list(outer)}
+        if any(p.start_byte in ends for p in pieces):
+            self.analysis.add_problem("parse error")  # `<<<""x`: bash reads one word, the grammar two
+        if any(p.end_byte in starts and _VARNAME_FD.fullmatch(self.src.slice(p)) for p in pieces):
+            self.analysis.add_problem("parse error")  # `{fd}>x` is a redirect to bash, not a word
+        pieces = self.strip_reserved(sorted(pieces, key=lambda n: n.start_byte))
         words = self.words(pieces)
         self.add(words, assignments, list(inherited) + list(own) + redirects, node, text_node)
         self.walk_children(node, inherited, depth)
+
+    def strip_reserved(self, pieces: list[Any]) -> list[Any]:
+        """An unquoted reserved word as a command name means the grammar misread the line
+        (`! for ...`, `if if ...`), except `!`, which bash reads as negation (`! ! rm`)."""
+        while pieces:
+            name = self.src.slice(pieces[0])
+            if name == "!" and (len(pieces) == 1 or pieces[1].start_byte > pieces[0].end_byte):
+                pieces = pieces[1:]
+                continue
+            if name in _RESERVED:
+                self.analysis.add_problem("parse error")
+            break
+        return pieces
 
     def redirected(self, node: Any, inherited: list[Redirect], depth: int) -> None:
         body = node.child_by_field_name("body")
@@ -230,7 +224,7 @@ class Walker:
                 self.analysis.add_problem("parse error")
             self.add([], [], list(inherited) + redirects, node)
         elif body.type == "command":
-            self.command(body, inherited, depth + 1, extra, redirects, node)
+            self.command(body, inherited, depth + 1, extra, redirects, node, redirect_nodes)
         else:
             if extra:
                 self.analysis.add_problem("parse error")
@@ -252,18 +246,15 @@ class Walker:
         """`[ ... ]` and `[[ ... ]]`: argv is the bracket and its words, in order."""
         pieces: list[Any] = []
         stack = list(reversed(node.children))
-        operators: list[str] = []
         while stack:
             child = stack.pop()
             if child.type in ("binary_expression", "unary_expression", "parenthesized_expression",
                               "ternary_expression", "postfix_expression"):
                 stack.extend(reversed(child.children))
                 continue
-            if child.type == "test_operator":
-                operators.append(self.src.slice(child))
             pieces.append(child)
         words = self.words(pieces)
-        if words and words[0].value == "[[":
+        if words and words[0].value == "[[":  # `[[ -v 'a[$(id)]' ]]` and `-eq` evaluate subscripts
             values = [w.value for w in words]
             if {"-v", "-R"} & set(values):
                 self.analysis.add_problem("variable test in [[ ]]")
@@ -280,68 +271,6 @@ class Walker:
             [c for c in node.children if c.type == "variable_assignment"]
         self.add([], [self.word(p, assignment=True) for p in parts], list(inherited), node)
         self.walk_children(node, inherited, depth)
-
-    # -- checks ------------------------------------------------------------------------------
-
-    def arithmetic(self, node: Any, stop_at: tuple[str, ...] = ()) -> None:
-        """Arithmetic on a variable can run code (`x='a[$(id)]'; echo $((x))`): literals only."""
-        stack = [c for c in node.children if c.type not in stop_at]
-        while stack:
-            child = stack.pop()
-            if child.child_count:
-                if child.type in ("command_substitution", "process_substitution"):
-                    continue  # reported on its own
-                stack.extend(child.children)
-                continue
-            if child.type in ("ERROR", "comment"):
-                continue
-            if not _ARITH_OK_LEAVES.fullmatch(self.src.slice(child).strip() or "0"):
-                self.analysis.add_problem("variable in arithmetic")
-                return
-
-    def brace_group(self, node: Any) -> None:
-        """`{` and `}` are reserved words to bash only as separate words: `{ls;}` runs `{ls`."""
-        data = self.src.data
-        close = node.children[-1]
-        if data[node.start_byte + 1:node.start_byte + 2] not in (b" ", b"\t", b"\n") or close.type != "}" \
-                or not _BRACE_CLOSE_AFTER.search(data[node.start_byte:close.start_byte]):
-            self.analysis.add_problem("parse error")
-
-    def heredoc(self, node: Any) -> None:
-        start = next((c for c in node.children if c.type == "heredoc_start"), None)
-        body = next((c for c in node.children if c.type == "heredoc_body"), None)
-        end = next((c for c in node.children if c.type == "heredoc_end"), None)
-        strip = any(c.type == "<<-" for c in node.children)
-        m = _DELIMITER.fullmatch(self.src.slice(start)) if start else None
-        if not m or end is None:
-            self.analysis.add_problem("heredoc")
-            return
-        delimiter = next(g for g in m.groups() if g)
-        quoted = m.group(3) is None or self.src.slice(start).startswith("\\")
-        data = self.src.data
-        line_start = data.rfind(b"\n", 0, end.start_byte) + 1
-        line_end = data.find(b"\n", end.end_byte)
-        end_line = data[line_start:len(data) if line_end < 0 else line_end].decode("utf-8", "replace")
-        if (end_line.lstrip("\t") if strip else end_line) != delimiter:
-            self.analysis.add_problem("heredoc")  # bash ends a heredoc only on a line equal to the word
-        text = self.src.slice(body) if body else ""
-        lines = text.split("\n")
-        if any((line.lstrip("\t") if strip else line) == delimiter for line in lines):
-            self.analysis.add_problem("heredoc")
-        if quoted or body is None:
-            return
-        if "\\\n" in text:
-            self.analysis.add_problem("heredoc")
-        if "`" in text:
-            self.analysis.add_problem("command substitution")
-            self.nested_code.extend(m.group(1) for m in re.finditer(r"`((?:[^`\\]|\\.)*)`", text, re.S))
-        starts = {c.start_byte - body.start_byte for c in body.children if c.type in _REGION_TYPES}
-        raw = self.src.data[body.start_byte:body.end_byte]
-        for found in re.finditer(rb"\$[({\[]", raw):
-            if found.start() not in starts:
-                after = raw[found.start() + 1:found.start() + 3]
-                is_substitution = after[:1] == b"(" and after != b"(("
-                self.analysis.add_problem("command substitution" if is_substitution else "heredoc")
 
 
 # -- dispatch: each handler returns True when it walked the children itself ----------------
@@ -374,55 +303,8 @@ def _h_assignment(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) ->
 
 
 def _h_substitution(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    w.analysis.add_problem(n.type.replace("_", " "))
     w.walk_children(n, [], d, statement=True)  # what runs inside does not share outer redirects
     return True
-
-
-def _h_arithmetic(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    if n.type == "c_style_for_statement":
-        w.arithmetic(n, stop_at=("do_group", "compound_statement"))
-    elif n.type == "arithmetic_expansion" or (n.children and n.children[0].type == "(("):
-        w.arithmetic(n)
-    return False
-
-
-def _h_expansion(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    text = w.src.slice(n)
-    problem = braced_expansion_problem(text[2:-1]) if text.startswith("${") and text.endswith("}") \
-        else "unsupported expansion"
-    if problem:
-        w.analysis.add_problem(problem)
-    return False
-
-
-def _h_subscript(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    index = n.child_by_field_name("index")
-    text = w.src.slice(index) if index is not None else ""
-    if not re.fullmatch(r"[0-9]+|@|\*", text):
-        w.analysis.add_problem("variable in arithmetic")
-    return False
-
-
-def _h_function(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    w.analysis.add_problem("function definition")
-    return False
-
-
-def _h_for(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    var = n.child_by_field_name("variable")
-    name = w.src.slice(var) if var is not None else ""
-    if not _SAFE_LOOP_VAR.fullmatch(name) or name in _RISKY_LOWER_VARS:
-        w.analysis.add_problem("loop variable " + (name or "?"))
-    for child in n.children:
-        if var is None or child != var:
-            w.walk(child, inh, d + 1, child.type == "do_group")
-    return True
-
-
-def _h_heredoc(w: Walker, n: Any, inh: list[Redirect], d: int, stmt: bool) -> bool:
-    w.heredoc(n)
-    return False
 
 
 _HANDLERS = {
@@ -435,12 +317,4 @@ _HANDLERS = {
     "variable_assignments": _h_assignment,
     "command_substitution": _h_substitution,
     "process_substitution": _h_substitution,
-    "arithmetic_expansion": _h_arithmetic,
-    "compound_statement": _h_arithmetic,
-    "c_style_for_statement": _h_arithmetic,
-    "expansion": _h_expansion,
-    "subscript": _h_subscript,
-    "function_definition": _h_function,
-    "for_statement": _h_for,
-    "heredoc_redirect": _h_heredoc,
 }

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ketch.security.shell_getopt import NONE, OPTIONAL, REQUIRED, Spec, parse
+from ketch.security.shell_getopt import NONE, OPTIONAL, REQUIRED, Parsed, Spec, parse
 from ketch.security.shell_types import Word
 
 _N, _R, _O = NONE, REQUIRED, OPTIONAL
@@ -43,7 +43,7 @@ class _Step:
     read_only_ok: bool = True
 
 
-def _options(words: list[Word], spec: Spec) -> tuple[int, list[str], "object"]:
+def _options(words: list[Word], spec: Spec) -> tuple[int, list[str], Parsed]:
     parsed = parse(words, 1, spec)
     problems = []
     if parsed.unknown:
@@ -77,6 +77,8 @@ def _env(words: list[Word]) -> _Step | None:
                  "ignore-signal": _O, "list-signal-handling": _N, "argv0": _R}, permute=False)
     end, problems, parsed = _options(words, spec)
     i = end
+    while i < len(words) and words[i].literal and words[i].value == "-":
+        i += 1  # a lone `-` means -i to env
     assignments = []
     while i < len(words) and words[i].literal and _NAME_VALUE.match(words[i].value):
         assignments.append(words[i])
@@ -84,7 +86,7 @@ def _env(words: list[Word]) -> _Step | None:
     if i < len(words) and not words[i].literal and "=" in words[i].value:
         problems.append("expansion in env arguments")
     inner = None
-    split = parsed.values("-S", "--split-string")  # type: ignore[attr-defined]
+    split = parsed.values("-S", "--split-string")
     if split:
         problems.append("env -S")
         try:
@@ -96,13 +98,13 @@ def _env(words: list[Word]) -> _Step | None:
             return None
     elif i >= len(words):
         return None
-    chdir = parsed.has("-C", "--chdir")  # type: ignore[attr-defined]
+    chdir = parsed.has("-C", "--chdir")
     return _Step(i, inner=inner, assignments=assignments, problems=problems, read_only_ok=not chdir)
 
 
 def _command(words: list[Word]) -> _Step | None:
     end, problems, parsed = _options(words, Spec({"p": _N, "v": _N, "V": _N}, permute=False))
-    if parsed.has("-v", "-V") or end >= len(words):  # type: ignore[attr-defined]
+    if parsed.has("-v", "-V") or end >= len(words):
         return None  # `command -v x` is a query, not a wrapper
     return _Step(end, problems=problems)
 
@@ -116,7 +118,7 @@ def _ionice(words: list[Word]) -> _Step | None:
                 {"class": _R, "classdata": _R, "pid": _R, "pgid": _R, "ignore": _N, "uid": _R,
                  "help": _N, "version": _N}, permute=False)
     end, problems, parsed = _options(words, spec)
-    if parsed.has("-p", "-P", "-u", "--pid", "--pgid", "--uid") or end >= len(words):  # type: ignore[attr-defined]
+    if parsed.has("-p", "-P", "-u", "--pid", "--pgid", "--uid") or end >= len(words):
         return None
     return _Step(end, problems=problems)
 
@@ -128,7 +130,7 @@ def _time(words: list[Word]) -> _Step | None:
     end, problems, parsed = _options(words, spec)
     if end >= len(words):
         return None
-    writes = parsed.has("-o", "--output")  # type: ignore[attr-defined]
+    writes = parsed.has("-o", "--output")
     return _Step(end, problems=problems, read_only_ok=not writes)
 
 
@@ -141,13 +143,13 @@ def _xargs(words: list[Word]) -> _Step:
                  "help": _N, "version": _N}, permute=False)
     end, problems, parsed = _options(words, spec)
     replace = None
-    for name, value in parsed.options:  # type: ignore[attr-defined]
+    for name, value in parsed.options:
         if name == "-I":
             replace = value
         elif name in ("-i", "--replace"):
             replace = value or "{}"
     inner = None if end < len(words) else [Word("echo")]
-    slot = parsed.has("--process-slot-var")  # type: ignore[attr-defined]
+    slot = parsed.has("--process-slot-var")
     return _Step(end, inner=inner, problems=problems, input_args=True, replace=replace, read_only_ok=not slot)
 
 
@@ -205,6 +207,18 @@ WRAPPERS: dict[str, Callable[[list[Word]], _Step | None]] = {
 }
 
 
+_TRUSTED_DIRS = ("/bin/", "/usr/bin/")
+
+
+def wrapper_name(value: str) -> tuple[str, bool]:
+    """(name, trusted): `/usr/bin/timeout` is timeout; `/tmp/x/timeout` is looked through too,
+    so deny rules still see what it runs, but it is not the real wrapper (not trusted)."""
+    if "/" not in value:
+        return value, True
+    directory, _, name = value.rpartition("/")
+    return name, directory + "/" in _TRUSTED_DIRS
+
+
 def unwrap(words: list[Word]) -> Unwrapped:
     """Peel wrappers off the front of `words`, outermost first."""
     out = Unwrapped(words)
@@ -212,11 +226,14 @@ def unwrap(words: list[Word]) -> Unwrapped:
     for _ in range(32):
         if not out.words or not out.words[0].literal:
             break
-        step_fn = WRAPPERS.get(out.words[0].value)
+        name, trusted = wrapper_name(out.words[0].value)
+        step_fn = WRAPPERS.get(name)
         step = step_fn(out.words) if step_fn else None
         if step is None:
             break
-        out.wrappers.append(out.words[0].value)
+        if not trusted:
+            out.read_only_ok = False
+        out.wrappers.append(name)
         out.wrapper_argv.append([w.value for w in out.words[:step.taken]])
         out.assignments.extend(step.assignments)
         out.problems.extend(p for p in step.problems if p not in out.problems)

@@ -65,6 +65,12 @@ class CommandResult:
     truncated: bool = False
 
 
+def read_only_runner(runner: CommandRunner) -> CommandRunner:
+    """The runner's read-only view (nothing writable) when it has one, for programs like rg."""
+    view = getattr(runner, "read_only", None)
+    return view() if callable(view) else runner
+
+
 @dataclass
 class ToolContext:
     workspace: Path

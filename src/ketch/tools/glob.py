@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
-from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
+from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition, read_only_runner
 from ketch.tools.paths import resolve
 from ketch.tools.validate import require_valid
 
@@ -230,7 +230,7 @@ def list_files(ctx: ToolContext, root: Path) -> list[str]:
     """Relative paths of the non-ignored files under `root`, as ripgrep sees them."""
     argv = [find_rg(), "--files", "--hidden", "--no-config", "--no-messages", "--null", "--glob=!.git"]
     try:
-        result = ctx.runner(argv, cwd=root, timeout_s=RG_TIMEOUT_S, cancel=ctx.cancel, max_output_chars=LISTING_MAX_CHARS)
+        result = read_only_runner(ctx.runner)(argv, cwd=root, timeout_s=RG_TIMEOUT_S, cancel=ctx.cancel, max_output_chars=LISTING_MAX_CHARS)
     except OSError as exc:
         raise ToolError(f"Could not run ripgrep: {exc.strerror or exc}") from None
     if result.timed_out:

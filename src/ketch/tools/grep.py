@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
-from ketch.tools.base import CommandResult, ToolContext, ToolError, ToolKind, ToolResult, load_definition
+from ketch.tools.base import CommandResult, ToolContext, ToolError, ToolKind, ToolResult, load_definition, read_only_runner
 from ketch.tools.glob import find_rg, mtime
 from ketch.tools.paths import resolve
 from ketch.tools.validate import require_valid
@@ -110,7 +110,7 @@ class GrepTool:
         argv = build_argv(find_rg(), input, target)
         head_limit = int(input["head_limit"]) if input.get("head_limit") is not None else None
         try:
-            result = ctx.runner(
+            result = read_only_runner(ctx.runner)(
                 argv, cwd=ctx.workspace, timeout_s=RG_TIMEOUT_S, cancel=ctx.cancel, max_output_chars=COLLECT_MAX_CHARS
             )
         except OSError as exc:
