@@ -83,20 +83,48 @@ def _rules(sources):  # type: ignore[no-untyped-def]
     return rules
 
 
+class LazySandbox:
+    """The sandbox, built at the first command: runs that never start a process skip its cost."""
+
+    def __init__(self, policy_args: dict) -> None:  # type: ignore[type-arg]
+        self._args = policy_args
+        self._sandbox = None
+
+    def get(self):  # type: ignore[no-untyped-def]
+        if self._sandbox is None:
+            from ketch.security import sandbox
+
+            self._sandbox = sandbox.Sandbox(sandbox.SandboxPolicy(**self._args))
+        return self._sandbox
+
+    def __call__(self, argv, **kwargs):  # type: ignore[no-untyped-def]
+        return self.get()(argv, **kwargs)
+
+    def read_only(self):  # type: ignore[no-untyped-def]
+        return self.get().read_only()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.get().state_dir
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+
 def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):  # type: ignore[no-untyped-def]
     """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
-    from ketch.security import sandbox
-
     if options.sandbox == "off":
-        return sandbox.run_unsandboxed
-    sandbox_policy = sandbox.SandboxPolicy(
+        from ketch.security.sandbox_process import run_unsandboxed
+
+        return run_unsandboxed
+    return LazySandbox(dict(
         workspace=workspace,
         extra_writable=tuple(policy.additional_directories),
         ketch_home=ketch_home(),
         home=Path.home(),
         allowed_hosts=tuple(policy.allowed_hosts),
-    )
-    return sandbox.Sandbox(sandbox_policy)
+    ))
 
 
 def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-def]

@@ -159,6 +159,9 @@ def run_headless(args: Any, prompt: str) -> int:
     finally:
         transcript.close()
         agent.provider.close()
+        close_runner = getattr(agent.runner, "close", None)
+        if callable(close_runner):
+            close_runner()
     return 0 if finished is not None and not finished.is_error else 1
 
 
