@@ -328,3 +328,27 @@ def test_system_prompt_override_replaces_the_built_in_one(server, run_ketch):
     run_ketch(["-p", "hi", "--system-prompt", "You are terse."], server=fake, dialect="openai")
     messages = fake.requests[0].body["messages"]
     assert messages[0] == {"role": "system", "content": "You are terse."}
+
+
+def test_without_bubblewrap_commands_fail_closed_and_the_user_is_told(server, run_ketch, workspace: Path):
+    import sysconfig
+
+    fake = server([{"tool_calls": [{"name": "Bash", "id": "b1", "input": {"command": "touch made-it"}}]},
+                   {"text": "could not run it"}])
+    run = run_ketch(["-p", "x", "--output-format", "json", "--permission-mode", "bypassPermissions"], server=fake,
+                    env={"PATH": sysconfig.get_path("scripts")})  # no /usr/bin: no bwrap
+    assert run.returncode == 0, run.stderr
+    assert not (workspace / "made-it").exists()
+    result = tool_results(fake.requests[1].body, "anthropic")[0]
+    assert "bwrap" in result["content"] and "--sandbox off" in result["content"]
+    assert "bwrap" in run.stderr and len([l for l in run.stderr.splitlines() if "bwrap" in l]) == 1
+
+
+def test_sandbox_off_is_loud_and_recorded(server, run_ketch, workspace: Path, ketch_home: Path):
+    fake = server([{"tool_calls": [{"name": "Bash", "input": {"command": "touch made-it"}}]}, {"text": "ok"}])
+    run = run_ketch(["-p", "x", "--output-format", "json", "--sandbox", "off", "--permission-mode",
+                     "bypassPermissions"], server=fake)
+    assert run.returncode == 0 and (workspace / "made-it").exists()
+    assert "WARNING: --sandbox off" in run.stderr
+    transcript = next((ketch_home / "projects").rglob("*.jsonl")).read_text()
+    assert json.loads(transcript.splitlines()[0])["sandbox"] == "off"

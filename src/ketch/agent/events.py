@@ -114,6 +114,13 @@ class Error:
 
 
 @dataclass
+class Notice:
+    """Something the person must know that is not an error of the run (e.g. no sandbox)."""
+
+    message: str
+
+
+@dataclass
 class Denial:
     tool_name: str
     tool_use_id: str
@@ -142,6 +149,6 @@ class RunFinished:
 
 Event = Union[
     SessionStarted, UserPrompt, TextDelta, ThinkingDelta, AssistantMessage, ToolCall, PermissionRequest,
-    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, RunFinished,
+    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, Notice, RunFinished,
     TodosChanged,
 ]

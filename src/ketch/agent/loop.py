@@ -232,6 +232,8 @@ class Agent:
             content, is_error = out.content, out.is_error
         except ToolError as exc:
             content, is_error = str(exc), True
+            if getattr(exc, "tell_user", False):
+                self._emitted.append(ev.Notice(str(exc)))
         except Exception as exc:  # a tool bug must not kill the session; the model sees it
             content, is_error = f"internal error in {planned.call.name}: {type(exc).__name__}: {exc}", True
         return ToolResultBlock(planned.call.id, self.redact(content), is_error), int((time.monotonic() - t0) * 1000)

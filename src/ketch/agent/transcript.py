@@ -78,6 +78,8 @@ def to_record(event: object) -> dict[str, Any] | None:
     if isinstance(event, ev.PermissionDecision):
         return {"type": "permission", "tool_use_id": event.tool_use_id, "tool_name": event.tool_name,
                 "allowed": event.allowed, "reason": event.reason, "source": event.source}
+    if isinstance(event, ev.Notice):
+        return {"type": "notice", "message": event.message}
     if isinstance(event, ev.Error):
         return {"type": "error", "kind": event.kind, "message": event.message}
     if isinstance(event, ev.Retry):

@@ -12,3 +12,6 @@ class SandboxUnavailable(ToolError):
     unsandboxed. It is a ToolError so that any tool whose runner raises it (Bash, Grep,
     Glob) hands the model an error result instead of crashing the session.
     """
+
+    # The person running ketch must see this too, not only the model (ui prints it once).
+    tell_user = True

@@ -112,10 +112,7 @@ class BashTool:
             raise ToolError("timeout must be a positive number of milliseconds")
         timeout_ms = min(timeout_ms, MAX_TIMEOUT_MS)
         cwd, notes = self._start_dir(ctx)
-        try:
-            marker = _new_marker(getattr(ctx.runner, "state_dir", None))
-        except SandboxUnavailable as exc:
-            return ToolResult(str(exc), is_error=True)
+        marker = _new_marker(getattr(ctx.runner, "state_dir", None))  # may raise SandboxUnavailable
         try:
             result = ctx.runner(
                 ["bash", "-c", wrap(command, marker)],
@@ -124,9 +121,9 @@ class BashTool:
                 cancel=ctx.cancel,
                 max_output_chars=MAX_OUTPUT_CHARS,
             )
-        except SandboxUnavailable as exc:
+        except SandboxUnavailable:
             _read_marker(marker)
-            return ToolResult(str(exc), is_error=True)
+            raise
         except OSError as exc:
             _read_marker(marker)
             raise ToolError(f"Could not start bash: {exc.strerror or exc}") from None

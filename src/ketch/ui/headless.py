@@ -143,7 +143,7 @@ def run_headless(args: Any, prompt: str) -> int:
     printer = make_printer(args.output_format, agent.redact)
     transcript = TranscriptWriter(transcript_path(ketch_home(), agent.config.workspace, agent.session_id),
                                   redact=agent.redact)
-    consumers = [transcript.on_event, printer.on_event]
+    consumers = [transcript.on_event, printer.on_event, NoticePrinter().on_event]
     if args.output_format != "text":
         consumers.append(lambda event: _echo_errors(event, agent.redact))
     finished: ev.RunFinished | None = None
@@ -173,3 +173,15 @@ def _with_start(agent: Any, prompt: str):  # type: ignore[no-untyped-def]
 def _echo_errors(event: object, redact: Callable[[str], str]) -> None:
     if isinstance(event, ev.Error):
         sys.stderr.write(redact(f"ketch: error: {event.message}") + "\n")
+
+
+@dataclass
+class NoticePrinter:
+    """Notices go to stderr once each, whatever the output format."""
+
+    seen: set[str] = field(default_factory=set)
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, ev.Notice) and event.message not in self.seen:
+            self.seen.add(event.message)
+            sys.stderr.write(f"ketch: {event.message}\n")
