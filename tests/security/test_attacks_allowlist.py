@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from attack_kit import bash, lab, turn  # noqa: F401
+from attack_kit import bash, git, lab, turn  # noqa: F401
 
 RM = "rm -f precious"
 PY_RM = "python3 -c \"import os; os.remove('precious')\""
@@ -118,3 +118,27 @@ def test_git_diff_output_flag_writes_only_inside(lab):
     lab.assert_safe(out)  # the canary and ~/.bashrc are byte-identical, whatever the gate said
     if "c" not in out.denied_ids():
         assert os.path.exists(lab.ws / "diff.txt")
+
+
+ENV_PREFIX = {
+    # `git status` and `git diff` run without asking while sandboxed; an assignment in front
+    # of them turns them into code execution the built-in rules never named.
+    "git_config_env_builtin": "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor "
+                              "GIT_CONFIG_VALUE_0='sh payload.txt' git status",
+    "git_external_diff_builtin": "GIT_EXTERNAL_DIFF='sh payload.txt' git diff",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENV_PREFIX), ids=sorted(ENV_PREFIX))
+def test_environment_prefix_on_a_builtin_allowed_command(lab, case):
+    (lab.ws / "payload.txt").write_text(f"{RM}\n")
+    git(lab.ws, "add", "-A")
+    git(lab.ws, "commit", "-q", "-m", "base")
+    (lab.ws / "app.py").write_text("changed\n")  # something for `git diff` to show
+    (lab.ws / "precious").write_text("keep me\n")
+    out = lab.run([turn(bash("x", ENV_PREFIX[case]))])
+    survived = (lab.ws / "precious").exists()
+    assert out.denied_ids() == {"x"}, f"not refused (precious {'survived' if survived else 'DELETED'}): " \
+                                      f"{out.results().get('x')}"
+    assert survived
+    lab.assert_safe(out)
