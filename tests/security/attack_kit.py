@@ -202,9 +202,6 @@ class Outcome:
         assert call_id in results, f"no tool result for {call_id}; got {sorted(results)}\nstderr: {self.stderr[-2000:]}"
         return results[call_id]["content"]
 
-    def all_result_text(self) -> str:
-        return "\n".join(r["content"] for r in self.results().values())
-
     def bodies_text(self) -> str:
         return "\n".join(json.dumps(r.body) for r in self.requests)
 
@@ -291,7 +288,6 @@ class Lab:
     token: str          # a unique marker for this lab
     prompt_mark: str    # in ketch's own argv only: a child that sees it has seen ketch's process
     secrets: dict[str, str] = field(default_factory=dict)
-    extra_env: dict[str, str] = field(default_factory=dict)
     _before: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ws_before: dict[str, Any] = field(default_factory=dict)
 
@@ -363,7 +359,6 @@ class Lab:
     def env(self, **extra: str) -> dict[str, str]:
         env = {"HOME": str(self.home), "KETCH_HOME": str(self.ketch_home), "KETCH_KEYRING": "0",
                "DEPLOY_TOKEN": self.secrets["env"]}
-        env.update(self.extra_env)
         env.update(extra)
         return env
 
