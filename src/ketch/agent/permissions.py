@@ -180,7 +180,11 @@ class PermissionGate:
             if self.mode == "plan":
                 return Decision("deny", f"plan mode: `{cmd.text}` is not a read-only command")
             if any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in allow_rules):
-                continue
+                unsafe = [a for a in cmd.assignments if not shell.assignment_is_harmless(a)]
+                if not unsafe:
+                    continue
+                return Decision("ask", f"`{cmd.text}` sets {unsafe[0].split('=', 1)[0]}, which can change what "
+                                       "the program runs; no rule covers that")
             uncovered.append(cmd)
         if not uncovered:
             return Decision("allow", "read-only command" if not self.allow else "allowed by rules or read-only")
@@ -190,7 +194,7 @@ class PermissionGate:
         for redirect in cmd.redirects:
             if ">" not in redirect.op or redirect.target.startswith("&"):
                 continue
-            if self._outside_path(redirect.target):
+            if "$" in redirect.target or self._outside_path(redirect.target):  # `$...`: an expansion
                 return redirect.target
         return None
 

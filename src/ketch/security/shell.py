@@ -25,10 +25,10 @@ import re
 
 from ketch.security.shell_code import SHELLS, runs_arbitrary_code
 from ketch.security.shell_match import exact_matches, prefix_matches, wildcard_matches
-from ketch.security.shell_readonly import is_read_only
+from ketch.security.shell_readonly import assignment_is_harmless, is_read_only
 from ketch.security.shell_types import Redirect, ShellAnalysis, SimpleCommand, Word
 
-__all__ = ["Redirect", "SimpleCommand", "ShellAnalysis", "Word", "analyze", "is_read_only",
+__all__ = ["Redirect", "SimpleCommand", "ShellAnalysis", "Word", "analyze", "assignment_is_harmless", "is_read_only",
            "runs_arbitrary_code", "prefix_matches", "exact_matches", "wildcard_matches"]
 
 MAX_LENGTH = 10_000

@@ -31,8 +31,11 @@ def split_rule(rule: str) -> list[str] | None:
     return words
 
 
-def _words(cmd: SimpleCommand) -> list[Word]:
+def _words(cmd: SimpleCommand, deny: bool = False) -> list[Word]:
     words = list(cmd.word_list())
+    if deny and words and words[0].literal and "/" in words[0].value:
+        # `/bin/rm` and `./rm` are `rm` as far as a deny rule is concerned
+        words[0] = Word(words[0].value.rsplit("/", 1)[1], literal=True)
     if cmd.input_args:
         words.append(Word("", literal=False, may_split=True, option_like=True))
     return words
@@ -44,7 +47,7 @@ def prefix_matches(rule_prefix: str, cmd: SimpleCommand, *, deny: bool = False) 
     wanted = split_rule(rule)
     if not wanted:
         return deny
-    words = _words(cmd)
+    words = _words(cmd, deny)
     i = 0
     for expected in wanted:
         if i >= len(words):
@@ -66,7 +69,7 @@ def exact_matches(rule: str, cmd: SimpleCommand, *, deny: bool = False) -> bool:
     wanted = split_rule(rule)
     if wanted is None:
         return deny
-    words = _words(cmd)
+    words = _words(cmd, deny)
     if not deny or all(w.literal for w in words):
         return len(words) == len(wanted) and all(w.literal and w.value == x for w, x in zip(words, wanted))
     # Deny: a word may stand for any one word, a splitting word for any number of them.
@@ -92,7 +95,7 @@ def wildcard_matches(pattern: str, cmd: SimpleCommand, *, deny: bool = False) ->
     wanted = split_rule(pattern)
     if not wanted:
         return deny
-    words = _words(cmd)
+    words = _words(cmd, deny)
     if not deny or all(w.literal for w in words):
         text = _SEP.join(w.value if w.literal else _DYN for w in words)
         return _pattern_regex(tuple(wanted)).fullmatch(text) is not None
