@@ -57,9 +57,10 @@ def test_glob(lab):
 def test_git_status(lab):
     _with_commit(lab)
     (lab.ws / "new_file.py").write_text("y = 2\n")
-    out = lab.run([turn(bash("s", "git status"))])
+    out = lab.run([turn(bash("s", "git status --short"))])
     _no_denials(out)
-    assert "new_file.py" in out.result_text("s")
+    # the real state of the tree, and only that: no phantom files from the sandbox's mounts
+    assert out.result_text("s").split() == ["??", "new_file.py"], out.result_text("s")
 
 
 def test_git_diff(lab):
@@ -84,7 +85,9 @@ def test_git_add_and_commit(lab):
     _no_denials(out)
     log = git(lab.ws, "log", "--format=%s", "-1").stdout.strip()
     assert log == "add the feature"
-    assert "feature.py" in git(lab.ws, "show", "--name-only", "--format=", "HEAD").stdout
+    committed = git(lab.ws, "show", "--name-only", "--format=", "HEAD").stdout.split()
+    assert committed == ["feature.py"], f"the commit holds more than the work: {committed}"
+    assert git(lab.ws, "status", "--porcelain").stdout == "", "the working tree is not clean after the commit"
     lab.assert_safe(out)  # committing wrote nothing protected: .git/config and hooks as they were
 
 
