@@ -206,6 +206,29 @@ class Planner:
         for dest in sorted(read_only, key=lambda p: len(p.parts)):
             plan.args += ["--ro-bind", str(read_only[dest]), str(dest)]
             plan.held.append(dest)
+        self._hide_placeholders_from_git(roots, [p for p in plan.placeholders if read_only.get(p) != self.runtime.empty_dir],
+                                         plan)
+
+    def _hide_placeholders_from_git(self, roots: list[Path], files: list[Path], plan: CallPlan) -> None:
+        """Keep placeholder files out of `git status` and `git add -A` inside the sandbox.
+
+        The sandbox's view of `.git/info/exclude` is the repository's own plus one line per
+        placeholder; the real file is untouched. Without it the model would see (and commit)
+        empty `.envrc` or `.mcp.json` files that vanish when the call ends.
+        """
+        for root in roots:
+            mine = [f for f in files if _inside(f, root) and f != root]
+            exclude = root / ".git" / "info" / "exclude"
+            if not mine or not exclude.is_file() or exclude.is_symlink():
+                continue
+            try:
+                original = exclude.read_bytes()
+            except OSError:
+                continue
+            lines = b"".join(b"/" + str(f.relative_to(root)).encode() + b"\n" for f in mine)
+            view = self.runtime.root / f"exclude-{os.getpid()}-{len(plan.args)}-{abs(hash(tuple(mine)))}"
+            view.write_bytes(original.rstrip(b"\n") + b"\n# ketch sandbox placeholders (not real files)\n" + lines)
+            plan.args += ["--ro-bind", str(view), str(exclude)]
 
     def _placeholder_source(self, path: Path, is_dir: bool) -> Path:
         if is_dir:
