@@ -327,3 +327,18 @@ def test_venv_and_pip_work_in_the_workspace(ws: Path, home: Path) -> None:
     result = sh(make(ws, home), f"{sys.executable} -m venv .venv && .venv/bin/pip --version", timeout=120)
     assert result.exit_code == 0, result.output
     assert "pip" in result.output and str(ws) in result.output
+
+
+def test_tool_folders_under_tmp_stay_runnable(tmp_path: Path, monkeypatch) -> None:
+    """A venv or tool cache under /tmp (CI runners) must not vanish behind the private /tmp."""
+    from ketch.security.sandbox_mounts import _tool_dirs_under
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tools = tmp_path / "tools" / "bin"
+    tools.mkdir(parents=True)
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}:{tools}:/usr/bin")
+    found = _tool_dirs_under(Path("/tmp"))
+    assert venv.resolve() in found and tools.resolve() in found
+    assert Path("/usr/bin") not in found and Path("/tmp") not in found

@@ -59,6 +59,8 @@ def static_args(bwrap: Bwrap, policy: SandboxPolicy, unshare_net: bool) -> list[
     if bwrap.tmpfs_size:
         args += ["--size", str(policy.limits.tmp_bytes)]
     args += ["--tmpfs", "/tmp"]
+    for tool_dir in _tool_dirs_under(Path("/tmp")):
+        args += ["--ro-bind", str(tool_dir), str(tool_dir)]
     for run in ("/run", "/var/run"):
         if os.path.isdir(run) and not os.path.islink(run):
             args += ["--tmpfs", run]
@@ -68,6 +70,28 @@ def static_args(bwrap: Bwrap, policy: SandboxPolicy, unshare_net: bool) -> list[
         if resolv.startswith("/run/") and os.path.exists(resolv):
             args += ["--ro-bind", os.path.dirname(resolv), os.path.dirname(resolv)]
     return args
+
+
+def _tool_dirs_under(scratch: Path) -> list[Path]:
+    """Program folders the private scratch area would hide: PATH entries and this Python's prefix.
+
+    A virtualenv or a tool cache under /tmp (common on CI runners) must stay runnable inside,
+    read-only; nothing else of the host's /tmp is shown. A venv's `bin` brings its whole venv.
+    """
+    import sys
+
+    found: dict[Path, None] = {}
+    candidates = [Path(p) for p in os.environ.get("PATH", "").split(":") if p.startswith("/")]
+    candidates += [Path(sys.prefix), Path(os.path.dirname(os.path.realpath(sys.executable)))]
+    for entry in candidates:
+        real = _real(entry)
+        if not _inside(real, scratch) or real == scratch or not real.is_dir():
+            continue
+        if real.name == "bin" and (real.parent / "pyvenv.cfg").is_file():
+            real = real.parent
+        found[real] = None
+    roots = sorted(found, key=lambda p: len(p.parts))
+    return [p for p in roots if not any(_inside(p, q) and p != q for q in roots)]
 
 
 def _inside(path: Path, root: Path) -> bool:
