@@ -12,6 +12,10 @@ A reply is a dict:
   {"thinking": "...", "text": "..."}                 reasoning first (Anthropic only)
   {"status": 529, "headers": {...}, "message": ".."} an HTTP error in the dialect's shape
   {"cut": true, "text": "..."}                       the stream stops before its end
+  {"stall_after": N, ...}                            send the first N stream events, set
+                                                     `server.stalled`, then hang until
+                                                     `server.release` is set (stop() sets it):
+                                                     a model caught mid-stream, for crash tests
   {"usage": {"input_tokens": .., "output_tokens": .., "cache_read_input_tokens": ..}}
 A reply may also be a callable taking the request body and returning such a dict.
 """
@@ -49,6 +53,8 @@ class FakeModelServer:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self.stalled = threading.Event()  # a {"stall_after": N} reply is hanging mid-stream
+        self.release = threading.Event()  # lets hanging replies finish
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -72,10 +78,12 @@ class FakeModelServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: stop() (shutdown) waits up to one interval, once per test.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self.release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -122,7 +130,11 @@ class FakeModelServer:
         handler.send_header("connection", "close")
         handler.end_headers()
         try:
-            for chunk in events:
+            for k, chunk in enumerate(events):
+                if k == reply.get("stall_after"):
+                    handler.wfile.flush()
+                    self.stalled.set()
+                    self.release.wait()
                 handler.wfile.write(chunk.encode())
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

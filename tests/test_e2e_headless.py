@@ -352,3 +352,38 @@ def test_sandbox_off_is_loud_and_recorded(server, run_ketch, workspace: Path, ke
     assert "WARNING: --sandbox off" in run.stderr
     transcript = next((ketch_home / "projects").rglob("*.jsonl")).read_text()
     assert json.loads(transcript.splitlines()[0])["sandbox"] == "off"
+
+
+def test_budget_stops_cleanly_before_the_next_request(server, run_ketch, workspace: Path):
+    fake = server([
+        {"tool_calls": [{"name": "Glob", "input": {"pattern": "*"}}], "usage": {"input_tokens": 1_000_000}},
+        {"text": "never asked"},
+    ])
+    run = run_ketch(["-p", "x", "--output-format", "json", "--max-budget-usd", "1.0"], server=fake)
+    assert run.returncode == 1
+    result = run.json()
+    assert result["subtype"] == "error_max_budget_usd" and result["is_error"] is True
+    assert result["total_cost_usd"] >= 3.0 and len(fake.requests) == 1
+
+
+def test_budget_must_be_positive(server, run_ketch):
+    run = run_ketch(["-p", "x", "--max-budget-usd", "0"], server=server([]))
+    assert run.returncode == 2 and "--max-budget-usd" in run.stderr
+
+
+def test_user_memory_and_subfolder_memory(server, run_ketch, workspace: Path, ketch_home: Path):
+    (ketch_home / "AGENTS.md").write_text("Prefer tabs.\n")
+    (workspace / "svc").mkdir()
+    (workspace / "svc" / "AGENTS.md").write_text("Run `make svc-test` in svc.\n")
+    (workspace / "svc" / "a.py").write_text("a = 1\n")
+    (workspace / "svc" / "b.py").write_text("b = 2\n")
+    fake = server([{"tool_calls": [{"name": "Read", "id": "r1", "input": {"file_path": "svc/a.py"}}]},
+                   {"tool_calls": [{"name": "Read", "id": "r2", "input": {"file_path": "svc/b.py"}}]},
+                   {"text": "ok"}])
+    run = run_ketch(["-p", "x"], server=fake)
+    assert run.returncode == 0, run.stderr
+    assert "Prefer tabs." in _system_text(fake.requests[0].body)
+    first = tool_results(fake.requests[1].body, "anthropic")[0]["content"]
+    second = tool_results(fake.requests[2].body, "anthropic")[-1]["content"]
+    assert "make svc-test" in first and 'source="svc/AGENTS.md"' in first
+    assert "make svc-test" not in second

@@ -323,3 +323,12 @@ def test_undecodable_body_is_one_line_error() -> None:
                            content=iter([b"this is not gzip"]))
     err = failure(reply)
     assert err.kind == "transport"
+
+
+def test_prompt_cache_key_only_for_openai_itself():
+    from ketch.conversation import Message, ModelRequest, TextBlock
+    from ketch.providers.openai_chat import build_body
+
+    request = ModelRequest(model="gpt-5", system="s", messages=[Message("user", [TextBlock("hi")])], cache_key="sess-1")
+    assert build_body(request, "https://api.openai.com/v1")["prompt_cache_key"] == "sess-1"
+    assert "prompt_cache_key" not in build_body(request, "http://localhost:11434/v1")

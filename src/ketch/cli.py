@@ -2,7 +2,8 @@
 
 Start-up cost matters (DESIGN.md §6: `--version` ≤ 60 ms): only the standard library is
 imported at module level; providers, tools and the agent are imported when a run needs them.
-`ketch auth ...` is handed to `ketch.auth_cli` before any of that is parsed.
+`ketch auth ...` is handed to `ketch.auth_cli` before any of that is parsed (`ketch undo ...`
+to `ketch.undo_cli`, `ketch sessions ...` to `ketch.sessions_cli` likewise).
 Exit status: 0 success, 1 failed run, 2 usage or configuration error, 130 interrupted.
 """
 
@@ -40,6 +41,8 @@ def build_parser():  # type: ignore[no-untyped-def]
     p.add_argument("--output-format", choices=["text", "json", "stream-json"], default="text")
     p.add_argument("--model", help="anthropic:NAME, openai:NAME, or a bare claude-*/gpt-*/o3* name")
     p.add_argument("--max-turns", type=int, metavar="N", help="stop after N model turns")
+    p.add_argument("--max-budget-usd", type=float, metavar="USD",
+                   help="stop cleanly before the next model request once this much has been spent")
     p.add_argument("--system-prompt", help="replace the built-in system prompt")
     p.add_argument("--append-system-prompt", help="text appended to the system prompt")
     p.add_argument("--allowedTools", "--allowed-tools", dest="allowed_tools", nargs="+", default=[],
@@ -55,6 +58,12 @@ def build_parser():  # type: ignore[no-untyped-def]
                    help="off runs the model's commands WITHOUT the OS sandbox (not recommended)")
     p.add_argument("--trust", action="store_true",
                    help="trust this folder from now on: its project settings may then loosen your policy")
+    p.add_argument("-c", "--continue", dest="continue_session", action="store_true",
+                   help="continue this folder's most recent session")
+    p.add_argument("-r", "--resume", nargs="?", const="", metavar="ID",
+                   help="resume the session ID (see `ketch sessions list`)")
+    p.add_argument("--fork-session", action="store_true",
+                   help="with --continue/--resume: keep the history but record a new session, leaving the old one as it was")
     p.add_argument("--version", action="version", version=_version())
     return p
 
@@ -105,10 +114,24 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         from ketch.auth_cli import main as auth_main
 
         sys.exit(auth_main(args_list[1:]))
+    if args_list[:1] == ["sessions"]:
+        from ketch.sessions_cli import main as sessions_main
+
+        sys.exit(sessions_main(args_list[1:]))
+    if args_list[:1] == ["undo"]:
+        from ketch.undo_cli import main as undo_main
+
+        sys.exit(undo_main(args_list[1:]))
     args = build_parser().parse_args(args_list)
     try:
         if not args.print_mode:
             raise UsageError("interactive mode is not available yet: run headless with -p \"your prompt\"")
+        if args.continue_session or args.resume is not None or args.fork_session:
+            from ketch.agent.session_resume import flags_problem
+
+            problem = flags_problem(args.continue_session, args.resume, args.fork_session, headless=args.print_mode)
+            if problem:
+                raise UsageError(problem)
         prompt = _compose_prompt(args.prompt)
         if args.trust:
             _trust_working_folder()

@@ -115,6 +115,7 @@ class ModelRequest:
     tools: list[ToolDef] = field(default_factory=list)
     max_tokens: int = 8192
     temperature: float | None = None
+    cache_key: str | None = None  # stable per session: OpenAI's prompt_cache_key
 
 
 def block_to_dict(block: Block) -> dict[str, Any]:

@@ -23,6 +23,7 @@ class RunOptions:
     workspace: Path
     model: str | None = None
     max_turns: int | None = None
+    max_budget_usd: float | None = None
     system_prompt: str | None = None
     append_system_prompt: str | None = None
     allowed_tools: list[str] = field(default_factory=list)
@@ -127,6 +128,40 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):
     ))
 
 
+def _context_window(info) -> int:  # type: ignore[no-untyped-def]
+    """KETCH_CONTEXT_WINDOW (for local models whose window the registry cannot know), else the registry."""
+    from ketch.agent.context import DEFAULT_WINDOW
+
+    raw = os.environ.get("KETCH_CONTEXT_WINDOW")
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"KETCH_CONTEXT_WINDOW must be a number of tokens, not {raw!r}") from None
+        if value < 1000:
+            raise ConfigError("KETCH_CONTEXT_WINDOW must be at least 1000 tokens")
+        return value
+    return info.context_window if info is not None else DEFAULT_WINDOW
+
+
+def _autocompact_threshold() -> float | None:
+    """KETCH_AUTOCOMPACT_PCT: compact when the estimate passes this % of the window; 0 or off: never."""
+    from ketch.agent.context import DEFAULT_THRESHOLD
+
+    raw = os.environ.get("KETCH_AUTOCOMPACT_PCT")
+    if not raw:
+        return DEFAULT_THRESHOLD
+    if raw.strip().lower() in ("0", "off", "never"):
+        return None
+    try:
+        pct = float(raw)
+    except ValueError:
+        pct = -1
+    if not 1 <= pct <= 100:
+        raise ConfigError(f"KETCH_AUTOCOMPACT_PCT must be a percentage from 1 to 100 (or off), not {raw!r}")
+    return pct / 100
+
+
 def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-def]
     """Return a ready Agent; nothing touches the network until its first request."""
     from ketch.agent.loop import Agent, AgentConfig, refuse_all
@@ -142,6 +177,8 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
 
     if options.max_turns is not None and options.max_turns < 1:
         raise ConfigError("--max-turns must be at least 1")
+    if options.max_budget_usd is not None and not options.max_budget_usd > 0:
+        raise ConfigError("--max-budget-usd must be a positive amount of dollars, e.g. 0.50")
     workspace = Path(os.path.realpath(options.workspace))
     policy = load_policy(
         workspace, trusted=is_trusted(workspace), cli_allow=options.allowed_tools,
@@ -163,27 +200,39 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         protected=protected_set(roots, Path.home(), ketch_home()), home=Path.home(),
         sandboxed=options.sandbox != "off",
     )
+    session_id = str(uuid.uuid4())
+    outputs_dir = ketch_home() / "outputs" / session_id
+    gate.readable.append(outputs_dir)
     denied_outright = {r.tool for r in deny if r.spec is None}
     tools = [t for t in default_tools() if t.name not in denied_outright]
     agent_config = AgentConfig(
         model=model,
         provider_name=provider_name,
         system_prompt=build_system_prompt(workspace, override=options.system_prompt,
-                                          append=options.append_system_prompt),
+                                          append=options.append_system_prompt, user_home=ketch_home()),
         workspace=workspace,
         gate=gate,
         max_turns=options.max_turns,
+        max_budget_usd=options.max_budget_usd,
+        context_window=_context_window(info),
+        outputs_dir=outputs_dir,
+        autocompact_threshold=_autocompact_threshold(),
         max_tokens=default_max_tokens(info),
         sandbox="off" if options.sandbox == "off" else "bubblewrap",
         notices=list(policy.ignored),
     )
-    return Agent(
+    agent = Agent(
         provider=make_provider(provider_name, config),
         tools=tools,
         config=agent_config,
-        session_id=str(uuid.uuid4()),
+        session_id=session_id,
         approver=approver or refuse_all,
         cost_fn=lambda usage: cost_usd(info, usage),
         redact=Redactor.from_environment([config.api_key, *known_secret_values()]),
         runner=build_runner(options, workspace, policy),
     )
+    from ketch.agent.checkpoints import make_checkpoints
+
+    # Undo snapshots go to $KETCH_HOME/shadow/; nothing is created before the first edit turn.
+    agent.checkpoints = make_checkpoints(workspace, ketch_home(), agent.redact)
+    return agent

@@ -114,10 +114,44 @@ class Error:
 
 
 @dataclass
+class Compacting:
+    tokens_before: int
+    reason: str
+
+
+@dataclass
+class Compacted:
+    """The history was replaced: `messages` is the new history (recorded, so resume sees it)."""
+
+    summary: str
+    tokens_before: int
+    tokens_after: int
+    messages: list[Message]
+
+
+@dataclass
 class Notice:
     """Something the person must know that is not an error of the run (e.g. no sandbox)."""
 
     message: str
+
+
+@dataclass
+class Checkpoint:
+    """Snapshots around a turn whose tools may change files: what undo and rewind restore.
+
+    `before`/`after` are shadow-store commits; `checkpoint` numbers the session's
+    checkpoints (None when the turn changed nothing); `message_index` is the index of the
+    turn's assistant message, so a rewind can cut the conversation at the same point.
+    """
+
+    session_id: str
+    turn: int
+    before: str
+    after: str
+    files_changed: list[str]
+    checkpoint: int | None = None
+    message_index: int = -1
 
 
 @dataclass
@@ -127,7 +161,7 @@ class Denial:
     tool_input: dict[str, Any]
 
 
-Subtype = Literal["success", "error_max_turns", "error_during_execution", "interrupted"]
+Subtype = Literal["success", "error_max_turns", "error_max_budget_usd", "error_during_execution", "interrupted"]
 
 
 @dataclass
@@ -149,6 +183,6 @@ class RunFinished:
 
 Event = Union[
     SessionStarted, UserPrompt, TextDelta, ThinkingDelta, AssistantMessage, ToolCall, PermissionRequest,
-    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, Notice, RunFinished,
-    TodosChanged,
+    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, Notice, Compacting, Compacted, RunFinished,
+    TodosChanged, Checkpoint,
 ]

@@ -7,6 +7,8 @@ the person (or headless policy) behind the `Approver` answers what the gate cann
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ketch.agent import events as ev
+from ketch.agent.context import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter, compacted_history, summary_request
 from ketch.agent.permissions import PermissionGate
+from ketch.agent.prompt import nested_memory
 from ketch.conversation import (
     Message, ModelRequest, TextBlock, ToolResultBlock, ToolUseBlock, Usage,
 )
@@ -52,6 +56,12 @@ class AgentConfig:
     workspace: Path
     gate: PermissionGate
     max_turns: int | None = None
+    max_budget_usd: float | None = None  # stop cleanly before the next request once reached
+    context_window: int = DEFAULT_WINDOW
+    autocompact_threshold: float | None = DEFAULT_THRESHOLD  # fraction of the window; None: never
+    transcript_path: str = ""  # named in the compaction summary, so nothing is out of reach
+    tool_result_chars: int = 30_000  # what the model sees of one tool result at most
+    outputs_dir: Path | None = None  # where whole long results are kept (readable by Read)
     max_tokens: int = 8192
     sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
     notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
@@ -76,6 +86,7 @@ class Agent:
     cost_fn: CostFn = lambda usage: 0.0
     redact: Callable[[str], str] = lambda text: text
     runner: Any = None
+    checkpoints: Any = None  # agent.checkpoints.TurnCheckpoints, or None: no undo snapshots
     messages: list[Message] = field(default_factory=list)
     state: SessionState = field(default_factory=SessionState)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -85,6 +96,11 @@ class Agent:
         self.usage = Usage()
         self.denials: list[ev.Denial] = []
         self._emitted: list[Any] = []  # events tools emit while running (TodoWrite)
+        self._compacted_len = 0
+        self.instructions: list[str] = []  # every prompt the user gave; survives compaction verbatim
+        self.meter = ContextMeter(self.config.context_window, self.config.autocompact_threshold) \
+            if self.config.autocompact_threshold else None
+        self._memory_seen: set[Path] = {self.config.workspace}  # folders whose AGENTS.md the model has
 
     def started_event(self) -> ev.SessionStarted:
         return ev.SessionStarted(
@@ -100,7 +116,13 @@ class Agent:
         started = time.monotonic()
         api_s = 0.0
         turns = 0
-        self.messages.append(Message("user", [TextBlock(prompt)]))
+        if self.messages and self.messages[-1].role == "user":
+            # A resumed session that ended on the user's side (an unanswered prompt, or results
+            # of calls a crash cut short): join that turn, so roles alternate for strict servers.
+            self.messages[-1] = Message("user", [*self.messages[-1].content, TextBlock(prompt)])
+        else:
+            self.messages.append(Message("user", [TextBlock(prompt)]))
+        self.instructions.append(prompt)
         yield ev.UserPrompt(prompt)
         request_tools = [t.definition() for t in self.tools]
 
@@ -111,10 +133,19 @@ class Agent:
                 cost_usd=self.cost_fn(self.usage), usage=self.usage, permission_denials=list(self.denials),
             )
 
+        overflow_retried = False
         while True:
+            if self.meter is not None and len(self.messages) > max(2, self._compacted_len) and self.meter.over_threshold(
+                    self.config.system_prompt, self.messages, request_tools):
+                yield from self.compact(reason="threshold")
+            budget = self.config.max_budget_usd
+            if budget is not None and turns and self.cost_fn(self.usage) >= budget:
+                yield finish("error_max_budget_usd",
+                             f"stopped: spent ${self.cost_fn(self.usage):.4f} of the ${budget:.4f} budget")
+                return
             request = ModelRequest(
                 model=self.config.model, system=self.config.system_prompt, messages=self.messages,
-                tools=request_tools, max_tokens=self.config.max_tokens,
+                tools=request_tools, max_tokens=self.config.max_tokens, cache_key=self.session_id,
             )
             t0 = time.monotonic()
             completed: Completed | None = None
@@ -132,6 +163,11 @@ class Agent:
                         break
             except ProviderError as exc:
                 api_s += time.monotonic() - t0
+                if exc.kind == "context_length" and self.meter is not None and not overflow_retried \
+                        and len(self.messages) > 2:
+                    overflow_retried = True  # the window is smaller than we thought: compact once, resend
+                    yield from self.compact(reason="the provider said the context is too long")
+                    continue
                 yield ev.Error(str(exc), kind=exc.kind)
                 yield finish("error_during_execution", str(exc))
                 return
@@ -146,6 +182,8 @@ class Agent:
                 return
 
             turns += 1
+            if self.meter is not None:
+                self.meter.observe(request, completed.usage)
             self.messages.append(completed.message)
             self.usage.add(completed.usage)
             yield ev.AssistantMessage(completed.message, completed.message_id, completed.model or self.config.model,
@@ -171,6 +209,38 @@ class Agent:
             if self.cancel.is_set():
                 yield finish("interrupted", "interrupted")
                 return
+
+    # -- context ----------------------------------------------------------------------------
+
+    def compact(self, focus: str | None = None, reason: str = "requested") -> Iterator[ev.Event]:
+        """Replace old turns with a model-written summary (one visible request, its cost counted)."""
+        assert self.meter is not None
+        tools = [t.definition() for t in self.tools]
+        before = self.meter.estimate(self.config.system_prompt, self.messages, tools)
+        yield ev.Compacting(tokens_before=before, reason=reason)
+        request = summary_request(self.config.model, self.config.system_prompt, self.messages,
+                                  self.config.max_tokens, focus)
+        summary = ""
+        try:
+            for item in self.provider.stream(request):
+                if isinstance(item, Retrying):
+                    yield ev.Retry(item.attempt, item.delay_s, item.reason)
+                elif isinstance(item, Completed):
+                    summary = item.message.text()
+                    self.usage.add(item.usage)
+        except ProviderError as exc:
+            yield ev.Error(f"compaction failed, the conversation is unchanged: {exc}", kind="compaction")
+            return
+        if not summary.strip():
+            yield ev.Error("compaction failed: the model wrote an empty summary", kind="compaction")
+            return
+        self.messages[:] = compacted_history(
+            self.messages, summary, instructions=self.instructions, todos=list(self.state.todos),
+            files=sorted(self.state.read_files), transcript=self.config.transcript_path,
+        )
+        self._compacted_len = len(self.messages)  # not again until the history has grown
+        after = self.meter.estimate(self.config.system_prompt, self.messages, tools)
+        yield ev.Compacted(summary=summary, tokens_before=before, tokens_after=after, messages=list(self.messages))
 
     # -- tools ------------------------------------------------------------------------------
 
@@ -236,7 +306,44 @@ class Agent:
                 self._emitted.append(ev.Notice(str(exc)))
         except Exception as exc:  # a tool bug must not kill the session; the model sees it
             content, is_error = f"internal error in {planned.call.name}: {type(exc).__name__}: {exc}", True
-        return ToolResultBlock(planned.call.id, self.redact(content), is_error), int((time.monotonic() - t0) * 1000)
+        if not is_error:
+            content += self._nested_memory(planned)
+        content = self._trim(planned.call.id, self.redact(content))
+        return ToolResultBlock(planned.call.id, content, is_error), int((time.monotonic() - t0) * 1000)
+
+    def _trim(self, tool_use_id: str, content: str) -> str:
+        """Head and tail of a long result; the whole of it goes to a file the model can Read."""
+        limit = self.config.tool_result_chars
+        if len(content) <= limit:
+            return content
+        where = "it was not kept"
+        if self.config.outputs_dir is not None:
+            try:
+                self.config.outputs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                path = self.config.outputs_dir / f"{re.sub(r'[^A-Za-z0-9_-]', '_', tool_use_id)}.txt"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(content)
+                where = f"the full output is in {path} (Read it with offset and limit)"
+            except OSError as exc:
+                where = f"it could not be kept: {exc.strerror or exc}"
+        head, tail = limit * 2 // 5, limit * 3 // 5
+        cut = content[head : len(content) - tail]
+        note = f"\n\n[... {len(cut)} characters ({cut.count(chr(10))} lines) cut from the middle; {where} ...]\n\n"
+        return content[:head] + note + content[len(content) - tail :]
+
+    def _nested_memory(self, planned: _Planned) -> str:
+        """Instructions of subfolders the call touched, appended once per folder."""
+        try:
+            paths = self._target_paths(planned.tool, planned.call.input) if planned.tool else []
+        except (ToolError, OSError, ValueError):
+            return ""
+        notes = []
+        for path in paths:
+            for source, text in nested_memory(path, self.config.workspace, self._memory_seen):
+                rel = source.relative_to(self.config.workspace)
+                notes.append(f"\n\n<project-instructions source=\"{rel}\">\n{text}\n</project-instructions>")
+        return "".join(notes)
 
     def _run_tools(self, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> Iterator[ev.Event]:
         self._emitted = []
@@ -247,6 +354,20 @@ class Agent:
                     plans.append(item)
                 else:
                     yield item
+        pending = self._begin_checkpoint(plans)
+        if isinstance(pending, ev.Notice):
+            yield pending
+            pending = None
+        mark = None
+        try:
+            yield from self._run_plans(plans, results)
+        finally:  # also on Ctrl-C: what an interrupted turn changed can still be undone
+            if pending is not None:
+                mark = self.checkpoints.finish(pending)
+        if mark is not None:
+            yield mark
+
+    def _run_plans(self, plans: list[_Planned], results: list[ToolResultBlock]) -> Iterator[ev.Event]:
         # Consecutive allowed read-only calls run together; everything else in order.
         i = 0
         while i < len(plans):
@@ -269,6 +390,15 @@ class Agent:
                 yield from self._drain_emitted()
                 yield ev.ToolResult(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
             i = j
+
+    def _begin_checkpoint(self, plans: list[_Planned]) -> Any:
+        """Snapshot for undo before a turn whose allowed tools may change files (edits, commands)."""
+        runnable = [p for p in plans if p.tool is not None]
+        if self.checkpoints is None or not any(p.tool.kind in ("edit", "execute") for p in runnable):  # type: ignore[union-attr]
+            return None
+        turn = sum(1 for m in self.messages if m.role == "assistant")
+        return self.checkpoints.begin(self.session_id, turn, len(self.messages) - 1,
+                                      [(p.call.name, p.call.input) for p in runnable])
 
     def _drain_emitted(self) -> Iterator[Any]:
         while self._emitted:

@@ -49,6 +49,7 @@ class PermissionGate:
     protected: ProtectedSet | None = None
     home: Path = field(default_factory=Path.home)
     sandboxed: bool = False  # commands run in the OS sandbox: ordinary work needs no approval
+    readable: list[Path] = field(default_factory=list)  # ketch's own files the model may Read (long outputs)
 
     def __post_init__(self) -> None:
         self._builtin_allow = sandboxed_allow_rules() if self.sandboxed else []
@@ -71,6 +72,8 @@ class PermissionGate:
         for rule in self.deny:
             if self._matches(rule, tool_name, tool_input, paths, for_deny=True):
                 return Decision("deny", f"denied by rule {rule}", "rule")
+        if kind == "read" and paths and all(any(is_inside(p, r) for r in self.readable) for p in paths):
+            return Decision("allow", "ketch's copy of an earlier tool output")
         hard = self._path_policy(kind, paths)
         if hard is not None:
             return hard

@@ -38,7 +38,8 @@ def read_memory(workspace: Path) -> tuple[str, str] | None:
 
 
 def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
-                        today: datetime.date | None = None) -> str:
+                        today: datetime.date | None = None, user_home: Path | None = None) -> str:
+    """`user_home`: ketch's own folder, whose AGENTS.md holds the user's instructions for all projects."""
     if override is not None:
         base = override
     else:
@@ -50,6 +51,10 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
             date=(today or datetime.date.today()).isoformat(),
             git=f"yes (root {git_root})" if git_root else "no",
         ).strip()
+        user_memory = read_memory(user_home) if user_home is not None else None
+        if user_memory:
+            name, text = user_memory
+            base += f"\n\nThe user's own instructions ({name}, for every project):\n<user-instructions>\n{text}\n</user-instructions>"
         memory = read_memory(workspace)
         if memory:
             name, text = memory
@@ -57,3 +62,23 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
     if append:
         base += "\n\n" + append
     return base
+
+
+def nested_memory(path: Path, workspace: Path, seen: set[Path]) -> list[tuple[Path, str]]:
+    """AGENTS.md (or CLAUDE.md) files in the folders between the workspace and `path`, not yet
+    shown: a subproject's instructions reach the model when it starts working there."""
+    try:
+        rel = path.relative_to(workspace)
+    except ValueError:
+        return []
+    found = []
+    folder = workspace
+    for part in rel.parts[:-1] if not path.is_dir() else rel.parts:
+        folder = folder / part
+        if folder in seen:
+            continue
+        seen.add(folder)
+        memory = read_memory(folder)
+        if memory:
+            found.append((folder / memory[0], memory[1]))
+    return found

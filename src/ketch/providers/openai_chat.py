@@ -48,8 +48,11 @@ def build_body(request: ModelRequest, base_url: str) -> dict[str, Any]:
             }}
             for t in request.tools
         ]
-    limit_key = "max_completion_tokens" if urlsplit(base_url).hostname == OPENAI_HOST else "max_tokens"
-    body[limit_key] = request.max_tokens
+    is_openai = urlsplit(base_url).hostname == OPENAI_HOST
+    body["max_completion_tokens" if is_openai else "max_tokens"] = request.max_tokens
+    if is_openai and request.cache_key:
+        # Routes a session's requests to the same cache shard, so the stable prefix hits.
+        body["prompt_cache_key"] = request.cache_key
     if request.temperature is not None:
         body["temperature"] = request.temperature
     body["stream"] = True

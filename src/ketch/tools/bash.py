@@ -29,7 +29,8 @@ from ketch.tools.validate import require_valid
 
 DEFAULT_TIMEOUT_MS = 120_000
 MAX_TIMEOUT_MS = 600_000
-MAX_OUTPUT_CHARS = 30_000
+# Kept whole up to here; the loop trims what the model sees and stores the full text.
+MAX_OUTPUT_CHARS = 1_000_000
 
 
 def wrap(command: str, marker: str) -> str:

@@ -58,7 +58,7 @@ class TextPrinter:
             if event.subtype == "success":
                 self.out.write(self.redact(event.result.rstrip("\n")) + "\n")
                 self.out.flush()
-            elif event.subtype == "error_max_turns":
+            elif event.subtype in ("error_max_turns", "error_max_budget_usd"):
                 self.err.write(f"ketch: {event.result}\n")
         elif isinstance(event, ev.Error):
             self.err.write(self.redact(f"ketch: error: {event.message}") + "\n")
@@ -98,6 +98,10 @@ class StreamJsonPrinter:
             message = {"role": "user", "content": [block_to_dict(b) for b in event.message.content]}
             _dump({"type": "user", "message": message, "parent_tool_use_id": None,
                    "session_id": self.session_id}, self.out, self.redact)
+        elif isinstance(event, ev.Compacted):
+            _dump({"type": "system", "subtype": "compact_boundary", "session_id": self.session_id,
+                   "compact_metadata": {"pre_tokens": event.tokens_before, "post_tokens": event.tokens_after}},
+                  self.out, self.redact)
         elif isinstance(event, ev.Retry):
             _dump({"type": "system", "subtype": "api_retry", "attempt": event.attempt,
                    "retry_delay_ms": int(event.delay_s * 1000), "error": event.reason,
@@ -118,12 +122,12 @@ def run_headless(args: Any, prompt: str) -> int:
     """Run one prompt to completion; return the exit status (0 success, 1 failed run)."""
     from pathlib import Path
 
-    from ketch.agent.transcript import TranscriptWriter, transcript_path
+    from ketch.agent.session_resume import SessionError, open_session
     from ketch.config.settings import ConfigError, ketch_home
     from ketch.wiring import RunOptions, build_agent
 
     options = RunOptions(
-        workspace=Path.cwd(), model=args.model, max_turns=args.max_turns, system_prompt=args.system_prompt,
+        workspace=Path.cwd(), model=args.model, max_turns=args.max_turns, max_budget_usd=args.max_budget_usd, system_prompt=args.system_prompt,
         append_system_prompt=args.append_system_prompt, allowed_tools=args.allowed_tools,
         disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
@@ -141,8 +145,17 @@ def run_headless(args: Any, prompt: str) -> int:
         sys.stderr.write("ketch: WARNING: --sandbox off: commands the model runs have your full user rights, "
                          "network and files included\n")
     printer = make_printer(args.output_format, agent.redact)
-    transcript = TranscriptWriter(transcript_path(ketch_home(), agent.config.workspace, agent.session_id),
-                                  redact=agent.redact)
+    try:
+        transcript, warning = open_session(agent, ketch_home(), continue_=getattr(args, "continue_session", False),
+                                           resume=getattr(args, "resume", None),
+                                           fork=getattr(args, "fork_session", False))
+    except SessionError as exc:
+        from ketch.cli import UsageError
+
+        raise UsageError(str(exc)) from None
+    if warning:
+        sys.stderr.write(f"ketch: warning: {warning}\n")
+    agent.config.transcript_path = str(getattr(transcript, "path", "") or "")
     consumers = [transcript.on_event, printer.on_event, NoticePrinter().on_event]
     if args.output_format != "text":
         consumers.append(lambda event: _echo_errors(event, agent.redact))
@@ -182,6 +195,8 @@ class NoticePrinter:
     seen: set[str] = field(default_factory=set)
 
     def on_event(self, event: object) -> None:
+        if isinstance(event, ev.Compacted):
+            sys.stderr.write(f"ketch: context compacted: ~{event.tokens_before} → ~{event.tokens_after} tokens\n")
         if isinstance(event, ev.Notice) and event.message not in self.seen:
             self.seen.add(event.message)
             sys.stderr.write(f"ketch: {event.message}\n")
