@@ -107,3 +107,18 @@ def _last_result(body: dict) -> str:  # type: ignore[type-arg]
                     content = block["content"]
                     return content if isinstance(content, str) else "".join(c.get("text", "") for c in content)
     raise AssertionError("no tool result")
+
+
+def test_resume_restores_the_users_prompts_including_compacted_ones():
+    from types import SimpleNamespace
+
+    from ketch.agent.session_resume import _restore_instructions
+
+    head = compacted_history([Message("user", [TextBlock("first ask")])], "S",
+                             instructions=["first ask", "second ask"], todos=[], files=[], transcript="")[0]
+    messages = [head, Message("assistant", [TextBlock("ok")]), Message("user", [TextBlock("third ask")]),
+                Message("assistant", [ToolUseBlock("t", "Read", {"file_path": "a"})]),
+                Message("user", [ToolResultBlock("t", "x")])]
+    agent = SimpleNamespace(instructions=[])
+    _restore_instructions(agent, messages)
+    assert agent.instructions == ["first ask", "second ask", "third ask"]

@@ -231,8 +231,21 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         redact=Redactor.from_environment([config.api_key, *known_secret_values()]),
         runner=build_runner(options, workspace, policy),
     )
-    from ketch.agent.checkpoints import make_checkpoints
-
-    # Undo snapshots go to $KETCH_HOME/shadow/; nothing is created before the first edit turn.
-    agent.checkpoints = make_checkpoints(workspace, ketch_home(), agent.redact)
+    # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
+    agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
     return agent
+
+
+class LazyCheckpoints:
+    """Undo's checkpoints, built at the first turn that edits or runs a command."""
+
+    def __init__(self, workspace: Path, home: Path, redact) -> None:  # type: ignore[no-untyped-def]
+        self._args = (workspace, home, redact)
+        self._real = None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if self._real is None:
+            from ketch.agent.checkpoints import make_checkpoints
+
+            self._real = make_checkpoints(*self._args)
+        return getattr(self._real, name)

@@ -10,13 +10,15 @@ SessionError (one line).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ketch.agent.session_load import Loaded, load_session, to_records
 from ketch.agent.session_lock import SessionBusy
 from ketch.agent.session_store import SessionError, find_session, latest_session
 from ketch.agent.transcript import TranscriptWriter, transcript_path
-from ketch.conversation import Message, ToolResultBlock
+from ketch.conversation import Message, TextBlock, ToolResultBlock
+
+if TYPE_CHECKING:
+    from ketch.agent.session_load import Loaded
 
 
 def flags_problem(continue_: bool, resume: str | None, fork: bool, headless: bool) -> str | None:
@@ -48,6 +50,8 @@ def open_session(agent: Any, home: Path, continue_: bool = False, resume: str | 
                                                                          this_folder_only=True)
     if ref is None:
         raise SessionError("no session to continue in this folder: run without --continue to start one")
+    from ketch.agent.session_load import to_records  # only resuming pays for the loader
+
     if fork:
         loaded = _load(ref.transcript)
         writer = TranscriptWriter(new_path, redact=agent.redact, history=to_records(loaded.messages, loaded.info.model),
@@ -70,10 +74,13 @@ def open_session(agent: Any, home: Path, continue_: bool = False, resume: str | 
         agent.session_id = ref.session_id
     agent.messages = loaded.messages
     _restore_todos(agent, loaded.messages)
+    _restore_instructions(agent, loaded.messages)
     return writer, loaded.warning()
 
 
-def _load(transcript: Path) -> Loaded:
+def _load(transcript: Path) -> "Loaded":
+    from ketch.agent.session_load import load_session
+
     try:
         return load_session(transcript)
     except OSError as exc:
@@ -89,3 +96,22 @@ def _restore_todos(agent: Any, messages: list[Message]) -> None:
             if call.name == "TodoWrite" and call.id not in failed and isinstance(todos, list):
                 agent.state.todos = [dict(t) for t in todos if isinstance(t, dict)]
                 return
+
+
+def _restore_instructions(agent: Any, messages: list[Message]) -> None:
+    """The user's prompts so far, verbatim, so a later compaction keeps them too.
+
+    After an earlier compaction, the prompts before it live inside the compacted head.
+    """
+    import re
+
+    prompts: list[str] = []
+    for message in messages:
+        if message.role != "user" or any(isinstance(b, ToolResultBlock) for b in message.content):
+            continue
+        text = "\n".join(b.text for b in message.content if isinstance(b, TextBlock))
+        if text.startswith("<compacted-context>"):
+            prompts += [m.strip("\n") for m in re.findall(r"<user-message>\n(.*?)\n</user-message>", text, re.S)]
+        elif text:
+            prompts.append(text)
+    agent.instructions = prompts
