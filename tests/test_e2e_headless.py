@@ -387,3 +387,10 @@ def test_user_memory_and_subfolder_memory(server, run_ketch, workspace: Path, ke
     second = tool_results(fake.requests[2].body, "anthropic")[-1]["content"]
     assert "make svc-test" in first and 'source="svc/AGENTS.md"' in first
     assert "make svc-test" not in second
+
+
+def test_prompt_swallowed_by_allowed_tools_is_explained(run_ketch, server):
+    run = run_ketch(["-p", "--allowedTools", "Edit", "fix the bug"], server=server([]))
+    assert run.returncode == 2 and "right after -p" in run.stderr and len(run.stderr.splitlines()) == 1
+    piped = run_ketch(["-p", "--allowedTools", "Edit", "fix the bug"], server=server([]), stdin="context\n")
+    assert piped.returncode == 2 and "unknown tool 'fix'" in piped.stderr and "right after -p" in piped.stderr

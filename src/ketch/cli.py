@@ -132,7 +132,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             problem = flags_problem(args.continue_session, args.resume, args.fork_session, headless=args.print_mode)
             if problem:
                 raise UsageError(problem)
-        prompt = _compose_prompt(args.prompt)
+        try:
+            prompt = _compose_prompt(args.prompt)
+        except UsageError as exc:
+            if args.allowed_tools or args.disallowed_tools:
+                raise UsageError(f"{exc}; note that --allowedTools/--disallowedTools take every word after them, "
+                                 "so put the prompt right after -p") from None
+            raise
         if args.trust:
             _trust_working_folder()
         from ketch.ui.headless import run_headless

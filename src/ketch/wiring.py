@@ -113,6 +113,25 @@ class LazySandbox:
             self._sandbox.close()
 
 
+# Claude Code's other tool names: rules for them are accepted (shared settings), they just match nothing yet.
+_KNOWN_ELSEWHERE = {"WebFetch", "WebSearch", "Task", "NotebookEdit", "NotebookRead", "LS", "KillShell", "BashOutput"}
+
+
+def _check_cli_tool_names(policy: EffectivePolicy, tools: set[str]) -> None:
+    """A rule on the command line naming no tool is almost always a prompt swallowed by
+    `--allowedTools A B "the prompt"` (the flags take several values): say so."""
+    from ketch.agent.permissions import parse_rules
+
+    for source in [*policy.allow, *policy.ask, *policy.deny]:
+        if source.layer != "cli":
+            continue
+        for rule in parse_rules([source.rule]):
+            if rule.tool not in tools and rule.tool not in _KNOWN_ELSEWHERE and not rule.tool.startswith("mcp__"):
+                raise ConfigError(
+                    f"unknown tool {rule.tool!r} in a permission rule on the command line; if that was your "
+                    "prompt, put it right after -p (e.g. ketch -p \"fix it\" --allowedTools Edit)")
+
+
 def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):  # type: ignore[no-untyped-def]
     """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
     if options.sandbox == "off":
@@ -193,6 +212,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     info = model_info(provider_name, model)
 
     allow, ask, deny = _rules(policy.allow), _rules(policy.ask), _rules(policy.deny)
+    _check_cli_tool_names(policy, {t.name for t in default_tools()})
     roots = [workspace, *policy.additional_directories]
     gate = PermissionGate(
         mode=policy.default_mode or "default", allow=allow, ask=ask, deny=deny, workspace=workspace,
