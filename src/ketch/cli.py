@@ -3,7 +3,8 @@
 Start-up cost matters (DESIGN.md §6: `--version` ≤ 60 ms): only the standard library is
 imported at module level; providers, tools and the agent are imported when a run needs them.
 `ketch auth ...` is handed to `ketch.auth_cli` before any of that is parsed (`ketch undo ...`
-to `ketch.undo_cli`, `ketch sessions ...` to `ketch.sessions_cli` likewise).
+to `ketch.undo_cli`, `ketch sessions ...` to `ketch.sessions_cli`, `ketch models ...` to
+`ketch.models_cli` likewise).
 Exit status: 0 success, 1 failed run, 2 usage or configuration error, 130 interrupted.
 """
 
@@ -33,13 +34,14 @@ def build_parser():  # type: ignore[no-untyped-def]
 
     p = argparse.ArgumentParser(
         prog="ketch",
-        description="A terminal coding agent. Run headless with -p; interactive mode is not built yet.",
+        description="A terminal coding agent: interactive by default, headless with -p.",
     )
-    p.add_argument("prompt", nargs="?", help="the prompt (with -p); piped stdin is appended as context")
+    p.add_argument("prompt", nargs="?", help="the prompt (with -p), or the first message of the interactive session; piped stdin is appended as context with -p")
     p.add_argument("-p", "--print", dest="print_mode", action="store_true",
                    help="run headless: answer, print the result, exit")
     p.add_argument("--output-format", choices=["text", "json", "stream-json"], default="text")
-    p.add_argument("--model", help="anthropic:NAME, openai:NAME, or a bare claude-*/gpt-*/o3* name")
+    p.add_argument("--model", help="anthropic:NAME, openai:NAME, local:NAME (see `ketch models list`), local:/path/to/file.gguf, "
+                        "or a bare claude-*/gpt-*/o3* name")
     p.add_argument("--max-turns", type=int, metavar="N", help="stop after N model turns")
     p.add_argument("--max-budget-usd", type=float, metavar="USD",
                    help="stop cleanly before the next model request once this much has been spent")
@@ -118,14 +120,23 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         from ketch.sessions_cli import main as sessions_main
 
         sys.exit(sessions_main(args_list[1:]))
+    if args_list[:1] == ["models"]:
+        from ketch.models_cli import main as models_main
+
+        sys.exit(models_main(args_list[1:]))
     if args_list[:1] == ["undo"]:
         from ketch.undo_cli import main as undo_main
 
         sys.exit(undo_main(args_list[1:]))
     args = build_parser().parse_args(args_list)
+    # httpx imports its own command-line client (rich, pygments, click: ~50 ms) whenever those
+    # are installed, and rich now is (the REPL's). ketch never uses that client: keep it out.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
     try:
         if not args.print_mode:
-            raise UsageError("interactive mode is not available yet: run headless with -p \"your prompt\"")
+            from ketch.ui.repl import run_repl  # prompt_toolkit and rich load only here
+
+            sys.exit(run_repl(args))
         if args.continue_session or args.resume is not None or args.fork_session:
             from ketch.agent.session_resume import flags_problem
 

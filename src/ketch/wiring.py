@@ -34,7 +34,8 @@ class RunOptions:
 
 
 def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
-    """--model (or a managed model), then KETCH_MODEL, then settings, then whichever key exists."""
+    """--model (or a managed model), then KETCH_MODEL, then settings, then whichever key exists,
+    then an installed local model."""
     from ketch.security.credentials import get_stored_key
 
     if policy.model and policy.model_layer in ("managed", "cli"):
@@ -46,6 +47,11 @@ def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
         return DEFAULT_ANTHROPIC_MODEL
     if os.environ.get("OPENAI_API_KEY") or get_stored_key("openai"):
         return DEFAULT_OPENAI_MODEL
+    from ketch.localmodels.profile import default_local_model
+
+    local = default_local_model()  # an installed local model beats refusing to run
+    if local:
+        return local
     raise ConfigError(
         "no model configured: pass --model (e.g. claude-sonnet-4-5, openai:llama3.1), set \"model\" in "
         f"{ketch_home() / 'settings.json'}, or export ANTHROPIC_API_KEY or OPENAI_API_KEY"
@@ -57,6 +63,10 @@ def provider_config(provider: str):  # type: ignore[no-untyped-def]
     from ketch.providers import api_key_env, base_url_env, config_from_env
     from ketch.security.credentials import get_stored_key
 
+    if provider == "local":  # in process: no URL, no key
+        from ketch.providers.base import ProviderConfig
+
+        return ProviderConfig(api_key=None, base_url="")
     config = config_from_env(provider)
     config.api_key = config.api_key or get_stored_key(provider)
     if not config.api_key and not (provider == "openai" and os.environ.get(base_url_env(provider))):
@@ -208,6 +218,11 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         provider_name, model = parse_model_spec(choose_model(options.model, policy))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    local = provider_name == "local"
+    if local:
+        from ketch.localmodels.profile import SMALL_TOOLS, SYSTEM_TEMPLATE, check_ready
+
+        local_window = check_ready(model)
     config = provider_config(provider_name)
     info = model_info(provider_name, model)
 
@@ -224,23 +239,26 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     outputs_dir = ketch_home() / "outputs" / session_id
     gate.readable.append(outputs_dir)
     denied_outright = {r.tool for r in deny if r.spec is None}
-    tools = [t for t in default_tools() if t.name not in denied_outright]
+    tools = [t for t in default_tools() if t.name not in denied_outright and (not local or t.name in SMALL_TOOLS)]
     agent_config = AgentConfig(
         model=model,
         provider_name=provider_name,
         system_prompt=build_system_prompt(workspace, override=options.system_prompt,
-                                          append=options.append_system_prompt, user_home=ketch_home()),
+                                          append=options.append_system_prompt, user_home=ketch_home(),
+                                          template=SYSTEM_TEMPLATE if local else "system.md"),
         workspace=workspace,
         gate=gate,
         max_turns=options.max_turns,
         max_budget_usd=options.max_budget_usd,
-        context_window=_context_window(info),
+        context_window=local_window if local else _context_window(info),
         outputs_dir=outputs_dir,
         autocompact_threshold=_autocompact_threshold(),
         max_tokens=default_max_tokens(info),
         sandbox="off" if options.sandbox == "off" else "bubblewrap",
         notices=list(policy.ignored),
     )
+    if local and not (options.model or os.environ.get("KETCH_MODEL") or policy.model):
+        agent_config.model_note = f"no API key configured; using the local model {model}"
     agent = Agent(
         provider=make_provider(provider_name, config),
         tools=tools,

@@ -30,7 +30,21 @@ from ketch.tools.base import SessionState, Tool, ToolContext, ToolError
 from ketch.tools.paths import resolve as resolve_path
 from ketch.tools.validate import validate as validate_input
 
-Approver = Callable[[ev.PermissionRequest], bool]
+@dataclass
+class Approval:
+    """An approver's richer answer: allowed or not, plus what the person wants the model to know.
+
+    Approvers may still return a plain bool; `bool(Approval)` is `allowed`.
+    """
+
+    allowed: bool
+    note: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+Approver = Callable[[ev.PermissionRequest], "bool | Approval"]
 CostFn = Callable[[Usage], float]
 
 MAX_PARALLEL_READS = 8
@@ -65,6 +79,7 @@ class AgentConfig:
     max_tokens: int = 8192
     sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
     notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
+    model_note: str = ""  # how the model was chosen when the user did not name one (shown once)
 
 
 @dataclass
@@ -149,13 +164,18 @@ class Agent:
             )
             t0 = time.monotonic()
             completed: Completed | None = None
+            partial: list[str] = []  # streamed text, kept if the user interrupts mid-reply
             try:
                 for item in self.provider.stream(request):
                     if isinstance(item, PTextDelta):
+                        partial.append(item.text)
                         yield ev.TextDelta(item.text)
                     elif isinstance(item, PThinkingDelta):
                         yield ev.ThinkingDelta(item.text)
                     elif isinstance(item, Retrying):
+                        if self.cancel.is_set():
+                            break  # the resend is the front end's abort: keep what was streamed
+                        partial.clear()
                         yield ev.Retry(item.attempt, item.delay_s, item.reason)
                     elif isinstance(item, Completed):
                         completed = item
@@ -163,6 +183,10 @@ class Agent:
                         break
             except ProviderError as exc:
                 api_s += time.monotonic() - t0
+                if self.cancel.is_set():  # the front end closed the stream to interrupt it
+                    yield from self._keep_partial(partial)
+                    yield finish("interrupted", "interrupted")
+                    return
                 if exc.kind == "context_length" and self.meter is not None and not overflow_retried \
                         and len(self.messages) > 2:
                     overflow_retried = True  # the window is smaller than we thought: compact once, resend
@@ -173,6 +197,8 @@ class Agent:
                 return
             api_s += time.monotonic() - t0
             if self.cancel.is_set():
+                if completed is None:
+                    yield from self._keep_partial(partial)
                 yield finish("interrupted", "interrupted")
                 return
             if completed is None:
@@ -209,6 +235,15 @@ class Agent:
             if self.cancel.is_set():
                 yield finish("interrupted", "interrupted")
                 return
+
+    def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
+        """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
+        text = "".join(partial)
+        if not text.strip():
+            return
+        message = Message("assistant", [TextBlock(text + "\n\n[interrupted by the user]")])
+        self.messages.append(message)
+        yield ev.AssistantMessage(message, "", self.config.model, "interrupted", Usage())
 
     # -- context ----------------------------------------------------------------------------
 
@@ -270,9 +305,13 @@ class Agent:
         if decision.verdict == "ask":
             request = ev.PermissionRequest(call.id, call.name, call.input, decision.reason)
             yield request
-            allowed = bool(self.approver(request))
+            answer = self.approver(request)
+            allowed = bool(answer)
+            note = str(getattr(answer, "note", "") or "").strip()
             source = "headless" if self.approver is refuse_all else "user"
             reason = decision.reason if not allowed else "allowed by the user"
+            if note and not allowed:
+                reason += f". The user's note: {note}"
         yield ev.PermissionDecision(call.id, call.name, allowed, reason, source)
         if not allowed:
             self.denials.append(ev.Denial(call.name, call.id, call.input))

@@ -38,14 +38,16 @@ def read_memory(workspace: Path) -> tuple[str, str] | None:
 
 
 def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
-                        today: datetime.date | None = None, user_home: Path | None = None) -> str:
-    """`user_home`: ketch's own folder, whose AGENTS.md holds the user's instructions for all projects."""
+                        today: datetime.date | None = None, user_home: Path | None = None,
+                        template: str = "system.md") -> str:
+    """`user_home`: ketch's own folder, whose AGENTS.md holds the user's instructions for all projects.
+    `template`: the prompt file under ketch/prompts (system_small.md for small local models)."""
     if override is not None:
         base = override
     else:
-        template = (resources.files("ketch") / "prompts" / "system.md").read_text(encoding="utf-8")
+        text = (resources.files("ketch") / "prompts" / template).read_text(encoding="utf-8")
         git_root = find_git_root(workspace)
-        base = template.format(
+        base = text.format(
             cwd=str(workspace),
             platform=f"{platform.system()} {platform.release()}".strip(),
             date=(today or datetime.date.today()).isoformat(),

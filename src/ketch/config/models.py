@@ -46,6 +46,11 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
     """
     text = spec.strip()
     head, sep, rest = text.partition(":")
+    if sep and head.lower() == "local":  # an embedded GGUF model: a registry name or a file path
+        if not rest.strip():
+            raise ValueError("model spec 'local:' names no model: write local:NAME (see `ketch models list`) "
+                             "or local:/path/to/file.gguf")
+        return "local", rest.strip()
     if sep and head.lower() in PROVIDERS:
         name = rest.strip()
         if not name:

@@ -141,6 +141,8 @@ def run_headless(args: Any, prompt: str) -> int:
         raise UsageError(str(exc)) from None
     for notice in agent.config.notices:
         sys.stderr.write(f"ketch: not applied: {notice}\n")
+    if agent.config.model_note and args.output_format == "text":
+        sys.stderr.write(f"ketch: {agent.config.model_note}\n")
     if agent.config.sandbox == "off":
         sys.stderr.write("ketch: WARNING: --sandbox off: commands the model runs have your full user rights, "
                          "network and files included\n")

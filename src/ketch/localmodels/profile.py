@@ -1,0 +1,38 @@
+"""How ketch runs when the model is a small local one: fewer tools, a shorter prompt, early checks.
+
+Small models process prompts at ~90 tok/s on a laptop, so every token of fixed overhead is
+seconds of waiting, and a long tool list confuses them: they get six tools and a prompt of a
+few hundred tokens (prompts/system_small.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ketch.config.settings import ConfigError
+
+SMALL_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
+SYSTEM_TEMPLATE = "system_small.md"
+
+
+def check_ready(model: str) -> int:
+    """Fail before the run starts, in one line, if the model or llama-cpp-python is missing;
+    return the context window to run it with."""
+    from ketch.localmodels.cache import ModelFileError, resolve
+    from ketch.providers.local import DEFAULT_CONTEXT, INSTALL_HINT, context_size
+
+    try:
+        _path, entry = resolve(model)
+    except ModelFileError as exc:
+        raise ConfigError(str(exc)) from None
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ConfigError(INSTALL_HINT)
+    return context_size(entry.context_window if entry is not None else DEFAULT_CONTEXT)
+
+
+def default_local_model() -> str | None:
+    """`local:NAME` of the best installed registry model, for runs with no provider configured."""
+    from ketch.localmodels.cache import first_installed
+
+    model = first_installed()
+    return f"local:{model.name}" if model is not None else None

@@ -1,0 +1,181 @@
+"""The `local` provider: a GGUF model run in process by llama-cpp-python, same contract as the others.
+
+- llama_cpp is imported on the first request, never at start-up; a missing install is a
+  `config` error naming the extra to install.
+- The loaded model is kept for the life of the process (one per file), and every request
+  is tokenized whole: llama.cpp keeps the KV cache of the longest shared prefix, so a turn
+  only pays for what was added since the previous one (reported as cache_read tokens).
+- The prompt is rendered with the model's own chat template (GGUF metadata).
+- With tools, the reply is decoded under a grammar from `local_format.reply_schema`, so a
+  tool call is always well-formed JSON naming an offered tool with typed arguments.
+- Threads: one for generation (with tools running beside the model on two cores, spinning
+  threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from ketch.conversation import Message, ModelRequest, TextBlock, Usage
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
+from ketch.providers.local_format import chat_messages, reply_schema
+from ketch.providers.local_reply import AnswerStream, parse_reply
+
+DEFAULT_CONTEXT = 8192
+# Output cap per reply: a small model stuck repeating inside a JSON string would otherwise
+# write until the context is full (measured: 7,700 tokens, 7 minutes). KETCH_LOCAL_MAX_TOKENS overrides.
+DEFAULT_MAX_OUTPUT = 2048
+INSTALL_HINT = "the local provider needs llama-cpp-python: pip install 'ketch[local]'"
+
+
+@dataclass
+class _Loaded:
+    llm: Any  # llama_cpp.Llama
+    formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
+    lock: threading.Lock
+
+
+_MODELS: dict[tuple[str, int], _Loaded] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def thread_counts() -> tuple[int, int]:
+    """(generation, prompt processing) threads; KETCH_LOCAL_THREADS overrides generation."""
+    cores = os.cpu_count() or 1
+    raw = os.environ.get("KETCH_LOCAL_THREADS", "")
+    gen = int(raw) if raw.isdigit() and int(raw) > 0 else max(1, cores // 2)
+    return gen, cores
+
+
+def max_output() -> int:
+    raw = os.environ.get("KETCH_LOCAL_MAX_TOKENS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_OUTPUT
+
+
+def context_size(default: int) -> int:
+    raw = os.environ.get("KETCH_CONTEXT_WINDOW", "")
+    return int(raw) if raw.isdigit() and int(raw) >= 1000 else default
+
+
+_CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+           "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def _load(path: Path, n_ctx: int) -> _Loaded:
+    key = (str(path), n_ctx)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when libgomp starts: before the import
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError:
+            raise ProviderError(INSTALL_HINT, kind="config") from None
+        gen, batch = thread_counts()
+        try:
+            llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=gen, n_threads_batch=batch,
+                                  verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ProviderError(f"cannot load {path}: {str(exc).splitlines()[0] if str(exc) else 'not a GGUF model'}",
+                                kind="config") from None
+        template = llm.metadata.get("tokenizer.chat_template") or _CHATML
+
+        def token_text(token: int) -> str:
+            return llm._model.token_get_text(token) if token >= 0 else ""
+
+        formatter = Jinja2ChatFormatter(template=template, eos_token=token_text(llm.token_eos()),
+                                        bos_token=token_text(llm.token_bos()), add_generation_prompt=True)
+        loaded = _Loaded(llm, formatter, threading.Lock())
+        _MODELS[key] = loaded
+        return loaded
+
+
+def _shared_prefix(llm: Any, tokens: list[int]) -> int:
+    """How many leading tokens of this prompt are already in the KV cache."""
+    cached = llm.input_ids[: llm.n_tokens].tolist()
+    n = 0
+    for a, b in zip(cached, tokens):
+        if a != b:
+            break
+        n += 1
+    return min(n, len(tokens) - 1)  # llama.cpp always re-evaluates the last prompt token
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(self, config: ProviderConfig | None = None) -> None:
+        self.config = config
+
+    def _resolve(self, model: str) -> tuple[Path, str, int]:
+        from ketch.localmodels.cache import ModelFileError, resolve
+
+        try:
+            path, entry = resolve(model)
+        except ModelFileError as exc:
+            raise ProviderError(str(exc), kind="not_found") from None
+        name = entry.name if entry is not None else path.name
+        return path, name, context_size(entry.context_window if entry is not None else DEFAULT_CONTEXT)
+
+    def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
+        path, name, n_ctx = self._resolve(request.model)
+        loaded = _load(path, n_ctx)
+        structured = bool(request.tools)
+        messages = chat_messages(request.system, request.messages, request.tools, structured=structured)
+        try:
+            rendered = loaded.formatter(messages=messages)
+        except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
+            raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
+        with loaded.lock:
+            yield from self._generate(loaded, rendered, request, name, n_ctx, structured)
+
+    def _generate(self, loaded: _Loaded, rendered: Any, request: ModelRequest, name: str, n_ctx: int,
+                  structured: bool) -> Iterator[StreamEvent]:
+        llm = loaded.llm
+        tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not getattr(rendered, "added_special", False),
+                              special=True)
+        room = n_ctx - len(tokens)
+        if room < 16:
+            raise ProviderError(f"prompt is too long: {len(tokens)} tokens for a context of {n_ctx}",
+                                kind="context_length")
+        reused = _shared_prefix(llm, tokens)
+        kwargs: dict[str, Any] = {}
+        if structured:
+            from llama_cpp import LlamaGrammar
+
+            kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(reply_schema(request.tools)), verbose=False)
+        temperature = 0.0 if request.temperature is None else request.temperature
+        answer = AnswerStream()
+        raw, finish = "", None
+        try:
+            for chunk in llm.create_completion(prompt=tokens, max_tokens=min(request.max_tokens, room, max_output()),
+                                               temperature=temperature, stream=True, stop=rendered.stop,
+                                               **kwargs):
+                choice = chunk["choices"][0]
+                piece = choice.get("text") or ""
+                finish = choice.get("finish_reason") or finish
+                raw += piece
+                shown = answer.feed(piece) if structured else piece
+                if shown:
+                    yield TextDelta(shown)
+        except (RuntimeError, ValueError) as exc:
+            raise ProviderError(f"local model failed: {exc}", kind="server") from None
+        cut_off = finish == "length"
+        if structured:
+            content, stop_reason = parse_reply(raw, answer.text, cut_off)
+        else:
+            content, stop_reason = [TextBlock(raw)], "max_tokens" if cut_off else "end_turn"
+        out_tokens = len(llm.tokenize(raw.encode("utf-8"), add_bos=False, special=True)) if raw else 0
+        usage = Usage(input_tokens=len(tokens) - reused, output_tokens=out_tokens, cache_read_input_tokens=reused)
+        yield Completed(Message("assistant", content), usage, stop_reason, model=name,
+                        message_id=f"local_{uuid.uuid4().hex[:24]}")
+
+    def close(self) -> None:
+        """The model stays loaded for the process: the next session reuses it and its cache."""

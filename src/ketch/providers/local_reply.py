@@ -1,0 +1,122 @@
+"""Turn a grammar-constrained reply back into blocks, and stream an answer's text as it decodes.
+
+The model writes `{"answer": "..."}` or `{"tool": NAME, "arguments": {...}}`. The answer's
+characters are shown live (JSON escapes decoded as soon as they are complete); a call becomes
+a ToolUseBlock. A reply cut off by the token limit is not well-formed JSON: a cut call becomes
+a ToolUseBlock with `input_error` (the loop answers it with an error, nothing runs), a cut
+answer keeps the text decoded so far.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from ketch.conversation import Block, TextBlock, ToolUseBlock
+
+_ANSWER_START = re.compile(r'\s*\{\s*"answer"\s*:\s*"')
+_TOOL_NAME = re.compile(r'\s*\{\s*"tool"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class AnswerStream:
+    """Feed raw reply text; get back the newly decodable characters of the answer string."""
+
+    def __init__(self) -> None:
+        self.raw = ""
+        self._pos: int | None = None  # where the answer's undecoded characters start
+        self._done = False
+        self.text = ""
+
+    def feed(self, piece: str) -> str:
+        self.raw += piece
+        if self._done:
+            return ""
+        if self._pos is None:
+            match = _ANSWER_START.match(self.raw)
+            if match is None:
+                return ""
+            self._pos = match.end()
+        out = []
+        i, raw = self._pos, self.raw
+        while i < len(raw):
+            ch = raw[i]
+            if ch == '"':
+                self._done = True
+                i += 1
+                break
+            if ch != "\\":
+                out.append(ch)
+                i += 1
+                continue
+            if i + 1 >= len(raw):
+                break  # an escape split across tokens: wait for the rest
+            code = raw[i + 1]
+            if code in _SIMPLE_ESCAPES:
+                out.append(_SIMPLE_ESCAPES[code])
+                i += 2
+                continue
+            if code != "u" or i + 6 > len(raw):
+                if code != "u":  # not valid JSON; the grammar prevents it, keep it literally
+                    out.append(code)
+                    i += 2
+                    continue
+                break
+            if _is_high_surrogate(raw, i) and len(raw) < i + 12:
+                break  # its low half may still be coming
+            out.append(_decode_u(raw, i))
+            i += 12 if _is_pair(raw, i) else 6
+        self._pos = i
+        new = "".join(out)
+        self.text += new
+        return new
+
+
+def _is_high_surrogate(raw: str, i: int) -> bool:
+    try:
+        return 0xD800 <= int(raw[i + 2:i + 6], 16) < 0xDC00
+    except ValueError:
+        return False
+
+
+def _is_pair(raw: str, i: int) -> bool:
+    return _is_high_surrogate(raw, i) and raw[i + 6:i + 8] == "\\u" and len(raw) >= i + 12
+
+
+def _decode_u(raw: str, i: int) -> str:
+    if _is_pair(raw, i):
+        return json.loads('"' + raw[i:i + 12] + '"')
+    try:
+        char = json.loads('"' + raw[i:i + 6] + '"')
+    except ValueError:
+        return "\ufffd"
+    return "\ufffd" if 0xD800 <= ord(char) < 0xE000 else char  # a lone surrogate half
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def parse_reply(raw: str, streamed_answer: str, cut_off: bool) -> tuple[list[Block], str]:
+    """(content blocks, stop_reason) from the whole reply text."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and isinstance(value.get("tool"), str):
+        args = value.get("arguments")
+        if isinstance(args, dict):
+            return [ToolUseBlock(id=new_call_id(), name=value["tool"], input=args)], "tool_use"
+        return [ToolUseBlock(id=new_call_id(), name=value["tool"], input={},
+                             input_error="tool arguments are not a JSON object", raw_input=raw)], "tool_use"
+    if isinstance(value, dict) and isinstance(value.get("answer"), str):
+        return [TextBlock(value["answer"])], "end_turn"
+    name = _TOOL_NAME.match(raw)
+    if name is not None:
+        reason = "the reply hit the token limit before the arguments were complete" if cut_off \
+            else "the reply was not valid JSON"
+        return [ToolUseBlock(id=new_call_id(), name=json.loads(f'"{name.group(1)}"'), input={},
+                             input_error=reason, raw_input=raw)], "max_tokens" if cut_off else "tool_use"
+    text = streamed_answer if _ANSWER_START.match(raw) else raw.strip()
+    return [TextBlock(text)], "max_tokens" if cut_off else "end_turn"

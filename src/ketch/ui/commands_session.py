@@ -1,0 +1,111 @@
+"""Slash commands about the session and its context: compact, context, undo, resume, memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ketch.ui.commands import SlashCommand
+from ketch.ui.render import human
+
+
+def _compact(repl: Any, arg: str) -> None:
+    if repl.agent.meter is None:
+        repl.r.error("compaction is off (KETCH_AUTOCOMPACT_PCT=off)")
+        return
+    if len(repl.agent.messages) < 2:
+        repl.r.info("nothing to compact yet")
+        return
+    repl.run_events(repl.agent.compact(focus=arg or None))
+
+
+def _context(repl: Any, arg: str) -> None:
+    from ketch.ui.context_view import context_parts, context_used
+
+    used, window = context_used(repl.agent)
+    repl.r.line(f"context: ~{human(used)} of {human(window)} tokens ({100 * used / window:.0f}%)")
+    for name, tokens in context_parts(repl.agent):
+        repl.r.line(f"  {name:<18} ~{human(tokens)}")
+
+
+def _undo(repl: Any, arg: str) -> None:
+    from ketch.agent.shadow_store import ShadowError
+    from ketch.agent.undo import NothingToUndo, Undo
+
+    undo = Undo.for_workspace(repl.agent.config.workspace, repl.home)
+    try:
+        plan = undo.plan(None, repl.agent.session_id)
+        if plan.conflicts:
+            repl.r.warn("changed after the agent wrote them:")
+            for c in plan.conflicts:
+                repl.r.warn(f"  {c.path}: {c.reason}")
+            if repl.confirm("overwrite them too?"):
+                plan = undo.plan(None, repl.agent.session_id, force=True)
+        result = undo.apply(plan)
+    except NothingToUndo as exc:
+        repl.r.info(str(exc))
+        return
+    except (ShadowError, OSError) as exc:
+        repl.r.error(f"undo failed: {exc}")
+        return
+    for action in result.done:
+        repl.r.line(f"  {action.action:<9} {action.path}" + ("  (overwrote your changes)" if action.forced else ""))
+    for c in result.conflicts:
+        repl.r.warn(f"  left as is: {c.path}: {c.reason}")
+    for path, reason in result.failed:
+        repl.r.error(f"  could not restore {path}: {reason}")
+    if not result.done and result.complete:
+        repl.r.info("the files were already as before")
+
+
+def _resume(repl: Any, arg: str) -> None:
+    import time
+
+    from ketch.agent.session_store import list_sessions
+
+    refs = [r for r in list_sessions(repl.home, repl.agent.config.workspace) if r.session_id != repl.agent.session_id]
+    if not refs:
+        repl.r.info("no other session in this folder")
+        return
+    chosen = None
+    if arg:
+        chosen = next((r for r in refs if r.session_id.startswith(arg)), None)
+    else:
+        for i, ref in enumerate(refs[:20], 1):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(ref.info.updated))
+            first = (ref.info.first_prompt or "").replace("\n", " ")[:40]
+            repl.r.line(f"  {i:>2}. {when}  {ref.info.turns:>3} turns  {first}")
+        answer = repl.ask_line("session number (Enter to cancel): ").strip()
+        if answer.isdigit() and 1 <= int(answer) <= min(20, len(refs)):
+            chosen = refs[int(answer) - 1]
+    if chosen is None:
+        repl.r.info("not resumed")
+        return
+    repl.resume(chosen.session_id)
+
+
+def _memory(repl: Any, arg: str) -> None:
+    from ketch.agent.prompt import MEMORY_FILES
+
+    ws = repl.agent.config.workspace
+    folders: list[Path] = [repl.home, ws, *sorted(p for p in getattr(repl.agent, "_memory_seen", set()) if p != ws)]
+    shown = 0
+    for folder in folders:
+        for name in MEMORY_FILES:
+            path = folder / name
+            if path.is_file():
+                scope = "user (every project)" if folder == repl.home else "project" if folder == ws else "subfolder"
+                repl.r.line(f"  {scope:<22} {path}")
+                shown += 1
+                break  # AGENTS.md wins over CLAUDE.md in one folder
+    if not shown:
+        repl.r.info(f"no AGENTS.md or CLAUDE.md loaded (looked in {repl.home} and {ws})")
+
+
+COMMANDS = [
+    SlashCommand("compact", "summarise the conversation to free context: /compact [focus]", _compact),
+    SlashCommand("context", "how much of the context window each part uses", _context),
+    SlashCommand("undo", "revert the file changes of the last turn that made any", _undo),
+    SlashCommand("resume", "pick one of this folder's sessions and continue it", _resume),
+    SlashCommand("memory", "which AGENTS.md / CLAUDE.md files are loaded", _memory),
+]

@@ -1,0 +1,83 @@
+"""The inline permission question: what exactly would run, and the person's answer.
+
+Answers: allow once; allow for this session (an in-memory rule on the gate); always for this
+project (also written to .ketch/settings.local.json, never offered for commands that run
+arbitrary code); deny, optionally with a note the model reads. Esc denies and interrupts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from ketch.agent import events as ev
+from ketch.agent.loop import Approval
+from ketch.ui.project_rules import append_project_rule, may_offer_always, rule_for
+from ketch.ui.textstream import clean
+
+
+def shown_input(request: ev.PermissionRequest) -> str:
+    """The command or path, escaped: control characters are made visible, nothing is hidden."""
+    data = request.input
+    if request.tool_name == "Bash":
+        return clean(str(data.get("command", "")))
+    if isinstance(data.get("file_path"), str):
+        return clean(data["file_path"])
+    return clean(json.dumps(data, ensure_ascii=False)[:400])
+
+
+class PermissionPrompt:
+    """The Agent's approver for the REPL; `read_key` and `read_line` come from the front end."""
+
+    def __init__(self, agent: Any, renderer: Any, read_key: Callable[[], str],
+                 read_line: Callable[[str], str], interrupt: Callable[[], None]) -> None:
+        self.agent = agent
+        self.renderer = renderer
+        self.read_key = read_key
+        self.read_line = read_line
+        self.interrupt = interrupt
+        self.session_rules: list[Any] = []
+
+    def __call__(self, request: ev.PermissionRequest) -> Approval:
+        r = self.renderer
+        r.end_text()
+        always = may_offer_always(request.tool_name, request.input)
+        rule = rule_for(request.tool_name, request.input)
+        r.line(f"? {request.tool_name} wants permission: {clean(request.reason)}", "bold yellow")
+        label = "command" if request.tool_name == "Bash" else "input"
+        for text in shown_input(request).split("\n"):
+            r.line(f"    {label}: {text}" if label else f"    {text}", "bold")
+            label = ""
+        r.line(f"  [y] allow once   [s] allow {clean(str(rule))} for this session", "")
+        if always:
+            r.line("  [a] always allow it in this project (.ketch/settings.local.json)", "")
+        r.line("  [n] deny (and tell the model why)   [Esc] deny and stop the turn", "")
+        while True:
+            key = self.read_key()
+            if key in ("y", "1"):
+                r.info("  allowed once")
+                return Approval(True)
+            if key in ("s", "2"):
+                self._add_session_rule(rule)
+                r.info(f"  allowed {rule} for this session")
+                return Approval(True)
+            if key in ("a", "3") and always:
+                self._add_session_rule(rule)
+                try:
+                    path = append_project_rule(self.agent.config.workspace, rule)
+                    r.info(f"  allowed {rule} in this project (written to {path})")
+                except (OSError, ValueError) as exc:
+                    r.error(f"  could not save the rule ({exc}); allowed for this session only")
+                return Approval(True)
+            if key in ("n", "4"):
+                note = self.read_line("  note for the model (Enter to skip): ").strip()
+                r.info("  denied" + (f": {note}" if note else ""))
+                return Approval(False, note)
+            if key in ("esc", "ctrl-c", "ctrl-d", ""):
+                r.info("  denied; stopping the turn")
+                self.interrupt()
+                return Approval(False, "the user stopped this turn")
+
+    def _add_session_rule(self, rule: Any) -> None:
+        self.session_rules.append(rule)
+        self.agent.config.gate.allow.append(rule)

@@ -1,0 +1,199 @@
+"""The REPL's view of the event stream: inline, append-only, compact.
+
+Nothing already printed is redrawn (no full-screen app, no live region): text streams
+through `TextStream`, each tool call is one line plus a folded outcome, edits are diffs.
+Every piece of model or tool text is passed through `clean` before it reaches the
+terminal, so a hostile file cannot send escape sequences to it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ketch.agent import events as ev
+from ketch.tools.todo import TodosChanged
+from ketch.ui.diffs import edit_diff, fold
+from ketch.ui.textstream import TextStream, clean
+
+EDIT_TOOLS = ("Edit", "MultiEdit", "Write")
+DIFF_LINES = 24
+KEY_ARGS = {"Bash": "command", "Read": "file_path", "Write": "file_path", "Edit": "file_path",
+            "MultiEdit": "file_path", "Glob": "pattern", "Grep": "pattern", "WebFetch": "url"}
+
+
+def human(n: float) -> str:
+    """1234 -> 1.2k: status lines must fit 80 columns."""
+    if n < 1000:
+        return str(int(n))
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}".removesuffix(".0") + "k"
+    return f"{n / 1_000_000:.1f}".removesuffix(".0") + "M"
+
+
+class Renderer:
+    def __init__(self, console: Any, workspace: Path, fancy: bool) -> None:
+        self.console = console
+        self.workspace = workspace
+        self.fancy = fancy
+        self.bullet = "●" if fancy else "*"
+        self.elbow = "⎿" if fancy else "->"
+        self._calls: dict[str, ev.ToolCall] = {}
+        self._notices: set[str] = set()
+        self._thinking = False
+        self.last_folded = ""  # the whole of the last folded output, for /expand
+        self._text = self._new_stream()
+
+    # -- primitives -------------------------------------------------------------------------
+
+    def _new_stream(self) -> TextStream:
+        return TextStream(self._raw, self._code, self._heading)
+
+    def _raw(self, text: str) -> None:
+        self.console.file.write(text)
+        self.console.file.flush()
+
+    def line(self, text: str, style: str = "") -> None:
+        from rich.text import Text
+
+        self.console.print(Text(clean(text), style=style if self.fancy else ""), soft_wrap=True)
+
+    def info(self, text: str) -> None:
+        self.line(text, "dim")
+
+    def warn(self, text: str) -> None:
+        self.line(text, "yellow")
+
+    def error(self, text: str) -> None:
+        self.line(text, "bold red")
+
+    def _heading(self, text: str) -> None:
+        self.line(text, "bold")
+
+    def _code(self, code: str, language: str) -> None:
+        if not self.fancy or self.console.no_color:
+            for text in code.split("\n"):
+                self._raw("    " + text + "\n")
+            return
+        from rich.syntax import Syntax
+
+        self.console.print(Syntax(code, language or "text", theme="ansi_dark", background_color="default",
+                                  word_wrap=True, padding=(0, 0, 0, 2)))
+
+    def end_text(self) -> None:
+        self._text.finish()
+        self._text = self._new_stream()
+
+    # -- events -----------------------------------------------------------------------------
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, ev.TextDelta):
+            if self._thinking:
+                self._thinking = False
+            self._text.feed(event.text)
+        elif isinstance(event, ev.ThinkingDelta):
+            if not self._thinking:
+                self._thinking = True
+                self.info("✻ thinking…" if self.fancy else "(thinking...)")
+        elif isinstance(event, ev.AssistantMessage):
+            self.end_text()
+        elif isinstance(event, ev.ToolCall):
+            self.end_text()
+            self._calls[event.tool_use_id] = event
+            self._tool_line(event)
+        elif isinstance(event, ev.ToolResult):
+            self._tool_result(event)
+        elif isinstance(event, TodosChanged):
+            for todo in event.todos:
+                mark = {"completed": "[x]", "in_progress": "[>]"}.get(todo.get("status", ""), "[ ]")
+                self.info(f"  {mark} {todo.get('content', '')}")
+        elif isinstance(event, ev.Retry):
+            self.warn(f"{event.reason}; retrying in {event.delay_s:.1f}s (attempt {event.attempt})")
+        elif isinstance(event, ev.Error):
+            self.end_text()
+            self.error(f"error: {event.message}")
+        elif isinstance(event, ev.Notice):
+            if event.message not in self._notices:
+                self._notices.add(event.message)
+                self.warn(f"note: {event.message}")
+        elif isinstance(event, ev.Compacting):
+            self.info(f"compacting the conversation (~{human(event.tokens_before)} tokens)…")
+        elif isinstance(event, ev.Compacted):
+            self.info(f"context compacted: ~{human(event.tokens_before)} → ~{human(event.tokens_after)} tokens")
+        elif isinstance(event, ev.RunFinished):
+            self.end_text()
+            if event.subtype == "interrupted":
+                self.warn(f"  {self.elbow} interrupted")
+            elif event.subtype in ("error_max_turns", "error_max_budget_usd"):
+                self.warn(event.result)
+
+    def _key_arg(self, call: ev.ToolCall) -> str:
+        key = KEY_ARGS.get(call.name)
+        value = call.input.get(key) if key else next((v for v in call.input.values() if isinstance(v, str)), "")
+        text = str(value or "")
+        if key == "file_path" and text:
+            try:
+                text = os.path.relpath(text, self.workspace) if os.path.isabs(text) else text
+            except ValueError:
+                pass
+        first, _, rest = text.partition("\n")
+        return first[:160] + ("…" if rest or len(first) > 160 else "")
+
+    def _tool_line(self, call: ev.ToolCall) -> None:
+        from rich.text import Text
+
+        line = Text()
+        line.append(f"{self.bullet} ", style="green" if self.fancy else "")
+        line.append(call.name, style="bold" if self.fancy else "")
+        arg = self._key_arg(call)
+        if arg:
+            line.append(f"({clean(arg)})")
+        self.console.print(line, soft_wrap=True)
+
+    def _tool_result(self, result: ev.ToolResult) -> None:
+        call = self._calls.pop(result.tool_use_id, None)
+        lines, more = fold(clean(result.content))
+        if result.is_error:
+            self.line(f"  {self.elbow} {lines[0] if lines else 'error'}", "red")
+            return
+        if call is not None and call.name in EDIT_TOOLS:
+            self._diff(edit_diff(call.name, call.input))
+            self.info(f"  {self.elbow} {lines[0] if lines else 'done'}")
+            return
+        if call is not None and call.name == "Read":
+            self.info(f"  {self.elbow} read {len(result.content.splitlines())} lines")
+            return
+        if not lines:
+            self.info(f"  {self.elbow} (no output)")
+            return
+        for i, text in enumerate(lines):
+            self.info(f"  {self.elbow if i == 0 else ' '} {text}")
+        if more:
+            self.last_folded = clean(result.content)
+            self.info(f"    … {more} more lines (/expand shows them)")
+
+    def _diff(self, diff: list[str]) -> None:
+        from rich.text import Text
+
+        shown, more = diff[:DIFF_LINES], max(0, len(diff) - DIFF_LINES)
+        for text in shown:
+            style = {"+": "green", "-": "red", "@": "cyan"}.get(text[:1], "dim") if self.fancy else ""
+            self.console.print(Text("    " + clean(text), style=style), soft_wrap=True)
+        if more:
+            self.last_folded = "\n".join(diff)
+            self.info(f"    … {more} more diff lines (/expand shows them)")
+
+    # -- after a turn -----------------------------------------------------------------------
+
+    def status(self, agent: Any, finished: ev.RunFinished | None, elapsed_s: float) -> None:
+        """One dim line: model, context used of the window, tokens, cost, the turn's time."""
+        from ketch.ui.context_view import context_used
+
+        used, window = context_used(agent)
+        usage = agent.usage
+        tokens_in = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+        pct = f" ({100 * used / window:.0f}%)" if window else ""
+        cost = agent.cost_fn(usage)
+        self.info(f"{agent.config.model} · context {human(used)}/{human(window)}{pct} · "
+                  f"{human(tokens_in)} in / {human(usage.output_tokens)} out · ${cost:.4f} · {elapsed_s:.1f}s")

@@ -1,0 +1,272 @@
+"""`ketch` without -p: the interactive session (issue 4).
+
+Wires the pieces together: the Agent from `wiring`, the transcript from `session_resume`,
+input (`input`), output (`render`), turns in a worker thread (`turn`), permission questions
+(`permission_prompt`) and slash commands (`commands`). prompt_toolkit and rich are imported
+here and only here, so headless runs never load them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+from ketch.agent import events as ev
+
+
+def _options(args: Any, workspace: Path) -> Any:
+    from ketch.wiring import RunOptions
+
+    return RunOptions(
+        workspace=workspace, model=args.model, max_turns=args.max_turns, max_budget_usd=args.max_budget_usd,
+        system_prompt=args.system_prompt, append_system_prompt=args.append_system_prompt,
+        allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
+        permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
+        add_dirs=args.add_dir, sandbox=args.sandbox,
+    )
+
+
+def run_repl(args: Any) -> int:
+    """Run the interactive session; 0 when the person leaves (Ctrl-D, Ctrl-C twice, /exit)."""
+    from rich.console import Console
+
+    from ketch.cli import UsageError
+    from ketch.config.settings import ConfigError, ketch_home
+    from ketch.ui.terminal import is_fancy
+    from ketch.wiring import build_agent
+
+    fancy = is_fancy()
+    workspace = Path(os.path.realpath(os.getcwd()))
+    console = Console(highlight=False, soft_wrap=False) if fancy else Console(
+        highlight=False, color_system=None, force_terminal=False, width=80)
+    repl = Repl(console, workspace, ketch_home(), fancy)
+    if args.continue_session or args.resume is not None or args.fork_session:
+        from ketch.agent.session_resume import flags_problem
+
+        problem = flags_problem(args.continue_session, "picker" if args.resume == "" else args.resume,
+                                args.fork_session, headless=False)
+        if problem:
+            raise UsageError(problem)
+    repl.options = _options(args, workspace)
+    try:
+        repl.agent = build_agent(repl.options)
+        if repl.settle_trust(args.trust):  # trusted only now (a bad configuration records nothing)
+            repl.agent.provider.close()
+            repl.agent = build_agent(repl.options)  # so the project's settings apply
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return repl.main(args)
+
+
+class Repl:
+    def __init__(self, console: Any, workspace: Path, home: Path, fancy: bool) -> None:
+        from ketch.ui.commands import default_registry
+        from ketch.ui.render import Renderer
+
+        self.console = console
+        self.workspace = workspace
+        self.home = home
+        self.fancy = fancy
+        self.r = Renderer(console, workspace, fancy)
+        self.commands = default_registry()
+        self.agent: Any = None
+        self.options: Any = None
+        self.transcript: Any = None
+        self.input: Any = None
+        self.watcher: Any = None
+        self._last_ctrl_c = 0.0
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def settle_trust(self, trust_flag: bool) -> bool:
+        """--trust, or ask on first use of an untrusted folder that ships project settings.
+
+        True when the folder became trusted just now (its settings must be read again).
+        """
+        from ketch.config.settings import project_settings_paths
+        from ketch.security.trust import is_trusted, trust
+
+        if is_trusted(self.workspace):
+            return False
+        if trust_flag:
+            trust(self.workspace)
+            return True
+        if not any(p.exists() for p in project_settings_paths(self.workspace).values()):
+            return False
+        self.r.warn(f"{self.workspace} has project settings (.ketch/) that can allow tools and change the model.")
+        self.r.warn("Only trust folders whose contents you trust; untrusted, only their deny/ask rules apply.")
+        if not self.confirm("trust this folder?"):
+            return False
+        trust(self.workspace)
+        self.r.info("trusted")
+        return True
+
+    def _open(self, continue_: bool = False, resume: str | None = None, fork: bool = False) -> None:
+        from ketch.agent.session_resume import open_session
+
+        self.transcript, warning = open_session(self.agent, self.home, continue_=continue_, resume=resume, fork=fork)
+        self.agent.config.transcript_path = str(getattr(self.transcript, "path", "") or "")
+        self.transcript.on_event(self.agent.started_event())
+        if warning:
+            self.r.warn(f"warning: {warning}")
+        if self.agent.messages:
+            self.r.info(f"resumed session {self.agent.session_id} ({len(self.agent.messages)} messages)")
+
+    def _make_io(self) -> None:
+        from ketch.ui.input import PlainInput, TerminalInput, history_path, make_completer
+        from ketch.ui.mentions import ProjectFiles
+        from ketch.ui.permission_prompt import PermissionPrompt
+        from ketch.ui.terminal import KeyWatcher
+        from ketch.ui.turn import TurnRunner
+
+        if self.fancy:
+            completer = make_completer(self.commands.names, ProjectFiles(self.workspace))
+            self.input = TerminalInput(history_path(self.home, self.workspace), completer)
+            self.watcher = KeyWatcher(sys.stdin.fileno())
+            read_key = self.watcher.read_key
+        else:
+            self.input = PlainInput()
+            read_key = self.input.read_key
+        self.permission = PermissionPrompt(self.agent, self.r, read_key, self.ask_line, lambda: self.runner.interrupt())
+        self.runner = TurnRunner(self.agent, [lambda e: self.transcript.on_event(e), self.r.on_event],
+                                 self.permission, self.watcher,
+                                 on_interrupt=lambda: self.r.info("interrupting…"))
+
+    def main(self, args: Any) -> int:
+        from ketch.agent.session_store import SessionError
+        from ketch.ui.commands_builtin import Quit
+        from ketch.ui.turn import QuitRequested
+
+        try:
+            try:
+                self._open(args.continue_session, None if args.resume == "" else args.resume, args.fork_session)
+            except SessionError as exc:
+                from ketch.cli import UsageError
+
+                raise UsageError(str(exc)) from None
+            self._make_io()
+            self._banner()
+            if args.resume == "":
+                self.commands.dispatch(self, "/resume")
+            if args.prompt:
+                self.run_prompt(args.prompt)
+            while True:
+                try:
+                    text = self.input.read("> ")
+                except EOFError:
+                    return 0
+                except KeyboardInterrupt:
+                    now = time.monotonic()
+                    if now - max(self._last_ctrl_c, self.runner.last_ctrl_c) < 2.0:
+                        return 0
+                    self._last_ctrl_c = now
+                    self.r.info("(Ctrl-C again or Ctrl-D to exit)")
+                    continue
+                self.handle(text)
+        except (Quit, QuitRequested):
+            return 0
+        finally:
+            self.close()
+
+    def handle(self, text: str) -> None:
+        if not text.strip():
+            return
+        if text.startswith("/") and not text.startswith("//"):
+            if not self.commands.dispatch(self, text.strip()):
+                self.r.error(f"unknown command {text.split()[0]} (/help lists them)")
+            return
+        self.run_prompt(text)
+
+    def _banner(self) -> None:
+        from ketch import __version__
+
+        a = self.agent
+        self.r.line(f"ketch {__version__} · {a.config.provider_name}:{a.config.model} · {self.workspace}",
+                    "bold")
+        self.r.info("/help for commands · Esc interrupts · Ctrl-D exits")
+        for notice in a.config.notices:
+            self.r.warn(f"not applied: {notice}")
+        if a.config.sandbox == "off":
+            self.r.error("WARNING: --sandbox off: commands the model runs have your full user rights")
+
+    def close(self) -> None:
+        for closer in (getattr(self.transcript, "close", None), getattr(getattr(self.agent, "provider", None), "close", None),
+                       getattr(getattr(self.agent, "runner", None), "close", None),
+                       getattr(getattr(self, "runner", None), "close", None)):
+            if callable(closer):
+                try:
+                    closer()
+                except Exception:  # closing must never turn a clean exit into a traceback
+                    pass
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def run_prompt(self, text: str) -> None:
+        from ketch.ui.mentions import attach_mentions
+
+        message, attached = attach_mentions(text, self.workspace, self.agent.state)
+        if attached:
+            self.r.info("attached " + ", ".join(attached))
+        self.run_events(self.agent.run(message), status=True)
+
+    def run_events(self, events: Iterable[object], status: bool = False) -> ev.RunFinished | None:
+        started = time.monotonic()
+        if self.watcher is not None:
+            with self.watcher:
+                finished = self.runner.run(events)
+        else:
+            finished = self.runner.run(events)
+        self.r.end_text()
+        if status:
+            self.r.status(self.agent, finished, time.monotonic() - started)
+        return finished
+
+    # -- questions --------------------------------------------------------------------------
+
+    def ask_line(self, message: str) -> str:
+        if self.input is None:  # before the session is open (the trust question): plain input
+            sys.stdout.write(message)
+            sys.stdout.flush()
+            return sys.stdin.readline().strip()
+        if self.watcher is not None and self.watcher._saved is not None:
+            with self.watcher.cooked():
+                return self.input.read_line(message)
+        return self.input.read_line(message)
+
+    def confirm(self, question: str) -> bool:
+        return self.ask_line(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        from ketch.conversation import Usage
+        from ketch.tools.base import SessionState
+
+        if self.transcript is not None:
+            self.transcript.close()
+        a = self.agent
+        a.session_id = str(uuid.uuid4())
+        a.messages = []
+        a.instructions = []
+        a.state = SessionState()
+        a.usage = Usage()
+        a.denials = []
+        a._compacted_len = 0
+
+    def new_session(self) -> None:
+        self._reset()
+        self._open()
+
+    def resume(self, session_id: str) -> None:
+        from ketch.agent.session_store import SessionError
+
+        self._reset()
+        try:
+            self._open(resume=session_id)
+        except SessionError as exc:
+            self.r.error(str(exc))
+            self._open()

@@ -1,0 +1,152 @@
+"""Run one turn of the agent in a worker thread while the main thread renders and listens.
+
+The agent's generator runs in the worker; its events cross a queue to the main thread,
+which renders them, answers permission questions (the approver blocks the worker until the
+person has answered) and watches the keyboard. Esc or Ctrl-C sets `agent.cancel` and cuts
+the HTTP stream, so a stalled model or a long command stops at once; a second Ctrl-C
+in the same turn quits ketch.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ketch.agent import events as ev
+
+
+class QuitRequested(Exception):
+    """Ctrl-C twice: leave the REPL (exit status 0)."""
+
+
+@dataclass
+class _Ask:
+    request: ev.PermissionRequest
+    answered: threading.Event = field(default_factory=threading.Event)
+    answer: Any = False
+
+
+class TurnRunner:
+    def __init__(self, agent: Any, consumers: list[Callable[[object], None]],
+                 ask: Callable[[ev.PermissionRequest], Any], watcher: Any = None,
+                 on_interrupt: Callable[[], None] = lambda: None) -> None:
+        self.agent = agent
+        self.consumers = consumers
+        self.ask = ask
+        self.watcher = watcher  # terminal.KeyWatcher when stdin is a terminal, else None
+        self.on_interrupt = on_interrupt
+        self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        self.last_ctrl_c = 0.0
+        agent.approver = self._approve
+
+    def close(self) -> None:
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # -- worker side ------------------------------------------------------------------------
+
+    def _put(self, kind: str, payload: Any) -> None:
+        self._queue.put((kind, payload))
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _approve(self, request: ev.PermissionRequest) -> Any:
+        if self.agent.cancel.is_set():
+            return False
+        ask = _Ask(request)
+        self._put("ask", ask)
+        ask.answered.wait()
+        return ask.answer
+
+    def _work(self, events: Iterable[object]) -> None:
+        try:
+            for event in events:
+                self._put("event", event)
+        except BaseException as exc:  # noqa: BLE001 - shown to the user, the REPL carries on
+            self._put("crash", exc)
+        finally:
+            self._put("done", None)
+
+    # -- main side --------------------------------------------------------------------------
+
+    def run(self, events: Iterable[object]) -> ev.RunFinished | None:
+        """Consume one turn's events to the end; return its RunFinished (None if it crashed)."""
+        self.agent.cancel.clear()
+        finished: ev.RunFinished | None = None
+        worker = threading.Thread(target=self._work, args=(events,), name="ketch-turn", daemon=True)
+        worker.start()
+        done = False
+        try:
+            while not done:
+                for kind, payload in self._wait():
+                    if kind == "event":
+                        if isinstance(payload, ev.RunFinished):
+                            finished = payload
+                        for consume in self.consumers:
+                            consume(payload)
+                    elif kind == "ask":
+                        try:
+                            payload.answer = self.ask(payload.request)
+                        finally:
+                            payload.answered.set()
+                    elif kind == "crash":
+                        for consume in self.consumers:
+                            consume(ev.Error(f"internal error: {type(payload).__name__}: {payload}", kind="crash"))
+                    elif kind == "done":
+                        done = True
+                    elif kind == "key":
+                        self._key(payload)
+        finally:
+            if not done:  # leaving on a quit: stop the worker before the caller closes things
+                self.interrupt()
+            worker.join(timeout=5)
+            self.agent.cancel.clear()
+        return finished
+
+    def _wait(self) -> list[tuple[str, Any]]:
+        """Block until the worker or the keyboard has something; no timeouts, no polling."""
+        items: list[tuple[str, Any]] = []
+        fds = [self._wake_r] + ([self.watcher.fd] if self.watcher is not None else [])
+        try:
+            ready, _, _ = select.select(fds, [], [])
+        except KeyboardInterrupt:  # plain mode: Ctrl-C arrives as a signal
+            return [("key", "ctrl-c")]
+        if self.watcher is not None and self.watcher.fd in ready:
+            items += [("key", k) for k in self.watcher.keys()]
+        if self._wake_r in ready:
+            os.read(self._wake_r, 4096)
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _key(self, key: str) -> None:
+        if key == "ctrl-c":
+            now = time.monotonic()
+            if now - self.last_ctrl_c < 2.0:
+                self.last_ctrl_c = now
+                raise QuitRequested()
+            self.last_ctrl_c = now
+            self.interrupt()
+        elif key == "esc" and not self.agent.cancel.is_set():
+            self.interrupt()
+
+    def interrupt(self) -> None:
+        """Stop the turn: the loop and tools see the flag, the HTTP stream is cut now."""
+        from ketch.providers.interrupt import abort_streams
+
+        if self.agent.cancel.is_set():
+            return
+        self.agent.cancel.set()
+        self.on_interrupt()
+        abort_streams(self.agent.provider)

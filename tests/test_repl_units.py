@@ -1,0 +1,61 @@
+"""Pieces of the REPL that need no terminal: streamed text, rules granted from a prompt, mentions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ketch.agent.rules import Rule
+from ketch.ui.mentions import attach_mentions, best_matches
+from ketch.ui.project_rules import append_project_rule, may_offer_always, rule_for
+from ketch.ui.textstream import TextStream, clean
+
+
+def _stream():
+    out: list[tuple[str, str]] = []
+    s = TextStream(lambda t: out.append(("raw", t)), lambda c, lang: out.append(("code:" + lang, c)),
+                   lambda h: out.append(("heading", h)))
+    return s, out
+
+
+def test_prose_streams_at_once_and_code_waits_for_its_fence():
+    s, out = _stream()
+    s.feed("Hel")
+    assert out == [("raw", "Hel")]  # no waiting for the line to end
+    s.feed("lo\n```py")
+    s.feed("thon\nx = 1\n")
+    assert ("code:python", "x = 1") not in out
+    s.feed("```\n# Title\nend")
+    s.finish()
+    assert ("code:python", "x = 1") in out and ("heading", "Title") in out
+    assert "".join(t for k, t in out if k == "raw") == "Hello\nend\n"
+
+
+def test_control_characters_are_made_visible():
+    assert clean("a\x1b[31mb\x07") == "a\\x1b[31mb\\x07"
+
+
+def test_always_is_never_offered_for_code_runners():
+    for command in ("bash -c 'ls'", "python -c 'print(1)'", "find . -exec rm {} ;", "git -c core.pager=sh log"):
+        assert not may_offer_always("Bash", {"command": command}), command
+    assert may_offer_always("Bash", {"command": "npm test"})
+    assert rule_for("Bash", {"command": " npm test "}) == Rule("Bash", "npm test")
+
+
+def test_project_rule_is_appended_keeping_other_settings(tmp_path: Path):
+    path = tmp_path / ".ketch" / "settings.local.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"model": "x", "permissions": {"allow": ["Read"]}}))
+    append_project_rule(tmp_path, Rule("Bash", "npm test"))
+    append_project_rule(tmp_path, Rule("Bash", "npm test"))
+    data = json.loads(path.read_text())
+    assert data == {"model": "x", "permissions": {"allow": ["Read", "Bash(npm test)"]}}
+    assert [p.name for p in path.parent.iterdir()] == ["settings.local.json"]  # no temp file left
+
+
+def test_mentions_attach_files_and_fuzzy_match(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("APP = 1\n")
+    text, attached = attach_mentions("look at @src/app.py, please", tmp_path)
+    assert attached == ["src/app.py"] and "APP = 1" in text
+    assert best_matches("sap", ["docs/readme.md", "src/app.py"]) == ["src/app.py"]
