@@ -54,7 +54,9 @@ def local_home(ketch_home: Path, smollm2_file: Path) -> Path:
     try:
         os.link(smollm2_file, target)
     except OSError:
-        shutil.copyfile(smollm2_file, target)
+        shutil.copy2(smollm2_file, target)  # keeps the mtime, so the verification stamp still holds
+    stamp = smollm2_file.with_name(smollm2_file.name + ".verified")
+    shutil.copyfile(stamp, target.with_name(target.name + ".verified"))
     return ketch_home
 
 

@@ -50,7 +50,7 @@ def test_reply_schema_offers_an_answer_or_one_typed_call_per_tool():
     schema = reply_schema(TOOLS)
     options = schema["oneOf"]
     assert options[0]["required"] == ["answer"]
-    assert [o["properties"]["tool"]["const"] for o in options[1:]] == ["Read", "Bash"]
+    assert [o["properties"]["name"]["const"] for o in options[1:]] == ["Read", "Bash"]
     read_args = options[1]["properties"]["arguments"]
     assert read_args["properties"]["file_path"] == {"type": "string"}  # prose stripped, types kept
     assert read_args["required"] == ["file_path"]
@@ -60,12 +60,12 @@ def test_reply_schema_offers_an_answer_or_one_typed_call_per_tool():
 
 
 def test_reply_parsing_call_answer_and_cut_off():
-    blocks, stop = parse_reply('{"tool": "Read", "arguments": {"file_path": "a.txt"}}', "", False)
+    blocks, stop = parse_reply('{"name": "Read", "arguments": {"file_path": "a.txt"}}', "", False)
     assert stop == "tool_use" and isinstance(blocks[0], ToolUseBlock)
     assert blocks[0].name == "Read" and blocks[0].input == {"file_path": "a.txt"} and blocks[0].id.startswith("call_")
     blocks, stop = parse_reply('{"answer": "hi \\"there\\""}', 'hi "there"', False)
     assert stop == "end_turn" and blocks == [TextBlock('hi "there"')]
-    blocks, stop = parse_reply('{"tool": "Edit", "arguments": {"file_path": "a', "", True)
+    blocks, stop = parse_reply('{"name": "Edit", "arguments": {"file_path": "a', "", True)
     assert stop == "max_tokens" and blocks[0].name == "Edit" and "token limit" in blocks[0].input_error
     blocks, stop = parse_reply('{"answer": "half a sent', "half a sent", True)
     assert stop == "max_tokens" and blocks == [TextBlock("half a sent")]
@@ -77,7 +77,7 @@ def test_answer_streams_as_it_decodes_even_with_split_escapes():
     shown = "".join(stream.feed(raw[i:i + 3]) for i in range(0, len(raw), 3))
     assert shown == json.loads(raw)["answer"] == stream.text
     call = AnswerStream()
-    assert call.feed('{"tool": "Read", "arguments": {"file_path": "x"}}') == ""
+    assert call.feed('{"name": "Read", "arguments": {"file_path": "x"}}') == ""
 
 
 def test_chat_messages_render_calls_as_json_and_results_as_user_turns():
@@ -88,7 +88,7 @@ def test_chat_messages_render_calls_as_json_and_results_as_user_turns():
     out = chat_messages("SYS", msgs, TOOLS, structured=True)
     assert [m["role"] for m in out] == ["system", "user", "assistant", "user", "assistant"]
     assert out[0]["content"].startswith("SYS\n\nTools:")
-    assert json.loads(out[2]["content"]) == {"tool": "Read", "arguments": {"file_path": "a.txt"}}
+    assert json.loads(out[2]["content"]) == {"name": "Read", "arguments": {"file_path": "a.txt"}}
     assert out[3]["content"].startswith("Read returned:\n1\thello") and "and be brief" in out[3]["content"]
     assert json.loads(out[4]["content"]) == {"answer": "hello"}
     plain = chat_messages("SYS", msgs[:1], [], structured=False)

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from ketch.conversation import Message, ModelRequest, TextBlock, Usage
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
-from ketch.providers.local_format import chat_messages, reply_schema
+from ketch.providers.local_format import chat_messages, reply_schema, template_tools
 from ketch.providers.local_reply import AnswerStream, parse_reply
 
 DEFAULT_CONTEXT = 8192
@@ -38,6 +38,7 @@ INSTALL_HINT = "the local provider needs llama-cpp-python: pip install 'ketch[lo
 class _Loaded:
     llm: Any  # llama_cpp.Llama
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
+    native_tools: bool  # the chat template renders a `tools` list itself (Qwen's does)
     lock: threading.Lock
 
 
@@ -67,11 +68,24 @@ _CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\
            "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 
 
+def _unload_all() -> None:
+    """Free the models while llama_cpp still exists: left to interpreter teardown, its
+    destructor runs after the module is gone and prints a traceback."""
+    with _MODELS_LOCK:
+        for loaded in _MODELS.values():
+            loaded.llm.close()
+        _MODELS.clear()
+
+
 def _load(path: Path, n_ctx: int) -> _Loaded:
     key = (str(path), n_ctx)
     with _MODELS_LOCK:
         if key in _MODELS:
             return _MODELS[key]
+        if not _MODELS:
+            import atexit
+
+            atexit.register(_unload_all)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when libgomp starts: before the import
         try:
             import llama_cpp
@@ -92,7 +106,7 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
 
         formatter = Jinja2ChatFormatter(template=template, eos_token=token_text(llm.token_eos()),
                                         bos_token=token_text(llm.token_bos()), add_generation_prompt=True)
-        loaded = _Loaded(llm, formatter, threading.Lock())
+        loaded = _Loaded(llm, formatter, "tools" in template, threading.Lock())
         _MODELS[key] = loaded
         return loaded
 
@@ -128,9 +142,11 @@ class LocalProvider:
         path, name, n_ctx = self._resolve(request.model)
         loaded = _load(path, n_ctx)
         structured = bool(request.tools)
-        messages = chat_messages(request.system, request.messages, request.tools, structured=structured)
+        native = structured and loaded.native_tools
+        messages = chat_messages(request.system, request.messages, request.tools, structured=structured,
+                                 native_tools=native)
         try:
-            rendered = loaded.formatter(messages=messages)
+            rendered = loaded.formatter(messages=messages, tools=template_tools(request.tools) if native else None)
         except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
             raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
         with loaded.lock:

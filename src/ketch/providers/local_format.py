@@ -2,7 +2,7 @@
 and the JSON-schema of the one reply it may give (an answer, or exactly one tool call).
 
 Small models cannot be trusted to follow a tool-call syntax, so the reply is decoded under a
-grammar built from `reply_schema`: `{"answer": "..."}` or `{"tool": NAME, "arguments": {...}}`
+grammar built from `reply_schema`: `{"answer": "..."}` or `{"name": TOOL, "arguments": {...}}`
 where NAME is one of the offered tools and the arguments follow that tool's schema. Every call
 is then well-formed by construction. Pure functions: no llama_cpp here.
 """
@@ -37,8 +37,8 @@ def reply_schema(tools: list[ToolDef]) -> dict[str, Any]:
     for tool in tools:
         options.append({
             "type": "object",
-            "properties": {"tool": {"const": tool.name}, "arguments": _strip_prose(tool.input_schema)},
-            "required": ["tool", "arguments"], "additionalProperties": False,
+            "properties": {"name": {"const": tool.name}, "arguments": _strip_prose(tool.input_schema)},
+            "required": ["name", "arguments"], "additionalProperties": False,
         })
     return {"oneOf": options}
 
@@ -60,13 +60,18 @@ def _signature(tool: ToolDef) -> str:
     return f"{tool.name}({', '.join(args)})"
 
 
-def tools_prompt(tools: list[ToolDef]) -> str:
-    """The tool list and the reply format, appended to the system prompt."""
-    lines = ["Tools:"]
-    lines += [f"- {_signature(t)}: {_first_sentence(t.description)}" for t in tools]
+def template_tools(tools: list[ToolDef]) -> list[dict[str, Any]]:
+    """Tools in the OpenAI shape chat templates expect (Qwen's renders them natively: measured,
+    qwen2.5-coder-1.5b then calls Read for "what is in notes.txt?", and answers blind without)."""
+    return [{"type": "function", "function": {"name": t.name, "description": _first_sentence(t.description),
+                                              "parameters": _strip_prose(t.input_schema)}} for t in tools]
+
+
+def tools_prompt(tools: list[ToolDef], *, listed: bool = True) -> str:
+    """The reply format, and the tool list unless the chat template renders the tools itself."""
+    lines = ["Tools:", *[f"- {_signature(t)}: {_first_sentence(t.description)}" for t in tools], ""] if listed else []
     lines += [
-        "",
-        'Reply with exactly one JSON object. To use a tool: {"tool": "Read", "arguments": {"file_path": "notes.txt"}}.',
+        'Reply with exactly one JSON object. To use a tool: {"name": "Read", "arguments": {"file_path": "notes.txt"}}.',
         'When you have the answer: {"answer": "your answer"}. Tool results come back in the next message.',
     ]
     return "\n".join(lines)
@@ -77,7 +82,7 @@ def _assistant_text(message: Message) -> str:
     parts = []
     for block in message.content:
         if isinstance(block, ToolUseBlock):
-            parts.append(json.dumps({"tool": block.name, "arguments": block.input}, ensure_ascii=False))
+            parts.append(json.dumps({"name": block.name, "arguments": block.input}, ensure_ascii=False))
         elif isinstance(block, TextBlock) and block.text:
             parts.append(json.dumps({"answer": block.text}, ensure_ascii=False))
     return "\n".join(parts)
@@ -98,11 +103,12 @@ def _user_text(message: Message, names: dict[str, str]) -> str:
     return "\n\n".join(parts)
 
 
-def chat_messages(system: str, messages: list[Message], tools: list[ToolDef], *, structured: bool) -> list[dict[str, str]]:
+def chat_messages(system: str, messages: list[Message], tools: list[ToolDef], *, structured: bool,
+                  native_tools: bool = False) -> list[dict[str, str]]:
     """Role/content dicts for the model's chat template. Tool results become user turns:
     every template accepts those, while a `tool` role is rendered (or rejected) differently by each."""
     names = {b.id: b.name for m in messages for b in m.content if isinstance(b, ToolUseBlock)}
-    system_text = system + ("\n\n" + tools_prompt(tools) if tools else "")
+    system_text = system + ("\n\n" + tools_prompt(tools) if tools and not native_tools else "")
     out = [{"role": "system", "content": system_text}]
     for message in messages:
         if message.role == "assistant":

@@ -1,6 +1,6 @@
 """Turn a grammar-constrained reply back into blocks, and stream an answer's text as it decodes.
 
-The model writes `{"answer": "..."}` or `{"tool": NAME, "arguments": {...}}`. The answer's
+The model writes `{"answer": "..."}` or `{"name": TOOL, "arguments": {...}}`. The answer's
 characters are shown live (JSON escapes decoded as soon as they are complete); a call becomes
 a ToolUseBlock. A reply cut off by the token limit is not well-formed JSON: a cut call becomes
 a ToolUseBlock with `input_error` (the loop answers it with an error, nothing runs), a cut
@@ -16,7 +16,7 @@ import uuid
 from ketch.conversation import Block, TextBlock, ToolUseBlock
 
 _ANSWER_START = re.compile(r'\s*\{\s*"answer"\s*:\s*"')
-_TOOL_NAME = re.compile(r'\s*\{\s*"tool"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_TOOL_NAME = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -104,11 +104,11 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool) -> tuple[list[Blo
         value = json.loads(raw)
     except ValueError:
         value = None
-    if isinstance(value, dict) and isinstance(value.get("tool"), str):
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
         args = value.get("arguments")
         if isinstance(args, dict):
-            return [ToolUseBlock(id=new_call_id(), name=value["tool"], input=args)], "tool_use"
-        return [ToolUseBlock(id=new_call_id(), name=value["tool"], input={},
+            return [ToolUseBlock(id=new_call_id(), name=value["name"], input=args)], "tool_use"
+        return [ToolUseBlock(id=new_call_id(), name=value["name"], input={},
                              input_error="tool arguments are not a JSON object", raw_input=raw)], "tool_use"
     if isinstance(value, dict) and isinstance(value.get("answer"), str):
         return [TextBlock(value["answer"])], "end_turn"
