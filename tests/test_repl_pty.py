@@ -192,3 +192,18 @@ def test_headless_never_imports_the_repl_libraries(server, ketch_home, workspace
     assert "fast" in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert not {"rich", "prompt_toolkit", "pygments"} & imported
+
+
+def test_rewind_restores_files_and_conversation(server, run_ketch, workspace):
+    s = server([
+        {"tool_calls": [{"name": "Write", "input": {"file_path": "new.txt", "content": "v1\n"}}]},
+        {"text": "WROTE-IT"},
+        {"text": "fresh start"},
+    ])
+    run = run_ketch(["--permission-mode", "acceptEdits"], server=s, env={"TERM": "dumb"},
+                    stdin="make the file\n/rewind\n1\nb\nwhat now?\n")
+    assert run.returncode == 0, run.stderr
+    assert not (workspace / "new.txt").exists()
+    assert "conversation rewound" in run.stdout
+    last = json.dumps(s.requests[-1].body)
+    assert "what now?" in last and "WROTE-IT" not in last and "new.txt" not in last

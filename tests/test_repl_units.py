@@ -59,3 +59,30 @@ def test_mentions_attach_files_and_fuzzy_match(tmp_path: Path):
     text, attached = attach_mentions("look at @src/app.py, please", tmp_path)
     assert attached == ["src/app.py"] and "APP = 1" in text
     assert best_matches("sap", ["docs/readme.md", "src/app.py"]) == ["src/app.py"]
+
+
+def test_rewind_messages_cuts_back_to_a_prompt_and_resume_follows_it(tmp_path):
+    import json
+
+    from ketch.agent import events as ev
+    from ketch.agent.session_load import load_session
+    from ketch.agent.transcript import to_record
+    from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+    from ketch.ui.commands_session import rewind_messages
+
+    messages = [Message("user", [TextBlock("first")]),
+                Message("assistant", [ToolUseBlock("t1", "Edit", {"file_path": "a"})]),
+                Message("user", [ToolResultBlock("t1", "ok")]),
+                Message("assistant", [TextBlock("done 1")]),
+                Message("user", [TextBlock("second")]),
+                Message("assistant", [ToolUseBlock("t2", "Edit", {"file_path": "b"})]),
+                Message("user", [ToolResultBlock("t2", "ok")])]
+    assert rewind_messages(messages, 5) == messages[:5]  # back to before turn 3: ends on the prompt "second"
+    assert rewind_messages(messages, 3) == messages[:1]  # a tool result cannot end the kept history
+    path = tmp_path / "s.jsonl"
+    records = [{"type": "user", "content": [{"type": "text", "text": "first"}]},
+               {"type": "assistant", "content": [{"type": "text", "text": "old answer"}]},
+               to_record(ev.Rewound(turn=1, messages=messages[:1]))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    loaded = load_session(path)
+    assert [m.role for m in loaded.messages] == ["user"] and loaded.messages[0].content[0].text == "first"

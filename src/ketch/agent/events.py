@@ -130,6 +130,14 @@ class Compacted:
 
 
 @dataclass
+class Rewound:
+    """The conversation was cut back to before model turn `turn` (by /rewind): `messages` is what remains."""
+
+    turn: int
+    messages: list[Message]
+
+
+@dataclass
 class Notice:
     """Something the person must know that is not an error of the run (e.g. no sandbox)."""
 
@@ -183,6 +191,6 @@ class RunFinished:
 
 Event = Union[
     SessionStarted, UserPrompt, TextDelta, ThinkingDelta, AssistantMessage, ToolCall, PermissionRequest,
-    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, Notice, Compacting, Compacted, RunFinished,
+    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, Notice, Compacting, Compacted, Rewound, RunFinished,
     TodosChanged, Checkpoint,
 ]

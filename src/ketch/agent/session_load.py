@@ -19,7 +19,7 @@ from ketch.conversation import Block, Message, ToolResultBlock, block_from_dict,
 
 # Record types this version writes (`transcript.to_record`); the conversation is rebuilt from
 # "user" and "assistant", and "compaction" (the history that replaced everything before it).
-KNOWN_TYPES = frozenset({"session", "user", "assistant", "compaction", "permission", "notice", "checkpoint",
+KNOWN_TYPES = frozenset({"session", "user", "assistant", "compaction", "rewind", "permission", "notice", "checkpoint",
                          "error", "retry", "result"})
 
 
@@ -129,7 +129,7 @@ def load_session(path: Path, follow_compaction: bool = True) -> Loaded:
             blocks = _blocks(record.get("content"), problems)
             if blocks:
                 raw.append(Message(kind, blocks))
-        elif kind == "compaction" and follow_compaction:
+        elif kind in ("compaction", "rewind") and follow_compaction:  # both replace the history
             history = _compacted(record, problems)
             if history is not None:
                 raw = history

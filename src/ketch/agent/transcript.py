@@ -196,6 +196,10 @@ def to_record(event: object) -> dict[str, Any] | None:
                 "summary": event.summary,
                 "messages": [{"role": m.role, "content": [block_to_dict(b) for b in m.content]}
                              for m in event.messages]}
+    if isinstance(event, ev.Rewound):
+        return {"type": "rewind", "turn": event.turn,
+                "messages": [{"role": m.role, "content": [block_to_dict(b) for b in m.content]}
+                             for m in event.messages]}
     if isinstance(event, ev.Notice):
         return {"type": "notice", "message": event.message}
     if isinstance(event, ev.Checkpoint):

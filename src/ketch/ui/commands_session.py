@@ -58,6 +58,66 @@ def _undo(repl: Any, arg: str) -> None:
         repl.r.info("the files were already as before")
 
 
+def _rewind(repl: Any, arg: str) -> None:
+    """Pick a turn of this session; restore its files, the conversation, or both, to before it."""
+    from ketch.agent import events as ev
+    from ketch.agent.shadow_store import ShadowError
+    from ketch.agent.undo import NothingToUndo, Undo
+
+    undo = Undo.for_workspace(repl.agent.config.workspace, repl.home)
+    try:
+        points = [c for c in undo.checkpoints(repl.agent.session_id) if not c.undone]
+    except (NothingToUndo, ShadowError, OSError):
+        points = []
+    if not points:
+        repl.r.info("nothing to rewind: no turn of this session changed files")
+        return
+    for c in points:
+        calls = ", ".join(c.calls)[:50]
+        repl.r.line(f"  {c.seq:>2}. turn {c.turn:<3} {len(c.files)} file(s)  {calls}")
+    answer = (arg or repl.ask_line("rewind to before which? (number, Enter to cancel): ")).strip()
+    target = next((c for c in points if answer.isdigit() and c.seq == int(answer)), None)
+    if target is None:
+        repl.r.info("not rewound")
+        return
+    what = repl.ask_line("restore [f]iles, [c]onversation or [b]oth? ").strip().lower()[:1]
+    if what not in ("f", "c", "b"):
+        repl.r.info("not rewound")
+        return
+    if what in ("f", "b"):
+        try:
+            plan = undo.plan(target.seq, repl.agent.session_id)
+            if plan.conflicts:
+                repl.r.warn("changed after the agent wrote them:")
+                for conflict in plan.conflicts:
+                    repl.r.warn(f"  {conflict.path}: {conflict.reason}")
+                if repl.confirm("overwrite them too?"):
+                    plan = undo.plan(target.seq, repl.agent.session_id, force=True)
+            result = undo.apply(plan)
+        except (NothingToUndo, ShadowError, OSError) as exc:
+            repl.r.error(f"rewind failed: {exc}")
+            return
+        for action in result.done:
+            repl.r.line(f"  {action.action:<9} {action.path}")
+        for conflict in result.conflicts:
+            repl.r.warn(f"  left as is: {conflict.path}: {conflict.reason}")
+    if what in ("c", "b"):
+        kept = rewind_messages(repl.agent.messages, target.message_index)
+        repl.agent.messages[:] = kept
+        repl.transcript.on_event(ev.Rewound(turn=target.turn, messages=list(kept)))
+        repl.r.info(f"conversation rewound to before turn {target.turn} ({len(kept)} messages kept)")
+
+
+def rewind_messages(messages: list[Any], message_index: int) -> list[Any]:
+    """The conversation before the assistant message at `message_index`, ending on a user message
+    that is a prompt (a trailing tool-result message would answer calls that are gone)."""
+    kept = list(messages[: max(0, message_index)])
+    while kept and (kept[-1].role != "user" or kept[-1].tool_uses() or
+                    any(getattr(b, "type", "") == "tool_result" for b in kept[-1].content)):
+        kept.pop()
+    return kept
+
+
 def _resume(repl: Any, arg: str) -> None:
     import time
 
@@ -106,6 +166,7 @@ COMMANDS = [
     SlashCommand("compact", "summarise the conversation to free context: /compact [focus]", _compact),
     SlashCommand("context", "how much of the context window each part uses", _context),
     SlashCommand("undo", "revert the file changes of the last turn that made any", _undo),
+    SlashCommand("rewind", "go back to before an earlier turn: files, conversation, or both", _rewind),
     SlashCommand("resume", "pick one of this folder's sessions and continue it", _resume),
     SlashCommand("memory", "which AGENTS.md / CLAUDE.md files are loaded", _memory),
 ]
