@@ -242,3 +242,25 @@ def test_edit_tools_report_paths(tmp_path: Path) -> None:
     target = (tmp_path / "x.py").resolve()
     assert EditTool().paths({"file_path": "x.py"}, ctx) == [target]
     assert MultiEditTool().paths({"file_path": str(target), "edits": []}, ctx) == [target]
+
+
+def test_small_model_profile_may_edit_unread_files_by_exact_match(tmp_path: Path) -> None:
+    from ketch.security.sandbox import run_unsandboxed
+    from ketch.tools.base import SessionState, ToolContext
+    from ketch.tools.edit import EditTool
+
+    target = tmp_path / "config.py"
+    target.write_text("TIMEOUT = 30\n")
+    ctx = ToolContext(workspace=tmp_path, state=SessionState(edit_requires_read=False), runner=run_unsandboxed)
+    result = EditTool().run({"file_path": "config.py", "old_string": "TIMEOUT = 30", "new_string": "TIMEOUT = 60"}, ctx)
+    assert not result.is_error and target.read_text() == "TIMEOUT = 60\n"
+    # a file it did read must still not have changed since
+    ctx.state.read_files[str(target.resolve())] = 1
+    import pytest as _pytest
+
+    from ketch.tools.base import ToolError
+    with _pytest.raises(ToolError, match="changed since"):
+        EditTool().run({"file_path": "config.py", "old_string": "60", "new_string": "90"}, ctx)
+    strict = ToolContext(workspace=tmp_path, state=SessionState(), runner=run_unsandboxed)
+    with _pytest.raises(ToolError, match="has not been read"):
+        EditTool().run({"file_path": "config.py", "old_string": "60", "new_string": "90"}, strict)

@@ -270,6 +270,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         redact=Redactor.from_environment([config.api_key, *known_secret_values()]),
         runner=build_runner(options, workspace, policy),
     )
+    agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
     return agent

@@ -41,6 +41,8 @@ class SessionState:
     bash_cwd: Path | None = None
     todos: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Small local models give up when told to read first; for them an exact old_string suffices.
+    edit_requires_read: bool = True
 
 
 class CommandRunner(Protocol):

@@ -17,7 +17,7 @@ from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_
 from ketch.tools.paths import resolve
 from ketch.tools.read import format_line
 from ketch.tools.validate import require_valid
-from ketch.tools.write import atomic_write, check_fresh, encode, os_error, stat_existing
+from ketch.tools.write import atomic_write, check_edit_fresh, encode, os_error, stat_existing
 
 # Windows that share a line with old_string (whitespace aside) are scored first; only
 # when there are none is every window scored, and only while that stays under this much
@@ -194,7 +194,7 @@ class EditTool:
                     raise _create_message(path)
                 before, after = "", new
             else:
-                check_fresh(ctx, path, existing)
+                check_edit_fresh(ctx, path, existing)
                 before = read_text(path)
                 if not old:
                     if before.strip():
@@ -238,7 +238,7 @@ class MultiEditTool:
                     )
                 before = ""
             else:
-                check_fresh(ctx, path, existing)
+                check_edit_fresh(ctx, path, existing)
                 before = read_text(path)
             after = self._apply_all(before, edits)
             ctx.state.read_files[str(path)] = atomic_write(path, encode(after), existing)

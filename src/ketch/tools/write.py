@@ -71,6 +71,14 @@ def check_fresh(ctx: ToolContext, path: Path, st: os.stat_result) -> None:
         )
 
 
+def check_edit_fresh(ctx: ToolContext, path: Path, st: os.stat_result) -> None:
+    """Edit's version: with `edit_requires_read` off (the small-model profile), an unread file may
+    be edited, because old_string must still match its current text exactly; a file the model
+    did read must not have changed since."""
+    if ctx.state.edit_requires_read or str(path) in ctx.state.read_files:
+        check_fresh(ctx, path, st)
+
+
 @lru_cache(maxsize=1)
 def _umask() -> int:
     """The process umask, read without os.umask(), which would briefly change it for every thread."""
