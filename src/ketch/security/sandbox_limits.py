@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ketch.security.sandbox_policy import SandboxLimits
+from ketch.security.sandbox_runtime import pid_alive
 
 _counter = itertools.count()
 
@@ -171,22 +172,12 @@ def _reap_stale(parents: Iterable[Path]) -> None:
             continue
         for name in names:
             pid = name.split("-")[1]
-            if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
                 continue
             try:
                 (parent / name).rmdir()
             except OSError:
                 pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def find_parents(cgroup_text: str, mountinfo_text: str) -> tuple[dict[str, Path], bool, str]:

@@ -97,7 +97,7 @@ def reap_stale(parent: Path) -> None:
         return
     for entry in entries:
         pid = _pid_of(entry.name)
-        if pid is None or pid == os.getpid() or _alive(pid):
+        if pid is None or pid == os.getpid() or pid_alive(pid):
             continue
         try:
             st = entry.stat(follow_symlinks=False)
@@ -131,7 +131,9 @@ def _pid_of(name: str) -> int | None:
     return int(parts[1])
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is a process with this id still there (ours or not)? Stale runtime folders and groups
+    of a killed ketch are reaped only when their owner is gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
