@@ -85,6 +85,11 @@ class Term:
             except pexpect.EOF:
                 raise AssertionError(f"ketch exited; screen:\n{self.text}") from None
 
+    def resize(self, rows: int, cols: int) -> None:
+        """Resize the window as a terminal does: the emulated screen and the pty (SIGWINCH)."""
+        self.screen.resize(rows, cols)
+        self.child.setwinsize(rows, cols)
+
     def send(self, text: str) -> None:
         self.child.send(text)
 

@@ -11,11 +11,32 @@ from ketch.ui.project_rules import append_project_rule, may_offer_always, rule_f
 from ketch.ui.textstream import TextStream, clean
 
 
+class _Sink:
+    """Records what the stream hands to the renderer, in order."""
+
+    def __init__(self) -> None:
+        self.out: list[tuple[str, object]] = []
+
+    def prose(self, text):
+        self.out.append(("raw", text))
+
+    def prose_line_end(self, line):
+        self.out.append(("raw", "\n"))
+        self.out.append(("line", line))
+
+    def code(self, code, language):
+        self.out.append(("code:" + language, code))
+
+    def heading(self, text):
+        self.out.append(("heading", text))
+
+    def table(self, lines):
+        self.out.append(("table", lines))
+
+
 def _stream():
-    out: list[tuple[str, str]] = []
-    s = TextStream(lambda t: out.append(("raw", t)), lambda c, lang: out.append(("code:" + lang, c)),
-                   lambda h: out.append(("heading", h)))
-    return s, out
+    sink = _Sink()
+    return TextStream(sink), sink.out
 
 
 def test_prose_streams_at_once_and_code_waits_for_its_fence():
@@ -29,6 +50,36 @@ def test_prose_streams_at_once_and_code_waits_for_its_fence():
     s.finish()
     assert ("code:python", "x = 1") in out and ("heading", "Title") in out
     assert "".join(t for k, t in out if k == "raw") == "Hello\nend\n"
+    assert [t for k, t in out if k == "line"] == ["Hello", "end"]  # each whole line, for restyling
+
+
+def test_tables_are_held_until_they_end_and_lists_stream():
+    s, out = _stream()
+    s.feed("- fir")
+    assert out == [("raw", "- fir")]
+    s.feed("st\n| a | b |\n|---|--")
+    assert not any(k == "table" for k, _ in out)
+    s.feed("-|\n| 1 | 2 |\n\nafter\n")
+    tables = [t for k, t in out if k == "table"]
+    assert tables == [["| a | b |", "|---|---|", "| 1 | 2 |"]]
+    assert [t for k, t in out if k == "line"] == ["- first", "", "after"]
+
+
+def test_markdown_lines_are_styled_and_plain_lines_are_left_alone():
+    from ketch.ui.markdown_line import style_line, table
+
+    assert style_line("just words, snake_case_names and 2 * 3 * 4") is None
+    bold = style_line("a **bold** and `code` and [docs](https://x.test)")
+    assert bold.plain == "a bold and code and docs (https://x.test)"
+    assert any(span.style == "bold" for span in bold.spans)
+    assert style_line("  - item *one*").plain == "  • item one"
+    assert style_line("- [x] done").plain == "☑ done"
+    assert style_line("12. twelfth").plain == "12. twelfth"
+    assert style_line("> quoted").plain == "▌ quoted"
+    assert set(style_line("---").plain) == {"─"}
+    assert table(["| a |", "| b |"]) is None  # no separator row: not a table
+    grid = table(["| name | n |", "|:--|--:|", "| x \\| y | 1 |", "| short |"])
+    assert grid is not None and len(grid.columns) == 2 and grid.row_count == 2
 
 
 def test_control_characters_are_made_visible():

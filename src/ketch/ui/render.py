@@ -48,16 +48,21 @@ class Renderer:
     # -- primitives -------------------------------------------------------------------------
 
     def _new_stream(self) -> TextStream:
-        return TextStream(self._raw, self._code, self._heading)
+        return TextStream(self)
 
     def _raw(self, text: str) -> None:
         self.console.file.write(text)
         self.console.file.flush()
 
+    def _print(self, renderable: Any) -> None:
+        self.console.print(renderable, soft_wrap=True)
+
     def line(self, text: str, style: str = "") -> None:
+        """A line of ketch's own; it ends any streamed text first so the two never share a row."""
         from rich.text import Text
 
-        self.console.print(Text(clean(text), style=style if self.fancy else ""), soft_wrap=True)
+        self.end_text()
+        self._print(Text(clean(text), style=style if self.fancy else ""))
 
     def info(self, text: str) -> None:
         self.line(text, "dim")
@@ -68,10 +73,59 @@ class Renderer:
     def error(self, text: str) -> None:
         self.line(text, "bold red")
 
-    def _heading(self, text: str) -> None:
-        self.line(text, "bold")
+    def end_text(self) -> None:
+        text, self._text = self._text, self._new_stream()
+        text.finish()
 
-    def _code(self, code: str, language: str) -> None:
+    # -- the TextSink the stream writes to --------------------------------------------------
+
+    def prose(self, text: str) -> None:
+        self._raw(text)
+
+    def prose_line_end(self, line: str) -> None:
+        """The line is whole: draw it again with its markdown styled, when that is safe."""
+        styled = self._restyle(line) if self.fancy else None
+        if styled is None:
+            self._raw("\n")
+            return
+        rows = self._rows(line)
+        self._raw("\r" + (f"\x1b[{rows - 1}A" if rows > 1 else "") + "\x1b[J")
+        self._print(styled)
+
+    def _restyle(self, line: str) -> Any | None:
+        from ketch.ui.markdown_line import style_line
+
+        if not line or "\t" in line:
+            return None  # a tab's width depends on the column: the row count would be a guess
+        styled = style_line(line, self.console.width)
+        if styled is None or self._rows(line) > max(1, self.console.height - 2):
+            return None  # rows that scrolled off cannot be reached: leave the raw line
+        return styled
+
+    def _rows(self, line: str) -> int:
+        """How many terminal rows the raw line took (wide characters counted at their worst)."""
+        from rich.cells import cell_len
+
+        width = max(1, self.console.width)
+        cells = cell_len(line) if all(ord(ch) < 0x1100 for ch in line) else 2 * len(line)
+        return max(1, -(-cells // width))
+
+    def heading(self, text: str) -> None:
+        from rich.text import Text
+
+        self._print(Text(text, style="bold" if self.fancy else ""))
+
+    def table(self, lines: list[str]) -> None:
+        from ketch.ui.markdown_line import table
+
+        grid = table(lines) if self.fancy else None
+        if grid is None:
+            for text in lines:
+                self._raw(text + "\n")
+        else:
+            self.console.print(grid)
+
+    def code(self, code: str, language: str) -> None:
         if not self.fancy or self.console.no_color:
             for text in code.split("\n"):
                 self._raw("    " + text + "\n")
@@ -80,10 +134,6 @@ class Renderer:
 
         self.console.print(Syntax(code, language or "text", theme="ansi_dark", background_color="default",
                                   word_wrap=True, padding=(0, 0, 0, 2)))
-
-    def end_text(self) -> None:
-        self._text.finish()
-        self._text = self._new_stream()
 
     # -- events -----------------------------------------------------------------------------
 

@@ -41,8 +41,11 @@ def run_repl(args: Any) -> int:
 
     fancy = is_fancy()
     workspace = Path(os.path.realpath(os.getcwd()))
-    console = Console(highlight=False, soft_wrap=False) if fancy else Console(
-        highlight=False, color_system=None, force_terminal=False, width=80)
+    if fancy:  # an exported COLUMNS/LINES would pin rich's width and break wrapping after a resize
+        environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        console = Console(highlight=False, soft_wrap=False, _environ=environ)
+    else:
+        console = Console(highlight=False, color_system=None, force_terminal=False, width=80)
     repl = Repl(console, workspace, ketch_home(), fancy)
     if args.continue_session or args.resume is not None or args.fork_session:
         from ketch.agent.session_resume import flags_problem
