@@ -78,9 +78,9 @@ class TerminalInput:
                                      complete_while_typing=True, key_bindings=keys, multiline=True,
                                      enable_history_search=False, prompt_continuation=lambda w, n, s: ". ".rjust(w))
 
-    def read(self, message: str = "> ") -> str:
+    def read(self, message: str = "> ", default: str = "") -> str:
         """The next message; EOFError on Ctrl-D (empty line), KeyboardInterrupt on Ctrl-C."""
-        return self.session.prompt(message)
+        return self.session.prompt(message, default=default)
 
     def read_line(self, message: str) -> str:
         from prompt_toolkit import prompt
@@ -94,7 +94,8 @@ class TerminalInput:
 class PlainInput:
     """Line I/O for dumb terminals and pipes: one line per message, a trailing \\ continues."""
 
-    def read(self, message: str = "> ") -> str:
+    def read(self, message: str = "> ", default: str = "") -> str:
+        """`default` (type-ahead) never reaches plain mode: lines typed early wait in the pipe."""
         lines = []
         prompt = message
         while True:

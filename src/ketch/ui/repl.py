@@ -137,7 +137,8 @@ class Repl:
         self.permission = PermissionPrompt(self.agent, self.r, read_key, self.ask_line, lambda: self.runner.interrupt())
         self.runner = TurnRunner(self.agent, [lambda e: self.transcript.on_event(e), self.r.on_event],
                                  self.permission, self.watcher,
-                                 on_interrupt=lambda: self.r.info("interrupting…"))
+                                 on_interrupt=lambda: self.r.info("interrupting…"),
+                                 on_queued=lambda line: self.r.info(f"  queued: {line}"))
 
     def main(self, args: Any) -> int:
         from ketch.agent.session_store import SessionError
@@ -159,7 +160,7 @@ class Repl:
                 self.run_prompt(args.prompt)
             while True:
                 try:
-                    text = self.input.read("> ")
+                    text = self._next_message()
                 except EOFError:
                     return 0
                 except KeyboardInterrupt:
@@ -174,6 +175,15 @@ class Repl:
             return 0
         finally:
             self.close()
+
+    def _next_message(self) -> str:
+        """A line queued during the last turn (echoed as if typed now), else the prompt."""
+        typed = self.runner.typeahead
+        if typed.queued:
+            text = typed.queued.pop(0)
+            self.r.line(f"> {text}", "bold")
+            return text
+        return self.input.read("> ", default=typed.take_draft())
 
     def handle(self, text: str) -> None:
         if not text.strip():

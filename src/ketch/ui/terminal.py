@@ -30,8 +30,11 @@ class KeyWatcher:
     """Raw-ish mode for the length of a turn; `keys()` turns pending input into key names."""
 
     def __init__(self, fd: int) -> None:
+        import codecs
+
         self.fd = fd
         self._saved: list | None = None  # type: ignore[type-arg]
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # a character may span reads
 
     def __enter__(self) -> "KeyWatcher":
         try:
@@ -77,8 +80,9 @@ class KeyWatcher:
             return ["esc"]
         if data.startswith(b"\x1b"):
             return []
-        names = {b"\x03": "ctrl-c", b"\x04": "ctrl-d", b"\r": "enter", b"\n": "enter", b"\x7f": "backspace"}
-        return [names.get(bytes([b]), chr(b)) for b in data if b < 128]
+        names = {"\x03": "ctrl-c", "\x04": "ctrl-d", "\r": "enter", "\n": "enter", "\x7f": "backspace",
+                 "\x08": "backspace"}
+        return [names.get(ch, ch) for ch in self._utf8.decode(data)]
 
     def read_key(self) -> str:
         """Block for one key (permission questions)."""

@@ -4,7 +4,8 @@ The agent's generator runs in the worker; its events cross a queue to the main t
 which renders them, answers permission questions (the approver blocks the worker until the
 person has answered) and watches the keyboard. Esc or Ctrl-C sets `agent.cancel` and cuts
 the HTTP stream, so a stalled model or a long command stops at once; a second Ctrl-C
-in the same turn quits ketch.
+in the same turn quits ketch. Anything else typed during a turn is kept (`TypeAhead`):
+a line ended with Enter is queued and sent after the turn, the rest is the next draft.
 """
 
 from __future__ import annotations
@@ -31,15 +32,48 @@ class _Ask:
     answer: Any = False
 
 
+@dataclass
+class TypeAhead:
+    """What the person typed while the model worked: queued lines and an unfinished draft."""
+
+    draft: str = ""
+    queued: list[str] = field(default_factory=list)
+
+    def feed(self, key: str) -> str | None:
+        """Take one key; return the line it queued (Enter on a non-empty draft), else None."""
+        if key == "enter":
+            line, self.draft = self.draft, ""
+            if line.strip():
+                self.queued.append(line)
+                return line
+        elif key == "backspace":
+            self.draft = self.draft[:-1]
+        elif len(key) == 1 and (key >= " " or key == "\t"):
+            self.draft += key
+        return None
+
+    def hold(self) -> None:
+        """After an interruption nothing is sent by itself: queued lines go back into the draft."""
+        self.draft = "\n".join(self.queued + ([self.draft] if self.draft else []))
+        self.queued = []
+
+    def take_draft(self) -> str:
+        draft, self.draft = self.draft, ""
+        return draft
+
+
 class TurnRunner:
     def __init__(self, agent: Any, consumers: list[Callable[[object], None]],
                  ask: Callable[[ev.PermissionRequest], Any], watcher: Any = None,
-                 on_interrupt: Callable[[], None] = lambda: None) -> None:
+                 on_interrupt: Callable[[], None] = lambda: None,
+                 on_queued: Callable[[str], None] = lambda line: None) -> None:
         self.agent = agent
         self.consumers = consumers
         self.ask = ask
         self.watcher = watcher  # terminal.KeyWatcher when stdin is a terminal, else None
         self.on_interrupt = on_interrupt
+        self.on_queued = on_queued
+        self.typeahead = TypeAhead()
         self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self.last_ctrl_c = 0.0
@@ -138,8 +172,13 @@ class TurnRunner:
                 raise QuitRequested()
             self.last_ctrl_c = now
             self.interrupt()
-        elif key == "esc" and not self.agent.cancel.is_set():
-            self.interrupt()
+        elif key == "esc":
+            if not self.agent.cancel.is_set():
+                self.interrupt()
+        else:
+            line = self.typeahead.feed(key)
+            if line is not None:
+                self.on_queued(line)
 
     def interrupt(self) -> None:
         """Stop the turn: the loop and tools see the flag, the HTTP stream is cut now."""
@@ -148,5 +187,6 @@ class TurnRunner:
         if self.agent.cancel.is_set():
             return
         self.agent.cancel.set()
+        self.typeahead.hold()
         self.on_interrupt()
         abort_streams(self.agent.provider)
