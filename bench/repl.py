@@ -2,7 +2,7 @@
 
 Launches `ketch` (the REPL) in an 80x24 pseudo-terminal against the instant fake model
 server and measures: time until the prompt is drawn, resident memory and CPU while idle at
-the prompt for 3 s, and RSS after 10 and after 200 scripted turns (their ratio must stay
+the prompt for 10 s, and RSS after 10 and after 200 scripted turns (their ratio must stay
 ≤ 2). Prints a Markdown table.
 """
 
@@ -24,6 +24,7 @@ from fakeserver import FakeModelServer  # noqa: E402
 
 PROMPT = ">\x1b[0m"  # prompt_toolkit draws the prompt, then resets attributes
 RUNS = int(os.environ.get("BENCH_RUNS", "8"))
+IDLE_SETTLE_S, IDLE_WINDOW_S = 3.0, 10.0
 
 
 def rss_kb(pid: int) -> int:
@@ -53,10 +54,12 @@ def main() -> None:
             child = spawn(env, cwd)
             child.expect_exact(PROMPT, timeout=20)
             ready.append(time.perf_counter() - t0)
-            time.sleep(0.5)
+            # pexpect does not answer prompt_toolkit's cursor-position query; its 2 s timeout
+            # redraws once. A real terminal answers at once, so idle is measured after that.
+            time.sleep(IDLE_SETTLE_S)
             before = cpu_ticks(child.pid)
-            time.sleep(3.0)
-            idle_cpu.append((cpu_ticks(child.pid) - before) / os.sysconf("SC_CLK_TCK") / 3.0 * 100)
+            time.sleep(IDLE_WINDOW_S)
+            idle_cpu.append((cpu_ticks(child.pid) - before) / os.sysconf("SC_CLK_TCK") / IDLE_WINDOW_S * 100)
             idle_rss.append(rss_kb(child.pid))
             child.sendcontrol("d")
             child.expect(pexpect.EOF, timeout=10)
@@ -75,7 +78,8 @@ def main() -> None:
     print("| what | budget | measured |\n|---|---|---|")
     print(f"| prompt on screen after launch | ≤ 300 ms | {statistics.median(ready) * 1000:.0f} ms |")
     print(f"| idle memory at the prompt (RSS) | ≤ 80 MB | {statistics.median(idle_rss) / 1024:.1f} MB |")
-    print(f"| idle CPU at the prompt (3 s) | 0 % | {statistics.median(idle_cpu):.1f} % |")
+    print(f"| idle CPU at the prompt ({IDLE_WINDOW_S:.0f} s) | 0 % | {statistics.median(idle_cpu):.2f} % "
+          f"(max {max(idle_cpu):.2f} %) |")
     print(f"| RSS after 200 turns / after 10 turns | ≤ 2× | {marks[200] / marks[10]:.2f}× "
           f"({marks[10] / 1024:.1f} → {marks[200] / 1024:.1f} MB) |")
 

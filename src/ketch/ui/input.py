@@ -77,6 +77,9 @@ class TerminalInput:
         self.session = PromptSession(history=FileHistory(str(history)), completer=completer,
                                      complete_while_typing=True, key_bindings=keys, multiline=True,
                                      enable_history_search=False, prompt_continuation=lambda w, n, s: ". ".rjust(w))
+        # The prompt runs on the main thread, where SIGWINCH reports resizes; prompt_toolkit's
+        # default 0.5 s size polling would wake an idle ketch twice a second (issue 4: 0 % idle).
+        self.session.app.terminal_size_polling_interval = None
 
     def read(self, message: str = "> ", default: str = "") -> str:
         """The next message; EOFError on Ctrl-D (empty line), KeyboardInterrupt on Ctrl-C."""
