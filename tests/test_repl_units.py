@@ -137,3 +137,39 @@ def test_rewind_messages_cuts_back_to_a_prompt_and_resume_follows_it(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     loaded = load_session(path)
     assert [m.role for m in loaded.messages] == ["user"] and loaded.messages[0].content[0].text == "first"
+
+
+def _draw(text: str, width: int = 40) -> list[str]:
+    """Stream `text` through the REPL's renderer into a terminal emulator; the screen's lines."""
+    import io
+
+    import pyte
+    from rich.console import Console
+
+    from ketch.agent import events as ev
+    from ketch.ui.render import Renderer
+
+    out = io.StringIO()
+    renderer = Renderer(Console(file=out, force_terminal=True, width=width, height=24, color_system="256"),
+                        Path("/tmp"), fancy=True)
+    for i in range(0, len(text), 5):
+        renderer.on_event(ev.TextDelta(text[i:i + 5]))
+    renderer.end_text()
+    screen = pyte.Screen(width, 24)
+    pyte.Stream(screen).feed(out.getvalue().replace("\n", "\r\n"))  # what the tty's ONLCR does
+    return [line.rstrip() for line in screen.display if line.strip()]
+
+
+def test_restyled_lines_never_erase_the_line_above():
+    lines = _draw("first plain line\n"
+                  "- arrow `a` → `b` fits\n"  # narrow non-ASCII: exact row count
+                  "**wide** 漢字漢字 and ✅ here\n"  # wide characters on one row: safe to redraw
+                  "then **a long bold line that wraps over the forty column width** ok\n"
+                  "last")
+    assert lines == ["first plain line", "• arrow a → b fits", "wide 漢字漢字 and ✅ here",
+                     "then a long bold line that wraps over th", "e forty column width ok", "last"]
+
+
+def test_a_wide_line_that_might_wrap_is_left_raw_rather_than_guessed():
+    lines = _draw("above\n**漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字**\n")
+    assert lines[0] == "above" and "**" in "".join(lines)  # raw kept; the line above survives

@@ -83,32 +83,38 @@ class Renderer:
         self._raw(text)
 
     def prose_line_end(self, line: str) -> None:
-        """The line is whole: draw it again with its markdown styled, when that is safe."""
-        styled = self._restyle(line) if self.fancy else None
-        if styled is None:
+        """The line is whole: draw it again with its markdown styled, when that is safe.
+
+        Only this line is redrawn (up to its first row, erase below, print styled), so the
+        cost per line stays the same however long the answer grows.
+        """
+        from ketch.ui.markdown_line import style_line
+
+        # A tab's width depends on its column, so its row count would be a guess; rows that
+        # scrolled off the top cannot be reached again.
+        rows = self._rows(line) if self.fancy and line and "\t" not in line else None
+        styled = style_line(line, self.console.width) if rows and rows <= self.console.height - 2 else None
+        if styled is None or rows is None:
             self._raw("\n")
             return
-        rows = self._rows(line)
         self._raw("\r" + (f"\x1b[{rows - 1}A" if rows > 1 else "") + "\x1b[J")
         self._print(styled)
 
-    def _restyle(self, line: str) -> Any | None:
-        from ketch.ui.markdown_line import style_line
+    def _rows(self, line: str) -> int | None:
+        """How many terminal rows the raw line took; None when that is not certain.
 
-        if not line or "\t" in line:
-            return None  # a tab's width depends on the column: the row count would be a guess
-        styled = style_line(line, self.console.width)
-        if styled is None or self._rows(line) > max(1, self.console.height - 2):
-            return None  # rows that scrolled off cannot be reached: leave the raw line
-        return styled
-
-    def _rows(self, line: str) -> int:
-        """How many terminal rows the raw line took (wide characters counted at their worst)."""
+        Moving up one row too many would erase a line that is not ours, so wide characters
+        (whose width terminals disagree on) are only trusted when the line fits one row
+        even if every one of them were a cell wider.
+        """
         from rich.cells import cell_len
 
         width = max(1, self.console.width)
-        cells = cell_len(line) if all(ord(ch) < 0x1100 for ch in line) else 2 * len(line)
-        return max(1, -(-cells // width))
+        cells = cell_len(line)
+        if cells == len(line):
+            return max(1, -(-cells // width))
+        wide = sum(1 for ch in line if cell_len(ch) != 1)
+        return 1 if cells + wide <= width else None
 
     def heading(self, text: str) -> None:
         from rich.text import Text
@@ -209,7 +215,8 @@ class Renderer:
             return
         if call is not None and call.name in EDIT_TOOLS:
             self._diff(edit_diff(call.name, call.input))
-            self.info(f"  {self.elbow} {lines[0] if lines else 'done'}")
+            summary = lines[0].replace(f"{self.workspace}{os.sep}", "") if lines else "done"
+            self.info(f"  {self.elbow} {summary}")
             return
         if call is not None and call.name == "Read":
             self.info(f"  {self.elbow} read {len(result.content.splitlines())} lines")
@@ -217,11 +224,22 @@ class Renderer:
         if not lines:
             self.info(f"  {self.elbow} (no output)")
             return
+        cropped = False
         for i, text in enumerate(lines):
-            self.info(f"  {self.elbow if i == 0 else ' '} {text}")
-        if more:
+            shown = self._crop(f"  {self.elbow if i == 0 else ' '} {text}")
+            cropped = cropped or shown.endswith("…")
+            self.info(shown)
+        if more or cropped:
             self.last_folded = clean(result.content)
-            self.info(f"    … {more} more lines (/expand shows them)")
+            self.info(f"    … {more} more lines (/expand shows them)" if more else "    (/expand shows it whole)")
+
+    def _crop(self, text: str) -> str:
+        """One row of the window at most: a tool's long lines would wrap into a wall of text."""
+        from rich.text import Text
+
+        line = Text(text)
+        line.truncate(max(10, self.console.width), overflow="ellipsis")
+        return line.plain
 
     def _diff(self, diff: list[str]) -> None:
         from rich.text import Text

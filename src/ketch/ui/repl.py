@@ -198,8 +198,9 @@ class Repl:
         from ketch import __version__
 
         a = self.agent
-        self.r.line(f"ketch {__version__} · {a.config.provider_name}:{a.config.model} · {self.workspace}",
-                    "bold")
+        home = Path.home()
+        where = f"~/{self.workspace.relative_to(home)}" if self.workspace.is_relative_to(home) else str(self.workspace)
+        self.r.line(f"ketch {__version__} · {a.config.provider_name}:{a.config.model} · {where}", "bold")
         self.r.info("/help for commands · Esc interrupts · Ctrl-D exits")
         for notice in a.config.notices:
             self.r.warn(f"not applied: {notice}")
