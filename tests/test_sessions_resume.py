@@ -130,3 +130,16 @@ def test_session_flag_errors_are_one_line_exit_2(args, message, server, run_ketc
     assert run.returncode == 2, run.stderr
     assert message in run.stderr and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert fake.requests == []
+
+
+def test_repl_resume_narrows_the_list_by_words_then_by_number(server, run_ketch):
+    fake = server([{"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "resumed answer"}])
+    for prompt in ("fix the parser bug", "write the docs for the parser", "write release notes"):
+        assert run_ketch(["-p", prompt], server=fake).returncode == 0
+    run = run_ketch([], server=fake, env={"TERM": "dumb"},
+                    stdin="/resume write\nparser\nand then?\n")  # two match "write"; "parser" leaves one
+    assert run.returncode == 0, run.stderr
+    assert "write release notes" in run.stdout and "fix the parser bug" not in run.stdout.split("/resume")[-1]
+    body = texts(fake.requests[-1].body)
+    assert "write the docs for the parser" in body and "and then?" in body
+    assert "release notes" not in body and "fix the parser bug" not in body

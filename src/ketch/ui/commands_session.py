@@ -118,7 +118,20 @@ def rewind_messages(messages: list[Any], message_index: int) -> list[Any]:
     return kept
 
 
+def matching_sessions(refs: list[Any], query: str) -> list[Any]:
+    """Sessions whose id starts with `query`, else those whose first prompt holds all its words."""
+    query = query.strip()
+    if not query:
+        return refs
+    by_id = [r for r in refs if r.session_id.startswith(query)]
+    if by_id:
+        return by_id
+    words = query.lower().split()
+    return [r for r in refs if all(w in (r.info.first_prompt or "").lower() for w in words)]
+
+
 def _resume(repl: Any, arg: str) -> None:
+    """`/resume`, `/resume ID-PREFIX` or `/resume words`: pick a session, narrowing by words."""
     import time
 
     from ketch.agent.session_store import list_sessions
@@ -127,20 +140,27 @@ def _resume(repl: Any, arg: str) -> None:
     if not refs:
         repl.r.info("no other session in this folder")
         return
-    chosen = None
-    if arg:
-        chosen = next((r for r in refs if r.session_id.startswith(arg)), None)
-    else:
-        for i, ref in enumerate(refs[:20], 1):
+    query = arg
+    while True:
+        shown = matching_sessions(refs, query)
+        if query.strip() and len(shown) == 1:
+            chosen = shown[0]
+            break
+        if not shown:
+            repl.r.info(f"no session matches {query.strip()!r}")
+            shown = refs
+        for i, ref in enumerate(shown[:20], 1):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(ref.info.updated))
-            first = (ref.info.first_prompt or "").replace("\n", " ")[:40]
+            first = (ref.info.first_prompt or "").replace("\n", " ")[:48]
             repl.r.line(f"  {i:>2}. {when}  {ref.info.turns:>3} turns  {first}")
-        answer = repl.ask_line("session number (Enter to cancel): ").strip()
-        if answer.isdigit() and 1 <= int(answer) <= min(20, len(refs)):
-            chosen = refs[int(answer) - 1]
-    if chosen is None:
-        repl.r.info("not resumed")
-        return
+        answer = repl.ask_line("number, or words to narrow the list (Enter cancels): ").strip()
+        if not answer:
+            repl.r.info("not resumed")
+            return
+        if answer.isdigit() and 1 <= int(answer) <= min(20, len(shown)):
+            chosen = shown[int(answer) - 1]
+            break
+        query = f"{query} {answer}" if shown is not refs else answer  # words narrow what is listed
     repl.resume(chosen.session_id)
 
 
