@@ -90,7 +90,7 @@ def test_always_is_never_offered_for_code_runners():
     for command in ("bash -c 'ls'", "python -c 'print(1)'", "find . -exec rm {} ;", "git -c core.pager=sh log"):
         assert not may_offer_always("Bash", {"command": command}), command
     assert may_offer_always("Bash", {"command": "npm test"})
-    assert rule_for("Bash", {"command": " npm test "}) == Rule("Bash", "npm test")
+    assert rule_for("Bash", {"command": " npm test "}) == Rule("Bash", "npm test:*")  # more in test_rule_offer.py
 
 
 def test_project_rule_is_appended_keeping_other_settings(tmp_path: Path):

@@ -161,7 +161,9 @@ class PermissionGate:
         if self.mode == "bypassPermissions":
             return Decision("allow", "bypassPermissions mode")
         for rule in bash_rules(self.allow):
-            if rule.spec is not None and command.strip() == rule.spec.strip():
+            # The exact line a person allowed; a `prefix:*` rule is never a line of its own
+            # (as text, `pytest:*` is a glob in a command name).
+            if rule.spec is not None and not rule.spec.endswith(":*") and command.strip() == rule.spec.strip():
                 return Decision("allow", f"allowed by rule {rule}", "rule")
         if not analysis.auto_allowable:
             reason = f"the command cannot be auto-allowed ({', '.join(analysis.problems)})"

@@ -81,9 +81,10 @@ def path_rule_matches(spec: str, path: Path, workspace: Path, home: Path) -> boo
         base, pattern = home, spec[2:]
     else:
         base = workspace
-        pattern = spec[2:] if spec.startswith("./") else spec.lstrip("/") if spec.startswith("/") else spec
-        if "/" not in pattern.rstrip("/"):
-            pattern = "**/" + pattern
+        anchored = spec.startswith(("./", "/"))
+        pattern = spec[2:] if spec.startswith("./") else spec.lstrip("/")
+        if not anchored and "/" not in pattern.rstrip("/"):
+            pattern = "**/" + pattern  # `*.env`: at any depth, as in .gitignore
     pattern = pattern.rstrip("/") or "**"
     regex = _compiled(pattern)
     for b in {Path(os.path.abspath(base)), Path(os.path.realpath(base))}:

@@ -1,8 +1,8 @@
 """Slash commands: a registry of SlashCommand entries, so more (custom ones) can be added.
 
 A handler gets the running REPL and the text after the command name. Built-in commands
-register themselves from `commands_builtin` and `commands_session`; a later custom-command
-loader (markdown prompt files, like Claude Code's) only has to call `register`.
+register themselves from `commands_builtin` and `commands_session`; prompt-file commands
+(like Claude Code's) are added by `commands_custom`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class SlashCommand:
     handler: Callable[[Any, str], None]
     usage: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    source: str = ""  # "" for a built-in; "project" or "user" for a prompt-file command
 
 
 class Registry:
@@ -41,11 +42,11 @@ class Registry:
 
     def dispatch(self, repl: Any, text: str) -> bool:
         """Run `/name args`; False if there is no such command (the caller says so)."""
-        name, _, arg = text[1:].partition(" ")
-        command = self.get(name.strip())
+        parts = text[1:].split(None, 1)  # `/fix\nmore lines`: the arguments may start on a new line
+        command = self.get(parts[0]) if parts else None
         if command is None:
             return False
-        command.handler(repl, arg.strip())
+        command.handler(repl, parts[1].strip() if len(parts) > 1 else "")
         return True
 
 

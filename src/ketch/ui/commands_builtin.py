@@ -20,8 +20,16 @@ class Quit(Exception):
 
 
 def _help(repl: Any, arg: str) -> None:
-    for command in repl.commands.all():
-        repl.r.line(f"  /{command.name:<12} {command.help}")
+    commands = repl.commands.all()
+    for command in commands:
+        if not command.source:
+            repl.r.line(f"  /{command.name:<12} {command.help}")
+    custom = [c for c in commands if c.source]
+    if custom:
+        repl.r.line("  custom commands (.ketch/commands/*.md, $KETCH_HOME/commands/*.md):")
+    for command in custom:
+        name = f"{command.name} {command.usage}".strip()
+        repl.r.line(f"  /{name:<12} {command.help}")
     repl.r.info("  Enter sends · Alt-Enter or a trailing \\ adds a line · @path attaches a file · "
                 "Esc interrupts · Ctrl-D exits")
 

@@ -3,6 +3,8 @@
 Answers: allow once; allow for this session (an in-memory rule on the gate); always for this
 project (also written to .ketch/settings.local.json, never offered for commands that run
 arbitrary code); deny, optionally with a note the model reads. Esc denies and interrupts.
+The rule to remember is `rule_offer`'s (a folder, a command prefix, a host) and is shown
+exactly as it will be stored.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any, Callable
 
 from ketch.agent import events as ev
 from ketch.agent.loop import Approval
-from ketch.ui.project_rules import append_project_rule, may_offer_always, rule_for
+from ketch.ui.project_rules import append_project_rule
+from ketch.ui.rule_offer import may_offer_always, rule_for
 from ketch.ui.textstream import clean
 
 
@@ -41,31 +44,35 @@ class PermissionPrompt:
     def __call__(self, request: ev.PermissionRequest) -> Approval:
         r = self.renderer
         r.end_text()
-        always = may_offer_always(request.tool_name, request.input)
-        rule = rule_for(request.tool_name, request.input)
+        config = self.agent.config
+        rule = rule_for(request.tool_name, request.input, config.workspace, config.gate.home)
+        always = rule is not None and may_offer_always(request.tool_name, request.input, rule)
         r.line(f"? {request.tool_name} wants permission: {clean(request.reason)}", "bold yellow")
         label = "command" if request.tool_name == "Bash" else "input"
         for text in shown_input(request).split("\n"):
             r.line(f"    {label}: {text}" if label else f"    {text}", "bold")
             label = ""
-        r.line(f"  [y] allow once   [s] allow {clean(str(rule))} for this session", "")
+        shown = clean(str(rule)) if rule is not None else ""
+        r.line("  [y] allow once", "")
+        if rule is not None:  # the exact rule, so the person sees how far "remember" reaches
+            r.line(f"  [s] allow {shown} for this session", "")
         if always:
-            r.line("  [a] always allow it in this project (.ketch/settings.local.json)", "")
+            r.line(f"  [a] always allow {shown} in this project (.ketch/settings.local.json)", "")
         r.line("  [n] deny (and tell the model why)   [Esc] deny and stop the turn", "")
         while True:
             key = self.read_key()
             if key in ("y", "1"):
                 r.info("  allowed once")
                 return Approval(True)
-            if key in ("s", "2"):
+            if key in ("s", "2") and rule is not None:
                 self._add_session_rule(rule)
-                r.info(f"  allowed {rule} for this session")
+                r.info(f"  allowed {shown} for this session")
                 return Approval(True)
-            if key in ("a", "3") and always:
+            if key in ("a", "3") and always and rule is not None:
                 self._add_session_rule(rule)
                 try:
                     path = append_project_rule(self.agent.config.workspace, rule)
-                    r.info(f"  allowed {rule} in this project (written to {path})")
+                    r.info(f"  allowed {shown} in this project (written to {path})")
                 except (OSError, ValueError) as exc:
                     r.error(f"  could not save the rule ({exc}); allowed for this session only")
                 return Approval(True)

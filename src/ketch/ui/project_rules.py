@@ -3,7 +3,7 @@
 "Always for this project" appends to `<workspace>/.ketch/settings.local.json`. That file is
 protected from TOOLS (the model must never grant itself permissions); ketch writes it here
 only on the person's explicit choice, atomically (temp file + rename), keeping every other
-setting in the file as it was.
+setting in the file as it was. Which rule is offered is `rule_offer`'s job.
 """
 
 from __future__ import annotations
@@ -15,34 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.agent.rules import Rule
-
-
-def rule_for(request_tool: str, tool_input: dict[str, Any]) -> Rule:
-    """The narrowest rule that covers this call again: the exact command, or the tool."""
-    if request_tool == "Bash":
-        return Rule("Bash", str(tool_input.get("command", "")).strip())
-    return Rule(request_tool)
-
-
-def may_offer_always(request_tool: str, tool_input: dict[str, Any]) -> bool:
-    """Never a standing project rule for a command that can run code the model writes."""
-    from ketch.agent.rules import RuleSyntaxError, parse_rules
-
-    rule = rule_for(request_tool, tool_input)
-    try:
-        if parse_rules([str(rule)]) != [rule]:
-            return False  # it would not read back as the same rule (e.g. unbalanced parentheses)
-    except RuleSyntaxError:
-        return False
-    if request_tool != "Bash":
-        return True
-    from ketch.security.shell import analyze
-    from ketch.security.shell_code import runs_arbitrary_code
-
-    analysis = analyze(str(tool_input.get("command", "")))
-    if not analysis.auto_allowable or not analysis.commands:
-        return False
-    return not any(runs_arbitrary_code(cmd) for cmd in analysis.commands)
+from ketch.ui.rule_offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 
 
 def local_settings_path(workspace: Path) -> Path:

@@ -68,6 +68,7 @@ def run_repl(args: Any) -> int:
 class Repl:
     def __init__(self, console: Any, workspace: Path, home: Path, fancy: bool) -> None:
         from ketch.ui.commands import default_registry
+        from ketch.ui.commands_custom import register_custom
         from ketch.ui.render import Renderer
 
         self.console = console
@@ -76,6 +77,7 @@ class Repl:
         self.fancy = fancy
         self.r = Renderer(console, workspace, fancy)
         self.commands = default_registry()
+        register_custom(self.commands, workspace, home, self.r.warn)  # prompt files: ext.custom_commands
         self.agent: Any = None
         self.options: Any = None
         self.transcript: Any = None
