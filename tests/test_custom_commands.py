@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -170,3 +171,15 @@ def test_a_description_cannot_carry_terminal_escapes(dirs):
     _write(ws / ".ketch" / "commands" / "x.md", "---\ndescription: a\x1b]0;pwned\x07b\n---\nbody")
     commands, _ = _load(ws, home)
     assert "\x1b" not in commands["x"].description and "\\x1b" in commands["x"].description
+
+
+def test_headless_runs_expand_a_custom_command(server, run_ketch, workspace):
+    folder = workspace / ".ketch" / "commands"
+    folder.mkdir(parents=True)
+    (folder / "review.md").write_text("---\ndescription: review a file\n---\nReview $ARGUMENTS for bugs.\n")
+    fake = server([{"text": "looks fine"}, {"text": "a path"}])
+    run = run_ketch(["-p", "/review src/app.py"], server=fake)
+    assert run.returncode == 0, run.stderr
+    assert "Review src/app.py for bugs." in json.dumps(fake.requests[0].body)
+    run = run_ketch(["-p", "/etc/hosts: what is it?"], server=fake)  # not a command: sent as written
+    assert "/etc/hosts: what is it?" in json.dumps(fake.requests[1].body)

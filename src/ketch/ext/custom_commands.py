@@ -70,6 +70,19 @@ def load_commands(workspace: Path, ketch_home: Path, warn: Callable[[str], None]
     return found
 
 
+def expand_slash_prompt(prompt: str, workspace: Path, ketch_home: Path, warn: Callable[[str], None]) -> str:
+    """`ketch -p "/review src/app.py"`: a custom command's text with its arguments; else `prompt`.
+
+    Headless runs have no built-in slash commands, so only a custom name is expanded and any
+    other text starting with `/` (a path, say) goes to the model as it was written.
+    """
+    if not prompt.startswith("/") or prompt.startswith("//"):
+        return prompt
+    name, *rest = re.split(r"\s", prompt[1:], maxsplit=1)
+    command = load_commands(workspace, ketch_home, warn).get(name)
+    return prompt if command is None else expand(command.body, rest[0].strip() if rest else "")
+
+
 def _walk(folder: Path, warn: Callable[[str], None]) -> list[tuple[Path, str]]:
     """(file, command name) for every `*.md` below `folder`; hidden entries are skipped and
     symlinked folders not followed (a link could loop, or lead anywhere)."""

@@ -158,6 +158,11 @@ def run_headless(args: Any, prompt: str) -> int:
     if warning:
         sys.stderr.write(f"ketch: warning: {warning}\n")
     agent.config.transcript_path = str(getattr(transcript, "path", "") or "")
+    if prompt.startswith("/"):
+        from ketch.ext.custom_commands import expand_slash_prompt
+
+        prompt = expand_slash_prompt(prompt, options.workspace, ketch_home(),
+                                     lambda message: sys.stderr.write(f"ketch: warning: {message}\n"))
     consumers = [transcript.on_event, printer.on_event, NoticePrinter().on_event]
     if args.output_format != "text":
         consumers.append(lambda event: _echo_errors(event, agent.redact))
