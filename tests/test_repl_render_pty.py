@@ -97,3 +97,16 @@ def test_no_color_means_no_colour_escapes_but_colour_without_it(server, term):
     coloured.wait("bye")
     coloured.wait_prompt()
     assert COLOUR.search(coloured.raw)
+
+
+def test_a_silent_turn_shows_its_elapsed_time_and_the_ticker_leaves_no_trace(server, term):
+    s = server([{"text": "Thinking done: the answer.", "stall_after": 1}])
+    t = term(s)
+    t.wait_prompt()
+    t.send("slow one\r")
+    assert s.stalled.wait(10)
+    t.wait("s · Esc interrupts", timeout=10)  # about once a second while nothing else moves
+    s.release.set()
+    t.wait("Thinking done: the answer.")
+    t.wait_prompt()
+    assert "Esc interrupts" not in t.text.replace("/help for commands · Esc interrupts", "")

@@ -43,6 +43,7 @@ class Renderer:
         self._notices: set[str] = set()
         self._thinking = False
         self.last_folded = ""  # the whole of the last folded output, for /expand
+        self._ticker_shown = False
         self._text = self._new_stream()
 
     # -- primitives -------------------------------------------------------------------------
@@ -51,11 +52,36 @@ class Renderer:
         return TextStream(self)
 
     def _raw(self, text: str) -> None:
+        self._clear_ticker()
         self.console.file.write(text)
         self.console.file.flush()
 
-    def _print(self, renderable: Any) -> None:
-        self.console.print(renderable, soft_wrap=True)
+    def _print(self, renderable: Any, soft_wrap: bool = True) -> None:
+        self._clear_ticker()
+        self.console.print(renderable, soft_wrap=soft_wrap)
+
+    # -- the elapsed-time ticker ------------------------------------------------------------
+
+    def tick(self, elapsed_s: float) -> None:
+        """While nothing else moves (the model thinks, a command runs): `… 12s · Esc interrupts`.
+
+        It lives on the empty row below the output and is erased before anything else is
+        written there, so nothing already printed is touched; it is never shown inside a
+        half-written line, nor in plain mode.
+        """
+        from rich.text import Text
+
+        if not self.fancy or self._text.mid_line:
+            return
+        self._clear_ticker()
+        self.console.print(Text(f"  … {elapsed_s:.0f}s · Esc interrupts", style="dim"), end="", soft_wrap=True)
+        self.console.file.flush()
+        self._ticker_shown = True
+
+    def _clear_ticker(self) -> None:
+        if self._ticker_shown:
+            self._ticker_shown = False
+            self.console.file.write("\r\x1b[K")
 
     def line(self, text: str, style: str = "") -> None:
         """A line of ketch's own; it ends any streamed text first so the two never share a row."""
@@ -129,7 +155,7 @@ class Renderer:
             for text in lines:
                 self._raw(text + "\n")
         else:
-            self.console.print(grid)
+            self._print(grid, soft_wrap=False)
 
     def code(self, code: str, language: str) -> None:
         if not self.fancy or self.console.no_color:
@@ -138,8 +164,8 @@ class Renderer:
             return
         from rich.syntax import Syntax
 
-        self.console.print(Syntax(code, language or "text", theme="ansi_dark", background_color="default",
-                                  word_wrap=True, padding=(0, 0, 0, 2)))
+        self._print(Syntax(code, language or "text", theme="ansi_dark", background_color="default",
+                                  word_wrap=True, padding=(0, 0, 0, 2)), soft_wrap=False)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -205,7 +231,7 @@ class Renderer:
         arg = self._key_arg(call)
         if arg:
             line.append(f"({clean(arg)})")
-        self.console.print(line, soft_wrap=True)
+        self._print(line)
 
     def _tool_result(self, result: ev.ToolResult) -> None:
         call = self._calls.pop(result.tool_use_id, None)
@@ -247,7 +273,7 @@ class Renderer:
         shown, more = diff[:DIFF_LINES], max(0, len(diff) - DIFF_LINES)
         for text in shown:
             style = {"+": "green", "-": "red", "@": "cyan"}.get(text[:1], "dim") if self.fancy else ""
-            self.console.print(Text("    " + clean(text), style=style), soft_wrap=True)
+            self._print(Text("    " + clean(text), style=style))
         if more:
             self.last_folded = "\n".join(diff)
             self.info(f"    … {more} more diff lines (/expand shows them)")

@@ -140,7 +140,8 @@ class Repl:
         self.runner = TurnRunner(self.agent, [lambda e: self.transcript.on_event(e), self.r.on_event],
                                  self.permission, self.watcher,
                                  on_interrupt=lambda: self.r.info("interrupting…"),
-                                 on_queued=lambda line: self.r.info(f"  queued: {line}"))
+                                 on_queued=lambda line: self.r.info(f"  queued: {line}"),
+                                 tick=self.r.tick if self.fancy else None)
 
     def main(self, args: Any) -> int:
         from ketch.agent.session_store import SessionError

@@ -44,6 +44,11 @@ class TextStream:
         self._table: list[str] = []
         self.wrote_any = False
 
+    @property
+    def mid_line(self) -> bool:
+        """Part of a prose line is on screen: nothing else may be written on its row."""
+        return bool(self._line)
+
     def feed(self, text: str) -> None:
         self._pending += clean(text)
         while self._pending and self._step():

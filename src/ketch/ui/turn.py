@@ -21,6 +21,9 @@ from typing import Any, Callable, Iterable
 from ketch.agent import events as ev
 
 
+TICK_S = 1.0
+
+
 class QuitRequested(Exception):
     """Ctrl-C twice: leave the REPL (exit status 0)."""
 
@@ -66,13 +69,15 @@ class TurnRunner:
     def __init__(self, agent: Any, consumers: list[Callable[[object], None]],
                  ask: Callable[[ev.PermissionRequest], Any], watcher: Any = None,
                  on_interrupt: Callable[[], None] = lambda: None,
-                 on_queued: Callable[[str], None] = lambda line: None) -> None:
+                 on_queued: Callable[[str], None] = lambda line: None,
+                 tick: Callable[[float], None] | None = None) -> None:
         self.agent = agent
         self.consumers = consumers
         self.ask = ask
         self.watcher = watcher  # terminal.KeyWatcher when stdin is a terminal, else None
         self.on_interrupt = on_interrupt
         self.on_queued = on_queued
+        self.tick = tick  # called about once a second while a turn shows nothing new
         self.typeahead = TypeAhead()
         self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
@@ -117,10 +122,14 @@ class TurnRunner:
         finished: ev.RunFinished | None = None
         worker = threading.Thread(target=self._work, args=(events,), name="ketch-turn", daemon=True)
         worker.start()
+        started = time.monotonic()
         done = False
         try:
             while not done:
-                for kind, payload in self._wait():
+                items = self._wait(TICK_S if self.tick is not None else None)
+                if not items and self.tick is not None:
+                    self.tick(time.monotonic() - started)
+                for kind, payload in items:
                     if kind == "event":
                         if isinstance(payload, ev.RunFinished):
                             finished = payload
@@ -145,12 +154,15 @@ class TurnRunner:
             self.agent.cancel.clear()
         return finished
 
-    def _wait(self) -> list[tuple[str, Any]]:
-        """Block until the worker or the keyboard has something; no timeouts, no polling."""
+    def _wait(self, timeout: float | None) -> list[tuple[str, Any]]:
+        """Block until the worker or the keyboard has something, or `timeout` passes (the ticker).
+
+        Only a turn in progress ever waits with a timeout; the prompt waits on nothing.
+        """
         items: list[tuple[str, Any]] = []
         fds = [self._wake_r] + ([self.watcher.fd] if self.watcher is not None else [])
         try:
-            ready, _, _ = select.select(fds, [], [])
+            ready, _, _ = select.select(fds, [], [], timeout)
         except KeyboardInterrupt:  # plain mode: Ctrl-C arrives as a signal
             return [("key", "ctrl-c")]
         if self.watcher is not None and self.watcher.fd in ready:
