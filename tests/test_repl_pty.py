@@ -207,3 +207,15 @@ def test_rewind_restores_files_and_conversation(server, run_ketch, workspace):
     assert "conversation rewound" in run.stdout
     last = json.dumps(s.requests[-1].body)
     assert "what now?" in last and "WROTE-IT" not in last and "new.txt" not in last
+
+
+def test_permissions_remove_also_revokes_a_saved_project_rule(server, run_ketch, workspace):
+    saved = workspace / ".ketch" / "settings.local.json"
+    saved.parent.mkdir()
+    saved.write_text(json.dumps({"permissions": {"allow": ["Bash(npm test:*)", "Read"]}}))
+    run = run_ketch(["--trust"], server=server([]), env={"TERM": "dumb"},
+                    stdin="/permissions\n/permissions remove Bash(npm test:*)\n/permissions\n")
+    assert run.returncode == 0, run.stderr
+    listings = [line for line in run.stdout.splitlines() if "allow:" in line]
+    assert "Bash(npm test:*)" in listings[0] and "Bash(npm test:*)" not in listings[-1]
+    assert json.loads(saved.read_text())["permissions"]["allow"] == ["Read"]

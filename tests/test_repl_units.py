@@ -173,3 +173,15 @@ def test_restyled_lines_never_erase_the_line_above():
 def test_a_wide_line_that_might_wrap_is_left_raw_rather_than_guessed():
     lines = _draw("above\n**漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字**\n")
     assert lines[0] == "above" and "**" in "".join(lines)  # raw kept; the line above survives
+
+
+def test_a_project_rule_can_be_removed_again(tmp_path: Path):
+    from ketch.ui.project_rules import remove_project_rule
+
+    path = tmp_path / ".ketch" / "settings.local.json"
+    assert remove_project_rule(tmp_path, "Bash(npm test:*)") == [] and not path.exists()
+    append_project_rule(tmp_path, Rule("Bash", "npm test:*"))
+    append_project_rule(tmp_path, Rule("Read", "./docs/**"))
+    append_project_rule(tmp_path, Rule("Bash", "npm test:*"), kind="deny")
+    assert remove_project_rule(tmp_path, "Bash(npm test:*)") == ["allow", "deny"]
+    assert json.loads(path.read_text())["permissions"] == {"allow": ["Read(./docs/**)"], "deny": []}

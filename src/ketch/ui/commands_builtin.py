@@ -84,6 +84,8 @@ def _permissions(repl: Any, arg: str) -> None:
         repl.r.info(f"{verb} for this session: {', '.join(map(str, rules))}")
         return
     if verb == "remove" and rest.strip():
+        from ketch.ui.project_rules import local_settings_path, remove_project_rule
+
         target = rest.strip()
         removed = 0
         for kind in ("allow", "deny", "ask"):
@@ -91,7 +93,17 @@ def _permissions(repl: Any, arg: str) -> None:
             keep = [r for r in rules if str(r) != target]
             removed += len(rules) - len(keep)
             rules[:] = keep
-        repl.r.info(f"removed {removed} rule(s) for this session" if removed else f"no rule {target}")
+        try:  # a rule "always" granted from here must be revocable from here too
+            saved = remove_project_rule(repl.agent.config.workspace, target)
+        except (OSError, ValueError) as exc:
+            repl.r.error(f"could not update {local_settings_path(repl.agent.config.workspace)}: {exc}")
+            saved = []
+        if saved:
+            repl.r.info(f"removed {target} from {local_settings_path(repl.agent.config.workspace)} "
+                        f"({', '.join(saved)})")
+        repl.r.info(f"removed {removed} rule(s) for this session" if removed else
+                    f"no rule {target} in this session" + ("" if saved else " (rules from other settings files "
+                                                           "are edited in those files)"))
         return
     repl.r.line(f"  mode: {gate.mode}")
     for kind in ("allow", "ask", "deny"):

@@ -25,20 +25,57 @@ def local_settings_path(workspace: Path) -> Path:
 def append_project_rule(workspace: Path, rule: Rule, kind: str = "allow") -> Path:
     """Add `rule` to permissions.<kind> of the local settings file; return the file's path."""
     path = local_settings_path(workspace)
-    data: dict[str, Any] = {}
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if text.strip() else {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
-    permissions = data.setdefault("permissions", {})
-    if not isinstance(permissions, dict):
-        raise ValueError(f"{path}: \"permissions\" is not an object; edit it by hand")
-    rules = permissions.setdefault(kind, [])
-    if not isinstance(rules, list):
-        raise ValueError(f"{path}: \"permissions.{kind}\" is not a list; edit it by hand")
+    data = _read(path)
+    rules = _rule_list(path, data, kind, create=True)
     if str(rule) not in rules:
         rules.append(str(rule))
+    _write(path, data)
+    return path
+
+
+def remove_project_rule(workspace: Path, text: str) -> list[str]:
+    """Take the rule written `text` out of every permissions list of the local settings file.
+
+    Returns the lists it was removed from (empty when the file never had it: nothing is
+    rewritten then).
+    """
+    path = local_settings_path(workspace)
+    if not path.exists():
+        return []
+    data = _read(path)
+    removed_from = []
+    for kind in ("allow", "ask", "deny"):
+        rules = _rule_list(path, data, kind, create=False)
+        if rules is not None and text in rules:
+            rules[:] = [r for r in rules if r != text]
+            removed_from.append(kind)
+    if removed_from:
+        _write(path, data)
+    return removed_from
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if text.strip() else {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
+    return data
+
+
+def _rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
+    permissions = data.setdefault("permissions", {}) if create else data.get("permissions", {})
+    if not isinstance(permissions, dict):
+        raise ValueError(f"{path}: \"permissions\" is not an object; edit it by hand")
+    rules = permissions.setdefault(kind, []) if create else permissions.get(kind)
+    if rules is not None and not isinstance(rules, list):
+        raise ValueError(f"{path}: \"permissions.{kind}\" is not a list; edit it by hand")
+    return rules
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    """Atomically: a crash or Ctrl-C leaves the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".settings.local.", suffix=".tmp", dir=path.parent)
     try:
@@ -54,4 +91,3 @@ def append_project_rule(workspace: Path, rule: Rule, kind: str = "allow") -> Pat
         except OSError:
             pass
         raise
-    return path
