@@ -16,6 +16,7 @@ import pyte
 
 from conftest import TEST_ANTHROPIC_KEY, ketch_argv
 
+PROMPT_LINE = re.compile(r"(?:[a-z' ]+ )?>")  # "> ", or "accept edits > " outside the default mode
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]|\x1b\][^\x07]*\x07")
 
 
@@ -73,10 +74,10 @@ class Term:
                 raise AssertionError(f"ketch exited before {needle!r} appeared; screen:\n{self.text}") from None
 
     def wait_prompt(self, timeout: float = 15) -> None:
-        """The input prompt is the last non-empty line and starts with '> '."""
+        """The input prompt (`> `, after the mode's name outside the default mode) holds the cursor."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.screen.display[self.screen.cursor.y].rstrip() == ">":
+            if PROMPT_LINE.fullmatch(self.screen.display[self.screen.cursor.y].rstrip()):
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"no prompt within {timeout}s; screen:\n{self.text}")

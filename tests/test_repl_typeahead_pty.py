@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,24 @@ def test_after_an_interruption_queued_lines_are_not_sent_by_themselves(server, t
     t.wait("> queued one")  # back in the prompt for the person to send, edit or drop
     assert len(s.requests) == 1
     assert json.dumps(s.requests[0].body).count("queued one") == 0
+
+
+def test_shift_tab_cycles_the_permission_mode_shown_in_the_prompt(server, term, workspace):
+    s = server([{"tool_calls": [{"name": "Write", "input": {"file_path": "new.txt", "content": "hi\n"}}]},
+                {"text": "written without asking"}])
+    t = term(s)
+    t.wait_prompt()
+    t.send("\x1b[Z")  # Shift-Tab
+    t.wait("accept edits >")
+    t.send("write it\r")
+    t.wait("written without asking")
+    assert "wants permission" not in t.printed
+    assert (workspace / "new.txt").read_text() == "hi\n"
+    t.wait("accept edits >")
+    t.send("\x1b[Z")
+    t.wait("plan >")
+    t.send("\x1b[Z")
+    deadline = time.monotonic() + 10
+    while t.screen.display[t.screen.cursor.y].rstrip() != ">":  # back to the default mode: a bare "> "
+        assert time.monotonic() < deadline, t.text
+        t._pump(0.2)

@@ -50,7 +50,7 @@ def make_completer(command_names: Callable[[], Iterable[tuple[str, str]]], files
 class TerminalInput:
     """prompt_toolkit's PromptSession with ketch's keys; built once, reused for every prompt."""
 
-    def __init__(self, history: Path, completer: Any) -> None:
+    def __init__(self, history: Path, completer: Any, cycle_mode: Callable[[], None] | None = None) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
@@ -74,6 +74,12 @@ class TerminalInput:
         def _newline(event):  # type: ignore[no-untyped-def]
             event.current_buffer.insert_text("\n")
 
+        @keys.add("s-tab")
+        def _cycle(event):  # type: ignore[no-untyped-def]
+            if cycle_mode is not None:  # the prompt's text is a function of the mode: redraw it
+                cycle_mode()
+                event.app.invalidate()
+
         self.session = PromptSession(history=FileHistory(str(history)), completer=completer,
                                      complete_while_typing=True, key_bindings=keys, multiline=True,
                                      enable_history_search=False, prompt_continuation=lambda w, n, s: ". ".rjust(w))
@@ -81,7 +87,7 @@ class TerminalInput:
         # default 0.5 s size polling would wake an idle ketch twice a second (issue 4: 0 % idle).
         self.session.app.terminal_size_polling_interval = None
 
-    def read(self, message: str = "> ", default: str = "") -> str:
+    def read(self, message: str | Callable[[], str] = "> ", default: str = "") -> str:
         """The next message; EOFError on Ctrl-D (empty line), KeyboardInterrupt on Ctrl-C."""
         return self.session.prompt(message, default=default)
 
@@ -97,10 +103,10 @@ class TerminalInput:
 class PlainInput:
     """Line I/O for dumb terminals and pipes: one line per message, a trailing \\ continues."""
 
-    def read(self, message: str = "> ", default: str = "") -> str:
+    def read(self, message: str | Callable[[], str] = "> ", default: str = "") -> str:
         """`default` (type-ahead) never reaches plain mode: lines typed early wait in the pipe."""
         lines = []
-        prompt = message
+        prompt = message() if callable(message) else message
         while True:
             sys.stdout.write(prompt)
             sys.stdout.flush()

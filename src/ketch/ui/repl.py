@@ -18,6 +18,10 @@ from typing import Any, Iterable
 from ketch.agent import events as ev
 
 
+MODE_LABELS = {"acceptEdits": "accept edits", "plan": "plan", "bypassPermissions": "bypass permissions",
+               "dontAsk": "don't ask"}
+
+
 def _options(args: Any, workspace: Path) -> Any:
     from ketch.wiring import RunOptions
 
@@ -84,6 +88,7 @@ class Repl:
         self.input: Any = None
         self.watcher: Any = None
         self._last_ctrl_c = 0.0
+        self._start_mode: str | None = None
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -130,7 +135,7 @@ class Repl:
 
         if self.fancy:
             completer = make_completer(self.commands.names, ProjectFiles(self.workspace))
-            self.input = TerminalInput(history_path(self.home, self.workspace), completer)
+            self.input = TerminalInput(history_path(self.home, self.workspace), completer, self.cycle_mode)
             self.watcher = KeyWatcher(sys.stdin.fileno())
             read_key = self.watcher.read_key
         else:
@@ -186,7 +191,22 @@ class Repl:
             text = typed.queued.pop(0)
             self.r.line(f"> {text}", "bold")
             return text
-        return self.input.read("> ", default=typed.take_draft())
+        return self.input.read(self.prompt_text, default=typed.take_draft())
+
+    def prompt_text(self) -> str:
+        """`> `, or the permission mode in front of it when it is not the default one."""
+        mode = self.agent.config.gate.mode
+        return "> " if mode == "default" else f"{MODE_LABELS.get(mode, mode)} > "
+
+    def cycle_mode(self) -> None:
+        """Shift-Tab, as in Claude Code: default → accept edits → plan → (the start mode) → ..."""
+        gate = self.agent.config.gate
+        if self._start_mode is None:
+            self._start_mode = gate.mode
+        cycle = ["default", "acceptEdits", "plan"]
+        if self._start_mode not in cycle:
+            cycle.append(self._start_mode)  # bypass or dontAsk only if ketch was started in it
+        gate.mode = cycle[(cycle.index(gate.mode) + 1) % len(cycle)] if gate.mode in cycle else "default"
 
     def handle(self, text: str) -> None:
         if not text.strip():
@@ -204,7 +224,8 @@ class Repl:
         home = Path.home()
         where = f"~/{self.workspace.relative_to(home)}" if self.workspace.is_relative_to(home) else str(self.workspace)
         self.r.line(f"ketch {__version__} · {a.config.provider_name}:{a.config.model} · {where}", "bold")
-        self.r.info("/help for commands · Esc interrupts · Ctrl-D exits")
+        self.r.info("/help for commands · Esc interrupts · Shift-Tab switches mode · Ctrl-D exits" if self.fancy
+                    else "/help for commands · Ctrl-D exits")
         for notice in a.config.notices:
             self.r.warn(f"not applied: {notice}")
         if a.config.sandbox == "off":
