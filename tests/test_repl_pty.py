@@ -219,3 +219,17 @@ def test_permissions_remove_also_revokes_a_saved_project_rule(server, run_ketch,
     listings = [line for line in run.stdout.splitlines() if "allow:" in line]
     assert "Bash(npm test:*)" in listings[0] and "Bash(npm test:*)" not in listings[-1]
     assert json.loads(saved.read_text())["permissions"]["allow"] == ["Read"]
+
+
+def test_bang_runs_the_persons_command_and_its_output_goes_with_the_next_message(server, run_ketch):
+    from conftest import TEST_ANTHROPIC_KEY
+
+    s = server([{"text": "I see the output."}])
+    run = run_ketch([], server=s, env={"TERM": "dumb"},
+                    stdin="!echo shell-said-hi; echo key=$ANTHROPIC_API_KEY\nwhat did it say?\n")
+    assert run.returncode == 0, run.stderr
+    assert "shell-said-hi" in run.stdout and "I see the output." in run.stdout
+    assert len(s.requests) == 1  # the command itself asked the model nothing
+    body = json.dumps(s.requests[0].body)
+    assert "shell-said-hi" in body and "what did it say?" in body
+    assert TEST_ANTHROPIC_KEY not in body and TEST_ANTHROPIC_KEY not in run.stdout  # not in the child's env

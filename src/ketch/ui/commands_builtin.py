@@ -31,7 +31,8 @@ def _help(repl: Any, arg: str) -> None:
         name = f"{command.name} {command.usage}".strip()
         repl.r.line(f"  /{name:<12} {command.help}")
     repl.r.info("  Enter sends · Alt-Enter or a trailing \\ adds a line · @path attaches a file · "
-                "Esc interrupts · Ctrl-D exits")
+                "!cmd runs a shell command (its output goes with your next message) · "
+                "Shift-Tab switches the permission mode · Esc interrupts · Ctrl-D exits")
 
 
 def _clear(repl: Any, arg: str) -> None:

@@ -247,6 +247,11 @@ class Renderer:
         if call is not None and call.name == "Read":
             self.info(f"  {self.elbow} read {len(result.content.splitlines())} lines")
             return
+        self.output(result.content)
+
+    def output(self, content: str) -> None:
+        """A command's output, folded to its first lines and cropped to the window."""
+        lines, more = fold(clean(content))
         if not lines:
             self.info(f"  {self.elbow} (no output)")
             return
@@ -256,7 +261,7 @@ class Renderer:
             cropped = cropped or shown.endswith("…")
             self.info(shown)
         if more or cropped:
-            self.last_folded = clean(result.content)
+            self.last_folded = clean(content)
             self.info(f"    … {more} more lines (/expand shows them)" if more else "    (/expand shows it whole)")
 
     def _crop(self, text: str) -> str:

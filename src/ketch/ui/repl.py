@@ -89,6 +89,7 @@ class Repl:
         self.watcher: Any = None
         self._last_ctrl_c = 0.0
         self._start_mode: str | None = None
+        self.pending_context: list[str] = []  # `!command` outputs waiting for the next message
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -211,6 +212,13 @@ class Repl:
     def handle(self, text: str) -> None:
         if not text.strip():
             return
+        if text.startswith("!") and text[1:].strip():
+            from ketch.ui.shell_escape import run_shell_escape
+
+            self.pending_context.append(run_shell_escape(text[1:].strip(), self.workspace, self.r.output,
+                                                         self.agent.redact))
+            self.r.info("  (the output goes to the model with your next message)")
+            return
         if text.startswith("/") and not text.startswith("//"):
             if not self.commands.dispatch(self, text.strip()):
                 self.r.error(f"unknown command {text.split()[0]} (/help lists them)")
@@ -249,6 +257,9 @@ class Repl:
         message, attached = attach_mentions(text, self.workspace, self.agent.state)
         if attached:
             self.r.info("attached " + ", ".join(attached))
+        if self.pending_context:  # `!command` output the person ran since their last message
+            message = "\n\n".join(self.pending_context + [message])
+            self.pending_context = []
         self.run_events(self.agent.run(message), status=True)
 
     def run_events(self, events: Iterable[object], status: bool = False) -> ev.RunFinished | None:
