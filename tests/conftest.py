@@ -95,3 +95,27 @@ def run_ketch(ketch_home: Path, workspace: Path):
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture
+def term(ketch_home: Path, workspace: Path):
+    """Start the real `ketch` REPL in an 80x24 pseudo-terminal (tests/pty_helpers.py); closed after.
+
+    `drop` removes variables from the terminal's environment (e.g. NO_COLOR), `env` adds some.
+    """
+    from pty_helpers import Term, ketch_env
+
+    terms: list[Term] = []
+
+    def start(server: FakeModelServer | None = None, args: list[str] | None = None,
+              drop: tuple[str, ...] = (), **env: str) -> Term:
+        environ = ketch_env(ketch_home, server.url if server else None, **env)
+        for name in drop:
+            environ.pop(name, None)
+        t = Term(args or [], environ, workspace)
+        terms.append(t)
+        return t
+
+    yield start
+    for t in terms:
+        t.close()

@@ -6,25 +6,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
-
-from pty_helpers import Term, ketch_env
 
 
-@pytest.fixture
-def term(ketch_home: Path, workspace: Path):
-    terms: list[Term] = []
-
-    def start(server=None, args: list[str] | None = None, **env: str) -> Term:
-        t = Term(args or [], ketch_env(ketch_home, server.url if server else None, **env), workspace)
-        terms.append(t)
-        return t
-
-    yield start
-    for t in terms:
-        t.close()
 
 
 def _bodies(server) -> list[str]:

@@ -9,21 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from pty_helpers import Term, ketch_env
-
-
-@pytest.fixture
-def term(ketch_home: Path, workspace: Path):
-    terms: list[Term] = []
-
-    def start(server=None, args: list[str] | None = None) -> Term:
-        t = Term(args or [], ketch_env(ketch_home, server.url if server else None), workspace)
-        terms.append(t)
-        return t
-
-    yield start
-    for t in terms:
-        t.close()
 
 
 def _trusted(ketch_home: Path) -> list[str]:

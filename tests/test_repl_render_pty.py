@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
-
-from pty_helpers import Term, ketch_env
 
 COLOUR = re.compile(rb"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7]|38;[25]|48;[25])[0-9;]*m")
-
-
-@pytest.fixture
-def term(ketch_home: Path, workspace: Path):
-    terms: list[Term] = []
-
-    def start(server, drop: tuple[str, ...] = (), **env: str) -> Term:
-        environ = ketch_env(ketch_home, server.url, **env)
-        for name in drop:
-            environ.pop(name, None)
-        t = Term([], environ, workspace)
-        terms.append(t)
-        return t
-
-    yield start
-    for t in terms:
-        t.close()
 
 
 def test_markdown_prose_is_styled_once_each_line_is_whole(server, term):

@@ -4,25 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-
-import pytest
-
-from pty_helpers import Term, ketch_env
 
 
-@pytest.fixture
-def term(ketch_home: Path, workspace: Path):
-    terms: list[Term] = []
-
-    def start(server) -> Term:
-        t = Term([], ketch_env(ketch_home, server.url), workspace)
-        terms.append(t)
-        return t
-
-    yield start
-    for t in terms:
-        t.close()
 
 
 def _prompts(server) -> list[str]:
