@@ -78,6 +78,14 @@ def test_workspace_is_writable_and_the_rest_read_only(ws: Path, home: Path) -> N
     assert "Read-only file system" in result.output and "rc=1" in result.output
 
 
+def test_package_caches_are_writable_unless_settings_say_otherwise(ws: Path, home: Path) -> None:
+    (home / ".cache" / "pip").mkdir(parents=True)
+    assert sh(make(ws, home), "touch $HOME/.cache/pip/entry; echo rc=$?").output.strip().endswith("rc=0")
+    assert (home / ".cache" / "pip" / "entry").exists()
+    result = sh(make(ws, home, caches=()), "touch $HOME/.cache/pip/planted; echo rc=$?")  # writableCaches: false
+    assert "rc=1" in result.output and not (home / ".cache" / "pip" / "planted").exists()
+
+
 def test_private_tmp(ws: Path, home: Path) -> None:
     name = f"ketch-probe-{uuid.uuid4().hex}"
     host_file = Path(tempfile.gettempdir()) / f"{name}-host"

@@ -310,3 +310,18 @@ def test_value_offset_follows_the_last_duplicate_key():
     offset = _value_offset(text, ["a", "b"])
     assert offset is not None and text[offset] == "3"
     assert _value_offset(text, ["missing"]) is None
+
+
+def test_read_only_package_caches_from_any_layer_even_untrusted(env):
+    from ketch.wiring import RunOptions, build_runner
+
+    assert load_policy(env.workspace, trusted=False).writable_caches is True
+    env.write("user", {"sandbox": {"writableCaches": True}})
+    env.write("project", {"sandbox": {"writableCaches": False}})  # tightening: no trust needed
+    policy = load_policy(env.workspace, trusted=False)
+    assert policy.writable_caches is False and policy.ignored == []
+    runner = build_runner(RunOptions(workspace=env.workspace), env.workspace, policy)
+    assert runner._args["caches"] == ()
+    env.write("project", {"sandbox": {"writableCaches": "no"}})
+    with pytest.raises(ConfigError, match="sandbox.writableCaches must be true or false"):
+        load_policy(env.workspace, trusted=False)

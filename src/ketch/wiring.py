@@ -155,6 +155,7 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):
         ketch_home=ketch_home(),
         home=Path.home(),
         allowed_hosts=tuple(policy.allowed_hosts),
+        **({} if policy.writable_caches else {"caches": ()}),
     ))
 
 

@@ -77,6 +77,7 @@ class LayerSettings:
     default_mode: str | None = None
     additional_directories: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
+    writable_caches: bool | None = None  # sandbox.writableCaches: false makes package caches read-only
     disable_bypass: bool = False
     has_env: bool = False  # an `env` block was present (and, by design, not read)
 
@@ -152,6 +153,12 @@ class _Checker:
             raise self.fail(keys, f"{'.'.join(keys)} must be a string, e.g. {example}")
         return value
 
+    def flag(self, data: dict[str, Any], keys: Sequence[str], example: str) -> bool | None:
+        value = data.get(keys[-1])
+        if value is not None and not isinstance(value, bool):
+            raise self.fail(keys, f"{'.'.join(keys)} must be true or false, e.g. {example}")
+        return value
+
     def strings(self, data: dict[str, Any], keys: Sequence[str], example: str) -> list[str]:
         value = data.get(keys[-1])
         if value is None:
@@ -205,6 +212,7 @@ def parse_settings_text(text: str, path: Path) -> LayerSettings:
         default_mode=mode,
         additional_directories=check.strings(perms, ["permissions", "additionalDirectories"], '["../shared"]'),
         allowed_hosts=hosts,
+        writable_caches=check.flag(sandbox, ["sandbox", "writableCaches"], "false"),
         disable_bypass=bypass == "disable",
         has_env="env" in data,
     )
@@ -265,6 +273,8 @@ class EffectivePolicy:
     default_mode_layer: str | None = None
     additional_directories: list[Path] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
+    # Package caches writable from the sandbox; any layer may turn it off (it only tightens).
+    writable_caches: bool = True
     bypass_disabled: bool = False
     # One line per thing an untrusted project asked for and did not get.
     ignored: list[str] = field(default_factory=list)
@@ -354,6 +364,8 @@ def load_policy(
                 directory = _canonical_dir(entry, workspace)
                 if directory not in policy.additional_directories:
                     policy.additional_directories.append(directory)
+        if layer.writable_caches is False:
+            policy.writable_caches = False  # tightening: taken from every layer, trusted or not
         for host in layer.allowed_hosts:
             if held_back(name):
                 note(f"allowed host {host}", name)
