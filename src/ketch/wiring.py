@@ -222,7 +222,8 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         raise ConfigError(str(exc)) from None
     local = provider_name == "local"
     if local:
-        from ketch.localmodels.profile import SMALL_TOOLS, SYSTEM_TEMPLATE, check_ready
+        from ketch.localmodels.profile import SYSTEM_TEMPLATE, check_ready
+        from ketch.localmodels.small_tools import small_tools
 
         local_window = check_ready(model)
     config = provider_config(provider_name)
@@ -241,7 +242,9 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     outputs_dir = ketch_home() / "outputs" / session_id
     gate.readable.append(outputs_dir)
     denied_outright = {r.tool for r in deny if r.spec is None}
-    tools = [t for t in default_tools() if t.name not in denied_outright and (not local or t.name in SMALL_TOOLS)]
+    tools = [t for t in default_tools() if t.name not in denied_outright]
+    if local:
+        tools = small_tools(tools)
     agent_config = AgentConfig(
         model=model,
         provider_name=provider_name,

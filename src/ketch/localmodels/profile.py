@@ -2,7 +2,8 @@
 
 Small models process prompts at ~90 tok/s on a laptop, so every token of fixed overhead is
 seconds of waiting, and a long tool list confuses them: they get six tools and a prompt of a
-few hundred tokens (prompts/system_small.md).
+few hundred tokens (prompts/system_small.md); each tool offers only the fields they need
+(small_tools.py).
 """
 
 from __future__ import annotations

@@ -5,9 +5,17 @@
 - The loaded model is kept for the life of the process (one per file), and every request
   is tokenized whole: llama.cpp keeps the KV cache of the longest shared prefix, so a turn
   only pays for what was added since the previous one (reported as cache_read tokens).
-- The prompt is rendered with the model's own chat template (GGUF metadata).
+- The prompt is rendered with the model's own chat template (GGUF metadata); a template with
+  no system role gets the system prompt inside the first user turn (`local_template`).
 - With tools, the reply is decoded under a grammar from `local_format.reply_schema`, so a
-  tool call is always well-formed JSON naming an offered tool with typed arguments.
+  tool call is always well-formed JSON naming an offered tool with typed arguments. The first
+  reply to a new request may only look (FIRST_REPLY_TOOLS: no answer, no Edit or Write):
+  measured on qwen2.5-coder-1.5b, it otherwise answers fix-it requests without looking, or
+  edits files it has not seen by guessing their text; made to look first, it read the file
+  in 6 of 6 probes. After a read-only call repeated exactly with only reads between (nothing
+  could have changed: `repeated_look`), the next reply must be the answer. Measured: once
+  qwen-1.5b re-reads a file it goes on until the turn limit (8 reads of one file); told only
+  to pick another tool, it edited the file it had been asked a question about.
 - Threads: one for generation (with tools running beside the model on two cores, spinning
   threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
 """
@@ -22,23 +30,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ketch.conversation import Message, ModelRequest, TextBlock, Usage
+from ketch.conversation import Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
-from ketch.providers.local_format import chat_messages, reply_schema, template_tools
-from ketch.providers.local_reply import AnswerStream, parse_reply
+from ketch.providers.local_format import chat_messages, repeated_look, reply_schema
+from ketch.providers.local_reply import AnswerStream, loop_cut, parse_reply
+from ketch.providers.local_template import supports_system_role
 
 DEFAULT_CONTEXT = 8192
 # Output cap per reply: a small model stuck repeating inside a JSON string would otherwise
 # write until the context is full (measured: 7,700 tokens, 7 minutes). KETCH_LOCAL_MAX_TOKENS overrides.
 DEFAULT_MAX_OUTPUT = 2048
 INSTALL_HINT = "the local provider needs llama-cpp-python: pip install 'ketch[local]'"
+FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
 
 
 @dataclass
 class _Loaded:
     llm: Any  # llama_cpp.Llama
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
-    native_tools: bool  # the chat template renders a `tools` list itself (Qwen's does)
+    system_role: bool  # the chat template renders a system message (Gemma's has none)
     lock: threading.Lock
 
 
@@ -106,9 +116,15 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
 
         formatter = Jinja2ChatFormatter(template=template, eos_token=token_text(llm.token_eos()),
                                         bos_token=token_text(llm.token_bos()), add_generation_prompt=True)
-        loaded = _Loaded(llm, formatter, "tools" in template, threading.Lock())
+        loaded = _Loaded(llm, formatter, supports_system_role(formatter), threading.Lock())
         _MODELS[key] = loaded
         return loaded
+
+
+def _opens_task(request: ModelRequest) -> bool:
+    """The first reply to a new request (the last message holds no tool results)."""
+    last = request.messages[-1] if request.messages else None
+    return last is not None and not any(isinstance(b, ToolResultBlock) for b in last.content)
 
 
 def _shared_prefix(llm: Any, tokens: list[int]) -> int:
@@ -142,11 +158,10 @@ class LocalProvider:
         path, name, n_ctx = self._resolve(request.model)
         loaded = _load(path, n_ctx)
         structured = bool(request.tools)
-        native = structured and loaded.native_tools
         messages = chat_messages(request.system, request.messages, request.tools, structured=structured,
-                                 native_tools=native)
+                                 system_role=loaded.system_role)
         try:
-            rendered = loaded.formatter(messages=messages, tools=template_tools(request.tools) if native else None)
+            rendered = loaded.formatter(messages=messages)
         except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
             raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
         with loaded.lock:
@@ -166,14 +181,20 @@ class LocalProvider:
         if structured:
             from llama_cpp import LlamaGrammar
 
-            kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(reply_schema(request.tools)), verbose=False)
+            if _opens_task(request):
+                schema = reply_schema(request.tools, answer=False, only=FIRST_REPLY_TOOLS)
+            elif repeated_look(request.messages):
+                schema = reply_schema(request.tools, only=())  # it learnt nothing new: it answers
+            else:
+                schema = reply_schema(request.tools)
+            kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         temperature = 0.0 if request.temperature is None else request.temperature
         answer = AnswerStream()
-        raw, finish = "", None
+        raw, finish, looped, stream = "", None, None, None
         try:
-            for chunk in llm.create_completion(prompt=tokens, max_tokens=min(request.max_tokens, room, max_output()),
-                                               temperature=temperature, stream=True, stop=rendered.stop,
-                                               **kwargs):
+            stream = llm.create_completion(prompt=tokens, max_tokens=min(request.max_tokens, room, max_output()),
+                                           temperature=temperature, stream=True, stop=rendered.stop, **kwargs)
+            for chunk in stream:
                 choice = chunk["choices"][0]
                 piece = choice.get("text") or ""
                 finish = choice.get("finish_reason") or finish
@@ -181,10 +202,18 @@ class LocalProvider:
                 shown = answer.feed(piece) if structured else piece
                 if shown:
                     yield TextDelta(shown)
+                    looped = loop_cut(answer.text if structured else raw)
+                    if looped is not None:
+                        break
         except (RuntimeError, ValueError) as exc:
             raise ProviderError(f"local model failed: {exc}", kind="server") from None
+        finally:
+            if stream is not None:
+                stream.close()  # also when the loop was cut or the consumer stopped reading
         cut_off = finish == "length"
-        if structured:
+        if looped is not None:
+            content, stop_reason = [TextBlock((answer.text if structured else raw)[:looped].rstrip())], "end_turn"
+        elif structured:
             content, stop_reason = parse_reply(raw, answer.text, cut_off)
         else:
             content, stop_reason = [TextBlock(raw)], "max_tokens" if cut_off else "end_turn"

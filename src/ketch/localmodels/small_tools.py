@@ -1,0 +1,83 @@
+"""The tools as a small local model sees them: narrow schemas, and its line-number slips undone.
+
+Why narrow: offered Grep's dozen options, qwen2.5-coder-1.5b filled `type` with "string"
+(rg: unrecognized file type) and Glob's `path` with a folder that does not exist. Every
+optional field left out of the schema is left out of the prompt and of the grammar, so the
+model cannot produce it. Required fields are always kept; normal models keep full schemas.
+
+Why the repair: Read and Edit show files as numbered lines (`     1\tcode`), and a small
+model copies those prefixes into what it writes (measured: a Write of `     1\t# color
+settings\n     2\t...`, which would have put the numbers into the file). A text in which every
+line carries exactly Read's prefix, numbered consecutively, is taken without the prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from ketch.conversation import ToolDef
+from ketch.localmodels.profile import SMALL_TOOLS
+
+# The optional fields a small model may fill, per tool; every other optional field is dropped.
+SMALL_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "Edit": ("replace_all",),
+    "Grep": ("path", "output_mode"),
+}
+# The fields holding file text, whose copied line-number prefixes are removed.
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {"Write": ("content",), "Edit": ("old_string", "new_string")}
+_NUMBERED = re.compile(r" *(\d+)\t")
+
+
+def small_schema(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with only its required fields and the tool's allowed optional ones."""
+    keep = set(schema.get("required", [])) | set(SMALL_OPTIONAL_FIELDS.get(name, ()))
+    props = {k: v for k, v in schema.get("properties", {}).items() if k in keep}
+    return {**schema, "properties": props, "additionalProperties": False}
+
+
+def unnumber(text: str) -> str:
+    """`text` without Read's line-number prefixes, if every line has one (numbered 1, 2, 3... from
+    any start, right-aligned in six columns as Read writes them); otherwise `text` unchanged."""
+    lines = text.split("\n")
+    body = lines[:-1] if len(lines) > 1 and lines[-1] == "" else lines
+    out: list[str] = []
+    expected: int | None = None
+    for line in body:
+        match = _NUMBERED.match(line)
+        if match is None:
+            return text
+        number = int(match.group(1))
+        if match.group(0) != f"{number:>6}\t" or expected not in (None, number):
+            return text
+        expected = number + 1
+        out.append(line[match.end():])
+    return "\n".join(out + lines[len(body):])
+
+
+class SmallTool:
+    """A tool as a small model sees it: the same tool, a narrower schema. Calls that fit the
+    narrow schema fit the full one, so the tool itself (and its own validation) is unchanged."""
+
+    def __init__(self, tool: Any) -> None:
+        self._tool = tool
+        full = tool.definition()
+        self._definition = replace(full, input_schema=small_schema(full.name, full.input_schema))
+
+    def definition(self) -> ToolDef:
+        return self._definition
+
+    def run(self, input: dict[str, Any], ctx: Any) -> Any:
+        fields = [f for f in TEXT_FIELDS.get(self._tool.name, ()) if isinstance(input.get(f), str)]
+        if fields:
+            input = {**input, **{f: unnumber(input[f]) for f in fields}}
+        return self._tool.run(input, ctx)
+
+    def __getattr__(self, name: str) -> Any:  # name, kind, ...: the real tool's
+        return getattr(self._tool, name)
+
+
+def small_tools(tools: list[Any]) -> list[Any]:
+    """The small-model tool set: only SMALL_TOOLS, each with its narrow schema."""
+    return [SmallTool(t) for t in tools if t.name in SMALL_TOOLS]
