@@ -175,3 +175,22 @@ def test_raw_newlines_and_tabs_inside_strings_are_taken_as_written():
     blocks, stop = parse_reply(raw, "", False)
     assert stop == "tool_use" and blocks[0].input_error is None
     assert blocks[0].input == {"file_path": "a.py", "content": "def f():\n\treturn 1\n"}
+
+
+def test_the_same_failing_call_twice_takes_that_tool_off_the_next_reply():
+    from ketch.providers.local_format import repeated_failure
+
+    edit = ("Edit", {"file_path": "t.py", "old_string": "x", "new_string": "x"})
+
+    def failing(*calls):
+        msgs = _calls(*calls)
+        for m in msgs:
+            for b in m.content:
+                if isinstance(b, ToolResultBlock):
+                    b.is_error = True
+        return msgs
+
+    assert repeated_failure(failing(edit, edit)) == "Edit"
+    assert repeated_failure(_calls(edit, edit)) is None  # it worked: nothing to stop
+    assert repeated_failure(failing(edit, ("Edit", {"file_path": "t.py", "old_string": "y", "new_string": "z"}))) is None
+    assert repeated_failure(failing(edit)) is None

@@ -15,7 +15,8 @@
   in 6 of 6 probes. After a read-only call repeated exactly with only reads between (nothing
   could have changed: `repeated_look`), the next reply must be the answer. Measured: once
   qwen-1.5b re-reads a file it goes on until the turn limit (8 reads of one file); told only
-  to pick another tool, it edited the file it had been asked a question about.
+  to pick another tool, it edited the file it had been asked a question about. After the same
+  call failed twice in a row (`repeated_failure`), that tool is off the next reply.
 - Threads: one for generation (with tools running beside the model on two cores, spinning
   threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
 """
@@ -32,7 +33,7 @@ from typing import Any, Iterator
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
-from ketch.providers.local_format import chat_messages, repeated_look, reply_schema
+from ketch.providers.local_format import chat_messages, repeated_failure, repeated_look, reply_schema
 from ketch.providers.local_reply import AnswerStream, loop_cut, parse_reply
 from ketch.providers.local_template import supports_system_role
 
@@ -185,6 +186,8 @@ class LocalProvider:
                 schema = reply_schema(request.tools, answer=False, only=FIRST_REPLY_TOOLS)
             elif repeated_look(request.messages):
                 schema = reply_schema(request.tools, only=())  # it learnt nothing new: it answers
+            elif (stuck := repeated_failure(request.messages)) is not None:
+                schema = reply_schema(request.tools, only=tuple(t.name for t in request.tools if t.name != stuck))
             else:
                 schema = reply_schema(request.tools)
             kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)

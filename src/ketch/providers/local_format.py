@@ -127,6 +127,20 @@ def repeated_look(messages: list[Message], looking: tuple[str, ...] = LOOKING_TO
                             if isinstance(b, ToolUseBlock)], looking)
 
 
+def repeated_failure(messages: list[Message]) -> str | None:
+    """The tool whose latest call failed exactly as the same call did just before, else None.
+
+    A small model that repeats a failing call once goes on repeating it (measured: the same
+    no-op Edit seven times, to the turn limit); the caller takes that tool off the next reply.
+    """
+    calls = [b for m in messages if m.role == "assistant" for b in m.content if isinstance(b, ToolUseBlock)]
+    failed = {b.tool_use_id for m in messages if m.role == "user" for b in m.content
+              if isinstance(b, ToolResultBlock) and b.is_error}
+    if len(calls) < 2 or not {calls[-1].id, calls[-2].id} <= failed:
+        return None
+    return calls[-1].name if _call_key(calls[-1]) == _call_key(calls[-2]) else None
+
+
 def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[ToolUseBlock]) -> str:
     """Tool results as `TOOL returned:` text, and nothing after them: an invitation to answer
     there makes a small model stop after one call (see the module docstring). A read repeated
