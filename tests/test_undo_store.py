@@ -481,3 +481,56 @@ def test_turn_interrupted_by_ctrl_c_is_still_checkpointed(ws: Path, home: Path):
         list(agent.run("go"))
     assert (ws / "a.txt").read_text() == "half-done"
     assert Undo.for_workspace(ws, home).undo().complete and (ws / "a.txt").read_text() == "old"
+
+
+def test_prune_forgets_old_sessions_keeps_recent_ones_and_snapshots_go_on(ws: Path, home: Path):
+    import time as _time
+
+    from ketch.agent.undo_prune import prune
+
+    (ws / "stable.txt").write_text("never changes, so only the index and old trees list it\n")
+    cp = checkpoints(ws, home)
+    with Turn(cp, "old-session"):
+        (ws / "big.txt").write_text("old content " * 5000)
+    with Turn(cp, "new-session"):
+        (ws / "kept.txt").write_text("recent\n")
+    store = cp.store
+    log = CheckpointLog.of(store)
+    text = log.path.read_text()  # age the old session's checkpoint by 40 days
+    old_ts = next(r.ts for r in log.read() if r.session_id == "old-session")
+    log.path.write_text(text.replace(f'"ts": {old_ts}', f'"ts": {old_ts - 40 * 86400}'))
+    os.unlink(ws / "big.txt")
+    result = prune(store, 30, now=_time.time())
+    assert (result.sessions, result.checkpoints, result.kept_sessions) == (1, 1, 1)
+    assert {r.session_id for r in log.read()} == {"new-session"}
+    refs = store.git("for-each-ref", "--format=%(refname)").decode().split()
+    assert refs == ["refs/ketch/sessions/new-session"]
+    assert store.git("count-objects", "-v").decode().count("garbage: 0")  # nothing half-deleted
+    # The store still works: the index's blobs survived gc, a new snapshot and an undo succeed.
+    with Turn(cp, "third"):
+        (ws / "stable.txt").write_text("changed at last\n")
+    undo = Undo.for_workspace(ws, home)
+    assert undo.apply(undo.plan(session_id="third")).complete
+    assert (ws / "stable.txt").read_text().startswith("never changes")
+    assert undo.apply(undo.plan(session_id="new-session")).complete and not (ws / "kept.txt").exists()
+    # Forget everything: no ref reaches any blob now, only the store's own index lists them.
+    assert prune(store, 0).sessions == 2 and store.git("for-each-ref").strip() == b""
+    with Turn(cp, "fourth"):  # the snapshot before it is written from that index: its blobs must exist
+        (ws / "stable.txt").write_text("changed again\n")
+    assert undo.apply(undo.plan(session_id="fourth")).complete
+    assert (ws / "stable.txt").read_text().startswith("never changes")
+
+
+def test_ketch_undo_prune_from_the_shell(ws: Path, home: Path, monkeypatch, capsys):
+    from ketch import undo_cli
+
+    cp = checkpoints(ws, home)
+    with Turn(cp, "s1"):
+        (ws / "a.txt").write_text("a\n")
+    monkeypatch.setenv("KETCH_HOME", str(home))
+    monkeypatch.chdir(ws)
+    assert undo_cli.main(["--prune", "30"]) == 0
+    assert "forgot 0 checkpoint(s) of 0 session(s)" in capsys.readouterr().out
+    assert undo_cli.main(["--prune", "0"]) == 0
+    assert "forgot 1 checkpoint(s) of 1 session(s)" in capsys.readouterr().out
+    assert undo_cli.main(["--prune", "-1"]) == 2

@@ -36,9 +36,25 @@ def _parser():  # type: ignore[no-untyped-def]
     p.add_argument("--list", action="store_true", help="list the session's checkpoints and change nothing")
     p.add_argument("--to", metavar="N", type=int,
                    help="rewind: restore files as they were before checkpoint N, undoing it and every later one")
+    p.add_argument("--prune", metavar="DAYS", type=float,
+                   help="forget the checkpoints of sessions whose last change is older than DAYS days, "
+                        "and free their space (changes no file of the project)")
     p.add_argument("--force", action="store_true",
                    help="also overwrite files changed after the agent wrote them (default: leave them, exit 1)")
     return p
+
+
+def _prune(store, days: float, out: IO[str], err: IO[str]) -> int:  # type: ignore[no-untyped-def]
+    from ketch.agent.undo_prune import prune
+
+    if days < 0:
+        err.write("ketch: --prune takes a number of days, 0 or more (0 forgets every session's checkpoints)\n")
+        return EXIT_USAGE
+    result = prune(store, days)
+    mb = 1024 * 1024
+    out.write(f"forgot {result.checkpoints} checkpoint(s) of {result.sessions} session(s) older than {days:g} days; "
+              f"kept {result.kept_sessions}; store {result.bytes_before / mb:.1f} MB -> {result.bytes_after / mb:.1f} MB\n")
+    return 0
 
 
 def _when(ts: float) -> str:
@@ -104,6 +120,8 @@ def main(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = 
         return EXIT_FAILED
     undo = Undo.for_workspace(workspace, home)
     try:
+        if args.prune is not None:
+            return _prune(undo.store, args.prune, out, err)
         if args.list:
             return _list(undo, args.session, out)
         plan = undo.plan(args.to, args.session, force=args.force)
