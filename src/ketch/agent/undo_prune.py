@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ketch.agent.checkpoints import CheckpointLog
 from ketch.agent.shadow_store import ShadowStore
+from ketch.atomic_write import write_atomic
 
 
 @dataclass
@@ -72,9 +73,4 @@ def _rewrite_log(log: CheckpointLog, dropped: set[str]) -> None:
             continue
         if isinstance(item, dict) and item.get("session_id") not in dropped:
             kept.append(line + "\n")
-    tmp = log.path.with_name(log.path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(kept)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, log.path)
+    write_atomic(log.path, "".join(kept).encode("utf-8"), mode=0o600)

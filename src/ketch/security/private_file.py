@@ -24,22 +24,7 @@ def ensure_private_dir(path: Path) -> None:
 
 def write_private_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically; the file is 0600 from its first byte."""
+    from ketch.atomic_write import write_atomic
+
     ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        os.unlink(tmp)  # a stale temp from a crashed run; O_EXCL below needs it gone
-    except FileNotFoundError:
-        pass
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, data, mode=0o600)

@@ -9,8 +9,6 @@ setting in the file as it was. Which rule is offered is `rule_offer`'s job.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -76,18 +74,7 @@ def _rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     """Atomically: a crash or Ctrl-C leaves the old file or the new one, never half of one."""
+    from ketch.atomic_write import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".settings.local.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
