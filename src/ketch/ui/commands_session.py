@@ -148,7 +148,7 @@ def _resume(repl: Any, arg: str) -> None:
             break
         if not shown:
             repl.r.info(f"no session matches {query.strip()!r}")
-            shown = refs
+            shown, query = refs, ""  # the next words start a new search
         for i, ref in enumerate(shown[:20], 1):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(ref.info.updated))
             first = (ref.info.first_prompt or "").replace("\n", " ")[:48]
@@ -160,7 +160,7 @@ def _resume(repl: Any, arg: str) -> None:
         if answer.isdigit() and 1 <= int(answer) <= min(20, len(shown)):
             chosen = shown[int(answer) - 1]
             break
-        query = f"{query} {answer}" if shown is not refs else answer  # words narrow what is listed
+        query = f"{query} {answer}".strip()  # words narrow what is listed
     repl.resume(chosen.session_id)
 
 

@@ -119,8 +119,7 @@ class Renderer:
         # A tab's width depends on its column, so its row count would be a guess; rows that
         # scrolled off the top cannot be reached again.
         rows = self._rows(line) if self.fancy and line and "\t" not in line else None
-        styled = style_line(line, self.console.width) if rows and rows <= self.console.height - 2 else None
-        if styled is None or rows is None:
+        if rows is None or rows > self.console.height - 2 or (styled := style_line(line, self.console.width)) is None:
             self._raw("\n")
             return
         self._raw("\r" + (f"\x1b[{rows - 1}A" if rows > 1 else "") + "\x1b[J")

@@ -42,7 +42,6 @@ class TextStream:
         self._fence: str | None = None  # the language of the open code block ("" if unnamed)
         self._code_lines: list[str] = []
         self._table: list[str] = []
-        self.wrote_any = False
 
     @property
     def mid_line(self) -> bool:
@@ -86,7 +85,6 @@ class TextStream:
         if part:
             self._sink.prose(part)
             self._line += part
-            self.wrote_any = True
         if newline < 0:
             self._pending = ""
             return False
@@ -114,12 +112,10 @@ class TextStream:
             self._fence = stripped[3:].strip()
         elif _HEADING.match(stripped):
             self._sink.heading(stripped.lstrip("#").strip())
-            self.wrote_any = True
         else:
             if line:
                 self._sink.prose(line)
             self._line = line
-            self.wrote_any = True
             self._end_prose_line()
 
     def _end_prose_line(self) -> None:
@@ -129,7 +125,6 @@ class TextStream:
     def _flush_table(self) -> None:
         self._sink.table(self._table)
         self._table = []
-        self.wrote_any = True
 
     def finish(self) -> None:
         """End of the reply (or an interruption): flush whatever is held, end the line."""
