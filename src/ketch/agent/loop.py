@@ -89,6 +89,7 @@ class _Planned:
     call: ToolUseBlock
     tool: Tool | None
     error: str | None = None
+    paths: list[Path] = field(default_factory=list)  # canonical, as the gate checked them
 
 
 @dataclass
@@ -317,7 +318,7 @@ class Agent:
             self.denials.append(ev.Denial(call.name, call.id, call.input))
             yield _Planned(call, None, f"permission denied: {reason}. The user has not allowed this call; do not retry it another way.")
             return
-        yield _Planned(call, tool)
+        yield _Planned(call, tool, paths=paths)
 
     def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
         """The files a call touches, resolved exactly as the tool will resolve them."""
@@ -328,16 +329,36 @@ class Agent:
                 return [resolve_path(tool_input[key], self.config.workspace)]
         return []
 
-    def _context(self) -> ToolContext:
-        return ToolContext(workspace=self.config.workspace, state=self.state,
-                           runner=self.runner or _no_runner, cancel=self.cancel, emit=self._emitted.append)
+    def _context(self, planned: _Planned | None = None) -> ToolContext:
+        ctx = ToolContext(workspace=self.config.workspace, state=self.state,
+                          runner=self.runner or _no_runner, cancel=self.cancel, emit=self._emitted.append)
+        if planned is not None:
+            ctx.check_opened = self._opened_checker(planned)
+        return ctx
+
+    def _opened_checker(self, planned: _Planned) -> Callable[[str, Path], None]:
+        """The gate's verdict, held to at execution time: a tool may open only a path that was
+        checked for this call, and the hard path policy runs again on what it opened."""
+        approved = set(planned.paths)
+        gate = self.config.gate
+
+        def check(kind: str, path: Path) -> None:
+            if path not in approved:
+                raise ToolError(f"{path} is not the path that was checked for this call "
+                                f"({', '.join(map(str, approved)) or 'none'}): it changed (a symlink or rename) "
+                                "between the permission check and the open. Nothing was done.")
+            hard = gate.path_policy(kind, [path])
+            if hard is not None and hard.verdict == "deny":
+                raise ToolError(f"permission denied: {hard.reason}")
+
+        return check
 
     def _execute(self, planned: _Planned) -> tuple[ToolResultBlock, int]:
         t0 = time.monotonic()
         if planned.tool is None:
             return ToolResultBlock(planned.call.id, planned.error or "error", is_error=True), 0
         try:
-            out = planned.tool.run(planned.call.input, self._context())
+            out = planned.tool.run(planned.call.input, self._context(planned))
             content, is_error = out.content, out.is_error
         except ToolError as exc:
             content, is_error = str(exc), True
@@ -385,59 +406,67 @@ class Agent:
         return "".join(notes)
 
     def _run_tools(self, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> Iterator[ev.Event]:
+        """Decide and run the calls in order, each decided after the one before it ran: a
+        symlink or checkout made by an earlier call is on disk when the next path is checked.
+        Consecutive read-only calls change nothing, so they are decided together and run in
+        parallel."""
         self._emitted = []
-        plans: list[_Planned] = []
-        for call in calls:
-            for item in self._plan(call):
-                if isinstance(item, _Planned):
-                    plans.append(item)
-                else:
-                    yield item
-        pending = self._begin_checkpoint(plans)
-        if isinstance(pending, ev.Notice):
-            yield pending
-            pending = None
+        pending: Any = None
         mark = None
+        i = 0
         try:
-            yield from self._run_plans(plans, results)
+            while i < len(calls):
+                if self.cancel.is_set():
+                    results += [ToolResultBlock(c.id, "not run: interrupted by the user", True) for c in calls[i:]]
+                    return
+                batch: list[_Planned] = []
+                while i < len(calls) and (not batch or self._is_read(calls[i])):
+                    yield from self._plan_into(calls[i], batch)
+                    i += 1
+                    if not self._is_read(batch[-1].call) or batch[-1].tool is None:
+                        break
+                if pending is None and any(p.tool is not None and p.tool.kind in ("edit", "execute") for p in batch):
+                    pending = self._begin_checkpoint(calls[i - len(batch):])
+                    if isinstance(pending, ev.Notice):
+                        yield pending
+                        pending = False  # undo is off: do not try again this turn
+                yield from self._run_batch(batch, results)
         finally:  # also on Ctrl-C: what an interrupted turn changed can still be undone
-            if pending is not None:
+            if pending:
                 mark = self.checkpoints.finish(pending)
         if mark is not None:
             yield mark
 
-    def _run_plans(self, plans: list[_Planned], results: list[ToolResultBlock]) -> Iterator[ev.Event]:
-        # Consecutive allowed read-only calls run together; everything else in order.
-        i = 0
-        while i < len(plans):
-            if self.cancel.is_set():
-                for p in plans[i:]:
-                    results.append(ToolResultBlock(p.call.id, "not run: interrupted by the user", True))
-                return
-            j = i + 1
-            if plans[i].tool is not None and plans[i].tool.kind == "read":
-                while j < len(plans) and plans[j].tool is not None and plans[j].tool.kind == "read":
-                    j += 1
-            batch = plans[i:j]
-            if len(batch) > 1:
-                with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
-                    outcomes = list(pool.map(self._execute, batch))
-            else:
-                outcomes = [self._execute(batch[0])]
-            for plan, (block, ms) in zip(batch, outcomes):
-                results.append(block)
-                yield from self._drain_emitted()
-                yield ev.ToolResult(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
-            i = j
+    def _is_read(self, call: ToolUseBlock) -> bool:
+        tool = self._by_name.get(call.name)
+        return tool is not None and tool.kind == "read"
 
-    def _begin_checkpoint(self, plans: list[_Planned]) -> Any:
-        """Snapshot for undo before a turn whose allowed tools may change files (edits, commands)."""
-        runnable = [p for p in plans if p.tool is not None]
-        if self.checkpoints is None or not any(p.tool.kind in ("edit", "execute") for p in runnable):  # type: ignore[union-attr]
+    def _plan_into(self, call: ToolUseBlock, batch: list[_Planned]) -> Iterator[ev.Event]:
+        for item in self._plan(call):
+            if isinstance(item, _Planned):
+                batch.append(item)
+            else:
+                yield item
+
+    def _run_batch(self, batch: list[_Planned], results: list[ToolResultBlock]) -> Iterator[ev.Event]:
+        if len(batch) > 1:
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
+                outcomes = list(pool.map(self._execute, batch))
+        else:
+            outcomes = [self._execute(batch[0])]
+        for plan, (block, ms) in zip(batch, outcomes):
+            results.append(block)
+            yield from self._drain_emitted()
+            yield ev.ToolResult(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
+
+    def _begin_checkpoint(self, rest: list[ToolUseBlock]) -> Any:
+        """Snapshot for undo before the turn's first call that may change files; the snapshot
+        names every call from there on that has a tool (some may yet be denied)."""
+        if self.checkpoints is None:
             return None
         turn = sum(1 for m in self.messages if m.role == "assistant")
         return self.checkpoints.begin(self.session_id, turn, len(self.messages) - 1,
-                                      [(p.call.name, p.call.input) for p in runnable])
+                                      [(c.name, c.input) for c in rest if c.name in self._by_name])
 
     def _drain_emitted(self) -> Iterator[Any]:
         while self._emitted:

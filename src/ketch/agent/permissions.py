@@ -72,7 +72,7 @@ class PermissionGate:
         for rule in self.deny:
             if self._matches(rule, tool_name, tool_input, paths, for_deny=True):
                 return Decision("deny", f"denied by rule {rule}", "rule")
-        if kind == "read" and paths and all(any(is_inside(p, r) for r in self.readable) for p in paths):
+        if self._ketch_output(kind, paths):
             return Decision("allow", "ketch's copy of an earlier tool output")
         hard = self._path_policy(kind, paths)
         if hard is not None:
@@ -119,6 +119,13 @@ class PermissionGate:
 
     def _inside_roots(self, path: Path) -> bool:
         return any(is_inside(path, root) for root in self.roots)
+
+    def _ketch_output(self, kind: str, paths: list[Path]) -> bool:
+        return kind == "read" and bool(paths) and all(any(is_inside(p, r) for r in self.readable) for p in paths)
+
+    def path_policy(self, kind: str, paths: list[Path]) -> Decision | None:
+        """The hard path policy alone, for the check a tool repeats on the file it opened."""
+        return None if self._ketch_output(kind, paths) else self._path_policy(kind, paths)
 
     def _path_policy(self, kind: str, paths: list[Path]) -> Decision | None:
         """What no rule and no mode can override: protected, secret and special files."""

@@ -80,6 +80,10 @@ class ToolContext:
     runner: CommandRunner
     cancel: threading.Event = field(default_factory=threading.Event)
     emit: Callable[[object], None] = lambda event: None
+    # The gate's checks, run again at execution time on the path a tool actually opened
+    # (tools.target): raises ToolError when it is not the path that was approved, or is
+    # protected or a credential store. The agent loop sets it for every call it runs.
+    check_opened: Callable[[str, Path], None] = lambda kind, path: None
 
 
 class Tool(Protocol):

@@ -9,12 +9,14 @@ only if every step succeeded.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
+from ketch.tools.target import Target, open_target
 from ketch.tools.read import format_line
 from ketch.tools.validate import require_valid
 from ketch.tools.write import atomic_write, check_edit_fresh, encode, os_error, stat_existing
@@ -28,13 +30,13 @@ _SNIPPET_CONTEXT = 3
 _SNIPPET_MAX_LINES = 40
 
 
-def read_text(path: Path) -> str:
+def read_text(target: Target) -> str:
     """The file as text; undecodable bytes survive the round trip through surrogateescape."""
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(target.open_read(), "rb") as fh:
             raw = fh.read()
     except OSError as exc:
-        raise os_error(exc, path, "read") from None
+        raise os_error(exc, target.path, "read") from None
     return raw.decode("utf-8", errors="surrogateescape")
 
 
@@ -187,15 +189,15 @@ class EditTool:
         if old == new:
             raise ToolError("old_string and new_string are identical; there is nothing to change")
         count = 1
-        with ctx.state.lock:
-            existing = stat_existing(path)
+        with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=not old) as target:
+            existing = stat_existing(target)
             if existing is None:
                 if old:
                     raise _create_message(path)
                 before, after = "", new
             else:
                 check_edit_fresh(ctx, path, existing)
-                before = read_text(path)
+                before = read_text(target)
                 if not old:
                     if before.strip():
                         raise ToolError(
@@ -204,7 +206,7 @@ class EditTool:
                     after = new
                 else:
                     after, count = apply_edit(before, old, new, replace_all)
-            ctx.state.read_files[str(path)] = atomic_write(path, encode(after), existing)
+            ctx.state.read_files[str(path)] = atomic_write(target, encode(after), existing)
         if existing is None:
             head = f"Created {path}:"
         elif count > 1:
@@ -229,8 +231,9 @@ class MultiEditTool:
         require_valid(self.name, self.definition().input_schema, input)
         path = resolve(input["file_path"], ctx.workspace)
         edits: list[dict[str, Any]] = input["edits"]
-        with ctx.state.lock:
-            existing = stat_existing(path)
+        creating = not edits[0]["old_string"]
+        with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=creating) as target:
+            existing = stat_existing(target)
             if existing is None:
                 if edits[0]["old_string"]:
                     raise ToolError(
@@ -239,9 +242,9 @@ class MultiEditTool:
                 before = ""
             else:
                 check_edit_fresh(ctx, path, existing)
-                before = read_text(path)
+                before = read_text(target)
             after = self._apply_all(before, edits)
-            ctx.state.read_files[str(path)] = atomic_write(path, encode(after), existing)
+            ctx.state.read_files[str(path)] = atomic_write(target, encode(after), existing)
         what = f"{len(edits)} edit{'s' if len(edits) != 1 else ''}"
         head = f"Created {path} with {what}:" if existing is None else f"Applied {what} to {path}:"
         return ToolResult(f"{head}\n{changed_snippet(before, after)}")

@@ -16,6 +16,7 @@ from typing import IO, Any
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
+from ketch.tools.target import Target, open_target
 from ketch.tools.validate import require_valid
 
 DEFAULT_LIMIT = 2000
@@ -94,16 +95,21 @@ def _line_count(fh: IO[bytes]) -> int:
     return count
 
 
-def open_regular(path: Path) -> tuple[IO[bytes], os.stat_result]:
-    """Open `path` for reading only if it is a regular file, with a readable error otherwise.
+def open_regular(target: Target) -> tuple[IO[bytes], os.stat_result]:
+    """Open the target for reading only if it is a regular file, with a readable error otherwise.
 
-    The type is checked before opening, because merely opening some devices acts (a tape
-    rewinds, a watchdog arms), and again on the open descriptor, in case the path was
-    swapped in between; O_NONBLOCK keeps a FIFO swapped in that way from hanging the open.
+    The type is checked before opening (on the entry itself, never through a symlink),
+    because merely opening some devices acts (a tape rewinds, a watchdog arms), and again on
+    the open descriptor, in case the entry was swapped in between; O_NONBLOCK keeps a FIFO
+    swapped in that way from hanging the open.
     """
+    path = target.path
     try:
-        _check_regular(path, os.stat(path))
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        entry = target.lstat()
+        if entry is None:
+            raise FileNotFoundError(path)
+        _check_regular(path, entry)
+        fd = target.open_read(nonblocking=True)
     except FileNotFoundError:
         raise ToolError(f"File does not exist: {path}{_did_you_mean(path)}") from None
     except IsADirectoryError:
@@ -166,7 +172,8 @@ class ReadTool:
         path = resolve(input["file_path"], ctx.workspace)
         offset = _as_int(input.get("offset"), "offset")
         limit = _as_int(input.get("limit"), "limit")
-        fh, st = open_regular(path)
+        with open_target(path, ctx, self.kind) as target:
+            fh, st = open_regular(target)
         try:
             with fh:
                 text = self._read(fh, st, path, offset, limit)

@@ -18,6 +18,7 @@ from typing import Any
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
+from ketch.tools.target import Target, open_target
 from ketch.tools.validate import require_valid
 
 
@@ -40,18 +41,18 @@ def os_error(exc: OSError, path: Path | str, action: str) -> ToolError:
     return ToolError(f"Cannot {action} {path}: {reason}")
 
 
-def stat_existing(path: Path) -> os.stat_result | None:
-    """stat of the file at `path`, None if nothing is there; ToolError for non-files."""
+def stat_existing(target: Target) -> os.stat_result | None:
+    """stat of the file at the target, None if nothing is there; ToolError for non-files."""
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
+        st = target.lstat()
     except OSError as exc:
-        raise os_error(exc, path, "access") from None
+        raise os_error(exc, target.path, "access") from None
+    if st is None:
+        return None
     if stat.S_ISDIR(st.st_mode):
-        raise ToolError(f"{path} is a directory, not a file")
+        raise ToolError(f"{target.path} is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
-        raise ToolError(f"{path} is not a regular file (a device, FIFO or socket)")
+        raise ToolError(f"{target.path} is not a regular file (a device, FIFO or socket)")
     return st
 
 
@@ -100,22 +101,19 @@ def encode(text: str) -> bytes:
         raise ToolError(f"the text contains an invalid character at position {exc.start} (a lone surrogate)") from None
 
 
-def atomic_write(path: Path, data: bytes, existing: os.stat_result | None) -> int:
-    """Write `data` to `path` through a temp file and rename; return the new mtime_ns.
+def atomic_write(target: Target, data: bytes, existing: os.stat_result | None) -> int:
+    """Write `data` to the target through a temp file and rename; return the new mtime_ns.
 
-    The temp file lives in the target's directory so the rename stays on one file system.
-    An existing file's mode (and, when permitted, owner) carries over; a new file gets the
-    usual 0666 minus umask. No fsync: it costs milliseconds per edit, and rename already
-    gives readers all-or-nothing.
+    The temp file is made in the target's folder (by descriptor, so the rename stays on one
+    file system and no symlink can move either end). An existing file's mode (and, when
+    permitted, owner) carries over; a new file gets the usual 0666 minus umask. No fsync:
+    it costs milliseconds per edit, and rename already gives readers all-or-nothing.
     """
-    parent = path.parent
+    path, dir_fd = target.path, target.dir_fd
+    tmp = f".{path.name[:64]}.{os.urandom(4).hex()}.ketch-tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as exc:
-        raise os_error(exc, parent, "create directory") from None
-    tmp = parent / f".{path.name[:64]}.{os.urandom(4).hex()}.ketch-tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
     except OSError as exc:
         raise os_error(exc, path, "write") from None
     try:
@@ -134,11 +132,11 @@ def atomic_write(path: Path, data: bytes, existing: os.stat_result | None) -> in
                 os.fchmod(fd, 0o666 & ~_umask())
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-        return os.stat(path).st_mtime_ns
+        os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False).st_mtime_ns
     except OSError as exc:
         try:
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=dir_fd)
         except OSError:
             pass
         raise os_error(exc, path, "write") from None
@@ -164,11 +162,11 @@ class WriteTool:
         path = resolve(input["file_path"], ctx.workspace)
         content: str = input["content"]
         data = encode(content)
-        with ctx.state.lock:
-            existing = stat_existing(path)
+        with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=True) as target:
+            existing = stat_existing(target)
             if existing is not None:
                 check_fresh(ctx, path, existing)
-            ctx.state.read_files[str(path)] = atomic_write(path, data, existing)
+            ctx.state.read_files[str(path)] = atomic_write(target, data, existing)
         verb = "Updated" if existing is not None else "Created"
         lines = count_lines(content)
         return ToolResult(f"{verb} {path} ({lines} line{'s' if lines != 1 else ''}).")

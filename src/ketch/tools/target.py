@@ -1,0 +1,89 @@
+"""The one file a tool call works on: reached race-free, checked where it really is.
+
+The permission gate approved a canonical path. Between that decision and the tool's
+open, anything could have put a symlink on the way (DESIGN.md §5.3), so a tool never
+opens the path by name: `Target.open` holds a descriptor of the file's folder, reached
+without following symlinks (security.safe_open), confirms with the kernel that the folder
+is where the approved path says, and hands the path to `ctx.check_opened` — the gate's
+containment, protected-path and credential checks, run again at execution time on what
+was opened. Reads, stats, the temp file and the rename of an atomic write all go through
+the folder descriptor and never follow a final symlink.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from contextlib import contextmanager
+
+from ketch.security.safe_open import PathChanged, open_dir, same_place
+from ketch.tools.base import ToolContext, ToolError
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def changed_error(path: Path, exc: OSError) -> ToolError:
+    return ToolError(
+        f"{path} changed between the permission check and the open ({exc.strerror or exc}): "
+        "a symlink or rename now points it elsewhere. Nothing was read or written; check the path and retry."
+    )
+
+
+@dataclass
+class Target:
+    """`path` (canonical, approved) and a descriptor of its folder."""
+
+    path: Path
+    dir_fd: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def lstat(self) -> os.stat_result | None:
+        """The entry itself (a symlink is not followed); None if nothing is there."""
+        try:
+            return os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def open_read(self, *, nonblocking: bool = False) -> int:
+        """A read descriptor of the regular file, never through a symlink."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | _O_CLOEXEC | (os.O_NONBLOCK if nonblocking else 0)
+        try:
+            return os.open(self.name, flags, dir_fd=self.dir_fd)
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP: the final component became a symlink
+                raise changed_error(self.path, exc) from None
+            raise
+
+
+@contextmanager
+def open_target(path: Path, ctx: ToolContext, kind: str, *, create_dirs: bool = False) -> Iterator[Target]:
+    """Reach `path`'s folder without symlinks, confirm where it is, run the execution-time checks."""
+    try:
+        fd = open_dir(path.parent, create=create_dirs)
+    except PathChanged as exc:
+        raise changed_error(path, exc) from None
+    except FileNotFoundError:
+        raise ToolError(f"File does not exist: {path} (its folder {path.parent} does not exist)") from None
+    except NotADirectoryError:
+        raise ToolError(f"Cannot use {path}: a component of the path is not a directory") from None
+    except PermissionError:
+        raise ToolError(f"Permission denied: {path}") from None
+    try:
+        try:
+            same_place(fd, path.parent)
+        except PathChanged as exc:
+            raise changed_error(path, exc) from None
+        target = Target(path, fd)
+        entry = target.lstat()
+        if entry is not None and stat.S_ISLNK(entry.st_mode):
+            raise changed_error(path, OSError(40, "the file itself is now a symlink"))
+        ctx.check_opened(kind, path)
+        yield target
+    finally:
+        os.close(fd)
