@@ -116,6 +116,7 @@ class Agent:
         self.instructions: list[str] = []  # every prompt the user gave; survives compaction verbatim
         self.meter = ContextMeter(self.config.context_window, self.config.autocompact_threshold) \
             if self.config.autocompact_threshold else None
+        self._system_cache: tuple[str | None, str] = (None, "")
         self._memory_seen: set[Path] = {self.config.workspace}  # folders whose AGENTS.md the model has
 
     def started_event(self) -> ev.SessionStarted:
@@ -132,6 +133,7 @@ class Agent:
         started = time.monotonic()
         api_s = 0.0
         turns = 0
+        prompt = self.redact(prompt)  # every byte sent to a provider is redacted (DESIGN.md §5.7)
         if self.messages and self.messages[-1].role == "user":
             # A resumed session that ended on the user's side (an unanswered prompt, or results
             # of calls a crash cut short): join that turn, so roles alternate for strict servers.
@@ -160,7 +162,7 @@ class Agent:
                              f"stopped: spent ${self.cost_fn(self.usage):.4f} of the ${budget:.4f} budget")
                 return
             request = ModelRequest(
-                model=self.config.model, system=self.config.system_prompt, messages=self.messages,
+                model=self.config.model, system=self._system(), messages=self.messages,
                 tools=request_tools, max_tokens=self.config.max_tokens, cache_key=self.session_id,
             )
             t0 = time.monotonic()
@@ -237,6 +239,13 @@ class Agent:
                 yield finish("interrupted", "interrupted")
                 return
 
+    def _system(self) -> str:
+        """The system prompt as sent: redacted, since memory files and --append-system-prompt
+        are text ketch did not write (computed once per prompt text)."""
+        if self._system_cache[0] != self.config.system_prompt:
+            self._system_cache = (self.config.system_prompt, self.redact(self.config.system_prompt))
+        return self._system_cache[1]
+
     def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
         """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
         text = "".join(partial)
@@ -254,7 +263,7 @@ class Agent:
         tools = [t.definition() for t in self.tools]
         before = self.meter.estimate(self.config.system_prompt, self.messages, tools)
         yield ev.Compacting(tokens_before=before, reason=reason)
-        request = summary_request(self.config.model, self.config.system_prompt, self.messages,
+        request = summary_request(self.config.model, self._system(), self.messages,
                                   self.config.max_tokens, focus)
         summary = ""
         try:

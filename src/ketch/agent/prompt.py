@@ -13,6 +13,7 @@ from pathlib import Path
 
 MEMORY_FILES = ("AGENTS.md", "CLAUDE.md")
 MAX_MEMORY_CHARS = 20000
+MAX_MEMORY_BYTES = 256 * 1024  # larger is not instructions; also bounds what a bad repo makes us read
 
 
 def find_git_root(start: Path) -> Path | None:
@@ -22,26 +23,37 @@ def find_git_root(start: Path) -> Path | None:
     return None
 
 
-def read_memory(workspace: Path) -> tuple[str, str] | None:
-    """The project's AGENTS.md, else CLAUDE.md: (file name, text), trimmed to a budget."""
+def read_memory(folder: Path, *, root: Path | None = None,
+                notices: list[str] | None = None) -> tuple[str, str] | None:
+    """The folder's AGENTS.md, else CLAUDE.md: (file name, text), trimmed to a budget.
+
+    `root`: where the file must really be (the project, or ketch's home for the user's own
+    file); a link elsewhere, a special file or a credential is skipped, with a notice
+    (security.prompt_files: this text reaches the provider before any tool call or trust).
+    """
+    from ketch.security.prompt_files import Refused, read_prompt_file
+
     for name in MEMORY_FILES:
-        path = workspace / name
-        if path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if len(text) > MAX_MEMORY_CHARS:
-                text = text[:MAX_MEMORY_CHARS] + f"\n[... {name} cut at {MAX_MEMORY_CHARS} characters ...]"
-            return name, text.strip()
+        path = folder / name
+        text = read_prompt_file(path, root or folder, max_bytes=MAX_MEMORY_BYTES)
+        if isinstance(text, Refused):
+            if notices is not None:
+                notices.append(f"{path} as instructions ({text.reason})")
+            continue
+        if text is None:
+            continue
+        if len(text) > MAX_MEMORY_CHARS:
+            text = text[:MAX_MEMORY_CHARS] + f"\n[... {name} cut at {MAX_MEMORY_CHARS} characters ...]"
+        return name, text.strip()
     return None
 
 
 def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
                         today: datetime.date | None = None, user_home: Path | None = None,
-                        template: str = "system.md") -> str:
+                        template: str = "system.md", notices: list[str] | None = None) -> str:
     """`user_home`: ketch's own folder, whose AGENTS.md holds the user's instructions for all projects.
-    `template`: the prompt file under ketch/prompts (system_small.md for small local models)."""
+    `template`: the prompt file under ketch/prompts (system_small.md for small local models).
+    `notices`: collects one line per memory file that was skipped, and why."""
     if override is not None:
         base = override
     else:
@@ -53,11 +65,11 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
             date=(today or datetime.date.today()).isoformat(),
             git=f"yes (root {git_root})" if git_root else "no",
         ).strip()
-        user_memory = read_memory(user_home) if user_home is not None else None
+        user_memory = read_memory(user_home, notices=notices) if user_home is not None else None
         if user_memory:
             name, text = user_memory
             base += f"\n\nThe user's own instructions ({name}, for every project):\n<user-instructions>\n{text}\n</user-instructions>"
-        memory = read_memory(workspace)
+        memory = read_memory(workspace, notices=notices)
         if memory:
             name, text = memory
             base += f"\n\nProject instructions from {name} (follow them):\n<project-instructions>\n{text}\n</project-instructions>"
@@ -80,7 +92,7 @@ def nested_memory(path: Path, workspace: Path, seen: set[Path]) -> list[tuple[Pa
         if folder in seen:
             continue
         seen.add(folder)
-        memory = read_memory(folder)
+        memory = read_memory(folder, root=workspace)
         if memory:
             found.append((folder / memory[0], memory[1]))
     return found
