@@ -133,7 +133,8 @@ class PermissionGate:
             if self.protected is not None:
                 if kind == "edit" and (hit := self.protected.blocks_write(path)):
                     return Decision("deny", f"{path} is protected ({hit.name}): ketch never lets tools "
-                                            "write its settings, hooks, git config, editor tasks or shell start-up files",
+                                            "write its settings, hooks, git config, editor tasks, shell start-up files, "
+                                            "programs on PATH or the code ketch runs from",
                                     "policy")
                 if hit := self.protected.blocks_read(path):
                     return Decision("deny", f"{path} is a credential store ({hit.name}): tools may not read it",

@@ -62,6 +62,18 @@ GITLINK = "160000"
 SYMLINK = "120000"
 
 
+def _git() -> str:
+    """git from a PATH folder outside every writable root (security.host_programs): this
+    git runs on the host, with ketch's rights, so a `.venv/bin/git` the model planted must
+    never be the one found."""
+    from ketch.security.host_programs import find
+
+    found = find("git")
+    if found is None:
+        raise FileNotFoundError("git")
+    return found
+
+
 class ShadowError(Exception):
     """The shadow store cannot be used (no git, a timeout, a broken store): one line."""
 
@@ -188,7 +200,7 @@ class ShadowStore:
         """Run one git command against the shadow store; its stdout, or ShadowError."""
         try:
             proc = subprocess.run(
-                ["git", *self._config_args(), *args], input=stdin, capture_output=True,
+                [_git(), *self._config_args(), *args], input=stdin, capture_output=True,
                 env=self._git_env(), cwd=self.workspace, timeout=GIT_TIMEOUT_S,
             )
         except FileNotFoundError:
@@ -214,7 +226,7 @@ class ShadowStore:
         env = {k: v for k, v in self._git_env().items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
         try:
             proc = subprocess.run(
-                ["git", "init", "-q", "--bare", "--template=", "--object-format=sha1", str(self.git_dir)],
+                [_git(), "init", "-q", "--bare", "--template=", "--object-format=sha1", str(self.git_dir)],
                 capture_output=True, env=env, timeout=GIT_TIMEOUT_S,
             )
         except FileNotFoundError:

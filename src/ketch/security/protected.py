@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ketch.security.host_programs import protected_code_folders
+
 # Relative to every project root (the workspace and any extra writable root).
 PROJECT_PROTECTED = (
     ".ketch",            # project settings, local settings, hooks, commands
@@ -104,6 +106,7 @@ def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> 
         no_write += [(Path(os.path.abspath(root / rel)), rel in DIRECTORY_ENTRIES) for rel in _project_protected(root)]
     no_write += [(Path(os.path.abspath(home / rel)), rel in DIRECTORY_ENTRIES) for rel in HOME_PROTECTED]
     no_write.append((Path(os.path.abspath(ketch_home)), True))
+    no_write += [(p, True) for p in protected_code_folders(project_roots) if p.is_dir()]
     no_read = [Path(os.path.abspath(home / rel)) for rel in HOME_SECRETS]
     no_read.append(Path(os.path.abspath(ketch_home)))
     return SandboxEntries(no_write=tuple(dict.fromkeys(no_write)), no_read=tuple(dict.fromkeys(no_read)))
@@ -137,6 +140,7 @@ def protected_set(project_roots: list[Path], home: Path, ketch_home: Path) -> Pr
             no_write.append(root / rel)
     no_write += [home / rel for rel in HOME_PROTECTED]
     no_write.append(ketch_home)
+    no_write += protected_code_folders(project_roots)
     no_read = [home / rel for rel in HOME_SECRETS]
     no_read.append(ketch_home)
     # Keep both the literal and the canonical form: a protected path may itself be a symlink.

@@ -57,9 +57,12 @@ def locate(requested: str | None) -> str:
         if os.path.isfile(name) and os.access(name, os.X_OK):
             return os.path.abspath(name)
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: no executable at {name}; {INSTALL}, {OPT_OUT}.")
-    found = shutil.which(name)
+    from ketch.security.host_programs import find
+
+    found = find(name)  # never a copy inside a folder the model can write (it runs on the host)
     if found is None:
-        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: `{name}` is not on PATH; {INSTALL}, {OPT_OUT}.")
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: `{name}` is not on PATH outside the "
+                                 f"project; {INSTALL}, {OPT_OUT}.")
     return found
 
 

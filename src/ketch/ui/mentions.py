@@ -33,8 +33,13 @@ class ProjectFiles:
         return self._files
 
     def _git(self) -> list[str] | None:
+        from ketch.security.host_programs import find
+
+        git = find("git")  # never a copy the model planted inside the project
+        if git is None:
+            return None
         try:
-            out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            out = subprocess.run([git, "-c", "core.fsmonitor=false", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                                  cwd=self.workspace, capture_output=True, timeout=3, check=True)
         except (OSError, subprocess.SubprocessError):
             return None
