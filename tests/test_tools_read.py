@@ -94,10 +94,22 @@ def test_offset_past_end(tmp_path: Path) -> None:
     assert "2 lines" in out and "past the end" in out
 
 
-def test_invalid_utf8_is_replaced_not_fatal(tmp_path: Path) -> None:
+def test_a_latin1_file_reads_as_its_characters_with_a_note(tmp_path: Path) -> None:
     f = tmp_path / "latin.txt"
     f.write_bytes(b"caf\xe9\n")
-    assert read(make_ctx(tmp_path), file_path=str(f)) == "     1\tcaf\ufffd"
+    out = read(make_ctx(tmp_path), file_path=str(f))
+    assert out.startswith("     1\tcaf\u00e9\n")
+    assert "not UTF-8" in out and "cp1252" in out
+
+
+def test_utf16_and_bom_files_read_as_text(tmp_path: Path) -> None:
+    f = tmp_path / "u16.txt"
+    f.write_bytes("\ufeffh\u00e9llo\r\nworld\r\n".encode("utf-16-le"))
+    out = read(make_ctx(tmp_path), file_path=str(f))
+    assert out.startswith("     1\th\u00e9llo\n     2\tworld")
+    g = tmp_path / "bom.txt"
+    g.write_bytes(b"\xef\xbb\xbfx = 1\n")
+    assert read(make_ctx(tmp_path), file_path=str(g)) == "     1\tx = 1"
 
 
 def test_refuses_directory_with_hint(tmp_path: Path) -> None:

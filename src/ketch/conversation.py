@@ -118,6 +118,40 @@ class ModelRequest:
     cache_key: str | None = None  # stable per session: OpenAI's prompt_cache_key
 
 
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode: lone surrogates (undecodable bytes carried by surrogateescape, or a
+    `\\ud800` escape in a model's JSON) become U+FFFD, so no request, transcript or terminal
+    write can fail on them, and a session that once held them still resumes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def valid_value(value: Any) -> Any:
+    """`valid_text` through a JSON value (a tool call's input)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_text(str(k)): valid_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_value(v) for v in value]
+    return value
+
+
+def valid_message(message: "Message") -> "Message":
+    """The message with every string in it made valid (see valid_text); itself when already valid."""
+    import dataclasses
+
+    blocks: list[Block] = []
+    for block in message.content:
+        fields = {f.name: getattr(block, f.name) for f in dataclasses.fields(block)}
+        clean = {k: valid_value(v) for k, v in fields.items()}
+        blocks.append(block if clean == fields else dataclasses.replace(block, **clean))
+    return Message(message.role, blocks)
+
+
 def block_to_dict(block: Block) -> dict[str, Any]:
     """Claude-Code-compatible JSON shape of a block, for transcripts and stream-json."""
     if isinstance(block, TextBlock):
@@ -139,18 +173,19 @@ def block_to_dict(block: Block) -> dict[str, Any]:
 def block_from_dict(data: dict[str, Any]) -> Block:
     """Inverse of `block_to_dict`; raises ValueError on an unknown block type."""
     kind = data.get("type")
+    text = lambda key, default=None: valid_text(str(data[key] if default is None else data.get(key, default)))  # noqa: E731
     if kind == "text":
-        return TextBlock(text=str(data["text"]))
+        return TextBlock(text=text("text"))
     if kind == "thinking":
-        return ThinkingBlock(thinking=str(data["thinking"]), signature=str(data.get("signature", "")))
+        return ThinkingBlock(thinking=text("thinking"), signature=text("signature", ""))
     if kind == "redacted_thinking":
-        return ThinkingBlock(thinking="", signature=str(data["data"]), redacted=True)
+        return ThinkingBlock(thinking="", signature=text("data"), redacted=True)
     if kind == "tool_use":
-        return ToolUseBlock(id=str(data["id"]), name=str(data["name"]), input=dict(data.get("input") or {}))
+        return ToolUseBlock(id=text("id"), name=text("name"), input=valid_value(dict(data.get("input") or {})))
     if kind == "tool_result":
         return ToolResultBlock(
-            tool_use_id=str(data["tool_use_id"]),
-            content=str(data.get("content", "")),
+            tool_use_id=text("tool_use_id"),
+            content=text("content", ""),
             is_error=bool(data.get("is_error", False)),
         )
     raise ValueError(f"unknown content block type {kind!r}")

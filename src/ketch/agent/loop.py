@@ -21,7 +21,7 @@ from ketch.agent.context import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter,
 from ketch.agent.permissions import PermissionGate
 from ketch.agent.prompt import nested_memory
 from ketch.conversation import (
-    Message, ModelRequest, TextBlock, ToolResultBlock, ToolUseBlock, Usage,
+    Message, ModelRequest, TextBlock, ToolResultBlock, ToolUseBlock, Usage, valid_message, valid_text,
 )
 from ketch.providers.base import Completed, Provider, ProviderError, Retrying
 from ketch.providers.base import TextDelta as PTextDelta
@@ -133,7 +133,7 @@ class Agent:
         started = time.monotonic()
         api_s = 0.0
         turns = 0
-        prompt = self.redact(prompt)  # every byte sent to a provider is redacted (DESIGN.md §5.7)
+        prompt = valid_text(self.redact(prompt))  # every byte sent to a provider is redacted (DESIGN.md §5.7)
         if self.messages and self.messages[-1].role == "user":
             # A resumed session that ended on the user's side (an unanswered prompt, or results
             # of calls a crash cut short): join that turn, so roles alternate for strict servers.
@@ -171,10 +171,10 @@ class Agent:
             try:
                 for item in self.provider.stream(request):
                     if isinstance(item, PTextDelta):
-                        partial.append(item.text)
-                        yield ev.TextDelta(item.text)
+                        partial.append(valid_text(item.text))
+                        yield ev.TextDelta(partial[-1])
                     elif isinstance(item, PThinkingDelta):
-                        yield ev.ThinkingDelta(item.text)
+                        yield ev.ThinkingDelta(valid_text(item.text))
                     elif isinstance(item, Retrying):
                         if self.cancel.is_set():
                             break  # the resend is the front end's abort: keep what was streamed
@@ -213,6 +213,7 @@ class Agent:
             turns += 1
             if self.meter is not None:
                 self.meter.observe(request, completed.usage)
+            completed.message = valid_message(completed.message)
             self.messages.append(completed.message)
             self.usage.add(completed.usage)
             yield ev.AssistantMessage(completed.message, completed.message_id, completed.model or self.config.model,
@@ -377,7 +378,7 @@ class Agent:
             content, is_error = f"internal error in {planned.call.name}: {type(exc).__name__}: {exc}", True
         if not is_error:
             content += self._nested_memory(planned)
-        content = self._trim(planned.call.id, self.redact(content))
+        content = self._trim(planned.call.id, valid_text(self.redact(content)))
         return ToolResultBlock(planned.call.id, content, is_error), int((time.monotonic() - t0) * 1000)
 
     def _trim(self, tool_use_id: str, content: str) -> str:

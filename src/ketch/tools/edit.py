@@ -19,7 +19,8 @@ from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
 from ketch.tools.read import format_line
 from ketch.tools.validate import require_valid
-from ketch.tools.write import atomic_write, check_edit_fresh, encode, os_error, stat_existing
+from ketch.tools.text_codec import FileFormat, decode, follow_line_endings, keep_final_newline
+from ketch.tools.write import atomic_write, check_edit_fresh, os_error, stat_existing
 
 # Windows that share a line with old_string (whitespace aside) are scored first; only
 # when there are none is every window scored, and only while that stays under this much
@@ -30,14 +31,14 @@ _SNIPPET_CONTEXT = 3
 _SNIPPET_MAX_LINES = 40
 
 
-def read_text(target: Target) -> str:
-    """The file as text; undecodable bytes survive the round trip through surrogateescape."""
+def read_text(target: Target) -> tuple[str, FileFormat]:
+    """The file as text, and its encoding and BOM to write it back with (tools.text_codec)."""
     try:
         with os.fdopen(target.open_read(), "rb") as fh:
             raw = fh.read()
     except OSError as exc:
         raise os_error(exc, target.path, "read") from None
-    return raw.decode("utf-8", errors="surrogateescape")
+    return decode(raw)
 
 
 def apply_edit(text: str, old: str, new: str, replace_all: bool) -> tuple[str, int]:
@@ -58,6 +59,7 @@ def apply_edit(text: str, old: str, new: str, replace_all: bool) -> tuple[str, i
             old, new = crlf_old, new.replace("\r\n", "\n").replace("\n", "\r\n")
     if count == 0:
         raise ToolError(not_found_message(text, old))
+    new = follow_line_endings(text, new)
     if count > 1 and not replace_all:
         raise ToolError(
             f"old_string occurs {count} times in the file; add surrounding lines to make it unique, "
@@ -191,13 +193,14 @@ class EditTool:
         count = 1
         with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=not old) as target:
             existing = stat_existing(target)
+            fmt = FileFormat()
             if existing is None:
                 if old:
                     raise _create_message(path)
                 before, after = "", new
             else:
                 check_edit_fresh(ctx, path, existing)
-                before = read_text(target)
+                before, fmt = read_text(target)
                 if not old:
                     if before.strip():
                         raise ToolError(
@@ -206,7 +209,8 @@ class EditTool:
                     after = new
                 else:
                     after, count = apply_edit(before, old, new, replace_all)
-            ctx.state.read_files[str(path)] = atomic_write(target, encode(after), existing)
+                after = keep_final_newline(before, after)
+            ctx.state.read_files[str(path)] = atomic_write(target, fmt.encode(after), existing)
         if existing is None:
             head = f"Created {path}:"
         elif count > 1:
@@ -239,12 +243,14 @@ class MultiEditTool:
                     raise ToolError(
                         f"File does not exist: {path}. To create it, give the first edit an empty old_string."
                     )
-                before = ""
+                before, fmt = "", FileFormat()
             else:
                 check_edit_fresh(ctx, path, existing)
-                before = read_text(target)
+                before, fmt = read_text(target)
             after = self._apply_all(before, edits)
-            ctx.state.read_files[str(path)] = atomic_write(target, encode(after), existing)
+            if before:
+                after = keep_final_newline(before, after)
+            ctx.state.read_files[str(path)] = atomic_write(target, fmt.encode(after), existing)
         what = f"{len(edits)} edit{'s' if len(edits) != 1 else ''}"
         head = f"Created {path} with {what}:" if existing is None else f"Applied {what} to {path}:"
         return ToolResult(f"{head}\n{changed_snippet(before, after)}")

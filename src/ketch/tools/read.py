@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterable, Iterator
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
+from ketch.tools.text_codec import FileFormat, decode
 from ketch.tools.validate import require_valid
 
 DEFAULT_LIMIT = 2000
@@ -70,13 +71,29 @@ def format_line(number: int, text: str) -> str:
     return f"{number:>6}\t{text}"
 
 
-def _decode(raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace")
+def _decode(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     if text.endswith("\n"):
         text = text[:-1]
     if text.endswith("\r"):
         text = text[:-1]
     return text
+
+
+def _split_lines(text: str) -> Iterator[str]:
+    """Lines ending in "\\n" (only "\\n" breaks a line, as in the file), the last one maybe without."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def _count_rest(lines: Iterable[bytes | str]) -> int:
+    return sum(1 for _ in lines)
 
 
 def _line_count(fh: IO[bytes]) -> int:
@@ -185,6 +202,14 @@ class ReadTool:
 
     def _read(self, fh: IO[bytes], st: os.stat_result, path: Path, offset: int | None, limit: int | None) -> str:
         head = fh.read(BINARY_SNIFF_BYTES)
+        fmt = FileFormat()
+        if st.st_size <= MAX_WHOLE_FILE_BYTES:
+            # Decoded whole, exactly as Edit will decode it: a latin-1 or UTF-16 file reads as
+            # its real characters, and old_string copied from here matches (tools.text_codec).
+            fh.seek(0)
+            text, fmt = decode(fh.read())
+            if fmt.bom:
+                head = head[len(fmt.bom):].replace(b"\x00", b"") if fmt.encoding.startswith("utf-16") else head
         if b"\x00" in head:
             raise ToolError(f"{path} is {describe_binary(head)}, not text; Read only shows text files.")
         if st.st_size > MAX_WHOLE_FILE_BYTES and offset is None and limit is None:
@@ -200,13 +225,14 @@ class ReadTool:
         if not head:
             return f"The file {path} exists but is empty."
         fh.seek(0)
+        source: Iterable[bytes | str] = _split_lines(text) if st.st_size <= MAX_WHOLE_FILE_BYTES else fh
         start = max(offset or 1, 1)
         count = limit if limit is not None else DEFAULT_LIMIT
         out: list[str] = []
         size = 0
         consumed = 0
         stopped_early = False
-        for consumed, raw in enumerate(fh, start=1):
+        for consumed, raw in enumerate(source, start=1):
             if consumed < start:
                 continue
             if len(out) >= count:
@@ -226,7 +252,9 @@ class ReadTool:
         if stopped_early:
             last = start + len(out) - 1
             exact = fh.tell() + COUNT_LINES_MAX_BYTES >= st.st_size
-            total = consumed + _line_count(fh)
+            total = consumed + (_count_rest(source) if source is not fh else _line_count(fh))
             of = f" of {total}" if exact else f" of at least {total}"
             out.append(f"\n[Showing lines {start}-{last}{of}. Use offset={last + 1} to read more.]")
+        if fmt.note:
+            out.append(f"\n{fmt.note}")
         return "\n".join(out)

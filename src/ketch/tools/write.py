@@ -19,6 +19,7 @@ from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
+from ketch.tools.text_codec import FileFormat, decode
 from ketch.tools.validate import require_valid
 
 
@@ -94,9 +95,9 @@ def _umask() -> int:
 
 
 def encode(text: str) -> bytes:
-    """UTF-8 bytes of `text`; surrogateescape gives back undecodable bytes an edit kept."""
+    """UTF-8 bytes of `text` (a new file is UTF-8)."""
     try:
-        return text.encode("utf-8", errors="surrogateescape")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ToolError(f"the text contains an invalid character at position {exc.start} (a lone surrogate)") from None
 
@@ -142,6 +143,15 @@ def atomic_write(target: Target, data: bytes, existing: os.stat_result | None) -
         raise os_error(exc, path, "write") from None
 
 
+def existing_format(target: Target) -> FileFormat:
+    """The encoding and BOM of the file about to be replaced."""
+    try:
+        with os.fdopen(target.open_read(), "rb") as fh:
+            return decode(fh.read())[1]
+    except OSError as exc:
+        raise os_error(exc, target.path, "read") from None
+
+
 def count_lines(text: str) -> int:
     return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
 
@@ -161,11 +171,12 @@ class WriteTool:
         require_valid(self.name, self.definition().input_schema, input)
         path = resolve(input["file_path"], ctx.workspace)
         content: str = input["content"]
-        data = encode(content)
         with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=True) as target:
             existing = stat_existing(target)
+            data = encode(content)
             if existing is not None:
                 check_fresh(ctx, path, existing)
+                data = existing_format(target).encode(content)  # a latin-1 or BOM file stays so
             ctx.state.read_files[str(path)] = atomic_write(target, data, existing)
         verb = "Updated" if existing is not None else "Created"
         lines = count_lines(content)
