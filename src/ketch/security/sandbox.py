@@ -224,11 +224,11 @@ class Sandbox:
             for fd in (info_r, info_w, gate_r, gate_w):
                 os.close(fd)
             raise SandboxUnavailable(f"bubblewrap could not be started ({exc}); {OPT_OUT}.") from None
-        os.close(info_w)
-        os.close(gate_r)
         pidfd = -1
         group = None
         try:
+            os.close(info_w)
+            os.close(gate_r)
             child = _read_child_pid(info_r)
             if child is not None:
                 pidfd = os.pidfd_open(child)
@@ -236,7 +236,7 @@ class Sandbox:
                 group = self._core.cgroups.create(limits)
                 if group is not None:
                     self._core.cgroups.attach(group, child)
-        except (OSError, ValueError) as exc:
+        except BaseException as exc:  # also Ctrl-C while bwrap waits at its gate: it must not stay
             _kill(proc, pidfd)
             proc.wait()
             if pidfd >= 0:
@@ -244,14 +244,19 @@ class Sandbox:
             os.close(gate_w)
             if group is not None:
                 self._core.cgroups.release(group)
+            if not isinstance(exc, (OSError, ValueError)):
+                raise
             raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
         finally:
             os.close(info_r)
-        os.write(gate_w, b"go")
-        os.close(gate_w)
         try:
+            os.write(gate_w, b"go")
+            os.close(gate_w)
             result = supervise(proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
                                kill=lambda: _kill(proc, pidfd))
+        except BaseException:  # Ctrl-C on the way in or out of supervise: take the tree down first
+            _kill(proc, pidfd)
+            raise
         finally:
             if pidfd >= 0:
                 # bwrap's pid 1 takes the whole namespace with it; wait until it is gone,

@@ -167,6 +167,7 @@ def run_headless(args: Any, prompt: str) -> int:
     if args.output_format != "text":
         consumers.append(lambda event: _echo_errors(event, agent.redact))
     finished: ev.RunFinished | None = None
+    restore_sigint = _say_interrupting(agent)
     try:
         for event in _with_start(agent, prompt):
             for consume in consumers:
@@ -177,12 +178,36 @@ def run_headless(args: Any, prompt: str) -> int:
         agent.cancel.set()
         raise
     finally:
+        restore_sigint()
         transcript.close()
         agent.provider.close()
         close_runner = getattr(agent.runner, "close", None)
         if callable(close_runner):
             close_runner()
     return 0 if finished is not None and not finished.is_error else 1
+
+
+def _say_interrupting(agent: Any) -> Callable[[], None]:
+    """First Ctrl-C: say so at once, flag the run cancelled, and unwind the main thread.
+
+    The KeyboardInterrupt reaches whatever the main thread waits on (a model's stream, a
+    sandboxed command, whose runner kills the whole tree on the way out); worker threads see
+    `agent.cancel`. Returns the function that puts the previous handler back.
+    """
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_sigint(signum: int, frame: object) -> None:
+        os.write(2, "ketch: interrupting…\n".encode())  # not sys.stderr: a handler may run mid-write
+        agent.cancel.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _with_start(agent: Any, prompt: str):  # type: ignore[no-untyped-def]
