@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ketch.agent import events as ev
+from ketch.agent.billing import AttemptTally
 from ketch.agent.context import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter, compacted_history, summary_request
 from ketch.agent.permissions import PermissionGate
 from ketch.agent.prompt import nested_memory
@@ -165,8 +166,10 @@ class Agent:
             t0 = time.monotonic()
             completed: Completed | None = None
             partial: list[str] = []  # streamed text, kept if the user interrupts mid-reply
+            tally = AttemptTally()  # what an attempt that never completes was billed
             try:
                 for item in self.provider.stream(request):
+                    tally.observe(item)
                     if isinstance(item, PTextDelta):
                         partial.append(item.text)
                         yield ev.TextDelta(item.text)
@@ -175,14 +178,17 @@ class Agent:
                     elif isinstance(item, Retrying):
                         if self.cancel.is_set():
                             break  # the resend is the front end's abort: keep what was streamed
+                        yield from self._bill_unfinished(tally, request)
                         partial.clear()
                         yield ev.Retry(item.attempt, item.delay_s, item.reason)
                     elif isinstance(item, Completed):
                         completed = item
+                        tally.reset()
                     if self.cancel.is_set():
                         break
             except ProviderError as exc:
                 api_s += time.monotonic() - t0
+                yield from self._bill_unfinished(tally, request)
                 if self.cancel.is_set():  # the front end closed the stream to interrupt it
                     yield from self._keep_partial(partial)
                     yield finish("interrupted", "interrupted")
@@ -198,6 +204,7 @@ class Agent:
             api_s += time.monotonic() - t0
             if self.cancel.is_set():
                 if completed is None:
+                    yield from self._bill_unfinished(tally, request)
                     yield from self._keep_partial(partial)
                 yield finish("interrupted", "interrupted")
                 return
@@ -236,6 +243,15 @@ class Agent:
                 yield finish("interrupted", "interrupted")
                 return
 
+    def _bill_unfinished(self, tally: AttemptTally, request: ModelRequest) -> Iterator[ev.Event]:
+        """Count an attempt that ended without a whole reply: the provider billed it all the same."""
+        meter = self.meter or ContextMeter()
+        usage = tally.settle(lambda: meter.estimate(request.system, request.messages, request.tools))
+        if usage == Usage():
+            return
+        self.usage.add(usage)
+        yield ev.UsageUpdate(usage, self.usage, self.cost_fn(self.usage))
+
     def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
         """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
         text = "".join(partial)
@@ -256,14 +272,19 @@ class Agent:
         request = summary_request(self.config.model, self.config.system_prompt, self.messages,
                                   self.config.max_tokens, focus)
         summary = ""
+        tally = AttemptTally()
         try:
             for item in self.provider.stream(request):
+                tally.observe(item)
                 if isinstance(item, Retrying):
+                    yield from self._bill_unfinished(tally, request)
                     yield ev.Retry(item.attempt, item.delay_s, item.reason)
                 elif isinstance(item, Completed):
                     summary = item.message.text()
                     self.usage.add(item.usage)
+                    tally.reset()
         except ProviderError as exc:
+            yield from self._bill_unfinished(tally, request)
             yield ev.Error(f"compaction failed, the conversation is unchanged: {exc}", kind="compaction")
             return
         if not summary.strip():
