@@ -112,14 +112,15 @@ def test_mentions_attach_files_and_fuzzy_match(tmp_path: Path):
     assert best_matches("sap", ["docs/readme.md", "src/app.py"]) == ["src/app.py"]
 
 
-def test_rewind_messages_cuts_back_to_a_prompt_and_resume_follows_it(tmp_path):
+def test_rewind_points_are_every_prompt_and_resume_follows_a_rewind(tmp_path):
     import json
+    from types import SimpleNamespace as Rec
 
     from ketch.agent import events as ev
+    from ketch.agent.rewind_points import files_to_undo, rewind_points
     from ketch.agent.session_load import load_session
     from ketch.agent.transcript import to_record
     from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
-    from ketch.ui.commands_session import rewind_messages
 
     messages = [Message("user", [TextBlock("first")]),
                 Message("assistant", [ToolUseBlock("t1", "Edit", {"file_path": "a"})]),
@@ -128,8 +129,16 @@ def test_rewind_messages_cuts_back_to_a_prompt_and_resume_follows_it(tmp_path):
                 Message("user", [TextBlock("second")]),
                 Message("assistant", [ToolUseBlock("t2", "Edit", {"file_path": "b"})]),
                 Message("user", [ToolResultBlock("t2", "ok")])]
-    assert rewind_messages(messages, 5) == messages[:5]  # back to before turn 3: ends on the prompt "second"
-    assert rewind_messages(messages, 3) == messages[:1]  # a tool result cannot end the kept history
+    messages += [Message("assistant", [TextBlock("done 2")]), Message("user", [TextBlock("third, just talk")]),
+                 Message("assistant", [TextBlock("sure")])]
+    # 2: a turn of a branch that a conversation-only rewind left behind (its files were kept)
+    records = [Rec(seq=1, message_index=1, undone=False), Rec(seq=2, message_index=9, undone=False),
+               Rec(seq=3, message_index=5, undone=False)]
+    points = rewind_points(messages, records)
+    assert [(p.number, p.message_index, p.prompt) for p in points] == [
+        (1, 0, "first"), (2, 4, "second"), (3, 8, "third, just talk")]
+    assert [[c.seq for c in p.checkpoints] for p in points] == [[1], [3], []]
+    assert [c.seq for c in files_to_undo(points, points[1])] == [3] and files_to_undo(points, points[2]) == []
     path = tmp_path / "s.jsonl"
     records = [{"type": "user", "content": [{"type": "text", "text": "first"}]},
                {"type": "assistant", "content": [{"type": "text", "text": "old answer"}]},
