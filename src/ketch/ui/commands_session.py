@@ -67,6 +67,7 @@ def _rewind(repl: Any, arg: str) -> None:
     Every prompt is offered; files come into it only when a turn from there on changed some.
     """
     from ketch.agent.rewind_points import files_to_undo, rewind_points
+    from ketch.ui.session_render import one_line
     from ketch.agent.shadow_store import ShadowError
     from ketch.agent.undo import NothingToUndo, Undo
 
@@ -134,12 +135,6 @@ def _rewind_files(repl: Any, undo: Any, seq: int) -> bool:
     for conflict in result.conflicts:
         repl.r.warn(f"  left as is: {conflict.path}: {conflict.reason}")
     return True
-
-
-def one_line(text: str, width: int) -> str:
-    """The first line of `text`, cut to `width` characters with an ellipsis."""
-    first = text.strip().split("\n", 1)[0]
-    return first if len(first) <= width and "\n" not in text.strip() else first[: width - 1] + "…"
 
 
 def matching_sessions(refs: list[Any], query: str) -> list[Any]:

@@ -182,7 +182,7 @@ class Renderer:
         elif isinstance(event, ev.ToolCall):
             self.end_text()
             self._calls[event.tool_use_id] = event
-            self._tool_line(event)
+            self.tool_line(event)
         elif isinstance(event, ev.ToolResult):
             self._tool_result(event)
         elif isinstance(event, TodosChanged):
@@ -221,12 +221,13 @@ class Renderer:
         first, _, rest = text.partition("\n")
         return first[:160] + ("…" if rest or len(first) > 160 else "")
 
-    def _tool_line(self, call: ev.ToolCall) -> None:
+    def tool_line(self, call: ev.ToolCall) -> None:
+        """A tool call as one line: `● Name(key argument)`, the argument cut to one line and escaped."""
         from rich.text import Text
 
         line = Text()
         line.append(f"{self.bullet} ", style="green" if self.fancy else "")
-        line.append(call.name, style="bold" if self.fancy else "")
+        line.append(clean(call.name), style="bold" if self.fancy else "")
         arg = self._key_arg(call)
         if arg:
             line.append(f"({clean(arg)})")
