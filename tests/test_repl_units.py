@@ -176,7 +176,41 @@ def test_restyled_lines_never_erase_the_line_above():
                   "then **a long bold line that wraps over the forty column width** ok\n"
                   "last")
     assert lines == ["first plain line", "• arrow a → b fits", "wide 漢字漢字 and ✅ here",
-                     "then a long bold line that wraps over th", "e forty column width ok", "last"]
+                     "then a long bold line that wraps over", "the forty column width ok", "last"]
+
+
+def test_streamed_prose_breaks_at_spaces_and_long_words_still_fold():
+    lines = _draw("above\n"
+                  "a plain line of prose that is much longer than forty columns wide, here\n"
+                  "**styled** and then a plain tail that goes on past the edge of it\n"
+                  "x https://example.com/a/very/long/path/that/cannot/fit/in/one/row end\n"
+                  "last")
+    assert lines == ["above",
+                     "a plain line of prose that is much", "longer than forty columns wide, here",
+                     "styled and then a plain tail that goes", "on past the edge of it",
+                     "x https://example.com/a/very/long/path/t", "hat/cannot/fit/in/one/row end",
+                     "last"]
+
+
+def test_row_wrap_counts_the_rows_it_makes():
+    from ketch.ui.wordwrap import RowWrap
+
+    wrap = RowWrap(10)
+    out = "".join(wrap.feed(part) for part in ("aaa bb", "b cccc", "cc d", "  ")) + wrap.end()
+    assert out == "aaa bbb\ncccccc d" and wrap.rows == 2 and wrap.certain
+    wrap = RowWrap(10)
+    out = wrap.feed("ab " + "x" * 25) + wrap.end()
+    assert out == "ab " + "x" * 25 and wrap.rows == 3 and wrap.certain  # folded by the terminal: 28 columns
+    wrap = RowWrap(10)
+    wrap.feed("12345 67890")
+    wrap.end()
+    assert wrap.rows == 2  # exactly full rows do not add an empty one
+    wrap = RowWrap(10)
+    wrap.feed("漢字漢字漢字漢字漢字漢字")
+    assert not wrap.certain  # a wide word the terminal folds: its count is not ours to trust
+    wrap = RowWrap(10)
+    wrap.feed("a\tb")
+    assert not wrap.certain
 
 
 def test_a_wide_line_that_might_wrap_is_left_raw_rather_than_guessed():
