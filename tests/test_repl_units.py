@@ -188,7 +188,7 @@ def test_streamed_prose_breaks_at_spaces_and_long_words_still_fold():
     assert lines == ["above",
                      "a plain line of prose that is much", "longer than forty columns wide, here",
                      "styled and then a plain tail that goes", "on past the edge of it",
-                     "x https://example.com/a/very/long/path/t", "hat/cannot/fit/in/one/row end",
+                     "x", "https://example.com/a/very/long/path/tha", "t/cannot/fit/in/one/row end",
                      "last"]
 
 
@@ -202,9 +202,10 @@ def test_row_wrap_counts_the_rows_it_makes():
     out = wrap.feed("ab " + "x" * 25) + wrap.end()
     assert out == "ab " + "x" * 25 and wrap.rows == 3 and wrap.certain  # folded by the terminal: 28 columns
     wrap = RowWrap(10)
-    wrap.feed("12345 67890")
-    wrap.end()
-    assert wrap.rows == 2  # exactly full rows do not add an empty one
+    out = "".join(wrap.feed(part) for part in ("123 5678", "90")) + wrap.end()
+    assert out == "123 5678\x1b[4D\x1b[K\n567890" and wrap.rows == 2  # the word in flight moves down
+    wrap = RowWrap(10)
+    assert wrap.feed("ab 漢字漢") == "ab" and wrap.end() == "\n漢字漢" and wrap.rows == 2  # held until whole
     wrap = RowWrap(10)
     wrap.feed("漢字漢字漢字漢字漢字漢字")
     assert not wrap.certain  # a wide word the terminal folds: its count is not ours to trust
