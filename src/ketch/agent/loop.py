@@ -81,6 +81,7 @@ class AgentConfig:
     sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
     notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
     model_note: str = ""  # how the model was chosen when the user did not name one (shown once)
+    api_key_source: str = "none"  # where the provider key came from (stream-json's apiKeySource)
 
 
 @dataclass
@@ -123,7 +124,8 @@ class Agent:
             session_id=self.session_id, model=self.config.model, provider=self.config.provider_name,
             cwd=str(self.config.workspace), tools=[t.name for t in self.tools],
             permission_mode=self.config.gate.mode, sandbox=self.config.sandbox,
-            notices=list(self.config.notices),
+            notices=list(self.config.notices), api_key_source=self.config.api_key_source,
+            context_window=self.config.context_window,
         )
 
     # -- the loop ---------------------------------------------------------------------------
