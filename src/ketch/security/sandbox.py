@@ -27,6 +27,7 @@ from pathlib import Path
 from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox_env import child_env, sandbox_env
 from ketch.security.sandbox_errors import SandboxUnavailable
+from ketch.security.sandbox_hints import network_hint
 from ketch.security.sandbox_limits import Cgroups, Enforcement, apply_rlimits, enforcement
 from ketch.security.sandbox_mounts import CallPlan, Planner, static_args
 from ketch.security.sandbox_policy import SandboxLimits, SandboxPolicy
@@ -185,11 +186,18 @@ class Sandbox:
         with self._core.lock:
             plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.placeholders)
             self._hold(plan)
+        proxy = self._core.proxy
+        refused_before = len(proxy.denied) if proxy is not None else 0
         try:
             result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars)
         finally:
             with self._core.lock:
                 notes = self._release(plan)
+        if not self.policy.network and result.exit_code not in (0, None):
+            refused = proxy.denied[refused_before:] if proxy is not None else []
+            hint = network_hint(result.output, (self.policy.ketch_home or Path("~/.ketch")) / "settings.json", refused)
+            if hint:
+                notes.append(hint)
         if notes:
             result.output = (result.output.rstrip("\n") + "\n" if result.output else "") + "\n".join(notes)
         return result
