@@ -123,6 +123,13 @@ def run_headless(args: Any, prompt: str) -> int:
     if agent.config.sandbox == "off":
         sys.stderr.write("ketch: WARNING: --sandbox off: commands the model runs have your full user rights, "
                          "network and files included\n")
+    piped = getattr(args, "piped_bytes", 0)
+    if piped:
+        from ketch.conversation import Usage
+        from ketch.piped_input import announce
+
+        announce(piped, lambda tokens: agent.cost_fn(Usage(input_tokens=tokens)), agent.config.model,
+                 sys.stderr.write)
     printer = make_printer(args.output_format, agent.redact,
                            lambda: _slash_commands(options.workspace, ketch_home()))
     try:
