@@ -190,7 +190,7 @@ def test_stream_json_lines(server, run_ketch, workspace: Path):
     assert [(l["type"], l.get("subtype")) for l in lines] == [
         ("system", "init"), ("assistant", None), ("user", None), ("assistant", None), ("result", "success")]
     init = lines[0]
-    assert init["model"] == "claude-sonnet-4-5" and init["permission_mode"] == "default"
+    assert init["model"] == "claude-sonnet-4-5" and init["permissionMode"] == "default"
     assert "Read" in init["tools"] and init["cwd"] == str(workspace.resolve())
     assert lines[1]["message"]["content"][0] == {"type": "tool_use", "id": "r1", "name": "Read",
                                                  "input": {"file_path": "a.txt"}}

@@ -12,7 +12,7 @@ from ketch.conversation import (
     Message, ModelRequest, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock,
 )
 from ketch.providers.anthropic import AnthropicProvider, build_body
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta, UsageReport
 
 KEY = "sk-ant-api03-very-secret-key"
 EPH = {"type": "ephemeral"}
@@ -157,7 +157,8 @@ def run(*replies: httpx.Response, key: str | None = KEY, **config: Any) -> tuple
         transport=httpx.MockTransport(server),
     )
     try:
-        return list(provider.stream(request([Message("user", [TextBlock("hi")])]))), server
+        return [e for e in provider.stream(request([Message("user", [TextBlock("hi")])]))
+                if not isinstance(e, UsageReport)], server
     finally:
         provider.close()
 

@@ -11,7 +11,7 @@ import pytest
 from ketch.conversation import (
     Message, ModelRequest, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock,
 )
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta, UsageReport
 from ketch.providers.openai_chat import OpenAIChatProvider, build_body
 
 KEY = "sk-proj-very-secret-openai-key"
@@ -118,7 +118,8 @@ def run(*replies: httpx.Response, key: str | None = KEY, base: str = "https://ap
     provider = OpenAIChatProvider(ProviderConfig(api_key=key, base_url=base, max_retries=0, **config),
                                   transport=httpx.MockTransport(server))
     try:
-        return list(provider.stream(request([Message("user", [TextBlock("hi")])]))), server
+        return [e for e in provider.stream(request([Message("user", [TextBlock("hi")])]))
+                if not isinstance(e, UsageReport)], server
     finally:
         provider.close()
 

@@ -15,7 +15,7 @@ import pytest
 
 from ketch.conversation import Message, ModelRequest, TextBlock
 from ketch.providers.anthropic import AnthropicProvider
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, Retrying, TextDelta
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, Retrying, TextDelta, UsageReport
 from ketch.providers.openai_chat import OpenAIChatProvider
 from ketch.providers.retry import RetryableError, parse_retry_after, retry_delay, with_retries
 
@@ -82,7 +82,7 @@ def run(dialect: str, steps: list[Any], *, max_retries: int = 3, base_s: float =
     recorded = sleeps if sleeps is not None else []
     provider = cls(config, transport=httpx.MockTransport(script), sleep=recorded.append)
     try:
-        return list(provider.stream(REQUEST)), script
+        return [e for e in provider.stream(REQUEST) if not isinstance(e, UsageReport)], script
     finally:
         provider.close()
 

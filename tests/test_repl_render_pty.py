@@ -89,3 +89,20 @@ def test_a_silent_turn_shows_its_elapsed_time_and_the_ticker_leaves_no_trace(ser
     t.wait("Thinking done: the answer.")
     t.wait_prompt()
     assert "Esc interrupts" not in t.text.replace("/help for commands · Esc interrupts", "")
+
+
+def test_streamed_prose_wraps_at_word_boundaries(server, term):
+    words = [f"{'abcdefghijklmnop'[: 3 + i % 9]}{i}" for i in range(60)]  # lengths vary, so edges fall mid-word
+    plain = " ".join(words)
+    styled = "Then **" + " ".join(words[:25]) + "** and " + " ".join(words[25:45])
+    t = term(server([{"text": f"{plain}\n{styled}\nend of answer"}]))
+    t.wait_prompt()
+    t.send("wrap\r")
+    t.wait("end of answer")
+    t.wait_prompt()
+    rows = t.text.splitlines()
+    first = next(i for i, row in enumerate(rows) if row.startswith(words[0]))
+    end = next(i for i, row in enumerate(rows) if row.startswith("end of answer"))
+    tokens = " ".join(rows[first:end]).split()
+    assert tokens == words + ["Then", *words[:25], "and", *words[25:45]], "\n".join(rows[first:end])
+    assert "**" not in t.text and max(len(row) for row in rows) <= 80

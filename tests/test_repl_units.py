@@ -112,14 +112,15 @@ def test_mentions_attach_files_and_fuzzy_match(tmp_path: Path):
     assert best_matches("sap", ["docs/readme.md", "src/app.py"]) == ["src/app.py"]
 
 
-def test_rewind_messages_cuts_back_to_a_prompt_and_resume_follows_it(tmp_path):
+def test_rewind_points_are_every_prompt_and_resume_follows_a_rewind(tmp_path):
     import json
+    from types import SimpleNamespace as Rec
 
     from ketch.agent import events as ev
+    from ketch.agent.rewind_points import files_to_undo, rewind_points
     from ketch.agent.session_load import load_session
     from ketch.agent.transcript import to_record
     from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
-    from ketch.ui.commands_session import rewind_messages
 
     messages = [Message("user", [TextBlock("first")]),
                 Message("assistant", [ToolUseBlock("t1", "Edit", {"file_path": "a"})]),
@@ -128,8 +129,16 @@ def test_rewind_messages_cuts_back_to_a_prompt_and_resume_follows_it(tmp_path):
                 Message("user", [TextBlock("second")]),
                 Message("assistant", [ToolUseBlock("t2", "Edit", {"file_path": "b"})]),
                 Message("user", [ToolResultBlock("t2", "ok")])]
-    assert rewind_messages(messages, 5) == messages[:5]  # back to before turn 3: ends on the prompt "second"
-    assert rewind_messages(messages, 3) == messages[:1]  # a tool result cannot end the kept history
+    messages += [Message("assistant", [TextBlock("done 2")]), Message("user", [TextBlock("third, just talk")]),
+                 Message("assistant", [TextBlock("sure")])]
+    # 2: a turn of a branch that a conversation-only rewind left behind (its files were kept)
+    records = [Rec(seq=1, message_index=1, undone=False), Rec(seq=2, message_index=9, undone=False),
+               Rec(seq=3, message_index=5, undone=False)]
+    points = rewind_points(messages, records)
+    assert [(p.number, p.message_index, p.prompt) for p in points] == [
+        (1, 0, "first"), (2, 4, "second"), (3, 8, "third, just talk")]
+    assert [[c.seq for c in p.checkpoints] for p in points] == [[1], [3], []]
+    assert [c.seq for c in files_to_undo(points, points[1])] == [3] and files_to_undo(points, points[2]) == []
     path = tmp_path / "s.jsonl"
     records = [{"type": "user", "content": [{"type": "text", "text": "first"}]},
                {"type": "assistant", "content": [{"type": "text", "text": "old answer"}]},
@@ -167,7 +176,42 @@ def test_restyled_lines_never_erase_the_line_above():
                   "then **a long bold line that wraps over the forty column width** ok\n"
                   "last")
     assert lines == ["first plain line", "• arrow a → b fits", "wide 漢字漢字 and ✅ here",
-                     "then a long bold line that wraps over th", "e forty column width ok", "last"]
+                     "then a long bold line that wraps over", "the forty column width ok", "last"]
+
+
+def test_streamed_prose_breaks_at_spaces_and_long_words_still_fold():
+    lines = _draw("above\n"
+                  "a plain line of prose that is much longer than forty columns wide, here\n"
+                  "**styled** and then a plain tail that goes on past the edge of it\n"
+                  "x https://example.com/a/very/long/path/that/cannot/fit/in/one/row end\n"
+                  "last")
+    assert lines == ["above",
+                     "a plain line of prose that is much", "longer than forty columns wide, here",
+                     "styled and then a plain tail that goes", "on past the edge of it",
+                     "x", "https://example.com/a/very/long/path/tha", "t/cannot/fit/in/one/row end",
+                     "last"]
+
+
+def test_row_wrap_counts_the_rows_it_makes():
+    from ketch.ui.wordwrap import RowWrap
+
+    wrap = RowWrap(10)
+    out = "".join(wrap.feed(part) for part in ("aaa bb", "b cccc", "cc d", "  ")) + wrap.end()
+    assert out == "aaa bbb\ncccccc d" and wrap.rows == 2 and wrap.certain
+    wrap = RowWrap(10)
+    out = wrap.feed("ab " + "x" * 25) + wrap.end()
+    assert out == "ab " + "x" * 25 and wrap.rows == 3 and wrap.certain  # folded by the terminal: 28 columns
+    wrap = RowWrap(10)
+    out = "".join(wrap.feed(part) for part in ("123 5678", "90")) + wrap.end()
+    assert out == "123 5678\x1b[4D\x1b[K\n567890" and wrap.rows == 2  # the word in flight moves down
+    wrap = RowWrap(10)
+    assert wrap.feed("ab 漢字漢") == "ab" and wrap.end() == "\n漢字漢" and wrap.rows == 2  # held until whole
+    wrap = RowWrap(10)
+    wrap.feed("漢字漢字漢字漢字漢字漢字")
+    assert not wrap.certain  # a wide word the terminal folds: its count is not ours to trust
+    wrap = RowWrap(10)
+    wrap.feed("a\tb")
+    assert not wrap.certain
 
 
 def test_a_wide_line_that_might_wrap_is_left_raw_rather_than_guessed():

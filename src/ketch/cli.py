@@ -70,30 +70,21 @@ def build_parser():  # type: ignore[no-untyped-def]
     return p
 
 
-def _read_stdin_context() -> str | None:
-    """Piped stdin (a pipe or a redirected file, never a terminal) is part of the prompt."""
-    import stat
+def _compose_prompt(prompt: str | None) -> tuple[str, int]:
+    """The prompt with piped stdin appended as context, and the piped input's size in bytes."""
+    from ketch.piped_input import PipedInputError, read_piped
 
     try:
-        if sys.stdin is None or sys.stdin.isatty():
-            return None
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-    except (OSError, ValueError):
-        return None
-    if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
-        return None
-    data = sys.stdin.read()
-    return data if data.strip() else None
-
-
-def _compose_prompt(prompt: str | None) -> str:
-    piped = _read_stdin_context()
-    if prompt and piped:
-        return f"{prompt}\n\n{piped}"
+        piped = read_piped()
+    except PipedInputError as exc:
+        raise UsageError(str(exc)) from None
+    text, size = piped if piped else ("", 0)
+    if prompt and text:
+        return f"{prompt}\n\n{text}", size
     if prompt:
-        return prompt
-    if piped:
-        return piped
+        return prompt, 0
+    if text:
+        return text, size
     raise UsageError('no prompt: give one after -p, or pipe it on stdin (e.g. echo "..." | ketch -p)')
 
 
@@ -144,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             if problem:
                 raise UsageError(problem)
         try:
-            prompt = _compose_prompt(args.prompt)
+            prompt, args.piped_bytes = _compose_prompt(args.prompt)
         except UsageError as exc:
             if args.allowed_tools or args.disallowed_tools:
                 raise UsageError(f"{exc}; note that --allowedTools/--disallowedTools take every word after them, "

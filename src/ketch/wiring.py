@@ -267,6 +267,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         max_tokens=default_max_tokens(info),
         sandbox="off" if options.sandbox == "off" else "bubblewrap",
         notices=list(policy.ignored),
+        api_key_source=_key_source(provider_name, config.api_key),
     )
     if local and not (options.model or os.environ.get("KETCH_MODEL") or policy.model):
         agent_config.model_note = f"no API key configured; using the local model {model}"
@@ -284,6 +285,16 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
     return agent
+
+
+def _key_source(provider: str, key: str | None) -> str:
+    """Where the key in use came from, as Claude Code reports it: the variable's name, or none."""
+    if not key or provider == "local":
+        return "none"
+    from ketch.providers import api_key_env
+
+    name = api_key_env(provider)
+    return name if os.environ.get(name) == key else "ketch auth"
 
 
 class LazyCheckpoints:

@@ -23,6 +23,8 @@ class SessionStarted:
     permission_mode: str
     sandbox: str = "bubblewrap"
     notices: list[str] = field(default_factory=list)
+    api_key_source: str = "none"  # where the provider key came from: an env variable's name, "ketch auth", "none"
+    context_window: int = 0
 
 
 @dataclass

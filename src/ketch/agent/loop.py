@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ketch.agent import events as ev
+from ketch.agent.billing import AttemptTally
 from ketch.agent.context import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter, compacted_history, summary_request
 from ketch.agent.permissions import PermissionGate
 from ketch.agent.prompt import nested_memory
@@ -80,6 +81,7 @@ class AgentConfig:
     sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
     notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
     model_note: str = ""  # how the model was chosen when the user did not name one (shown once)
+    api_key_source: str = "none"  # where the provider key came from (stream-json's apiKeySource)
 
 
 @dataclass
@@ -124,7 +126,8 @@ class Agent:
             session_id=self.session_id, model=self.config.model, provider=self.config.provider_name,
             cwd=str(self.config.workspace), tools=[t.name for t in self.tools],
             permission_mode=self.config.gate.mode, sandbox=self.config.sandbox,
-            notices=list(self.config.notices),
+            notices=list(self.config.notices), api_key_source=self.config.api_key_source,
+            context_window=self.config.context_window,
         )
 
     # -- the loop ---------------------------------------------------------------------------
@@ -168,8 +171,10 @@ class Agent:
             t0 = time.monotonic()
             completed: Completed | None = None
             partial: list[str] = []  # streamed text, kept if the user interrupts mid-reply
+            tally = AttemptTally()  # what an attempt that never completes was billed
             try:
                 for item in self.provider.stream(request):
+                    tally.observe(item)
                     if isinstance(item, PTextDelta):
                         partial.append(valid_text(item.text))
                         yield ev.TextDelta(partial[-1])
@@ -178,14 +183,17 @@ class Agent:
                     elif isinstance(item, Retrying):
                         if self.cancel.is_set():
                             break  # the resend is the front end's abort: keep what was streamed
+                        yield from self._bill_unfinished(tally, request)
                         partial.clear()
                         yield ev.Retry(item.attempt, item.delay_s, item.reason)
                     elif isinstance(item, Completed):
                         completed = item
+                        tally.reset()
                     if self.cancel.is_set():
                         break
             except ProviderError as exc:
                 api_s += time.monotonic() - t0
+                yield from self._bill_unfinished(tally, request)
                 if self.cancel.is_set():  # the front end closed the stream to interrupt it
                     yield from self._keep_partial(partial)
                     yield finish("interrupted", "interrupted")
@@ -201,6 +209,7 @@ class Agent:
             api_s += time.monotonic() - t0
             if self.cancel.is_set():
                 if completed is None:
+                    yield from self._bill_unfinished(tally, request)
                     yield from self._keep_partial(partial)
                 yield finish("interrupted", "interrupted")
                 return
@@ -247,6 +256,15 @@ class Agent:
             self._system_cache = (self.config.system_prompt, self.redact(self.config.system_prompt))
         return self._system_cache[1]
 
+    def _bill_unfinished(self, tally: AttemptTally, request: ModelRequest) -> Iterator[ev.Event]:
+        """Count an attempt that ended without a whole reply: the provider billed it all the same."""
+        meter = self.meter or ContextMeter()
+        usage = tally.settle(lambda: meter.estimate(request.system, request.messages, request.tools))
+        if usage == Usage():
+            return
+        self.usage.add(usage)
+        yield ev.UsageUpdate(usage, self.usage, self.cost_fn(self.usage))
+
     def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
         """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
         text = "".join(partial)
@@ -267,14 +285,19 @@ class Agent:
         request = summary_request(self.config.model, self._system(), self.messages,
                                   self.config.max_tokens, focus)
         summary = ""
+        tally = AttemptTally()
         try:
             for item in self.provider.stream(request):
+                tally.observe(item)
                 if isinstance(item, Retrying):
+                    yield from self._bill_unfinished(tally, request)
                     yield ev.Retry(item.attempt, item.delay_s, item.reason)
                 elif isinstance(item, Completed):
                     summary = item.message.text()
                     self.usage.add(item.usage)
+                    tally.reset()
         except ProviderError as exc:
+            yield from self._bill_unfinished(tally, request)
             yield ev.Error(f"compaction failed, the conversation is unchanged: {exc}", kind="compaction")
             return
         if not summary.strip():

@@ -17,7 +17,7 @@ from ketch.conversation import (
     Block, Message, ModelRequest, TextBlock, ThinkingBlock, ToolUseBlock, Usage,
 )
 from ketch.providers.base import (
-    Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta,
+    Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta, UsageReport,
 )
 from ketch.providers.tool_input import parse_tool_input
 from ketch.providers.retry import (
@@ -114,6 +114,7 @@ class StreamDecoder:
             self.message_id = str(message.get("id", ""))
             self.model = str(message.get("model", ""))
             self._update_usage(message.get("usage") or {})
+            yield self._report()
         elif kind == "content_block_start":
             block = dict(data.get("content_block") or {})
             block["_json"] = ""
@@ -123,6 +124,7 @@ class StreamDecoder:
         elif kind == "message_delta":
             self.stop_reason = str((data.get("delta") or {}).get("stop_reason") or self.stop_reason)
             self._update_usage(data.get("usage") or {})
+            yield self._report()
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
@@ -155,6 +157,9 @@ class StreamDecoder:
             value = usage.get(field)
             if isinstance(value, int):
                 setattr(self.usage, field, value)
+
+    def _report(self) -> UsageReport:
+        return UsageReport(Usage(**self.usage.as_dict()))
 
     def message(self) -> Message:
         content: list[Block] = []

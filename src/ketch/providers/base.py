@@ -3,7 +3,9 @@
 A codec turns a `ModelRequest` into its wire dialect, streams the reply, and yields
 `TextDelta`/`ThinkingDelta` as they arrive (for live display), `Retrying` when a
 transport fault forces it to resend the request (consumers drop the partial reply),
-and exactly one `Completed` with the whole assistant `Message` at the end. Failures
+`UsageReport` whenever the server states what the attempt has used so far (so an attempt
+that is cut, resent or interrupted is still counted: it was billed), and exactly one
+`Completed` with the whole assistant `Message` at the end. Failures
 that retrying cannot fix raise `ProviderError` with a one-line, actionable message.
 """
 
@@ -35,6 +37,17 @@ class Retrying:
 
 
 @dataclass
+class UsageReport:
+    """The running usage of the attempt in flight, as the server has reported it so far.
+
+    A later report of the same attempt replaces an earlier one; `Completed.usage` replaces
+    them all. What the consumer holds when an attempt ends any other way is what was billed.
+    """
+
+    usage: Usage
+
+
+@dataclass
 class Completed:
     message: Message
     usage: Usage
@@ -43,7 +56,7 @@ class Completed:
     message_id: str = ""
 
 
-StreamEvent = Union[TextDelta, ThinkingDelta, Retrying, Completed]
+StreamEvent = Union[TextDelta, ThinkingDelta, Retrying, UsageReport, Completed]
 
 ErrorKind = Literal[
     "auth", "permission", "not_found", "context_length", "bad_request", "rate_limit",

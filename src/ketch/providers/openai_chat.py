@@ -19,7 +19,7 @@ from ketch.conversation import (
 )
 from ketch.providers.tool_input import parse_tool_input
 from ketch.providers.base import (
-    Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta,
+    Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta, UsageReport,
 )
 from ketch.providers.retry import (
     Endpoint, RetryableError, classify_failure, error_fields, new_client, post_sse, snippet,
@@ -135,6 +135,7 @@ class ChunkDecoder:
         self.model = self.model or str(chunk.get("model") or "")
         if isinstance(chunk.get("usage"), dict):
             self._set_usage(chunk["usage"])
+            yield UsageReport(Usage(**self.usage.as_dict()))
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict) or (choice.get("index") or 0) != 0:
                 continue  # n > 1 is never requested; ignore stray choices

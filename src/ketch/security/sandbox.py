@@ -27,6 +27,7 @@ from pathlib import Path
 from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox_env import child_env, sandbox_env
 from ketch.security.sandbox_errors import SandboxUnavailable
+from ketch.security.sandbox_hints import network_hint
 from ketch.security.sandbox_limits import Cgroups, Enforcement, apply_rlimits, enforcement
 from ketch.security.sandbox_mounts import CallPlan, Planner, static_args
 from ketch.security.sandbox_policy import SandboxLimits, SandboxPolicy
@@ -185,11 +186,18 @@ class Sandbox:
         with self._core.lock:
             plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.placeholders)
             self._hold(plan)
+        proxy = self._core.proxy
+        refused_before = len(proxy.denied) if proxy is not None else 0
         try:
             result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars)
         finally:
             with self._core.lock:
                 notes = self._release(plan)
+        if not self.policy.network and result.exit_code not in (0, None):
+            refused = proxy.denied[refused_before:] if proxy is not None else []
+            hint = network_hint(result.output, (self.policy.ketch_home or Path("~/.ketch")) / "settings.json", refused)
+            if hint:
+                notes.append(hint)
         if notes:
             result.output = (result.output.rstrip("\n") + "\n" if result.output else "") + "\n".join(notes)
         return result
@@ -224,11 +232,11 @@ class Sandbox:
             for fd in (info_r, info_w, gate_r, gate_w):
                 os.close(fd)
             raise SandboxUnavailable(f"bubblewrap could not be started ({exc}); {OPT_OUT}.") from None
-        os.close(info_w)
-        os.close(gate_r)
         pidfd = -1
         group = None
         try:
+            os.close(info_w)
+            os.close(gate_r)
             child = _read_child_pid(info_r)
             if child is not None:
                 pidfd = os.pidfd_open(child)
@@ -236,7 +244,7 @@ class Sandbox:
                 group = self._core.cgroups.create(limits)
                 if group is not None:
                     self._core.cgroups.attach(group, child)
-        except (OSError, ValueError) as exc:
+        except BaseException as exc:  # also Ctrl-C while bwrap waits at its gate: it must not stay
             _kill(proc, pidfd)
             proc.wait()
             if pidfd >= 0:
@@ -244,14 +252,19 @@ class Sandbox:
             os.close(gate_w)
             if group is not None:
                 self._core.cgroups.release(group)
+            if not isinstance(exc, (OSError, ValueError)):
+                raise
             raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
         finally:
             os.close(info_r)
-        os.write(gate_w, b"go")
-        os.close(gate_w)
         try:
+            os.write(gate_w, b"go")
+            os.close(gate_w)
             result = supervise(proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
                                kill=lambda: _kill(proc, pidfd))
+        except BaseException:  # Ctrl-C on the way in or out of supervise: take the tree down first
+            _kill(proc, pidfd)
+            raise
         finally:
             if pidfd >= 0:
                 # bwrap's pid 1 takes the whole namespace with it; wait until it is gone,

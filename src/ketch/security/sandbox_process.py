@@ -110,12 +110,18 @@ def supervise(
 
     `kill` stops whatever proc may have left running; it is called whether or not the
     command ended by itself, so a stray background job can neither hold the pipe open
-    nor outlive the call.
+    nor outlive the call, and also when the wait is interrupted (Ctrl-C raising in ketch's
+    main thread), so the caller's clean-up finds the tree already gone instead of waiting
+    for it.
     """
     assert proc.stdout is not None
     collector = _Collector(proc.stdout, max_output_chars)
     collector.start()
-    stopped = _wait(proc, timeout_s, cancel)
+    try:
+        stopped = _wait(proc, timeout_s, cancel)
+    except BaseException:  # Ctrl-C (KeyboardInterrupt) in ketch: the command must not outlive it
+        kill()
+        raise
     kill()
     proc.wait()
     collector.join(timeout=2.0)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ketch.agent import events as ev
 from ketch.ui.commands import SlashCommand
 from ketch.ui.render import human
+
+REWIND_LISTED = 20
 
 
 def _compact(repl: Any, arg: str) -> None:
@@ -59,63 +62,79 @@ def _undo(repl: Any, arg: str) -> None:
 
 
 def _rewind(repl: Any, arg: str) -> None:
-    """Pick a turn of this session; restore its files, the conversation, or both, to before it."""
-    from ketch.agent import events as ev
+    """Pick a prompt of this conversation; go back to before it: conversation, files, or both.
+
+    Every prompt is offered; files come into it only when a turn from there on changed some.
+    """
+    from ketch.agent.rewind_points import files_to_undo, rewind_points
+    from ketch.ui.session_render import one_line
     from ketch.agent.shadow_store import ShadowError
     from ketch.agent.undo import NothingToUndo, Undo
 
     undo = Undo.for_workspace(repl.agent.config.workspace, repl.home)
     try:
-        points = [c for c in undo.checkpoints(repl.agent.session_id) if not c.undone]
+        records = undo.checkpoints(repl.agent.session_id)
     except (NothingToUndo, ShadowError, OSError):
-        points = []
+        records = []
+    points = rewind_points(repl.agent.messages, records)
     if not points:
-        repl.r.info("nothing to rewind: no turn of this session changed files")
+        repl.r.info("nothing to rewind: this conversation has no prompt yet")
         return
-    for c in points:
-        calls = ", ".join(c.calls)[:50]
-        repl.r.line(f"  {c.seq:>2}. turn {c.turn:<3} {len(c.files)} file(s)  {calls}")
-    answer = (arg or repl.ask_line("rewind to before which? (number, Enter to cancel): ")).strip()
-    target = next((c for c in points if answer.isdigit() and c.seq == int(answer)), None)
+    if len(points) > REWIND_LISTED:
+        repl.r.info(f"  ({len(points) - REWIND_LISTED} earlier prompts not shown; /rewind N picks any)")
+    for p in points[-REWIND_LISTED:]:
+        files = len({f for c in p.checkpoints for f in c.files})
+        changed = f"  · {files} file{'s' if files != 1 else ''} changed" if files else ""
+        repl.r.line(f"  {p.number:>2}. {one_line(p.prompt, 60)}{changed}")
+    answer = (arg or repl.ask_line("rewind to before which prompt? (number, Enter to cancel): ")).strip()
+    target = next((p for p in points if answer.isdigit() and p.number == int(answer)), None)
     if target is None:
         repl.r.info("not rewound")
         return
-    what = repl.ask_line("restore [f]iles, [c]onversation or [b]oth? ").strip().lower()[:1]
-    if what not in ("f", "c", "b"):
-        repl.r.info("not rewound")
-        return
-    if what in ("f", "b"):
-        try:
-            plan = undo.plan(target.seq, repl.agent.session_id)
-            if plan.conflicts:
-                repl.r.warn("changed after the agent wrote them:")
-                for conflict in plan.conflicts:
-                    repl.r.warn(f"  {conflict.path}: {conflict.reason}")
-                if repl.confirm("overwrite them too?"):
-                    plan = undo.plan(target.seq, repl.agent.session_id, force=True)
-            result = undo.apply(plan)
-        except (NothingToUndo, ShadowError, OSError) as exc:
-            repl.r.error(f"rewind failed: {exc}")
+    undoable = files_to_undo(points, target)
+    if not undoable:
+        what = "c"
+        repl.r.info("no files were changed from there on: only the conversation goes back")
+    else:
+        what = repl.ask_line("restore [f]iles, [c]onversation or [b]oth? ").strip().lower()[:1]
+        if what not in ("f", "c", "b"):
+            repl.r.info("not rewound")
             return
-        for action in result.done:
-            repl.r.line(f"  {action.action:<9} {action.path}")
-        for conflict in result.conflicts:
-            repl.r.warn(f"  left as is: {conflict.path}: {conflict.reason}")
+    if what in ("f", "b") and not _rewind_files(repl, undo, min(c.seq for c in undoable)):
+        return
     if what in ("c", "b"):
-        kept = rewind_messages(repl.agent.messages, target.message_index)
-        repl.agent.messages[:] = kept
-        repl.transcript.on_event(ev.Rewound(turn=target.turn, messages=list(kept)))
-        repl.r.info(f"conversation rewound to before turn {target.turn} ({len(kept)} messages kept)")
+        agent = repl.agent
+        kept = list(agent.messages[: target.message_index])
+        dropped = sum(1 for p in points if p.number >= target.number)
+        del agent.instructions[max(0, len(agent.instructions) - dropped):]
+        agent.messages[:] = kept
+        turn = sum(1 for m in kept if m.role == "assistant") + 1
+        repl.transcript.on_event(ev.Rewound(turn=turn, messages=list(kept)))
+        repl.r.info(f"conversation rewound to before prompt {target.number} ({len(kept)} messages kept)")
 
 
-def rewind_messages(messages: list[Any], message_index: int) -> list[Any]:
-    """The conversation before the assistant message at `message_index`, ending on a user message
-    that is a prompt (a trailing tool-result message would answer calls that are gone)."""
-    kept = list(messages[: max(0, message_index)])
-    while kept and (kept[-1].role != "user" or kept[-1].tool_uses() or
-                    any(getattr(b, "type", "") == "tool_result" for b in kept[-1].content)):
-        kept.pop()
-    return kept
+def _rewind_files(repl: Any, undo: Any, seq: int) -> bool:
+    """Restore the files to before checkpoint `seq`; False when that failed (nothing else to do)."""
+    from ketch.agent.shadow_store import ShadowError
+    from ketch.agent.undo import NothingToUndo
+
+    try:
+        plan = undo.plan(seq, repl.agent.session_id)
+        if plan.conflicts:
+            repl.r.warn("changed after the agent wrote them:")
+            for conflict in plan.conflicts:
+                repl.r.warn(f"  {conflict.path}: {conflict.reason}")
+            if repl.confirm("overwrite them too?"):
+                plan = undo.plan(seq, repl.agent.session_id, force=True)
+        result = undo.apply(plan)
+    except (NothingToUndo, ShadowError, OSError) as exc:
+        repl.r.error(f"rewind failed: {exc}")
+        return False
+    for action in result.done:
+        repl.r.line(f"  {action.action:<9} {action.path}")
+    for conflict in result.conflicts:
+        repl.r.warn(f"  left as is: {conflict.path}: {conflict.reason}")
+    return True
 
 
 def matching_sessions(refs: list[Any], query: str) -> list[Any]:
@@ -186,7 +205,7 @@ COMMANDS = [
     SlashCommand("compact", "summarise the conversation to free context: /compact [focus]", _compact),
     SlashCommand("context", "how much of the context window each part uses", _context),
     SlashCommand("undo", "revert the file changes of the last turn that made any", _undo),
-    SlashCommand("rewind", "go back to before an earlier turn: files, conversation, or both", _rewind),
+    SlashCommand("rewind", "go back to before an earlier prompt: conversation, files, or both", _rewind),
     SlashCommand("resume", "pick one of this folder's sessions and continue it", _resume),
     SlashCommand("memory", "which AGENTS.md / CLAUDE.md files are loaded", _memory),
 ]

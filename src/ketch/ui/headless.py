@@ -12,26 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable
 
 from ketch.agent import events as ev
-from ketch.conversation import block_to_dict
-
-
-def result_object(event: ev.RunFinished) -> dict[str, Any]:
-    return {
-        "type": "result",
-        "subtype": event.subtype if event.subtype != "interrupted" else "error_during_execution",
-        "is_error": event.is_error,
-        "result": event.result,
-        "session_id": event.session_id,
-        "num_turns": event.num_turns,
-        "duration_ms": event.duration_ms,
-        "duration_api_ms": event.duration_api_ms,
-        "total_cost_usd": round(event.cost_usd, 6),
-        "usage": event.usage.as_dict(),
-        "permission_denials": [
-            {"tool_name": d.tool_name, "tool_use_id": d.tool_use_id, "tool_input": d.tool_input}
-            for d in event.permission_denials
-        ],
-    }
+from ketch.ui import sdk_messages as sdk
 
 
 def _same(text: str) -> str:
@@ -66,55 +47,51 @@ class TextPrinter:
 
 @dataclass
 class JsonPrinter:
-    out: IO[str] = field(default_factory=lambda: sys.stdout)
-    redact: Callable[[str], str] = _same
-
-    def on_event(self, event: object) -> None:
-        if isinstance(event, ev.RunFinished):
-            _dump(result_object(event), self.out, self.redact)
-
-
-@dataclass
-class StreamJsonPrinter:
-    """One JSON object per line as things happen: init, assistant, user, result."""
+    """One result object at the end (Claude Code's `--output-format json`)."""
 
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     redact: Callable[[str], str] = _same
-    session_id: str = ""
+    model: str = ""
+    context_window: int = 0
 
     def on_event(self, event: object) -> None:
         if isinstance(event, ev.SessionStarted):
-            self.session_id = event.session_id
-            _dump({"type": "system", "subtype": "init", "session_id": event.session_id, "cwd": event.cwd,
-                   "model": event.model, "provider": event.provider, "tools": event.tools,
-                   "permission_mode": event.permission_mode, "sandbox": event.sandbox}, self.out, self.redact)
-        elif isinstance(event, ev.AssistantMessage):
-            message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
-                       "content": [block_to_dict(b) for b in event.message.content],
-                       "stop_reason": event.stop_reason, "usage": event.usage.as_dict()}
-            _dump({"type": "assistant", "message": message, "parent_tool_use_id": None,
-                   "session_id": self.session_id}, self.out, self.redact)
-        elif isinstance(event, ev.ToolResults):
-            message = {"role": "user", "content": [block_to_dict(b) for b in event.message.content]}
-            _dump({"type": "user", "message": message, "parent_tool_use_id": None,
-                   "session_id": self.session_id}, self.out, self.redact)
-        elif isinstance(event, ev.Compacted):
-            _dump({"type": "system", "subtype": "compact_boundary", "session_id": self.session_id,
-                   "compact_metadata": {"pre_tokens": event.tokens_before, "post_tokens": event.tokens_after}},
-                  self.out, self.redact)
-        elif isinstance(event, ev.Retry):
-            _dump({"type": "system", "subtype": "api_retry", "attempt": event.attempt,
-                   "retry_delay_ms": int(event.delay_s * 1000), "error": event.reason,
-                   "session_id": self.session_id}, self.out, self.redact)
+            self.model, self.context_window = event.model, event.context_window
         elif isinstance(event, ev.RunFinished):
-            _dump(result_object(event), self.out, self.redact)
+            _dump(sdk.result_message(event, self.model, self.context_window), self.out, self.redact)
 
 
-def make_printer(output_format: str, redact: Callable[[str], str] = _same) -> TextPrinter | JsonPrinter | StreamJsonPrinter:
+@dataclass
+class StreamJsonPrinter(JsonPrinter):
+    """One JSON object per line as things happen: init, assistant, user, result (Claude Code's shapes)."""
+
+    session_id: str = ""
+    slash_commands: list[str] = field(default_factory=list)
+
+    def on_event(self, event: object) -> None:
+        message: dict[str, Any] | None = None
+        if isinstance(event, ev.SessionStarted):
+            self.session_id = event.session_id
+            message = sdk.init_message(event, self.slash_commands)
+        elif isinstance(event, ev.AssistantMessage):
+            message = sdk.assistant_message(event, self.session_id)
+        elif isinstance(event, ev.ToolResults):
+            message = sdk.user_message(event, self.session_id)
+        elif isinstance(event, ev.Compacted):
+            message = sdk.compact_boundary(event, self.session_id)
+        elif isinstance(event, ev.Retry):
+            message = sdk.api_retry(event, self.session_id)
+        if message is not None:
+            _dump(message, self.out, self.redact)
+        super().on_event(event)
+
+
+def make_printer(output_format: str, redact: Callable[[str], str] = _same,
+                 slash_commands: Callable[[], list[str]] = list) -> TextPrinter | JsonPrinter:
     if output_format == "json":
         return JsonPrinter(redact=redact)
     if output_format == "stream-json":
-        return StreamJsonPrinter(redact=redact)
+        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands())
     return TextPrinter(redact=redact)
 
 
@@ -146,7 +123,15 @@ def run_headless(args: Any, prompt: str) -> int:
     if agent.config.sandbox == "off":
         sys.stderr.write("ketch: WARNING: --sandbox off: commands the model runs have your full user rights, "
                          "network and files included\n")
-    printer = make_printer(args.output_format, agent.redact)
+    piped = getattr(args, "piped_bytes", 0)
+    if piped:
+        from ketch.conversation import Usage
+        from ketch.piped_input import announce
+
+        announce(piped, lambda tokens: agent.cost_fn(Usage(input_tokens=tokens)), agent.config.model,
+                 sys.stderr.write)
+    printer = make_printer(args.output_format, agent.redact,
+                           lambda: _slash_commands(options.workspace, ketch_home()))
     try:
         transcript, warning = open_session(agent, ketch_home(), continue_=getattr(args, "continue_session", False),
                                            resume=getattr(args, "resume", None),
@@ -167,6 +152,7 @@ def run_headless(args: Any, prompt: str) -> int:
     if args.output_format != "text":
         consumers.append(lambda event: _echo_errors(event, agent.redact))
     finished: ev.RunFinished | None = None
+    restore_sigint = _say_interrupting(agent)
     try:
         for event in _with_start(agent, prompt):
             for consume in consumers:
@@ -177,12 +163,43 @@ def run_headless(args: Any, prompt: str) -> int:
         agent.cancel.set()
         raise
     finally:
+        restore_sigint()
         transcript.close()
         agent.provider.close()
         close_runner = getattr(agent.runner, "close", None)
         if callable(close_runner):
             close_runner()
     return 0 if finished is not None and not finished.is_error else 1
+
+
+def _slash_commands(workspace: Any, home: Any) -> list[str]:
+    """The custom commands a `-p "/name ..."` prompt can use, for stream-json's init message."""
+    from ketch.ext.custom_commands import load_commands
+
+    return sorted(load_commands(workspace, home, lambda message: None))
+
+
+def _say_interrupting(agent: Any) -> Callable[[], None]:
+    """First Ctrl-C: say so at once, flag the run cancelled, and unwind the main thread.
+
+    The KeyboardInterrupt reaches whatever the main thread waits on (a model's stream, a
+    sandboxed command, whose runner kills the whole tree on the way out); worker threads see
+    `agent.cancel`. Returns the function that puts the previous handler back.
+    """
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_sigint(signum: int, frame: object) -> None:
+        os.write(2, "ketch: interrupting…\n".encode())  # not sys.stderr: a handler may run mid-write
+        agent.cancel.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _with_start(agent: Any, prompt: str):  # type: ignore[no-untyped-def]

@@ -45,6 +45,7 @@ class Renderer:
         self.last_folded = ""  # the whole of the last folded output, for /expand
         self._ticker_shown = False
         self._text = self._new_stream()
+        self._wrap: Any = None  # the RowWrap of the prose line being streamed
 
     # -- primitives -------------------------------------------------------------------------
 
@@ -106,45 +107,44 @@ class Renderer:
     # -- the TextSink the stream writes to --------------------------------------------------
 
     def prose(self, text: str) -> None:
-        self._raw(text)
+        """Part of a prose line, broken into rows at spaces (in a terminal) as it arrives."""
+        if not self.fancy:
+            self._raw(text)
+            return
+        if self._wrap is None:
+            from ketch.ui.wordwrap import RowWrap
+
+            self._wrap = RowWrap(self.console.width)
+        shown = self._wrap.feed(text)
+        if shown:
+            self._raw(shown)
 
     def prose_line_end(self, line: str) -> None:
         """The line is whole: draw it again with its markdown styled, when that is safe.
 
-        Only this line is redrawn (up to its first row, erase below, print styled), so the
-        cost per line stays the same however long the answer grows.
+        Only this line is redrawn (up to its first row, erase below, print styled and
+        word-wrapped by rich), so the cost per line stays the same however long the answer
+        grows. The row count is the word wrapper's own; rows that scrolled off the top
+        cannot be reached again.
         """
         from ketch.ui.markdown_line import style_line
 
-        # A tab's width depends on its column, so its row count would be a guess; rows that
-        # scrolled off the top cannot be reached again.
-        rows = self._rows(line) if self.fancy and line and "\t" not in line else None
+        wrap, self._wrap = self._wrap, None
+        if wrap is not None:
+            rest = wrap.end()
+            if rest:
+                self._raw(rest)
+        rows = wrap.rows if wrap is not None and wrap.certain and line else None
         if rows is None or rows > self.console.height - 2 or (styled := style_line(line, self.console.width)) is None:
             self._raw("\n")
             return
         self._raw("\r" + (f"\x1b[{rows - 1}A" if rows > 1 else "") + "\x1b[J")
-        self._print(styled)
-
-    def _rows(self, line: str) -> int | None:
-        """How many terminal rows the raw line took; None when that is not certain.
-
-        Moving up one row too many would erase a line that is not ours, so wide characters
-        (whose width terminals disagree on) are only trusted when the line fits one row
-        even if every one of them were a cell wider.
-        """
-        from rich.cells import cell_len
-
-        width = max(1, self.console.width)
-        cells = cell_len(line)
-        if cells == len(line):
-            return max(1, -(-cells // width))
-        wide = sum(1 for ch in line if cell_len(ch) != 1)
-        return 1 if cells + wide <= width else None
+        self._print(styled, soft_wrap=False)
 
     def heading(self, text: str) -> None:
         from rich.text import Text
 
-        self._print(Text(text, style="bold" if self.fancy else ""))
+        self._print(Text(text, style="bold" if self.fancy else ""), soft_wrap=not self.fancy)
 
     def table(self, lines: list[str]) -> None:
         from ketch.ui.markdown_line import table
@@ -182,7 +182,7 @@ class Renderer:
         elif isinstance(event, ev.ToolCall):
             self.end_text()
             self._calls[event.tool_use_id] = event
-            self._tool_line(event)
+            self.tool_line(event)
         elif isinstance(event, ev.ToolResult):
             self._tool_result(event)
         elif isinstance(event, TodosChanged):
@@ -221,12 +221,13 @@ class Renderer:
         first, _, rest = text.partition("\n")
         return first[:160] + ("…" if rest or len(first) > 160 else "")
 
-    def _tool_line(self, call: ev.ToolCall) -> None:
+    def tool_line(self, call: ev.ToolCall) -> None:
+        """A tool call as one line: `● Name(key argument)`, the argument cut to one line and escaped."""
         from rich.text import Text
 
         line = Text()
         line.append(f"{self.bullet} ", style="green" if self.fancy else "")
-        line.append(call.name, style="bold" if self.fancy else "")
+        line.append(clean(call.name), style="bold" if self.fancy else "")
         arg = self._key_arg(call)
         if arg:
             line.append(f"({clean(arg)})")

@@ -116,7 +116,8 @@ class Repl:
         self.r.info("trusted")
         return True
 
-    def _open(self, continue_: bool = False, resume: str | None = None, fork: bool = False) -> None:
+    def _open(self, continue_: bool = False, resume: str | None = None, fork: bool = False,
+              recap: bool = True) -> None:
         from ketch.agent.session_resume import open_session
 
         self.transcript, warning = open_session(self.agent, self.home, continue_=continue_, resume=resume, fork=fork)
@@ -124,8 +125,15 @@ class Repl:
         self.transcript.on_event(self.agent.started_event())
         if warning:
             self.r.warn(f"warning: {warning}")
+        if recap:
+            self._recap()
+
+    def _recap(self) -> None:
+        """A resumed session's last exchanges, so the person sees where they left off."""
         if self.agent.messages:
-            self.r.info(f"resumed session {self.agent.session_id} ({len(self.agent.messages)} messages)")
+            from ketch.ui.resume_recap import show_recap
+
+            show_recap(self.r, self.agent.session_id, self.agent.messages)
 
     def _make_io(self) -> None:
         from ketch.ui.input import PlainInput, TerminalInput, history_path, make_completer
@@ -156,13 +164,15 @@ class Repl:
 
         try:
             try:
-                self._open(args.continue_session, None if args.resume == "" else args.resume, args.fork_session)
+                self._open(args.continue_session, None if args.resume == "" else args.resume, args.fork_session,
+                           recap=False)
             except SessionError as exc:
                 from ketch.cli import UsageError
 
                 raise UsageError(str(exc)) from None
             self._make_io()
             self._banner()
+            self._recap()
             if args.resume == "":
                 self.commands.dispatch(self, "/resume")
             if args.prompt:
