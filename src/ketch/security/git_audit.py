@@ -34,7 +34,8 @@ QUARANTINE_SUFFIX = ".ketch-untrusted"
 # section -> keys; a section with a subsection ("remote \"origin\"") is named "remote.*".
 ALLOWED_KEYS: dict[str, frozenset[str]] = {
     "core": frozenset({"repositoryformatversion", "filemode", "bare", "logallrefupdates", "ignorecase",
-                       "precomposeunicode", "symlinks", "autocrlf", "eol", "safecrlf", "quotepath"}),
+                       "precomposeunicode", "symlinks", "autocrlf", "eol", "safecrlf", "quotepath",
+                       "worktree"}),  # a submodule's own config names its checkout
     "remote.*": frozenset({"url", "pushurl", "fetch", "push", "tagopt", "prune", "mirror", "promisor",
                            "partialclonefilter"}),
     "branch.*": frozenset({"remote", "merge", "rebase", "pushremote", "description"}),
