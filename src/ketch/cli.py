@@ -103,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if args_list == ["--version"]:  # fast path: no argparse, no imports
         sys.stdout.write(_version() + "\n")
         sys.exit(EXIT_OK)
+    # Every stderr line may quote a server's error body, a setting or a file name: escape them all.
+    from ketch.terminal_text import PrintableStream
+
+    sys.stderr = PrintableStream(sys.stderr)  # type: ignore[assignment]
     if args_list[:1] == ["auth"]:
         from ketch.auth_cli import main as auth_main
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from ketch.terminal_text import json_safe, printable
+
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
 PROMPT_WIDTH = 60
 
@@ -70,7 +72,7 @@ def cmd_list(every_folder: bool) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-        sys.stdout.write("  ".join(cells + [row[-1]]).rstrip() + "\n")
+        sys.stdout.write(printable("  ".join(cells + [row[-1]]).rstrip()) + "\n")
     return EXIT_OK
 
 
@@ -94,7 +96,7 @@ def cmd_show(ref_text: str) -> int:
     from ketch.ui.session_render import render_text
 
     _, loaded = _load(ref_text)
-    sys.stdout.write(render_text(loaded.info, loaded.messages))
+    sys.stdout.write(printable(render_text(loaded.info, loaded.messages)))
     return EXIT_OK
 
 
@@ -102,8 +104,10 @@ def cmd_export(ref_text: str, fmt: str) -> int:
     from ketch.ui.session_render import render_json, render_markdown
 
     _, loaded = _load(ref_text)
-    render = render_markdown if fmt == "markdown" else render_json
-    sys.stdout.write(render(loaded.info, loaded.messages))
+    if fmt == "markdown":
+        sys.stdout.write(printable(render_markdown(loaded.info, loaded.messages)))
+    else:
+        sys.stdout.write(json_safe(render_json(loaded.info, loaded.messages)))
     return EXIT_OK
 
 
@@ -123,7 +127,7 @@ def cmd_search(text: str, every_folder: bool) -> int:
         where = f"  ({ref.info.cwd})" if every_folder and ref.info.cwd else ""
         for hit in hits:
             found += 1
-            sys.stdout.write(f"{ref.session_id}  {when(ref.info.updated)}  {hit.role:<9}  {hit.snippet}{where}\n")
+            sys.stdout.write(printable(f"{ref.session_id}  {when(ref.info.updated)}  {hit.role:<9}  {hit.snippet}{where}") + "\n")
     if not found:
         scope = "any folder's sessions" if every_folder else "this folder's sessions"
         sys.stderr.write(f"ketch: no prompt or answer in {scope} contains {text!r}\n")

@@ -162,3 +162,44 @@ def test_edits_in_accept_edits(lab):
     assert "'hello, '" in (lab.ws / "app.py").read_text()
     assert (lab.ws / "README.md").read_text() == "# Demo project (edited)\n"
     lab.assert_safe(out)
+
+
+def test_git_add_and_commit_in_a_husky_repo(lab):
+    """husky 9 (hooksPath .husky/_): the hooks are protected, and run inside the sandbox at commit."""
+    _with_commit(lab)
+    stubs = lab.ws / ".husky/_"
+    stubs.mkdir(parents=True)
+    (stubs / "pre-commit").write_text('#!/bin/sh\n. "$(dirname "$0")/../pre-commit"\n')
+    (stubs / "pre-commit").chmod(0o755)
+    (lab.ws / ".husky/pre-commit").write_text("echo husky-ran > .husky-evidence\n")
+    git(lab.ws, "config", "core.hooksPath", ".husky/_")
+    git(lab.ws, "add", "-A")
+    git(lab.ws, "commit", "-q", "-m", "husky")
+    (lab.ws / "feature.py").write_text("FEATURE = True\n")
+    out = lab.run([turn(bash("c", "git add feature.py && git commit -m 'add the feature' && cat .husky-evidence"))])
+    _no_denials(out)
+    assert "husky-ran" in out.result_text("c")
+    assert git(lab.ws, "log", "--format=%s", "-1").stdout.strip() == "add the feature"
+
+
+def test_monorepo_with_a_nested_repo(lab):
+    """Work inside a vendored repository: edit, commit there, and in the outer one, no prompts."""
+    _with_commit(lab)
+    nested = lab.ws / "vendor/lib"
+    nested.mkdir(parents=True)
+    git(nested, "init", "-q", "-b", "main")
+    (nested / "lib.py").write_text("X = 1\n")
+    git(nested, "add", "-A")
+    git(nested, "-c", "user.name=u", "-c", "user.email=u@u", "commit", "-q", "-m", "vendored")
+    script = [
+        turn(call("Read", "r", file_path="vendor/lib/lib.py")),
+        turn(call("Edit", "e", file_path="vendor/lib/lib.py", old_string="X = 1", new_string="X = 2")),
+        turn(bash("c", "cd vendor/lib && git status --short && git add lib.py && "
+                       f"git commit -qm bump && git log --format=%s -1 && cd {lab.ws}")),
+        turn(bash("n", "mkdir -p tools/new && cd tools/new && git init && git status --short && echo made")),
+    ]
+    out = lab.run(script, mode="acceptEdits")
+    _no_denials(out)
+    assert "bump" in out.result_text("c") and "made" in out.result_text("n")
+    assert "moved" not in out.result_text("n"), "a plain git init was treated as an attack"
+    assert (lab.ws / "tools/new/.git/config").is_file()

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ketch.security.git_places import GitPlaces, discover
 from ketch.security.host_programs import protected_code_folders
 
 # Relative to every project root (the workspace and any extra writable root).
@@ -73,14 +74,28 @@ DIRECTORY_ENTRIES = frozenset({
 
 @dataclass(frozen=True)
 class ProtectedSet:
-    """Canonical paths that are never writable, and credential paths never readable."""
+    """Canonical paths that are never writable, and credential paths never readable.
+
+    Besides the fixed lists, git's own places are found on disk at each check (see
+    security.git_places): a nested repository, a hooksPath folder or an included config
+    may appear between two calls. Any path with a `.git` component is refused too, so a
+    file tool can never create a nested repository's config, hooks or `.git` pointer.
+    """
 
     no_write: tuple[Path, ...]
     no_read: tuple[Path, ...]
+    roots: tuple[Path, ...] = ()
+    home: Path | None = None
 
     def blocks_write(self, path: Path) -> Path | None:
         """The protected path that covers `path` (itself or an ancestor), if any."""
-        return _covering(path, self.no_write)
+        if hit := _covering(path, self.no_write):
+            return hit
+        if ".git" in path.parts:
+            return Path(*path.parts[: path.parts.index(".git") + 1])
+        if self.home is None or not any(_covering(path, (root,)) for root in self.roots):
+            return None
+        return _covering(path, _both(list(discover(list(self.roots), self.home).protected)))
 
     def blocks_read(self, path: Path) -> Path | None:
         return _covering(path, self.no_read)
@@ -97,6 +112,17 @@ class SandboxEntries:
 
     no_write: tuple[tuple[Path, bool], ...]  # (path, is_directory)
     no_read: tuple[Path, ...]
+    roots: tuple[Path, ...] = ()
+    home: Path | None = None
+
+    def current(self) -> "tuple[SandboxEntries, GitPlaces]":
+        """These entries plus git's places as found on disk now (redone at each call)."""
+        if self.home is None:
+            return self, GitPlaces()
+        places = discover(list(self.roots), self.home)
+        found = tuple((p, is_dir) for p, is_dir in places.protected.items())
+        merged = tuple(dict.fromkeys([*self.no_write, *found]))
+        return SandboxEntries(no_write=merged, no_read=self.no_read), places
 
 
 def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> SandboxEntries:
@@ -109,7 +135,8 @@ def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> 
     no_write += [(p, True) for p in protected_code_folders(project_roots) if p.is_dir()]
     no_read = [Path(os.path.abspath(home / rel)) for rel in HOME_SECRETS]
     no_read.append(Path(os.path.abspath(ketch_home)))
-    return SandboxEntries(no_write=tuple(dict.fromkeys(no_write)), no_read=tuple(dict.fromkeys(no_read)))
+    return SandboxEntries(no_write=tuple(dict.fromkeys(no_write)), no_read=tuple(dict.fromkeys(no_read)),
+                          roots=tuple(project_roots), home=home)
 
 
 def _project_protected(root: Path) -> tuple[str, ...]:
@@ -143,12 +170,14 @@ def protected_set(project_roots: list[Path], home: Path, ketch_home: Path) -> Pr
     no_write += protected_code_folders(project_roots)
     no_read = [home / rel for rel in HOME_SECRETS]
     no_read.append(ketch_home)
-    # Keep both the literal and the canonical form: a protected path may itself be a symlink.
-    def both(paths: list[Path]) -> tuple[Path, ...]:
-        out: dict[Path, None] = {}
-        for p in paths:
-            out[Path(os.path.abspath(p))] = None
-            out[_canonical(p)] = None
-        return tuple(out)
+    return ProtectedSet(no_write=_both(no_write), no_read=_both(no_read),
+                        roots=tuple(_canonical(r) for r in project_roots), home=home)
 
-    return ProtectedSet(no_write=both(no_write), no_read=both(no_read))
+
+def _both(paths: list[Path]) -> tuple[Path, ...]:
+    """Both the literal and the canonical form: a protected path may itself be a symlink."""
+    out: dict[Path, None] = {}
+    for p in paths:
+        out[Path(os.path.abspath(p))] = None
+        out[_canonical(p)] = None
+    return tuple(out)

@@ -21,9 +21,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from pathlib import Path
 
+from ketch.security.git_audit import audit_after_command
 from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox_env import child_env, sandbox_env
 from ketch.security.sandbox_errors import SandboxUnavailable
@@ -51,6 +53,8 @@ __all__ = [
 ]
 
 _START_TIMEOUT_S = 20.0
+# File times come from the kernel's coarse clock, a tick behind time.time_ns() at most.
+_CTIME_SLACK_NS = 1_000_000_000
 _EXIT_WAIT_S = 5.0
 # Where the in-sandbox forwarder listens; the sandbox's loopback is its own, so any fixed port works.
 PROXY_PORT = 3128
@@ -183,6 +187,7 @@ class Sandbox:
         limits = self.policy.limits
         timeout_s = min(timeout_s, limits.wall_s)
         max_output_chars = min(max_output_chars, limits.output_chars)
+        started_ns = time.time_ns() - _CTIME_SLACK_NS
         with self._core.lock:
             plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.placeholders)
             self._hold(plan)
@@ -193,6 +198,10 @@ class Sandbox:
         finally:
             with self._core.lock:
                 notes = self._release(plan)
+            if self._writable and plan.git_places is not None and self.policy.home is not None:
+                # Runs even when the call failed: what the command wrote is on disk either way.
+                notes += audit_after_command(plan.git_places, list(self.policy.writable_roots),
+                                             self.policy.home, started_ns)
         if not self.policy.network and result.exit_code not in (0, None):
             refused = proxy.denied[refused_before:] if proxy is not None else []
             hint = network_hint(result.output, (self.policy.ketch_home or Path("~/.ketch")) / "settings.json", refused)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection
 
+from ketch.security.git_places import GitPlaces
 from ketch.security.protected import SandboxEntries
 from ketch.security.sandbox_policy import SandboxPolicy
 from ketch.security.sandbox_probe import Bwrap
@@ -45,6 +46,7 @@ class CallPlan:
     held: list[Path] = field(default_factory=list)          # protected mount points in use
     guards: list[tuple[Path, str]] = field(default_factory=list)  # symlinks that must survive
     counted: list[Path] = field(default_factory=list)       # placeholders this call holds
+    git_places: GitPlaces | None = None                     # git's places protected for this call
 
 
 def static_args(bwrap: Bwrap, policy: SandboxPolicy, unshare_net: bool) -> list[str]:
@@ -121,6 +123,7 @@ class Planner:
     def plan(self, cwd: Path, writable: bool, in_use: Collection[Path] = ()) -> CallPlan:
         """The per-call arguments. `in_use`: placeholders that concurrent calls made and hold."""
         roots = self._roots()
+        entries, git_places = self.entries.current()  # a repository may have appeared since the last call
         binds = list(roots)
         if writable:
             binds += self._caches()
@@ -131,7 +134,7 @@ class Planner:
             read_only_binds = []
         secrets = self._secrets()
         early = [s for s, is_dir in secrets if is_dir and any(_inside(b, s) and b != s for b in binds)]
-        plan = CallPlan(args=[])
+        plan = CallPlan(args=[], git_places=git_places)
         for s in early:
             plan.args += ["--tmpfs", str(s)]
         # Read-only views still bind the roots (read-only): a root under /tmp is otherwise
@@ -144,7 +147,7 @@ class Planner:
         for s in early:
             plan.args += ["--remount-ro", str(s)]
         if writable:
-            self._protect(roots, plan, in_use)
+            self._protect(roots, plan, in_use, entries)
         hidden = list(early)
         for s, is_dir in sorted(secrets, key=lambda item: len(item[0].parts)):
             if any(_inside(s, h) for h in hidden):
@@ -195,10 +198,10 @@ class Planner:
             found[real] = stat.S_ISDIR(st.st_mode)
         return list(found.items())
 
-    def _protect(self, roots: list[Path], plan: CallPlan, in_use: Collection[Path]) -> None:
+    def _protect(self, roots: list[Path], plan: CallPlan, in_use: Collection[Path], entries: SandboxEntries) -> None:
         self_binds: dict[Path, None] = {}
         read_only: dict[Path, Path] = {}  # destination -> source
-        for literal, is_dir in self.entries.no_write:
+        for literal, is_dir in entries.no_write:
             self._guard_links(literal, roots, plan)
             real = _real(literal)
             root = next((r for r in sorted(roots, key=lambda r: -len(r.parts)) if _inside(real, r)), None)

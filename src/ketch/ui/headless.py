@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable
 
 from ketch.agent import events as ev
+from ketch.terminal_text import json_safe, printable
 from ketch.ui import sdk_messages as sdk
 
 
@@ -20,13 +21,17 @@ def _same(text: str) -> str:
 
 
 def _dump(obj: dict[str, Any], out: IO[str], redact: Callable[[str], str]) -> None:
-    out.write(redact(json.dumps(obj, ensure_ascii=False)) + "\n")
+    out.write(redact(json_safe(json.dumps(obj, ensure_ascii=False))) + "\n")
     out.flush()
 
 
 @dataclass
 class TextPrinter:
-    """The final answer only; errors to stderr."""
+    """The final answer only; errors to stderr. Control characters are escaped.
+
+    Even into a pipe: a script's pipe often ends in a terminal (`| tee`, `| less -R`); whoever
+    needs the exact bytes asks for json, which carries them JSON-escaped.
+    """
 
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     err: IO[str] = field(default_factory=lambda: sys.stderr)
@@ -34,15 +39,15 @@ class TextPrinter:
 
     def on_event(self, event: object) -> None:
         if isinstance(event, ev.Retry):
-            self.err.write(f"ketch: {event.reason}; retrying in {event.delay_s:.1f}s (attempt {event.attempt})\n")
+            self.err.write(printable(f"ketch: {event.reason}; retrying in {event.delay_s:.1f}s (attempt {event.attempt})") + "\n")
         elif isinstance(event, ev.RunFinished):
             if event.subtype == "success":
-                self.out.write(self.redact(event.result.rstrip("\n")) + "\n")
+                self.out.write(printable(self.redact(event.result.rstrip("\n"))) + "\n")
                 self.out.flush()
             elif event.subtype in ("error_max_turns", "error_max_budget_usd"):
-                self.err.write(f"ketch: {event.result}\n")
+                self.err.write(printable(f"ketch: {event.result}") + "\n")
         elif isinstance(event, ev.Error):
-            self.err.write(self.redact(f"ketch: error: {event.message}") + "\n")
+            self.err.write(printable(self.redact(f"ketch: error: {event.message}")) + "\n")
 
 
 @dataclass

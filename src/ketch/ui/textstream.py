@@ -13,15 +13,10 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from ketch.terminal_text import printable as clean  # the one escaping function, shared by every front end
 from ketch.ui.markdown_line import is_table_line
 
 _HEADING = re.compile(r"#{1,6}\s")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean(text: str) -> str:
-    """Model and tool text with terminal control characters made visible (no escape injection)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
 
 
 class TextSink(Protocol):
