@@ -97,16 +97,6 @@ def _compose_prompt(prompt: str | None) -> str:
     raise UsageError('no prompt: give one after -p, or pipe it on stdin (e.g. echo "..." | ketch -p)')
 
 
-def _trust_working_folder() -> None:
-    """`--trust`: record the working folder as trusted before the run reads any settings."""
-    from ketch.security.trust import trust
-
-    try:
-        trust(os.getcwd())
-    except OSError as exc:
-        raise UsageError(f"cannot record folder trust: {exc.strerror or exc}") from None
-
-
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"]:  # fast path: no argparse, no imports
@@ -150,8 +140,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
                 raise UsageError(f"{exc}; note that --allowedTools/--disallowedTools take every word after them, "
                                  "so put the prompt right after -p") from None
             raise
-        if args.trust:
-            _trust_working_folder()
         from ketch.ui.headless import run_headless
 
         code = run_headless(args, prompt)

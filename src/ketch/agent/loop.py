@@ -79,6 +79,7 @@ class AgentConfig:
     max_tokens: int = 8192
     sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
     notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
+    warnings: list[str] = field(default_factory=list)  # settings keys and rules that mean nothing
     model_note: str = ""  # how the model was chosen when the user did not name one (shown once)
 
 
