@@ -305,6 +305,10 @@ class Agent:
         reason = decision.reason
         if decision.verdict == "ask":
             request = ev.PermissionRequest(call.id, call.name, call.input, decision.reason)
+            if self.approver is not refuse_all:  # a person will read it: show the change itself
+                from ketch.agent.change_preview import preview_change
+
+                request.preview = preview_change(call.name, call.input, paths)
             yield request
             answer = self.approver(request)
             allowed = bool(answer)
