@@ -21,6 +21,16 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
+# Handled before argparse (see main); listed here so `ketch --help` shows them.
+SUBCOMMANDS = """\
+commands (each has its own --help):
+  ketch sessions list|show|search|export|rm   this folder's stored sessions (--all: every folder's)
+  ketch undo [--list] [--to N]                undo the file changes of the agent's last turns
+  ketch models list|install|rm|path           local GGUF models, run offline in process
+  ketch auth login|status|logout              store API keys in the OS keyring or $KETCH_HOME
+"""
+
+
 def _version() -> str:
     from ketch import __version__
 
@@ -35,6 +45,8 @@ def build_parser():  # type: ignore[no-untyped-def]
     p = argparse.ArgumentParser(
         prog="ketch",
         description="A terminal coding agent: interactive by default, headless with -p.",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", nargs="?", help="the prompt (with -p), or the first message of the interactive session; piped stdin is appended as context with -p")
     p.add_argument("-p", "--print", dest="print_mode", action="store_true",

