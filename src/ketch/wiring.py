@@ -138,6 +138,8 @@ def _check_rules(policy: EffectivePolicy, tools: list) -> None:  # type: ignore[
     from ketch.agent.rule_check import closest_tool, why_never_matches
     from ketch.agent.rules import Rule
 
+    if not (policy.deny or policy.ask or policy.allow):
+        return
     fields = {t.name: list(t.definition().input_schema.get("properties", {})) for t in tools}
     for kind, sources in (("deny", policy.deny), ("ask", policy.ask), ("allow", policy.allow)):
         for source in sources:
