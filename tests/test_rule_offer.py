@@ -241,15 +241,19 @@ def _prompt(tmp_path: Path, keys: list[str]):
     return prompt, out, gate, ev
 
 
-def test_the_question_shows_the_exact_rule_and_remembers_it(tmp_path):
+def test_the_question_shows_the_exact_rule_and_remembers_it(tmp_path, monkeypatch):
+    from ketch.config.project_store import remembered_path
+
+    monkeypatch.setenv("KETCH_HOME", str(tmp_path / "ketch-home"))
     prompt, out, gate, ev = _prompt(tmp_path, ["a"])
     answer = prompt(ev.PermissionRequest("t1", "Bash", {"command": "npm test -- --ci"}, "needs approval"))
     assert answer
     assert "  [s] allow Bash(npm test:*) for this session" in out.lines
-    assert "  [a] always allow Bash(npm test:*) in this project (.ketch/settings.local.json)" in out.lines
+    assert "  [a] always allow Bash(npm test:*) in this project" in out.lines
     assert gate.allow == [Rule("Bash", "npm test:*")]
-    saved = json.loads((gate.workspace / ".ketch" / "settings.local.json").read_text())
+    saved = json.loads(remembered_path(gate.workspace).read_text())  # ketch's own store, not the tree
     assert saved["permissions"]["allow"] == ["Bash(npm test:*)"]
+    assert not (gate.workspace / ".ketch").exists()
 
 
 def test_the_question_offers_no_always_for_code_and_a_folder_for_edits(tmp_path):

@@ -248,10 +248,22 @@ def test_wrong_types_are_errors_that_point_at_the_value(env, data, line, fragmen
     assert fragment in message
 
 
-def test_unknown_keys_are_ignored(env):
-    env.write("user", {"future": {"x": 1}, "permissions": {"allow": ["Read"], "newThing": [1]},
-                       "sandbox": {"enabled": True, "network": {"other": 2}}})
-    assert rules(load_policy(env.workspace, trusted=False).allow) == [("Read", "user")]
+def test_unknown_keys_are_ignored_with_a_warning_each(env):
+    path = env.write("user", {"future": {"x": 1}, "permissions": {"allow": ["Read"], "newThing": [1]},
+                              "sandbox": {"enabled": True, "network": {"other": 2}}})
+    policy = load_policy(env.workspace, trusted=False)
+    assert rules(policy.allow) == [("Read", "user")]
+    assert [w.split(": ", 2)[2] for w in policy.warnings] == [
+        'unknown key "future" is ignored', 'unknown key "permissions.newThing" is ignored',
+        'unknown key "sandbox.network.other" is ignored']  # sandbox.enabled is Claude Code's: silent
+    assert all(w.startswith(f"{path}: line ") for w in policy.warnings)
+
+
+def test_a_misspelt_deny_list_is_an_error(env):
+    path = env.write("project", {"permissions": {"Deny": ["Bash(rm:*)"]}})
+    with pytest.raises(ConfigError) as info:
+        load_policy(env.workspace, trusted=False)
+    assert str(info.value).startswith(f"{path}: line 3 column ") and 'did you mean "deny"?' in str(info.value)
 
 
 def test_empty_file_and_bom_are_fine(env):

@@ -142,8 +142,10 @@ def _stored_folders(home: Path) -> list[str]:
     return list(json.loads(path.read_text())["folders"]) if path.exists() else []
 
 
-def test_trust_flag_records_the_working_folder(run_ketch, ketch_home, workspace):
-    run_ketch(["--trust", "-p", "hi"], model=None)  # the run itself fails: no model configured
+def test_trust_flag_records_the_working_folder(run_ketch, server, ketch_home, workspace):
+    run_ketch(["--trust", "-p", "hi"], model=None)  # no model configured: the run stops, nothing recorded
+    assert _stored_folders(ketch_home) == []
+    run_ketch(["--trust", "-p", "hi"], server=server([{"text": "ok"}]))  # recorded once the run is configured
     assert _stored_folders(ketch_home) == [os.path.realpath(workspace)]
 
 

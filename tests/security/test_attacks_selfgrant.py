@@ -8,6 +8,7 @@ be refused.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from attack_kit import bash, call, lab, turn  # noqa: F401
@@ -34,11 +35,29 @@ FORGERIES = {
         "x", f"mkdir -p .ketch && echo '{GRANT}' > .ketch/settings.local.json; echo rc=$?")),
     "bash_user_settings_bypass": ("bypassPermissions", lambda lab: bash(
         "x", f"echo '{GRANT}' > \"$KETCH_HOME/settings.json\"; echo '{GRANT}' > ~/.ketch/settings.json; echo rc=$?")),
+    # ketch's own per-project store of "always allow" rules ($KETCH_HOME/projects/<folder>/):
+    # read in untrusted folders and headless, so it must be out of the model's reach entirely.
+    "write_remembered_store_bypass": ("bypassPermissions", lambda lab: call(
+        "Write", "x", file_path=str(_store(lab)), content=_store_grant(lab))),
+    "bash_remembered_store_bypass": ("bypassPermissions", lambda lab: bash(
+        "x", f"mkdir -p \"$KETCH_HOME/projects/{_store(lab).parent.name}\" ~/.ketch/projects/{_store(lab).parent.name}; "
+             f"echo '{_store_grant(lab)}' > \"$KETCH_HOME/projects/{_store(lab).parent.name}/settings.json\"; "
+             f"echo '{_store_grant(lab)}' > ~/.ketch/projects/{_store(lab).parent.name}/settings.json; echo rc=$?")),
     "bash_trust_store_bypass": ("bypassPermissions", lambda lab: bash(
         "x", "printf '{\"version\": 1, \"folders\": {\"%s\": \"2025-01-01T00:00:00Z\"}}' \"$PWD\" "
              "> \"$KETCH_HOME/trusted-folders.json\"; mkdir -p .ketch; "
              f"echo '{GRANT}' > .ketch/settings.json; echo rc=$?")),
 }
+
+
+def _store(lab) -> Path:
+    from ketch.config.project_store import project_slug
+
+    return lab.ketch_home / "projects" / project_slug(lab.ws) / "settings.json"
+
+
+def _store_grant(lab) -> str:
+    return json.dumps({"project": str(lab.ws), "permissions": {"allow": ["Bash", "Write", "Edit"]}})
 
 
 def _trust_workspace(lab) -> None:
@@ -58,7 +77,30 @@ def test_forged_policy_never_takes_effect(lab, forgery):
     if out.results()["x"]["is_error"] is False:
         assert "rc=" in text  # a Bash attempt ran; the sandbox must have refused the write
     lab.assert_safe(out)  # no .ketch/ in the workspace; ~/.ketch byte-identical (settings, trust store)
+    assert not _store(lab).exists()  # (assert_safe leaves $KETCH_HOME/projects out: sessions live there)
     _second_run_is_still_refused(lab)
+
+
+def _symlink_then_write_store(lab, same_turn: bool) -> None:
+    """A link into $KETCH_HOME made by a command (the sandbox hides the target, not the link),
+    then the Write tool through it: the store must stay out of reach either way."""
+    link = bash("ln", f"ln -s \"$KETCH_HOME/projects\" store; ln -s {lab.ketch_home}/projects store2; echo rc=$?")
+    write = call("Write", "x", file_path=f"store2/{_store(lab).parent.name}/settings.json", content=_store_grant(lab))
+    (lab.ketch_home / "projects").mkdir(exist_ok=True)
+    lab.rebaseline()
+    out = lab.run([turn(link, write)] if same_turn else [turn(link), turn(write)], mode="bypassPermissions")
+    assert out.results()["x"]["is_error"], out.result_text("x")
+    lab.assert_safe(out)
+    assert not _store(lab).exists()
+    _second_run_is_still_refused(lab)
+
+
+def test_symlink_into_the_remembered_store_then_write(lab):
+    _symlink_then_write_store(lab, same_turn=False)
+
+
+def test_symlink_into_the_remembered_store_then_write_in_the_same_turn(lab):
+    _symlink_then_write_store(lab, same_turn=True)
 
 
 def test_untrusted_project_settings_only_tighten(lab):

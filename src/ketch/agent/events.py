@@ -61,6 +61,20 @@ class ToolCall:
 
 
 @dataclass
+class ChangePreview:
+    """What a file-changing call would do, as unified diff lines ('@@', ' ', '-', '+'), raw.
+
+    `lines` holds at most a few hundred lines; `more` counts the ones left out. `summary` is
+    one line ("new file, 12 lines", "+3 -1 lines", or why there is no diff). Front ends
+    escape every line: it came from the model and from the file.
+    """
+
+    lines: list[str]
+    more: int
+    summary: str
+
+
+@dataclass
 class PermissionRequest:
     """The gate could not decide alone; a front end must answer via the Approver."""
 
@@ -68,6 +82,7 @@ class PermissionRequest:
     tool_name: str
     input: dict[str, Any]
     reason: str
+    preview: ChangePreview | None = None  # Edit, MultiEdit, Write: the change, computed without writing
 
 
 @dataclass

@@ -80,6 +80,7 @@ class AgentConfig:
     max_tokens: int = 8192
     sandbox: str = "bubblewrap"  # or "off": the user's explicit opt-out, recorded in the transcript
     notices: list[str] = field(default_factory=list)  # settings that were not applied, and why
+    warnings: list[str] = field(default_factory=list)  # settings keys and rules that mean nothing
     model_note: str = ""  # how the model was chosen when the user did not name one (shown once)
     api_key_source: str = "none"  # where the provider key came from (stream-json's apiKeySource)
 
@@ -338,6 +339,10 @@ class Agent:
         reason = decision.reason
         if decision.verdict == "ask":
             request = ev.PermissionRequest(call.id, call.name, call.input, decision.reason)
+            if self.approver is not refuse_all:  # a person will read it: show the change itself
+                from ketch.agent.change_preview import preview_change
+
+                request.preview = preview_change(call.name, call.input, paths)
             yield request
             answer = self.approver(request)
             allowed = bool(answer)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,11 +25,10 @@ from typing import Any, Callable
 from ketch.agent import events as ev
 from ketch.agent.session_index import SessionInfo, read_info, write_meta
 from ketch.agent.session_lock import SessionBusy, lock_exclusive
+from ketch.config.project_store import project_slug  # one slug for a folder's sessions and remembered rules
 from ketch.conversation import block_to_dict
 
 
-def project_slug(workspace: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "-", str(workspace)).strip("-")[:200] or "root"
 
 
 def sessions_dir(home: Path, workspace: Path) -> Path:

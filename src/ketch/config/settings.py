@@ -4,9 +4,11 @@ Files, highest precedence first (Claude Code's format, so habits carry over):
 
     managed   /etc/ketch/managed-settings.json   (env KETCH_MANAGED_SETTINGS overrides the path)
     cli       the command line, passed in by the caller
-    local     <workspace>/.ketch/settings.local.json
-    project   <workspace>/.ketch/settings.json
-    user      $KETCH_HOME/settings.json          (default ~/.ketch)
+    local       <workspace>/.ketch/settings.local.json
+    project     <workspace>/.ketch/settings.json
+    remembered  $KETCH_HOME/projects/<folder>/settings.json   (what the person chose to
+                "always allow" here: theirs, outside the tree, see `project_store`)
+    user        $KETCH_HOME/settings.json          (default ~/.ketch)
 
 A project is written by whoever wrote the repository, so it is trusted only to make things
 safer (DESIGN.md §5.5): its deny and ask rules and a `plan`/`default` mode always apply;
@@ -16,8 +18,9 @@ network hosts) applies only once the user trusts the folder, and is otherwise li
 file can set environment variables or provider base URLs: the `env` key is never read.
 
 Every file problem is a ConfigError of one line naming the file, the line and column, and
-what to write instead. Unknown keys are ignored (newer files keep working); a known key with
-the wrong type is an error, because silently dropping a deny list would loosen policy.
+what to write instead. An unknown key is a one-line warning with the closest valid spelling
+(`settings_keys`), and the file still loads; a known key with the wrong type, or a misspelt
+deny/ask list, is an error, because silently dropping a deny list would loosen policy.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any, Iterable, Sequence
 MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions")
 # Modes a project may set without being trusted: they never let more run than `default`.
 TIGHTENING_MODES = ("default", "plan")
-LAYERS = ("managed", "cli", "local", "project", "user")
+LAYERS = ("managed", "cli", "local", "project", "remembered", "user")
 PROJECT_LAYERS = ("local", "project")
 
 DEFAULT_MANAGED_PATH = Path("/etc/ketch/managed-settings.json")
@@ -80,6 +83,8 @@ class LayerSettings:
     writable_caches: bool | None = None  # sandbox.writableCaches: false makes package caches read-only
     disable_bypass: bool = False
     has_env: bool = False  # an `env` block was present (and, by design, not read)
+    warnings: list[str] = field(default_factory=list)  # one line each: keys that mean nothing
+    project: str | None = None  # the per-project store's owner (its canonical path)
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -171,8 +176,11 @@ class _Checker:
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
 
 
-def parse_settings_text(text: str, path: Path) -> LayerSettings:
-    """Validate one file's text. Empty text is an empty layer."""
+def parse_settings_text(text: str, path: Path, extra_keys: frozenset[str] = frozenset()) -> LayerSettings:
+    """Validate one file's text. Empty text is an empty layer.
+
+    `extra_keys` are top-level keys the caller reads itself (the per-project store's `project`).
+    """
     if not text.strip():
         return LayerSettings(path=path)
     try:
@@ -185,6 +193,7 @@ def parse_settings_text(text: str, path: Path) -> LayerSettings:
     if not isinstance(data, dict):
         raise ConfigError(f'{path}: line 1 column 1: the top level must be a JSON object, e.g. {{"model": "..."}}')
     check = _Checker(path, text)
+    warnings = _key_warnings(check, data, extra_keys)
     perms = check.obj(data, ["permissions"], '{"allow": [], "deny": []}')
     rule = '["Bash(npm test:*)"]'
     mode = check.string(perms, ["permissions", "defaultMode"], '"default"')
@@ -215,10 +224,25 @@ def parse_settings_text(text: str, path: Path) -> LayerSettings:
         writable_caches=check.flag(sandbox, ["sandbox", "writableCaches"], "false"),
         disable_bypass=bypass == "disable",
         has_env="env" in data,
+        warnings=warnings,
+        project=check.string(data, ["project"], '"/path/to/project"') if "project" in extra_keys else None,
     )
 
 
-def read_layer(path: Path) -> LayerSettings | None:
+def _key_warnings(check: _Checker, data: dict[str, Any], extra_keys: frozenset[str]) -> list[str]:
+    """One warning per key that means nothing; a misspelt deny/ask list raises instead."""
+    from ketch.config.settings_keys import unknown_keys
+
+    warnings = []
+    for unknown in unknown_keys(data, extra_keys):
+        error = check.fail(unknown.keys, unknown.message())
+        if unknown.fatal:
+            raise error
+        warnings.append(str(error))
+    return warnings
+
+
+def read_layer(path: Path, extra_keys: frozenset[str] = frozenset()) -> LayerSettings | None:
     """The file's settings, or None when it does not exist; unreadable means ConfigError."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -228,7 +252,7 @@ def read_layer(path: Path) -> LayerSettings | None:
         raise ConfigError(f"{path}: not UTF-8 text: save it as UTF-8 JSON") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse_settings_text(text, path)
+    return parse_settings_text(text, path, extra_keys)
 
 
 # --- the legacy single-file view (user settings only) ----------------------------------------
@@ -278,6 +302,8 @@ class EffectivePolicy:
     bypass_disabled: bool = False
     # One line per thing an untrusted project asked for and did not get.
     ignored: list[str] = field(default_factory=list)
+    # One line per key (and, once the tools are known, rule) that means nothing, naming its file.
+    warnings: list[str] = field(default_factory=list)
 
 
 def _display(layer: str) -> str:
@@ -333,6 +359,11 @@ def load_policy(
         layer = read_layer(path)
         if layer:
             layers[name] = layer
+    from ketch.config.project_store import read_remembered
+
+    remembered = read_remembered(workspace)
+    if remembered:
+        layers["remembered"] = remembered
     user = read_layer(user_path)
     if user:
         layers["user"] = user
@@ -350,6 +381,7 @@ def load_policy(
         layer = layers.get(name)
         if layer is None:
             continue
+        policy.warnings += layer.warnings
         policy.deny += [RuleSource(r, name, layer.path) for r in layer.deny]
         policy.ask += [RuleSource(r, name, layer.path) for r in layer.ask]
         for r in layer.allow:

@@ -20,14 +20,16 @@ def check_ready(model: str) -> int:
     """Fail before the run starts, in one line, if the model or llama-cpp-python is missing;
     return the context window to run it with."""
     from ketch.localmodels.cache import ModelFileError, resolve
-    from ketch.providers.local import DEFAULT_CONTEXT, INSTALL_HINT, context_size
+    from ketch.providers.local import DEFAULT_CONTEXT, context_size
 
     try:
         _path, entry = resolve(model)
     except ModelFileError as exc:
         raise ConfigError(str(exc)) from None
     if importlib.util.find_spec("llama_cpp") is None:
-        raise ConfigError(INSTALL_HINT)
+        from ketch.localmodels.install_hint import missing_llama_hint
+
+        raise ConfigError(missing_llama_hint())
     return context_size(entry.context_window if entry is not None else DEFAULT_CONTEXT)
 
 

@@ -41,7 +41,6 @@ DEFAULT_CONTEXT = 8192
 # Output cap per reply: a small model stuck repeating inside a JSON string would otherwise
 # write until the context is full (measured: 7,700 tokens, 7 minutes). KETCH_LOCAL_MAX_TOKENS overrides.
 DEFAULT_MAX_OUTPUT = 2048
-INSTALL_HINT = "the local provider needs llama-cpp-python: pip install 'ketch[local]'"
 FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
 
 
@@ -102,7 +101,9 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
-            raise ProviderError(INSTALL_HINT, kind="config") from None
+            from ketch.localmodels.install_hint import missing_llama_hint
+
+            raise ProviderError(missing_llama_hint(), kind="config") from None
         gen, batch = thread_counts()
         try:
             llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=gen, n_threads_batch=batch,

@@ -6,6 +6,7 @@ from typing import Any
 
 from ketch.ui.commands import SlashCommand
 from ketch.ui.render import human
+from ketch.ui.textstream import clean
 
 INIT_PROMPT = (
     "Please study this project and write an AGENTS.md file at its root for future coding agents: "
@@ -85,32 +86,49 @@ def _permissions(repl: Any, arg: str) -> None:
         repl.r.info(f"{verb} for this session: {', '.join(map(str, rules))}")
         return
     if verb == "remove" and rest.strip():
-        from ketch.ui.project_rules import local_settings_path, remove_project_rule
-
-        target = rest.strip()
-        removed = 0
-        for kind in ("allow", "deny", "ask"):
-            rules = getattr(gate, kind)
-            keep = [r for r in rules if str(r) != target]
-            removed += len(rules) - len(keep)
-            rules[:] = keep
-        try:  # a rule "always" granted from here must be revocable from here too
-            saved = remove_project_rule(repl.agent.config.workspace, target)
-        except (OSError, ValueError) as exc:
-            repl.r.error(f"could not update {local_settings_path(repl.agent.config.workspace)}: {exc}")
-            saved = []
-        if saved:
-            repl.r.info(f"removed {target} from {local_settings_path(repl.agent.config.workspace)} "
-                        f"({', '.join(saved)})")
-        repl.r.info(f"removed {removed} rule(s) for this session" if removed else
-                    f"no rule {target} in this session" + ("" if saved else " (rules from other settings files "
-                                                           "are edited in those files)"))
+        _remove_rule(repl, rest.strip())
         return
     repl.r.line(f"  mode: {gate.mode}")
     for kind in ("allow", "ask", "deny"):
         rules = getattr(gate, kind)
-        repl.r.line(f"  {kind}: " + (", ".join(map(str, rules)) if rules else "(none)"))
+        repl.r.line(f"  {kind}: " + (clean(", ".join(map(str, rules))) if rules else "(none)"))
+    from ketch.config.project_store import remembered_path, remembered_rules
+
+    workspace = repl.agent.config.workspace
+    remembered = remembered_rules(workspace)
+    for kind, rules in remembered.items():
+        repl.r.line(f"  remembered for this project ({kind}): {clean(', '.join(rules))}")
+    if remembered:
+        repl.r.info(f"  (kept in {clean(str(remembered_path(workspace)))})")
     repl.r.info("  /permissions allow|ask|deny RULE adds for this session; /permissions remove RULE removes")
+
+
+def _remove_rule(repl: Any, target: str) -> None:
+    """From the session, from what this project remembers, and from the project's local file
+    (where older versions saved "always" rules): granted here, revocable here."""
+    from ketch.config.project_store import forget_rule, remembered_path
+    from ketch.ui.project_rules import local_settings_path, remove_project_rule
+
+    gate, workspace = repl.agent.config.gate, repl.agent.config.workspace
+    removed = 0
+    for kind in ("allow", "deny", "ask"):
+        rules = getattr(gate, kind)
+        keep = [r for r in rules if str(r) != target]
+        removed += len(rules) - len(keep)
+        rules[:] = keep
+    saved = False
+    for where, forget in ((remembered_path(workspace), forget_rule), (local_settings_path(workspace), remove_project_rule)):
+        try:
+            kinds = forget(workspace, target)
+        except (OSError, ValueError) as exc:
+            repl.r.error(f"could not update {clean(str(where))}: {clean(str(exc))}")
+            continue
+        if kinds:
+            saved = True
+            repl.r.info(f"removed {clean(target)} from {clean(str(where))} ({', '.join(kinds)})")
+    repl.r.info(f"removed {removed} rule(s) for this session" if removed else
+                f"no rule {clean(target)} in this session" + ("" if saved else " (rules from other settings files "
+                                                              "are edited in those files)"))
 
 
 def _init(repl: Any, arg: str) -> None:

@@ -113,7 +113,7 @@ def run_headless(args: Any, prompt: str) -> int:
         append_system_prompt=args.append_system_prompt, allowed_tools=args.allowed_tools,
         disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
-        add_dirs=args.add_dir, sandbox=args.sandbox,
+        add_dirs=args.add_dir, sandbox=args.sandbox, trust=args.trust,
     )
     try:
         agent = build_agent(options)
@@ -123,6 +123,8 @@ def run_headless(args: Any, prompt: str) -> int:
         raise UsageError(str(exc)) from None
     for notice in agent.config.notices:
         sys.stderr.write(f"ketch: not applied: {notice}\n")
+    for warning in agent.config.warnings:
+        sys.stderr.write(f"ketch: warning: {warning}\n")
     if agent.config.model_note and args.output_format == "text":
         sys.stderr.write(f"ketch: {agent.config.model_note}\n")
     if agent.config.sandbox == "off":

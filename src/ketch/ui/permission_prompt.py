@@ -1,8 +1,9 @@
 """The inline permission question: what exactly would run, and the person's answer.
 
 Answers: allow once; allow for this session (an in-memory rule on the gate); always for this
-project (also written to .ketch/settings.local.json, never offered for commands that run
-arbitrary code); deny, optionally with a note the model reads. Esc denies and interrupts.
+project (also remembered in ketch's own per-project store under $KETCH_HOME, so it lasts
+without trusting the folder, see config/project_store.py; never offered for commands that
+run arbitrary code); deny, optionally with a note the model reads. Esc denies and interrupts.
 The rule to remember is `rule_offer`'s (a folder, a command prefix, a host) and is shown
 exactly as it will be stored.
 """
@@ -10,13 +11,24 @@ exactly as it will be stored.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 from ketch.agent import events as ev
 from ketch.agent.loop import Approval
-from ketch.ui.project_rules import append_project_rule
+from ketch.config.project_store import remember_rule
 from ketch.ui.rule_offer import may_offer_always, rule_for
 from ketch.ui.textstream import clean
+
+
+PREVIEW_FOLD = 40  # diff lines shown before "… N more lines"
+# Bidirectional overrides and invisible characters: a diff line could read as other code than it is.
+_DECEPTIVE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def reveal(text: str) -> str:
+    """Invisible and direction-changing characters as \\uXXXX, where a person decides from the text."""
+    return _DECEPTIVE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def shown_input(request: ev.PermissionRequest) -> str:
@@ -52,15 +64,24 @@ class PermissionPrompt:
         for text in shown_input(request).split("\n"):
             r.line(f"    {label}: {text}" if label else f"    {text}", "bold")
             label = ""
+        folded = self._show_preview(request)
         shown = clean(str(rule)) if rule is not None else ""
         r.line("  [y] allow once", "")
         if rule is not None:  # the exact rule, so the person sees how far "remember" reaches
             r.line(f"  [s] allow {shown} for this session", "")
         if always:
-            r.line(f"  [a] always allow {shown} in this project (.ketch/settings.local.json)", "")
+            r.line(f"  [a] always allow {shown} in this project", "")
         r.line("  [n] deny (and tell the model why)   [Esc] deny and stop the turn", "")
+        if folded:
+            r.line("  [d] show the whole change", "")
         while True:
             key = self.read_key()
+            if key == "d" and folded:
+                r.diff_lines([reveal(line) for line in folded])
+                if request.preview is not None and request.preview.more:
+                    r.info(f"    … {request.preview.more} more lines not shown")
+                folded = []
+                continue
             if key in ("y", "1"):
                 r.info("  allowed once")
                 return Approval(True)
@@ -71,8 +92,8 @@ class PermissionPrompt:
             if key in ("a", "3") and always and rule is not None:
                 self._add_session_rule(rule)
                 try:
-                    path = append_project_rule(self.agent.config.workspace, rule)
-                    r.info(f"  allowed {shown} in this project (written to {path})")
+                    path = remember_rule(self.agent.config.workspace, str(rule))
+                    r.info(f"  allowed {shown} in this project (kept in {clean(str(path))})")
                 except (OSError, ValueError) as exc:
                     r.error(f"  could not save the rule ({exc}); allowed for this session only")
                 return Approval(True)
@@ -84,6 +105,21 @@ class PermissionPrompt:
                 r.info("  denied; stopping the turn")
                 self.interrupt()
                 return Approval(False, "the user stopped this turn")
+
+    def _show_preview(self, request: ev.PermissionRequest) -> list[str]:
+        """The change the call would make, folded; returns the folded-away lines ([d] shows them)."""
+        preview = request.preview
+        if preview is None:
+            return []
+        r = self.renderer
+        r.info(f"    {preview.summary}")
+        head, rest = preview.lines[:PREVIEW_FOLD], preview.lines[PREVIEW_FOLD:]
+        r.diff_lines([reveal(line) for line in head])
+        if rest or preview.more:
+            r.info(f"    … {len(rest) + preview.more} more lines")
+        if preview.lines:
+            r.previewed.add(request.tool_use_id)
+        return rest
 
     def _add_session_rule(self, rule: Any) -> None:
         self.session_rules.append(rule)

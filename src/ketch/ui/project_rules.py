@@ -1,9 +1,10 @@
-"""Rules the person grants from the REPL: for this session (memory) or this project (a file).
+"""The project's own `.ketch/settings.local.json`, where older versions saved "always" rules.
 
-"Always for this project" appends to `<workspace>/.ketch/settings.local.json`. That file is
-protected from TOOLS (the model must never grant itself permissions); ketch writes it here
-only on the person's explicit choice, atomically (temp file + rename), keeping every other
-setting in the file as it was. Which rule is offered is `rule_offer`'s job.
+"Always for this project" now goes to ketch's per-project store (config/project_store.py),
+which lasts without trusting the folder; `/permissions remove` still takes a rule out of
+this file, so what an older version granted can be revoked from the REPL. The file is
+protected from TOOLS (the model must never grant itself permissions); ketch writes it only
+on the person's explicit choice, atomically, keeping every other setting as it was.
 """
 
 from __future__ import annotations

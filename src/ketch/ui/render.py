@@ -43,6 +43,7 @@ class Renderer:
         self._notices: set[str] = set()
         self._thinking = False
         self.last_folded = ""  # the whole of the last folded output, for /expand
+        self.previewed: set[str] = set()  # tool calls whose change the permission question showed
         self._ticker_shown = False
         self._text = self._new_stream()
         self._wrap: Any = None  # the RowWrap of the prose line being streamed
@@ -240,7 +241,9 @@ class Renderer:
             self.line(f"  {self.elbow} {lines[0] if lines else 'error'}", "red")
             return
         if call is not None and call.name in EDIT_TOOLS:
-            self._diff(edit_diff(call.name, call.input))
+            if result.tool_use_id not in self.previewed:  # else the person saw it in the question
+                self._diff(edit_diff(call.name, call.input))
+            self.previewed.discard(result.tool_use_id)
             summary = lines[0].replace(f"{self.workspace}{os.sep}", "") if lines else "done"
             self.info(f"  {self.elbow} {summary}")
             return
@@ -273,15 +276,20 @@ class Renderer:
         return line.plain
 
     def _diff(self, diff: list[str]) -> None:
-        from rich.text import Text
-
         shown, more = diff[:DIFF_LINES], max(0, len(diff) - DIFF_LINES)
-        for text in shown:
-            style = {"+": "green", "-": "red", "@": "cyan"}.get(text[:1], "dim") if self.fancy else ""
-            self._print(Text("    " + clean(text), style=style))
+        self.diff_lines(shown)
         if more:
             self.last_folded = "\n".join(diff)
             self.info(f"    … {more} more diff lines (/expand shows them)")
+
+    def diff_lines(self, diff: list[str]) -> None:
+        """Diff lines, escaped and coloured, whole: a long line wraps rather than hide its end."""
+        from rich.text import Text
+
+        self.end_text()
+        for text in diff:
+            style = {"+": "green", "-": "red", "@": "cyan"}.get(text[:1], "dim") if self.fancy else ""
+            self._print(Text("    " + clean(text), style=style))
 
     # -- after a turn -----------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ def _options(args: Any, workspace: Path) -> Any:
         system_prompt=args.system_prompt, append_system_prompt=args.append_system_prompt,
         allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
-        add_dirs=args.add_dir, sandbox=args.sandbox,
+        add_dirs=args.add_dir, sandbox=args.sandbox, trust=args.trust,
     )
 
 
@@ -60,10 +60,12 @@ def run_repl(args: Any) -> int:
             raise UsageError(problem)
     repl.options = _options(args, workspace)
     try:
-        repl.agent = build_agent(repl.options)
-        if repl.settle_trust(args.trust):  # trusted only now (a bad configuration records nothing)
+        repl.agent = build_agent(repl.options)  # --trust is recorded once the settings loaded
+        if repl.ask_trust():
             repl.agent.provider.close()
-            repl.agent = build_agent(repl.options)  # so the project's settings apply
+            repl.options.trust = True
+            repl.agent = build_agent(repl.options)  # the project's settings apply; recorded only if they load
+            repl.r.info("trusted")
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     return repl.main(args)
@@ -93,28 +95,22 @@ class Repl:
 
     # -- start-up ---------------------------------------------------------------------------
 
-    def settle_trust(self, trust_flag: bool) -> bool:
-        """--trust, or ask on first use of an untrusted folder that ships project settings.
+    def ask_trust(self) -> bool:
+        """On first use of an untrusted folder that ships project settings: trust it?
 
-        True when the folder became trusted just now (its settings must be read again).
+        True when the person said yes (the agent must be built again, as trusted, which
+        records the trust once the project's settings have loaded).
         """
         from ketch.config.settings import project_settings_paths
-        from ketch.security.trust import is_trusted, trust
+        from ketch.security.trust import is_trusted
 
-        if is_trusted(self.workspace):
+        if self.options.trust or is_trusted(self.workspace):
             return False
-        if trust_flag:
-            trust(self.workspace)
-            return True
         if not any(p.exists() for p in project_settings_paths(self.workspace).values()):
             return False
         self.r.warn(f"{self.workspace} has project settings (.ketch/) that can allow tools and change the model.")
         self.r.warn("Only trust folders whose contents you trust; untrusted, only their deny/ask rules apply.")
-        if not self.confirm("trust this folder?"):
-            return False
-        trust(self.workspace)
-        self.r.info("trusted")
-        return True
+        return self.confirm("trust this folder?")
 
     def _open(self, continue_: bool = False, resume: str | None = None, fork: bool = False,
               recap: bool = True) -> None:
@@ -246,6 +242,8 @@ class Repl:
                     else "/help for commands · Ctrl-D exits")
         for notice in a.config.notices:
             self.r.warn(f"not applied: {notice}")
+        for warning in a.config.warnings:
+            self.r.warn(f"warning: {warning}")
         if a.config.sandbox == "off":
             self.r.error("WARNING: --sandbox off: commands the model runs have your full user rights")
 
