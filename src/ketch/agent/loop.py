@@ -89,6 +89,8 @@ class _Planned:
     call: ToolUseBlock
     tool: Tool | None
     error: str | None = None
+    cwd: Path | None = None        # the shell's folder the decision was made from (Bash)
+    by_person: bool = False        # a person approved the call
 
 
 @dataclass
@@ -317,7 +319,7 @@ class Agent:
             self.denials.append(ev.Denial(call.name, call.id, call.input))
             yield _Planned(call, None, f"permission denied: {reason}. The user has not allowed this call; do not retry it another way.")
             return
-        yield _Planned(call, tool)
+        yield _Planned(call, tool, cwd=self.state.bash_cwd, by_person=source == "user")
 
     def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
         """The files a call touches, resolved exactly as the tool will resolve them."""
@@ -336,6 +338,9 @@ class Agent:
         t0 = time.monotonic()
         if planned.tool is None:
             return ToolResultBlock(planned.call.id, planned.error or "error", is_error=True), 0
+        moved = self._moved_shell(planned)
+        if moved:
+            return ToolResultBlock(planned.call.id, moved, is_error=True), 0
         try:
             out = planned.tool.run(planned.call.input, self._context())
             content, is_error = out.content, out.is_error
@@ -349,6 +354,20 @@ class Agent:
             content += self._nested_memory(planned)
         content = self._trim(planned.call.id, self.redact(content))
         return ToolResultBlock(planned.call.id, content, is_error), int((time.monotonic() - t0) * 1000)
+
+    def _moved_shell(self, planned: _Planned) -> str | None:
+        """An earlier call of the turn moved the shell (`cd sub`) after this command was
+        allowed from the old folder: its relative paths now mean other files. Decide again
+        from where it will run; what would now need a person is not run."""
+        if planned.call.name != "Bash" or planned.by_person or self.state.bash_cwd == planned.cwd:
+            return None
+        decision = self.config.gate.decide("Bash", planned.tool.kind, planned.call.input, [],  # type: ignore[union-attr]
+                                           cwd=self.state.bash_cwd)
+        if decision.verdict == "allow":
+            return None
+        self.denials.append(ev.Denial(planned.call.name, planned.call.id, planned.call.input))
+        return (f"not run: an earlier call moved the shell to {self.state.bash_cwd}, and from there "
+                f"{decision.reason}. Send the command again in a new reply.")
 
     def _trim(self, tool_use_id: str, content: str) -> str:
         """Head and tail of a long result; the whole of it goes to a file the model can Read."""

@@ -38,6 +38,7 @@ class ShellDecider:
 
     def decide(self, analysis: Any, command: str, user_rules: list[Rule]) -> Decision:
         uncovered = []
+        leading = _leading_cd(command, analysis.commands)
         for cmd in analysis.commands:
             verdict, written = self._redirects(cmd)
             if verdict is not None:
@@ -45,7 +46,7 @@ class ShellDecider:
             covered = any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in user_rules)
             if not covered:  # a person who allowed the command allowed where its output goes
                 self.edits.extend(written)
-            if self._harmless_cd(cmd):
+            if self._harmless_cd(cmd, definite=cmd is leading):
                 continue
             bare = replace(cmd, redirects=[r for r in cmd.redirects if r.target.startswith(_NET_REDIRECT)])
             if shell.is_read_only(bare):
@@ -123,9 +124,10 @@ class ShellDecider:
             return None  # the person allowed this command wherever it reads
         return verdict
 
-    def _harmless_cd(self, cmd: Any) -> bool:
+    def _harmless_cd(self, cmd: Any, definite: bool = False) -> bool:
         """`cd sub`: moving within the roots only changes where the next commands run; from
-        here on every folder it may have reached counts as a possible current folder."""
+        here on every folder it may have reached counts as a possible current folder (only
+        the folder it reached, when it is `definite`: see `_leading_cd`)."""
         if cmd.argv[:1] != ["cd"] or cmd.redirects or len(cmd.words) != 2:
             return False
         word = cmd.words[1]
@@ -135,6 +137,9 @@ class ShellDecider:
         if not all(self.policy.inside(t) for t in targets):
             return False
         reached = [t for t in targets if os.path.isdir(t)]
+        if definite and len(reached) == len(targets):
+            self.cwds = list(dict.fromkeys(reached))
+            return True
         cwds = list(dict.fromkeys(self.cwds + reached))
         if len(cwds) > MAX_CWDS:
             return False
@@ -195,6 +200,19 @@ class ShellDecider:
         if self.gate.mode == "plan":
             return Decision("deny", f"plan mode: the command writes {target}")
         return Decision("ask", f"the command writes {target}: an edit, and no rule or mode allows edits")
+
+
+def _leading_cd(command: str, commands: list[Any]) -> Any | None:
+    """The `cd` that opens the line and is followed by `&&`, `;` or a newline: every later
+    command runs where it went (it cannot fail: its folder exists), not in a subshell."""
+    first = commands[0] if commands else None
+    if first is None or first.argv[:1] != ["cd"] or first.origin or first.redirects or first.wrappers:
+        return None
+    text = command.lstrip()
+    if not first.text or not text.startswith(first.text):
+        return None
+    rest = text[len(first.text):].lstrip(" \t")
+    return first if rest.startswith(("&&", ";", "\n")) and not rest.startswith(";;") else None
 
 
 def _sets(cmd: Any, unsafe: list[str]) -> Decision:
