@@ -98,10 +98,10 @@ LOSSES = {
     "stash_clear": ("git stash clear", lambda lab: git(lab.ws, "stash", "list").stdout.strip() != ""),
     "stash_drop": ("git stash drop", lambda lab: git(lab.ws, "stash", "list").stdout.strip() != ""),
     "restore_worktree": ("git restore --staged --worktree app.py", lambda lab: "uncommitted" in _app(lab)),
-    "restore_worktree_cluster": ("git restore -SW app.py", lambda lab: "uncommitted" in _app(lab)),
+    "restore_worktree_cluster": ("git restore --staged -qW app.py", lambda lab: "uncommitted" in _app(lab)),
     "switch_discard_changes": ("git switch --discard-changes feature", lambda lab: "uncommitted" in _app(lab)),
     "switch_force": ("git switch -f feature", lambda lab: "uncommitted" in _app(lab)),
-    "checkout_force": ("git checkout -f -b other feature", lambda lab: "uncommitted" in _app(lab)),
+    "checkout_force": ("git checkout -b other -f feature", lambda lab: "uncommitted" in _app(lab)),
     "checkout_b_with_paths": ("git checkout -b other -- app.py", lambda lab: "uncommitted" in _app(lab)),
 }
 

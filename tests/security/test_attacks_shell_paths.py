@@ -74,6 +74,7 @@ def test_a_cd_earlier_in_the_same_turn_is_where_later_paths_resolve(lab):
 def test_credential_paths_are_denied_to_shell_reads_like_read(lab):
     out = lab.run([turn(bash("x", "cat ~/.aws/credentials"), bash("y", "head ~/.ssh/id_*"))])
     assert {"x", "y"} <= out.denied_ids()
+    assert "credential store" in out.result_text("x") and "credential store" in out.result_text("y")
     lab.assert_safe(out)
 
 

@@ -99,6 +99,7 @@ class ShellDecider:
             if op.lstrip("0123456789").startswith("<<") or target.startswith("&"):
                 continue  # heredocs, here-strings, descriptor copies
             writes = ">" in op
+            target = self._tilde(target)
             if target.startswith("$"):  # an expansion: any file at all
                 return Decision("ask", f"`{cmd.text}` {'writes to' if writes else 'reads'} {target}, which is "
                                        "only known when it runs"), []
@@ -109,6 +110,13 @@ class ShellDecider:
             if writes and target not in HARMLESS_DEVICES:
                 written.append(target)
         return None, written
+
+    def _tilde(self, target: str) -> str:
+        """`> ~/x` (marked `$~/x`, an expansion, by the analyser): bash's own tilde is the home."""
+        raw = target[1:]
+        if target.startswith("$~") and (raw == "~" or raw.startswith("~/")) and not any(c in raw for c in "$`*?[{"):
+            return str(self.gate.home) + raw[1:]
+        return target
 
     def _read_only(self, cmd: Any, covered: bool) -> Decision | None:
         if cmd.argv[:1] in _PRINTERS:
