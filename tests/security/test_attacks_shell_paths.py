@@ -71,6 +71,25 @@ def test_a_cd_earlier_in_the_same_turn_is_where_later_paths_resolve(lab):
     _never_shown(lab, out, "b")
 
 
+def test_a_symlink_checked_out_earlier_in_the_same_turn_is_seen(lab):
+    """Call one checks out a branch that holds `docs -> ../outside` (allowed); call two was
+    decided when `docs` did not exist yet, and is decided again before it runs."""
+    from attack_kit import git
+
+    git(lab.ws, "add", "-A")
+    git(lab.ws, "commit", "-q", "-m", "base")
+    git(lab.ws, "switch", "-q", "-c", "evil")
+    os.symlink("../outside", lab.ws / "docs")
+    git(lab.ws, "add", "docs")
+    git(lab.ws, "commit", "-q", "-m", "a docs link")
+    git(lab.ws, "switch", "-q", "main")
+    assert not os.path.lexists(lab.ws / "docs")
+    lab.rebaseline()
+    out = lab.run([turn(bash("a", "git checkout -b topic evil"), bash("b", "cat docs/canary.txt"))])
+    assert "a" not in out.denied_ids() and os.path.islink(lab.ws / "docs")
+    _never_shown(lab, out, "b")
+
+
 def test_credential_paths_are_denied_to_shell_reads_like_read(lab):
     out = lab.run([turn(bash("x", "cat ~/.aws/credentials"), bash("y", "head ~/.ssh/id_*"))])
     assert {"x", "y"} <= out.denied_ids()

@@ -89,8 +89,7 @@ class _Planned:
     call: ToolUseBlock
     tool: Tool | None
     error: str | None = None
-    cwd: Path | None = None        # the shell's folder the decision was made from (Bash)
-    by_person: bool = False        # a person approved the call
+    by_person: bool = False  # a person approved the call
 
 
 @dataclass
@@ -319,7 +318,7 @@ class Agent:
             self.denials.append(ev.Denial(call.name, call.id, call.input))
             yield _Planned(call, None, f"permission denied: {reason}. The user has not allowed this call; do not retry it another way.")
             return
-        yield _Planned(call, tool, cwd=self.state.bash_cwd, by_person=source == "user")
+        yield _Planned(call, tool, by_person=source == "user")
 
     def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
         """The files a call touches, resolved exactly as the tool will resolve them."""
@@ -338,9 +337,9 @@ class Agent:
         t0 = time.monotonic()
         if planned.tool is None:
             return ToolResultBlock(planned.call.id, planned.error or "error", is_error=True), 0
-        moved = self._moved_shell(planned)
-        if moved:
-            return ToolResultBlock(planned.call.id, moved, is_error=True), 0
+        refused = self._decided_again(planned)
+        if refused:
+            return ToolResultBlock(planned.call.id, refused, is_error=True), 0
         try:
             out = planned.tool.run(planned.call.input, self._context())
             content, is_error = out.content, out.is_error
@@ -355,19 +354,20 @@ class Agent:
         content = self._trim(planned.call.id, self.redact(content))
         return ToolResultBlock(planned.call.id, content, is_error), int((time.monotonic() - t0) * 1000)
 
-    def _moved_shell(self, planned: _Planned) -> str | None:
-        """An earlier call of the turn moved the shell (`cd sub`) after this command was
-        allowed from the old folder: its relative paths now mean other files. Decide again
-        from where it will run; what would now need a person is not run."""
-        if planned.call.name != "Bash" or planned.by_person or self.state.bash_cwd == planned.cwd:
+    def _decided_again(self, planned: _Planned) -> str | None:
+        """Calls of a turn are decided before any runs, so an earlier call may have moved the
+        shell (`cd sub`) or made a symlink (`git switch` to a branch holding one) after this
+        command was allowed: its paths may now mean other files. Decide again, from where it
+        will run, just before it runs; what would now need a person is not run."""
+        if planned.call.name != "Bash" or planned.by_person:
             return None
         decision = self.config.gate.decide("Bash", planned.tool.kind, planned.call.input, [],  # type: ignore[union-attr]
                                            cwd=self.state.bash_cwd)
         if decision.verdict == "allow":
             return None
         self.denials.append(ev.Denial(planned.call.name, planned.call.id, planned.call.input))
-        return (f"not run: an earlier call moved the shell to {self.state.bash_cwd}, and from there "
-                f"{decision.reason}. Send the command again in a new reply.")
+        return (f"not run: an earlier call of this reply changed what the command would touch "
+                f"({decision.reason}). Send the command again in a new reply.")
 
     def _trim(self, tool_use_id: str, content: str) -> str:
         """Head and tail of a long result; the whole of it goes to a file the model can Read."""
