@@ -203,3 +203,27 @@ def test_monorepo_with_a_nested_repo(lab):
     assert "bump" in out.result_text("c") and "made" in out.result_text("n")
     assert "moved" not in out.result_text("n"), "a plain git init was treated as an attack"
     assert (lab.ws / "tools/new/.git/config").is_file()
+
+
+def test_ordinary_forms_of_the_builtin_rules(lab):
+    """Issue 10, class 7: the option lists keep the everyday forms quiet."""
+    _with_commit(lab)
+    (lab.ws / "Makefile").write_text("test:\n\tpython3 -m pytest -q -p no:cacheprovider\n")
+    git(lab.ws, "add", "Makefile")
+    git(lab.ws, "commit", "-q", "-m", "makefile")
+    (lab.ws / "app.py").write_text("def greet(name):\n    return 'hello ' + name  # wip\n")
+    out = lab.run([turn(bash("t", "python3 -m pytest -x -q -p no:cacheprovider tests/test_app.py -k greet"),
+                        bash("m", "make test"),
+                        bash("s", "git stash"),
+                        bash("b", "git checkout -b topic"),
+                        bash("w", "git switch main"),
+                        bash("p", "git stash pop"),
+                        bash("a", "git add -A"),
+                        bash("c", "git commit -m msg"),
+                        bash("l", "cd tests && cat ../app.py test_app.py"))])
+    _no_denials(out)
+    assert "1 passed" in out.result_text("t") and "1 passed" in out.result_text("m")
+    assert git(lab.ws, "log", "--format=%s", "-1").stdout.strip() == "msg"
+    assert "topic" in git(lab.ws, "branch").stdout
+    assert "# wip" in out.result_text("l")
+    lab.assert_safe(out)

@@ -333,7 +333,7 @@ class Agent:
         except (ToolError, OSError, ValueError) as exc:
             yield _Planned(call, None, str(exc))
             return
-        decision = self.config.gate.decide(call.name, tool.kind, call.input, paths)
+        decision = self.config.gate.decide(call.name, tool.kind, call.input, paths, cwd=self.state.bash_cwd)
         allowed = decision.verdict == "allow"
         source = decision.source
         reason = decision.reason

@@ -27,9 +27,6 @@ MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions")
 
 Verdict = Literal["allow", "deny", "ask"]
 
-# Paths a read-only command may name outside the workspace without asking.
-_HARMLESS_OUTSIDE = (Path("/dev/null"), Path("/dev/stdin"), Path("/dev/stdout"), Path("/dev/stderr"))
-
 
 @dataclass(frozen=True)
 class Decision:
@@ -58,17 +55,20 @@ class PermissionGate:
     def roots(self) -> list[Path]:
         return [self.workspace, *self.extra_roots]
 
-    def decide(self, tool_name: str, kind: str, tool_input: dict[str, Any], paths: list[Path]) -> Decision:
-        decision = self._decide(tool_name, kind, tool_input, paths)
+    def decide(self, tool_name: str, kind: str, tool_input: dict[str, Any], paths: list[Path],
+               cwd: Path | None = None) -> Decision:
+        """`cwd`: where a Bash command starts (the shell's folder kept across calls)."""
+        decision = self._decide(tool_name, kind, tool_input, paths, cwd)
         if decision.verdict == "ask" and self.mode == "dontAsk":
             return Decision("deny", f"dontAsk mode: {decision.reason}", decision.source)
         return decision
 
     # -- the general path -------------------------------------------------------------------
 
-    def _decide(self, tool_name: str, kind: str, tool_input: dict[str, Any], paths: list[Path]) -> Decision:
+    def _decide(self, tool_name: str, kind: str, tool_input: dict[str, Any], paths: list[Path],
+                cwd: Path | None = None) -> Decision:
         if tool_name == "Bash":
-            return self._decide_bash(str(tool_input.get("command", "")))
+            return self._decide_bash(str(tool_input.get("command", "")), cwd)
         for rule in self.deny:
             if self._matches(rule, tool_name, tool_input, paths, for_deny=True):
                 return Decision("deny", f"denied by rule {rule}", "rule")
@@ -149,12 +149,11 @@ class PermissionGate:
 
     # -- Bash -------------------------------------------------------------------------------
 
-    def _decide_bash(self, command: str) -> Decision:
+    def _decide_bash(self, command: str, cwd: Path | None = None) -> Decision:
         from ketch.security import shell
 
         analysis = shell.analyze(command)
         bash_rules = lambda rules: [r for r in rules if r.tool == "Bash"]  # noqa: E731
-        allow_rules = bash_rules(self.allow) + self._builtin_allow
         for rule in bash_rules(self.deny):
             if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands, deny=True) or (
                     "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):
@@ -176,77 +175,9 @@ class PermissionGate:
         if not analysis.auto_allowable:
             reason = f"the command cannot be auto-allowed ({', '.join(analysis.problems)})"
             return Decision("deny" if self.mode == "plan" else "ask", reason)
-        uncovered = []
-        for cmd in analysis.commands:
-            target = self._outside_redirect(cmd)
-            if target is not None:
-                return Decision("ask", f"`{cmd.text}` writes to {target}, outside the working folder")
-            if self._harmless_cd(cmd):
-                continue
-            if shell.is_read_only(cmd):
-                outside = self._outside_argument(cmd)
-                if outside is None:
-                    continue
-                if not any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in allow_rules):
-                    return Decision("ask", f"`{cmd.text}` reads {outside}, outside the working folder")
-                continue
-            if self.mode == "plan":
-                return Decision("deny", f"plan mode: `{cmd.text}` is not a read-only command")
-            if any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in allow_rules):
-                unsafe = [a for a in cmd.assignments if not shell.assignment_is_harmless(a)]
-                if not unsafe:
-                    continue
-                return Decision("ask", f"`{cmd.text}` sets {unsafe[0].split('=', 1)[0]}, which can change what "
-                                       "the program runs; no rule covers that")
-            uncovered.append(cmd)
-        if not uncovered:
-            return Decision("allow", "read-only command" if not self.allow else "allowed by rules or read-only")
-        return Decision("ask", f"`{uncovered[0].text}` would run a command, and no rule allows it")
+        from ketch.agent.shell_decision import ShellDecider
 
-    def _outside_redirect(self, cmd: Any) -> str | None:
-        for redirect in cmd.redirects:
-            if ">" not in redirect.op or redirect.target.startswith("&"):
-                continue
-            if "$" in redirect.target or self._outside_path(redirect.target):  # `$...`: an expansion
-                return redirect.target
-        return None
-
-    def _outside_argument(self, cmd: Any) -> str | None:
-        """A path-like argument of a read-only command that points outside the roots.
-
-        A word the shell will expand (`$HOME/x`, `{/etc/passwd,x}`, `*`) could be anything,
-        so one that may name a path counts as outside.
-        """
-        if cmd.argv[:1] in (["echo"], ["printf"]):
-            return None  # they print their arguments; they open no files
-        for word in cmd.words[1:]:
-            value = word.value
-            if word.literal and value.startswith("-"):
-                if "=" not in value:
-                    continue
-                value = value.split("=", 1)[1]
-            if not word.literal:
-                if "/" in value or value.startswith(("~", "{", "$")) or ".." in value:
-                    return value
-                continue
-            if (value.startswith(("/", "~")) or ".." in Path(value).parts) and self._outside_path(value):
-                return value
-        return None
-
-    def _outside_path(self, value: str) -> bool:
-        if value == "~" or value.startswith("~/"):
-            value = str(self.home) + value[1:]
-        target = Path(os.path.realpath(os.path.join(self.workspace, value)))
-        return target not in _HARMLESS_OUTSIDE and not self._inside_roots(target)
-
-    def _harmless_cd(self, cmd: Any) -> bool:
-        """`cd sub`: moving within the roots only changes where the next command runs."""
-        if cmd.argv[:1] != ["cd"] or cmd.redirects or len(cmd.words) > 2:
-            return False
-        if len(cmd.words) == 1:
-            return False  # `cd` alone goes home
-        word = cmd.words[1]
-        return word.literal and not word.value.startswith("-") and not self._outside_path(word.value)
+        return ShellDecider(self, cwd).decide(analysis, command, bash_rules(self.allow))
 
 @lru_cache(maxsize=1)
 def _sandboxed_allow_specs() -> tuple[str, ...]:
