@@ -25,6 +25,7 @@ import sys
 import threading
 import weakref
 from pathlib import Path
+from typing import Callable
 
 from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox_env import child_env, sandbox_env
@@ -69,6 +70,7 @@ class _Core:
         self.seccomp: bytes | None = None  # the unix-socket filter, unless the user allowed sockets
         self.finalizer: weakref.finalize | None = None
         self.proxy: Proxy | None = None
+        self.tripwire = Tripwire()
 
     @property
     def unshare_net(self) -> bool:
@@ -127,6 +129,7 @@ class _Core:
             if self.finalizer is not None:
                 self.finalizer()
             self.finalizer = self.runtime = self.planner = self.proxy = None
+        self.tripwire.close()
 
 
 def _shut_down(root: Path, proxy: Proxy | None) -> None:
@@ -202,11 +205,12 @@ class Sandbox:
             plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.suspects)
             self._hold(plan)
             notes = self._core.take_notes()
-        tripwire = Tripwire(plan.suspects)
+        stop: list[Callable[[], None]] = []  # set once the sandbox exists
+        ticket = self._core.tripwire.watch(plan.suspects, lambda path: [kill() for kill in stop])
         try:
-            result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars, tripwire)
+            result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars, stop)
         finally:
-            tripped = tripwire.disarm()
+            tripped = self._core.tripwire.release(ticket)
             with self._core.lock:
                 notes += self._release(plan, tripped)
         if notes:
@@ -217,7 +221,7 @@ class Sandbox:
 
     def _run(
         self, bwrap_args: list[str], argv: list[str], timeout_s: float, cancel: threading.Event | None,
-        max_output_chars: int, tripwire: Tripwire,
+        max_output_chars: int, stop: list[Callable[[], None]],
     ) -> CommandResult:
         """Start bwrap held at its gate, put limits on its pid 1, open the gate, supervise."""
         limits = self.policy.limits
@@ -284,8 +288,8 @@ class Sandbox:
             raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
         finally:
             os.close(info_r)
-        # Armed before the gate opens: a protected path made at once is seen at once.
-        tripwire.arm(lambda path: _kill(proc, pidfd))
+        # The watch was armed before bwrap started: a protected path made at once is seen at once.
+        stop.append(lambda: _kill(proc, pidfd))
         try:
             os.write(gate_w, b"go")
         except BrokenPipeError:
