@@ -41,6 +41,12 @@ def quarantine(path: Path, folder: Path, why: str = "was created by the command"
         dest.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
             os.rename(inert, dest)
+        except PermissionError:
+            # A folder moved to another parent needs write permission on itself (its `..`
+            # changes): a command may have made it read-only. It is ours to move; give it that.
+            if not os.path.islink(inert):
+                os.chmod(inert, 0o700)
+            os.rename(inert, dest)
         except OSError:
             shutil.move(str(inert), str(dest))  # another file system: copy (links as links), then remove
     except OSError as exc:
