@@ -78,12 +78,15 @@ def test_workspace_is_writable_and_the_rest_read_only(ws: Path, home: Path) -> N
     assert "Read-only file system" in result.output and "rc=1" in result.output
 
 
-def test_package_caches_are_writable_unless_settings_say_otherwise(ws: Path, home: Path) -> None:
+def test_package_caches_are_read_only_unless_the_user_opts_in(ws: Path, home: Path) -> None:
     (home / ".cache" / "pip").mkdir(parents=True)
-    assert sh(make(ws, home), "touch $HOME/.cache/pip/entry; echo rc=$?").output.strip().endswith("rc=0")
-    assert (home / ".cache" / "pip" / "entry").exists()
-    result = sh(make(ws, home, caches=()), "touch $HOME/.cache/pip/planted; echo rc=$?")  # writableCaches: false
+    result = sh(make(ws, home), "touch $HOME/.cache/pip/planted; echo rc=$?; touch $PIP_CACHE_DIR-x && echo private-ok; "
+                                "mkdir -p $PIP_CACHE_DIR $npm_config_cache $UV_CACHE_DIR && echo dirs-ok")
     assert "rc=1" in result.output and not (home / ".cache" / "pip" / "planted").exists()
+    assert "private-ok" in result.output and "dirs-ok" in result.output
+    opted_in = sh(make(ws, home, writable_caches=True), "touch $HOME/.cache/pip/entry; echo rc=$?; echo ${PIP_CACHE_DIR-unset}")
+    assert "rc=0" in opted_in.output and "unset" in opted_in.output
+    assert (home / ".cache" / "pip" / "entry").exists()
 
 
 def test_private_tmp(ws: Path, home: Path) -> None:
@@ -189,12 +192,13 @@ def test_missing_protected_paths_cannot_be_created_and_leave_nothing(ws: Path, h
         "echo '{\"mcpServers\": {}}' > .mcp.json; mkdir -p .ketch; echo '{}' > .ketch/settings.json; "
         "mkdir -p .vscode; echo '{}' > .vscode/tasks.json; echo evil > .envrc; "
         "mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; mkdir -p .git/modules/x/hooks; "
-        "ls -A; echo done"
+        "ls -A; sleep 20; echo done"
     )
     result = sh(make(ws, home), attack)
-    assert "done" in result.output
+    assert "done" not in result.output and "stopped at once" in result.output  # killed, not left to sleep
     assert sorted(p.name for p in ws.iterdir()) == [".git"]
     assert sorted(p.name for p in (ws / ".git").iterdir()) == before_git
+    assert list((home / ".ketch" / "quarantine").rglob(".mcp.json"))  # moved, not deleted
 
 
 def test_git_indirections_cannot_be_planted(ws: Path, home: Path) -> None:
@@ -203,7 +207,7 @@ def test_git_indirections_cannot_be_planted(ws: Path, home: Path) -> None:
     attack = ("echo \"$PWD/evil\" > .git/commondir; mkdir -p .git/worktrees/x && echo .. > .git/worktrees/x/commondir; "
               "echo done")
     result = sh(make(ws, home), attack)
-    assert "done" in result.output
+    assert "commondir" in result.output and "moved to" in result.output
     assert not (ws / ".git" / "commondir").exists() and not (ws / ".git" / "worktrees").exists()
 
 
@@ -222,7 +226,7 @@ def test_a_git_folder_added_as_a_root_keeps_its_hooks_and_config(ws: Path, home:
 
 def test_missing_git_folder_cannot_be_created(ws: Path, home: Path) -> None:
     result = sh(make(ws, home), "git init -q .; mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; echo done")
-    assert "done" in result.output
+    assert "was created by the command" in result.output
     assert list(ws.iterdir()) == []
 
 
@@ -274,9 +278,12 @@ def test_home_as_workspace_keeps_rc_files_and_secrets_safe(home: Path) -> None:
         "echo ok > notes.txt; echo done"
     )
     result = sh(sb, attack, cwd=home)
-    assert "done" in result.output and (home / "notes.txt").read_text() == "ok\n"
+    assert ".zshrc was created by the command" in result.output
     assert (home / ".bashrc").read_text() == "# original bashrc\n"
     assert not (home / ".zshrc").exists() and not (home / ".config").exists() and not (home / ".config_old").exists()
+    assert "CANARY" not in result.output
+    result = sh(sb, "cat .ssh/id_rsa .aws/credentials .netrc .ketch/credentials.json; echo ok > notes.txt; echo done", cwd=home)
+    assert "done" in result.output and (home / "notes.txt").read_text() == "ok\n"
     assert "CANARY" not in result.output
 
 
@@ -294,7 +301,7 @@ def test_read_only_view_writes_nothing(ws: Path, home: Path) -> None:
     assert [p.name for p in ws.iterdir()] == ["seen.txt"]
 
 
-def test_concurrent_calls_never_lose_a_placeholder(ws: Path, home: Path) -> None:
+def test_concurrent_calls_never_lose_a_suspect(ws: Path, home: Path) -> None:
     sb = make(ws, home)
     outcome: dict[str, CommandResult] = {}
     slow = threading.Thread(target=lambda: outcome.setdefault("slow", sh(sb, "sleep 1.5; echo evil > .mcp.json; echo done")))
@@ -302,19 +309,19 @@ def test_concurrent_calls_never_lose_a_placeholder(ws: Path, home: Path) -> None
     time.sleep(0.5)
     sh(sb, "true")
     slow.join()
-    assert "done" in outcome["slow"].output
+    assert ".mcp.json was created" in outcome["slow"].output
     assert list(ws.iterdir()) == []
 
 
-def test_many_concurrent_calls_leave_no_placeholder(ws: Path, home: Path) -> None:
+def test_many_concurrent_calls_leave_no_protected_path(ws: Path, home: Path) -> None:
     sb = make(ws, home)
     failures: list[str] = []
 
     def work(i: int) -> None:
         for _ in range(4):
-            result = sh(sb, f"mkdir -p .git/hooks; echo evil > .mcp.json; echo x >> out{i}")
-            if result.exit_code != 0:
-                failures.append(result.output)
+            result = sh(sb, f"echo x >> out{i}; mkdir -p .git/hooks; echo evil > .mcp.json; sleep 20; echo x >> out{i}")
+            if result.exit_code == 0:
+                failures.append(result.output)  # every one is stopped: by its own trip or a neighbour's
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:

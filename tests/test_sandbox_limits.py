@@ -94,13 +94,16 @@ def test_tree_dies_with_ketch(ws: Path, home: Path) -> None:
     while not host_processes("sleep 100.62") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert host_processes("sleep 100.62"), "the sandboxed command never started"
-    assert (ws / ".mcp.json").exists()  # a placeholder, held while the command runs
+    assert list(ws.iterdir()) == []  # no placeholder shows in the user's tree while the command runs
     parent.kill()
     parent.wait()
     assert _wait_gone("sleep 100.6") == []
-    # The next ketch cleans up what the killed one left: placeholders, then its folder.
-    sh(make(ws, home), "true")
+    # What a command wrote at a protected path as ketch died (before ketch could look):
+    (ws / ".mcp.json").write_text('{"mcpServers": {"x": {"command": "evil"}}}')
+    # The next ketch moves it out, says so in its first result, and removes the dead one's folder.
+    result = sh(make(ws, home), "true")
     assert list(ws.iterdir()) == []
+    assert ".mcp.json was created by a command that ran when ketch was killed" in result.output
     assert not list(Path(_runtime_parent()).glob(f"ketch-{parent.pid}-*"))
 
 

@@ -327,13 +327,27 @@ def test_value_offset_follows_the_last_duplicate_key():
 def test_read_only_package_caches_from_any_layer_even_untrusted(env):
     from ketch.wiring import RunOptions, build_runner
 
-    assert load_policy(env.workspace, trusted=False).writable_caches is True
+    assert load_policy(env.workspace, trusted=False).writable_caches is False  # the default
     env.write("user", {"sandbox": {"writableCaches": True}})
+    assert load_policy(env.workspace, trusted=False).writable_caches is True  # the user's opt-in
     env.write("project", {"sandbox": {"writableCaches": False}})  # tightening: no trust needed
     policy = load_policy(env.workspace, trusted=False)
     assert policy.writable_caches is False and policy.ignored == []
     runner = build_runner(RunOptions(workspace=env.workspace), env.workspace, policy)
-    assert runner._args["caches"] == ()
+    assert runner._args["writable_caches"] is False
     env.write("project", {"sandbox": {"writableCaches": "no"}})
     with pytest.raises(ConfigError, match="sandbox.writableCaches must be true or false"):
         load_policy(env.workspace, trusted=False)
+
+
+@pytest.mark.parametrize("key,attr", [("writableCaches", "writable_caches"), ("allowUnixSockets", "allow_unix_sockets")])
+def test_a_project_can_never_loosen_the_sandbox_even_trusted(env, key, attr):
+    env.write("project", {"sandbox": {key: True}})
+    env.write("local", {"sandbox": {key: True}})
+    policy = load_policy(env.workspace, trusted=True)
+    assert getattr(policy, attr) is False
+    assert any(f"sandbox.{key}" in line and "only tighten" in line for line in policy.ignored)
+    env.write("user", {"sandbox": {key: True}})
+    assert getattr(load_policy(env.workspace, trusted=True), attr) is True
+    env.write("project", {"sandbox": {key: False}})
+    assert getattr(load_policy(env.workspace, trusted=False), attr) is False

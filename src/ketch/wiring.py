@@ -175,7 +175,8 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):
         ketch_home=ketch_home(),
         home=Path.home(),
         allowed_hosts=tuple(policy.allowed_hosts),
-        **({} if policy.writable_caches else {"caches": ()}),
+        writable_caches=policy.writable_caches,
+        allow_unix_sockets=policy.allow_unix_sockets,
     ))
 
 

@@ -335,7 +335,7 @@ class Lab:
     def rebaseline(self) -> None:
         """Take the snapshots a run is compared against (call again after extra set-up)."""
         self._before = {
-            "home": snapshot(self.home, skip=(".ketch/projects", ".ketch/shadow", ".ketch/outputs")),
+            "home": snapshot(self.home, skip=(".ketch/projects", ".ketch/shadow", ".ketch/outputs", ".ketch/quarantine")),
             "outside": snapshot(self.outside),
             "evil": snapshot(self.evil),
         }
@@ -381,7 +381,7 @@ class Lab:
 
     def changes(self) -> list[str]:
         after = {
-            "home": snapshot(self.home, skip=(".ketch/projects", ".ketch/shadow", ".ketch/outputs")),
+            "home": snapshot(self.home, skip=(".ketch/projects", ".ketch/shadow", ".ketch/outputs", ".ketch/quarantine")),
             "outside": snapshot(self.outside),
             "evil": snapshot(self.evil),
         }

@@ -83,8 +83,10 @@ def _bash_writer(rel: str, content: str) -> str:
 def test_protected_file_via_bash_in_bypass(lab, target):
     rel, content = PROTECTED_TARGETS[target]
     out = lab.run([turn(bash("x", _bash_writer(rel, content)))], mode=BYPASS)
-    assert "rc=" in out.result_text("x")
-    lab.assert_safe(out)  # includes: absent stays absent (no leftover placeholder)
+    text = out.result_text("x")
+    # An existing one is read-only; a missing one stops the command and is moved out.
+    assert "rc=" in text or "stopped at once" in text, text
+    lab.assert_safe(out)  # includes: absent stays absent
 
 
 @pytest.mark.parametrize("target", sorted(PROTECTED_TARGETS), ids=sorted(PROTECTED_TARGETS))
@@ -149,5 +151,5 @@ def test_settings_written_as_json_by_python(lab):
     )
     out = lab.run([turn(bash("x", f"python3 - <<'EOF'\n{script}EOF"))], mode=BYPASS)
     text = out.result_text("x")
-    assert "WROTE" not in text and text.count("REFUSED") == 3, text
-    lab.assert_safe(out)
+    assert "REFUSED" in text or "stopped at once" in text, text
+    lab.assert_safe(out)  # nothing of it is left

@@ -80,7 +80,8 @@ class LayerSettings:
     default_mode: str | None = None
     additional_directories: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
-    writable_caches: bool | None = None  # sandbox.writableCaches: false makes package caches read-only
+    writable_caches: bool | None = None  # sandbox.writableCaches: the user's package caches writable from the sandbox
+    allow_unix_sockets: bool | None = None  # sandbox.allowUnixSockets: sandboxed commands may create unix sockets
     disable_bypass: bool = False
     has_env: bool = False  # an `env` block was present (and, by design, not read)
     warnings: list[str] = field(default_factory=list)  # one line each: keys that mean nothing
@@ -222,6 +223,7 @@ def parse_settings_text(text: str, path: Path, extra_keys: frozenset[str] = froz
         additional_directories=check.strings(perms, ["permissions", "additionalDirectories"], '["../shared"]'),
         allowed_hosts=hosts,
         writable_caches=check.flag(sandbox, ["sandbox", "writableCaches"], "false"),
+        allow_unix_sockets=check.flag(sandbox, ["sandbox", "allowUnixSockets"], "false"),
         disable_bypass=bypass == "disable",
         has_env="env" in data,
         warnings=warnings,
@@ -297,8 +299,10 @@ class EffectivePolicy:
     default_mode_layer: str | None = None
     additional_directories: list[Path] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
-    # Package caches writable from the sandbox; any layer may turn it off (it only tightens).
-    writable_caches: bool = True
+    # Loosenings of the sandbox only the user (or managed settings) can grant, and any layer can
+    # veto: the user's package caches writable, unix sockets creatable (so host ones reachable).
+    writable_caches: bool = False
+    allow_unix_sockets: bool = False
     bypass_disabled: bool = False
     # One line per thing an untrusted project asked for and did not get.
     ignored: list[str] = field(default_factory=list)
@@ -370,6 +374,8 @@ def load_policy(
 
     policy = EffectivePolicy(bypass_disabled=bool(managed and managed.disable_bypass))
     ignored = policy.ignored
+    granted: set[str] = set()
+    vetoed: set[str] = set()
 
     def held_back(layer_name: str) -> bool:
         return layer_name in PROJECT_LAYERS and not trusted
@@ -396,8 +402,15 @@ def load_policy(
                 directory = _canonical_dir(entry, workspace)
                 if directory not in policy.additional_directories:
                     policy.additional_directories.append(directory)
-        if layer.writable_caches is False:
-            policy.writable_caches = False  # tightening: taken from every layer, trusted or not
+        for key, setting in (("writable_caches", "writableCaches"), ("allow_unix_sockets", "allowUnixSockets")):
+            value = getattr(layer, key)
+            if value is False:
+                vetoed.add(key)  # tightening: taken from every layer, trusted or not
+            elif value is True and name in PROJECT_LAYERS:
+                ignored.append(f"sandbox.{setting} from {_display(name)} (a project's settings can only "
+                               "tighten the sandbox; set it in your user settings)")
+            elif value is True:
+                granted.add(key)
         for host in layer.allowed_hosts:
             if held_back(name):
                 note(f"allowed host {host}", name)
@@ -424,4 +437,6 @@ def load_policy(
                 note(f"model {layer.model}", name)
             elif policy.model is None:
                 policy.model, policy.model_layer = layer.model, name
+    policy.writable_caches = "writable_caches" in granted and "writable_caches" not in vetoed
+    policy.allow_unix_sockets = "allow_unix_sockets" in granted and "allow_unix_sockets" not in vetoed
     return policy

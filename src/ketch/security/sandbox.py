@@ -4,8 +4,10 @@
 the command under bubblewrap: `/` read-only, the workspace writable except protected
 paths, credential stores hidden, a private /tmp, no network, its own pid namespace (so
 ketch's processes, its /proc/<pid>/environ and the user's session are out of sight),
-a new session (no TIOCSTI into the user's terminal), kernel limits, and the whole tree
-killed when the command ends, times out, is cancelled, or ketch dies.
+a new session (no TIOCSTI into the user's terminal), no unix socket (a seccomp filter:
+no host socket can be reached), kernel limits, and the whole tree killed when the
+command ends, times out, is cancelled, creates a protected path, or ketch dies. A
+protected path the command created is moved out of the user's tree when it ends.
 
 If the sandbox cannot start, every call raises SandboxUnavailable; there is no silent
 fallback. `run_unsandboxed` exists only for an explicit `--sandbox off`.
@@ -24,6 +26,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import Callable
 
 from ketch.security.git_audit import audit_after_command
 from ketch.security.protected import sandbox_entries
@@ -35,16 +38,11 @@ from ketch.security.sandbox_mounts import CallPlan, Planner, static_args
 from ketch.security.sandbox_policy import SandboxLimits, SandboxPolicy
 from ketch.security.sandbox_probe import OPT_OUT, Bwrap, probe
 from ketch.security.sandbox_proxy import Proxy
-from ketch.security.sandbox_runtime import (
-    Runtime,
-    make_runtime,
-    forget_placeholders,
-    record_placeholders,
-    remove_placeholder,
-    remove_runtime,
-    restore_link,
-)
+from ketch.security.sandbox_quarantine import quarantine
+from ketch.security.sandbox_runtime import Runtime, forget_calls, make_runtime, now, record_call, remove_runtime, restore_link
 from ketch.security.sandbox_process import cap_output, run_unsandboxed, supervise
+from ketch.security.sandbox_seccomp import filter_fd, machine, unix_socket_filter
+from ketch.security.sandbox_tripwire import Tripwire
 from ketch.tools.base import CommandResult
 
 __all__ = [
@@ -53,7 +51,8 @@ __all__ = [
 ]
 
 _START_TIMEOUT_S = 20.0
-# File times come from the kernel's coarse clock, a tick behind time.time_ns() at most.
+# File systems keep coarse timestamps: a git folder changed during a call may show a ctime
+# up to a tick before the call started.
 _CTIME_SLACK_NS = 1_000_000_000
 _EXIT_WAIT_S = 5.0
 # Where the in-sandbox forwarder listens; the sandbox's loopback is its own, so any fixed port works.
@@ -73,9 +72,11 @@ class _Core:
         self.runtime: Runtime | None = None
         self.planner: Planner | None = None
         self.cgroups = Cgroups()
-        self.placeholders: dict[Path, int] = {}  # placeholder -> calls relying on it
+        self.suspects: dict[Path, int] = {}  # missing protected path -> calls in flight watching it
+        self.seccomp: bytes | None = None  # the unix-socket filter, unless the user allowed sockets
         self.finalizer: weakref.finalize | None = None
         self.proxy: Proxy | None = None
+        self.tripwire = Tripwire()
 
     @property
     def unshare_net(self) -> bool:
@@ -88,6 +89,16 @@ class _Core:
     def prepare(self) -> tuple[Bwrap, list[str], Planner]:
         with self.lock:
             if self.bwrap is None:
+                if not self.policy.allow_unix_sockets:
+                    name = machine()
+                    if name is None:
+                        import platform
+
+                        raise SandboxUnavailable(
+                            f"ketch has no seccomp filter for this machine ({platform.machine()}) to keep sandboxed "
+                            "commands away from host unix sockets; set \"sandbox\": {\"allowUnixSockets\": true} in "
+                            f"your user settings to run without it, {OPT_OUT}.")
+                    self.seccomp = unix_socket_filter(name)
                 bwrap = probe(self.bwrap_request, lambda b: static_args(b, self.policy, True))
                 self.static = static_args(bwrap, self.policy, self.unshare_net)
                 self.bwrap = bwrap
@@ -96,9 +107,9 @@ class _Core:
                 proxy = None
                 if self.uses_proxy:
                     try:
-                        # The forwarder goes beside the socket: that folder is bound in, read-only.
+                        # The forwarder's folder is bound in, read-only.
                         shutil.copyfile(Path(__file__).with_name("sandbox_forwarder.py"), runtime.net / "forwarder.py")
-                        proxy = Proxy(runtime.net / "proxy.sock", self.policy.allowed_hosts)
+                        proxy = Proxy(self.policy.allowed_hosts)
                     except (OSError, ValueError) as exc:
                         remove_runtime(runtime.root)
                         raise SandboxUnavailable(f"the network allow-list proxy cannot start ({exc})") from None
@@ -110,12 +121,21 @@ class _Core:
                 self.planner = Planner(policy, self.runtime, entries)
             return self.bwrap, self.static, self.planner
 
+    def take_notes(self) -> list[str]:
+        """What recovering a killed ketch's call did (once, for the next result the model sees)."""
+        if self.runtime is None or not self.runtime.notes:
+            return []
+        notes = list(self.runtime.notes)
+        self.runtime.notes.clear()
+        return notes
+
     def close(self) -> None:
         """Stop the proxy and remove the runtime folder; a later call starts afresh."""
         with self.lock:
             if self.finalizer is not None:
                 self.finalizer()
             self.finalizer = self.runtime = self.planner = self.proxy = None
+        self.tripwire.close()
 
 
 def _shut_down(root: Path, proxy: Proxy | None) -> None:
@@ -189,15 +209,19 @@ class Sandbox:
         max_output_chars = min(max_output_chars, limits.output_chars)
         started_ns = time.time_ns() - _CTIME_SLACK_NS
         with self._core.lock:
-            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.placeholders)
+            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.suspects)
             self._hold(plan)
+            notes = self._core.take_notes()
         proxy = self._core.proxy
         refused_before = len(proxy.denied) if proxy is not None else 0
+        stop: list[Callable[[], None]] = []  # set once the sandbox exists
+        ticket = self._core.tripwire.watch(plan.suspects, lambda path: [kill() for kill in stop])
         try:
-            result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars)
+            result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars, stop)
         finally:
+            tripped = self._core.tripwire.release(ticket)
             with self._core.lock:
-                notes = self._release(plan)
+                notes += self._release(plan, tripped)
             if self._writable and plan.git_places is not None and self.policy.home is not None:
                 # Runs even when the call failed: what the command wrote is on disk either way.
                 notes += audit_after_command(plan.git_places, list(self.policy.writable_roots),
@@ -215,37 +239,55 @@ class Sandbox:
 
     def _run(
         self, bwrap_args: list[str], argv: list[str], timeout_s: float, cancel: threading.Event | None,
-        max_output_chars: int,
+        max_output_chars: int, stop: list[Callable[[], None]],
     ) -> CommandResult:
         """Start bwrap held at its gate, put limits on its pid 1, open the gate, supervise."""
         limits = self.policy.limits
         proxy_port = None
+        passed: list[int] = []  # fds for bwrap and the sandbox; ours are closed once it started
+        channel = None
         if self._core.proxy is not None:
             proxy_port = PROXY_PORT
-            forwarder = str(self._core.proxy.path.with_name("forwarder.py"))
-            argv = [_python_inside(), "-I", "-S", forwarder, str(self._core.proxy.path), str(PROXY_PORT), "--", *argv]
+            assert self._core.runtime is not None
+            forwarder = str(self._core.runtime.net / "forwarder.py")
+            channel = self._core.proxy.channel()
+            passed.append(channel.fileno())
+            argv = [_python_inside(), "-I", "-S", forwarder, str(channel.fileno()), str(PROXY_PORT), "--", *argv]
+        extra: list[str] = []
+        if self._core.seccomp is not None:
+            seccomp_fd = filter_fd(self._core.seccomp)
+            passed.append(seccomp_fd)
+            extra += ["--seccomp", str(seccomp_fd)]
+        cache = None
+        if self._writable and not self.policy.writable_caches and self._core.runtime is not None:
+            cache = self._core.runtime.cache
         info_r, info_w = os.pipe()
         gate_r, gate_w = os.pipe()
         try:
             proc = subprocess.Popen(
-                [*bwrap_args, "--info-fd", str(info_w), "--block-fd", str(gate_r), "--", *argv],
-                env=sandbox_env(self.policy.home or Path("/"), proxy_port),
+                [*bwrap_args, *extra, "--info-fd", str(info_w), "--block-fd", str(gate_r), "--", *argv],
+                env=sandbox_env(self.policy.home or Path("/"), proxy_port, cache=cache),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(info_w, gate_r),
+                pass_fds=(info_w, gate_r, *passed),
             )
         except OSError as exc:
             for fd in (info_r, info_w, gate_r, gate_w):
                 os.close(fd)
             raise SandboxUnavailable(f"bubblewrap could not be started ({exc}); {OPT_OUT}.") from None
+        finally:
+            if channel is not None:
+                channel.close()
+            for fd in passed[1 if channel is not None else 0:]:
+                os.close(fd)
+        os.close(info_w)
+        os.close(gate_r)
         pidfd = -1
         group = None
         try:
-            os.close(info_w)
-            os.close(gate_r)
             child = _read_child_pid(info_r)
             if child is not None:
                 pidfd = os.pidfd_open(child)
@@ -266,9 +308,14 @@ class Sandbox:
             raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
         finally:
             os.close(info_r)
+        # The watch was armed before bwrap started: a protected path made at once is seen at once.
+        stop.append(lambda: _kill(proc, pidfd))
         try:
             os.write(gate_w, b"go")
-            os.close(gate_w)
+        except BrokenPipeError:
+            pass  # already stopped: a protected path appeared (a concurrent call made it)
+        os.close(gate_w)
+        try:
             result = supervise(proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
                                kill=lambda: _kill(proc, pidfd))
         except BaseException:  # Ctrl-C on the way in or out of supervise: take the tree down first
@@ -276,8 +323,9 @@ class Sandbox:
             raise
         finally:
             if pidfd >= 0:
-                # bwrap's pid 1 takes the whole namespace with it; wait until it is gone,
-                # so nothing of the command is left when placeholders are cleaned up.
+                # bwrap's pid 1 takes the whole namespace with it (the kernel kills and reaps
+                # every process in it first); wait until it is gone, so nothing of the command
+                # (a background job included) can create a protected path after the check.
                 select.select([pidfd], [], [], _EXIT_WAIT_S)
                 os.close(pidfd)
             if group is not None:
@@ -285,25 +333,33 @@ class Sandbox:
         return result
 
     def _hold(self, plan: CallPlan) -> None:
-        """Count this call's use of placeholders, so a concurrent call never removes one in use."""
-        counts = self._core.placeholders
-        plan.counted = list(dict.fromkeys([*plan.placeholders, *(p for p in plan.held if p in counts)]))
-        for path in plan.counted:
+        """Count this call's suspects (a concurrent call treats them as suspects too) and journal them."""
+        counts = self._core.suspects
+        for path in plan.suspects:
             counts[path] = counts.get(path, 0) + 1
         assert self._core.runtime is not None
-        record_placeholders(self._core.runtime, plan.placeholders)
+        record_call(self._core.runtime, plan.suspects, self._quarantine_dir, now())
 
-    def _release(self, plan: CallPlan) -> list[str]:
-        """Undo what the call left: placeholders nobody uses any more, swapped symlinks."""
-        counts = self._core.placeholders
-        for path in sorted(plan.counted, key=lambda p: -len(p.parts)):
+    @property
+    def _quarantine_dir(self) -> Path:
+        assert self.policy.ketch_home is not None
+        return self.policy.ketch_home / "quarantine"
+
+    def _release(self, plan: CallPlan, tripped: list[Path]) -> list[str]:
+        """Move out what the call made at a protected path; put back swapped symlinks; say so."""
+        counts = self._core.suspects
+        notes = []
+        for path in plan.suspects:
             counts[path] -= 1
             if counts[path] <= 0:
                 del counts[path]
-                remove_placeholder(path)
+            why = "was created by the command, which was stopped at once" if path in tripped \
+                else "was created by the command"
+            if note := quarantine(path, self._quarantine_dir, why):
+                notes.append(note)
         if not counts and self._core.runtime is not None:
-            forget_placeholders(self._core.runtime)
-        return [note for path, target in plan.guards if (note := restore_link(path, target))]
+            forget_calls(self._core.runtime)
+        return notes + [note for path, target in plan.guards if (note := restore_link(path, target))]
 
 
 def _read_child_pid(fd: int) -> int | None:

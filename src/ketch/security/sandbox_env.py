@@ -43,12 +43,23 @@ _PROXY_VARS = (
 )
 
 
-def sandbox_env(home: Path, proxy_port: int | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+# Where package managers keep their download and build caches. Pointed at the session's
+# private cache, so installs still cache, and nothing they write is used outside the sandbox.
+_CACHE_VARS = {
+    "PIP_CACHE_DIR": "pip", "UV_CACHE_DIR": "uv", "npm_config_cache": "npm", "YARN_CACHE_FOLDER": "yarn",
+    "npm_config_store_dir": "pnpm-store", "BUN_INSTALL_CACHE_DIR": "bun", "GOCACHE": "go-build",
+    "POETRY_CACHE_DIR": "poetry", "PIPENV_CACHE_DIR": "pipenv",
+}
+
+
+def sandbox_env(home: Path, proxy_port: int | None = None, base: dict[str, str] | None = None,
+                cache: Path | None = None) -> dict[str, str]:
     """child_env() for a sandboxed command: no session pointers, the private /tmp, HOME.
 
     With `proxy_port`, every proxy variable common tools read points at the forwarder
     inside the sandbox; the user's own proxy settings (and NO_PROXY exceptions) are
-    replaced, since the sandbox has no other way out.
+    replaced, since the sandbox has no other way out. With `cache`, the package managers'
+    cache variables point into it (replacing the user's own, which stay read-only).
     """
     env = child_env(base)
     for name in (*_SESSION_POINTERS, *_PROXY_VARS, "NO_PROXY", "no_proxy"):
@@ -58,6 +69,8 @@ def sandbox_env(home: Path, proxy_port: int | None = None, base: dict[str, str] 
     # Relative PATH entries ("." or empty) would run a program the model planted in the workspace
     # under the name of one the gate trusts (`ls`, `git`).
     env["PATH"] = ":".join(p for p in env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":") if p.startswith("/"))
+    if cache is not None:
+        env.update({name: str(cache / sub) for name, sub in _CACHE_VARS.items()})
     if proxy_port is not None:
         url = f"http://127.0.0.1:{proxy_port}"
         env.update({name: url for name in _PROXY_VARS})

@@ -1,13 +1,16 @@
-"""Runs INSIDE the sandbox: relays 127.0.0.1:<port> to ketch's proxy socket, then runs the command.
+"""Runs INSIDE the sandbox: hands 127.0.0.1:<port> connections to ketch's proxy, then runs the command.
 
-Usage: python3 -I -S sandbox_forwarder.py SOCKET PORT -- COMMAND...
+Usage: python3 -I -S sandbox_forwarder.py CHANNEL_FD PORT -- COMMAND...
 
 The sandbox has its own network namespace with nothing but loopback, so tools that
 honour HTTP(S)_PROXY=http://127.0.0.1:PORT reach ketch's allow-list proxy (security.
-sandbox_proxy) through this relay and nothing else. It listens before the command
-starts, runs the command as its child, and exits with the command's status (re-raising
-the signal that killed it), so bwrap sees the command's own result. Standard library
-only: it is run by path with `-I -S`, outside ketch's package environment.
+sandbox_proxy) through this forwarder and nothing else. It listens before the command
+starts and passes every accepted connection, as a file descriptor, over CHANNEL_FD (one
+end of a socketpair ketch made for this call): the sandbox may create no unix socket,
+so there is no socket path to connect to. It runs the command as its child, without
+the channel, and exits with the command's status (re-raising the signal that killed
+it), so bwrap sees the command's own result. Standard library only: it is run by path
+with `-I -S`, outside ketch's package environment.
 """
 
 import os
@@ -17,44 +20,22 @@ import sys
 import threading
 
 
-def _pipe(a: socket.socket, b: socket.socket) -> None:
-    try:
-        while True:
-            data = a.recv(65536)
-            if not data:
-                break
-            b.sendall(data)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-def _relay(client: socket.socket, path: str) -> None:
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        upstream.connect(path)
-    except OSError:
-        client.close()
-        upstream.close()
-        return
-    threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-    _pipe(client, upstream)
-
-
-def _serve(listener: socket.socket, path: str) -> None:
+def _serve(listener: socket.socket, channel: socket.socket) -> None:
     while True:
         client, _ = listener.accept()
-        threading.Thread(target=_relay, args=(client, path), daemon=True).start()
+        try:
+            socket.send_fds(channel, [b"c"], [client.fileno()])
+        except OSError:
+            pass
+        client.close()
 
 
 def main() -> None:
-    path, port, sep, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+    fd, port, sep, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
     if sep != "--" or not argv:
-        sys.exit("usage: sandbox_forwarder.py SOCKET PORT -- COMMAND...")
+        sys.exit("usage: sandbox_forwarder.py CHANNEL_FD PORT -- COMMAND...")
+    channel = socket.socket(fileno=fd)
+    channel.set_inheritable(False)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
@@ -62,12 +43,13 @@ def main() -> None:
     pid = os.fork()
     if pid == 0:
         listener.close()
+        channel.close()
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
             os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
-    threading.Thread(target=_serve, args=(listener, path), daemon=True).start()
+    threading.Thread(target=_serve, args=(listener, channel), daemon=True).start()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: os.kill(pid, signum))
     while True:

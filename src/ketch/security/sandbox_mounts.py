@@ -12,11 +12,12 @@ Order matters, because a later mount covers an earlier one:
    mount point: it cannot be renamed away (`mv .git .git_old; mkdir .git`), and
    neither can anything mounted below;
 5. protected paths read-only: existing ones bound onto themselves (at their real path,
-   so a symlink to them cannot be written through either); for a missing one, the first
-   missing folder on the way (or the path itself) is held by a read-only empty folder or
-   file that bwrap creates in its place and ketch removes after the call (a missing `.git`
-   is held whole; a `.git/commondir` placeholder holds ".", which git reads as "this
-   folder"). Symlinks met on the way are checked, and put back, after the call;
+   so a symlink to them cannot be written through either). A missing one gets no
+   placeholder (a mount point shows in the user's tree, and an empty `.git/commondir`
+   there breaks every git outside): the first missing component on the way to it is a
+   *suspect*, watched while the command runs and moved into quarantine if it exists when
+   the command ends (security.sandbox_quarantine). Its parent folder is pinned like the
+   folders of step 4. Symlinks met on the way are checked, and put back, after the call;
 6. the remaining credential paths hidden (empty read-only folder; a file becomes an
    unopenable device node).
 
@@ -42,10 +43,8 @@ from ketch.security.sandbox_runtime import Runtime
 @dataclass
 class CallPlan:
     args: list[str]
-    placeholders: list[Path] = field(default_factory=list)  # missing paths bwrap will create
-    held: list[Path] = field(default_factory=list)          # protected mount points in use
+    suspects: list[Path] = field(default_factory=list)  # missing on the way to a protected path
     guards: list[tuple[Path, str]] = field(default_factory=list)  # symlinks that must survive
-    counted: list[Path] = field(default_factory=list)       # placeholders this call holds
     git_places: GitPlaces | None = None                     # git's places protected for this call
 
 
@@ -120,13 +119,13 @@ class Planner:
         self.runtime = runtime
         self.entries = entries
 
-    def plan(self, cwd: Path, writable: bool, in_use: Collection[Path] = ()) -> CallPlan:
-        """The per-call arguments. `in_use`: placeholders that concurrent calls made and hold."""
+    def plan(self, cwd: Path, writable: bool, in_flight: Collection[Path] = ()) -> CallPlan:
+        """The per-call arguments. `in_flight`: suspects of concurrent calls (they may be mid-creation)."""
         roots = self._roots()
         entries, git_places = self.entries.current()  # a repository may have appeared since the last call
         binds = list(roots)
         if writable:
-            binds += self._caches()
+            binds += self._caches() if self.policy.writable_caches else [self.runtime.cache]
             binds.append(self.runtime.state)
         if self.policy.allowed_hosts and not self.policy.network:
             read_only_binds = [self.runtime.net]
@@ -147,7 +146,7 @@ class Planner:
         for s in early:
             plan.args += ["--remount-ro", str(s)]
         if writable:
-            self._protect(roots, plan, in_use, entries)
+            self._protect(roots, plan, in_flight, entries)
         hidden = list(early)
         for s, is_dir in sorted(secrets, key=lambda item: len(item[0].parts)):
             if any(_inside(s, h) for h in hidden):
@@ -172,7 +171,7 @@ class Planner:
         return list(dict.fromkeys([*paths, *(_real(p) for p in paths)]))
 
     def _caches(self) -> list[Path]:
-        """Package caches that exist and overlap no protected or credential path."""
+        """The user's package caches, when opted in: those that exist and overlap no protected path."""
         home = self.policy.home
         assert home is not None
         found = []
@@ -198,72 +197,40 @@ class Planner:
             found[real] = stat.S_ISDIR(st.st_mode)
         return list(found.items())
 
-    def _protect(self, roots: list[Path], plan: CallPlan, in_use: Collection[Path], entries: SandboxEntries) -> None:
+    def _protect(self, roots: list[Path], plan: CallPlan, in_flight: Collection[Path], entries: SandboxEntries) -> None:
         self_binds: dict[Path, None] = {}
-        read_only: dict[Path, Path] = {}  # destination -> source
-        for literal, is_dir in entries.no_write:
+        read_only: dict[Path, None] = {}
+        suspects: dict[Path, None] = {}
+        for literal, _ in entries.no_write:
             self._guard_links(literal, roots, plan)
             real = _real(literal)
             root = next((r for r in sorted(roots, key=lambda r: -len(r.parts)) if _inside(real, r)), None)
             if root is None or any(_inside(real, done) for done in read_only):
                 continue
             if real == root:  # a root that is itself protected (say, ~/.ketch added by hand)
-                read_only[root] = root
+                read_only[root] = None
                 continue
             current = root
             for part in real.parts[len(root.parts):]:
                 current = current / part
-                is_last = current == real
                 st = _lstat(current)
-                if st is None:
-                    source = self._placeholder_source(current, is_dir or not is_last)
-                    read_only[current] = source
-                    plan.placeholders.append(current)
+                if st is None or current in in_flight:
+                    # Missing (or being made by a concurrent call): watched, and checked after.
+                    suspects[current] = None
+                    self_binds[current.parent] = None
                     break
-                if is_last or not stat.S_ISDIR(st.st_mode) or current in in_use:
+                if current == real or not stat.S_ISDIR(st.st_mode):
                     # The protected path itself; or a file standing where its parent folder
-                    # should be (a worktree's `.git` file points git at another folder); or
-                    # a concurrent call's placeholder, which must stay empty and in place.
-                    read_only[current] = current
+                    # should be (a worktree's `.git` file points git at another folder).
+                    read_only[current] = None
                     break
                 self_binds[current] = None
         for d in sorted(self_binds, key=lambda p: len(p.parts)):
-            if not any(_inside(d, done) for done in read_only):
+            if d not in roots and not any(_inside(d, done) for done in read_only):
                 plan.args += ["--bind", str(d), str(d)]
         for dest in sorted(read_only, key=lambda p: len(p.parts)):
-            plan.args += ["--ro-bind", str(read_only[dest]), str(dest)]
-            plan.held.append(dest)
-        self._hide_placeholders_from_git(roots, [p for p in plan.placeholders if read_only.get(p) != self.runtime.empty_dir],
-                                         plan)
-
-    def _hide_placeholders_from_git(self, roots: list[Path], files: list[Path], plan: CallPlan) -> None:
-        """Keep placeholder files out of `git status` and `git add -A` inside the sandbox.
-
-        The sandbox's view of `.git/info/exclude` is the repository's own plus one line per
-        placeholder; the real file is untouched. Without it the model would see (and commit)
-        empty `.envrc` or `.mcp.json` files that vanish when the call ends.
-        """
-        for root in roots:
-            mine = [f for f in files if _inside(f, root) and f != root]
-            exclude = root / ".git" / "info" / "exclude"
-            if not mine or not exclude.is_file() or exclude.is_symlink():
-                continue
-            try:
-                original = exclude.read_bytes()
-            except OSError:
-                continue
-            lines = b"".join(b"/" + str(f.relative_to(root)).encode() + b"\n" for f in mine)
-            view = self.runtime.root / f"exclude-{os.getpid()}-{len(plan.args)}-{abs(hash(tuple(mine)))}"
-            view.write_bytes(original.rstrip(b"\n") + b"\n# ketch sandbox placeholders (not real files)\n" + lines)
-            plan.args += ["--ro-bind", str(view), str(exclude)]
-
-    def _placeholder_source(self, path: Path, is_dir: bool) -> Path:
-        if is_dir:
-            return self.runtime.empty_dir
-        if path.name == "commondir":
-            # git refuses to run if commondir exists but is empty; "." names the git folder itself.
-            return self.runtime.same_dir_file
-        return self.runtime.empty_file
+            plan.args += ["--ro-bind", str(dest), str(dest)]
+        plan.suspects = [s for s in suspects if not any(_inside(s, done) for done in read_only)]
 
     @staticmethod
     def _guard_links(literal: Path, roots: list[Path], plan: CallPlan) -> None:

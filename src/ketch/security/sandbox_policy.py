@@ -12,7 +12,8 @@ from pathlib import Path
 
 GIB = 1 << 30
 
-# Package caches under $HOME that ordinary work needs writable (pip, npm, uv, cargo).
+# The user's package caches under $HOME (pip, npm, uv, cargo): read-only in the sandbox
+# unless `writable_caches` (a poisoned entry would be used later by installs outside it).
 DEFAULT_CACHES = (".cache/pip", ".npm", ".cache/uv", ".cargo/registry")
 
 
@@ -42,9 +43,13 @@ class SandboxPolicy:
     """The view a sandboxed command gets of the machine.
 
     Everything is readable except credential stores (protected.HOME_SECRETS and
-    `ketch_home`); only `workspace`, `extra_writable` and the package `caches` under
-    `home` are writable, minus the protected paths inside them. `home` and `ketch_home`
-    default to the real ones; tests point them at temporary folders.
+    `ketch_home`); only `workspace` and `extra_writable` are writable, minus the protected
+    paths inside them. Package managers write to a private cache of the session instead
+    of the user's; `writable_caches` (the user's explicit opt-in) makes the user's
+    `caches` under `home` writable instead. No unix socket can be created inside (so no
+    host socket can be connected to) unless `allow_unix_sockets` (the user's explicit
+    opt-in). `home` and `ketch_home` default to the real ones; tests point them at
+    temporary folders.
     """
 
     workspace: Path
@@ -54,6 +59,8 @@ class SandboxPolicy:
     network: bool = False
     allowed_hosts: tuple[str, ...] = ()
     caches: tuple[str, ...] = DEFAULT_CACHES
+    writable_caches: bool = False
+    allow_unix_sockets: bool = False
     limits: SandboxLimits = field(default_factory=SandboxLimits)
 
     def __post_init__(self) -> None:

@@ -1,8 +1,8 @@
 """The network allow-list: an HTTP proxy in ketch that lets sandboxed tools reach listed hosts only.
 
 A sandbox with allowed hosts still has no network of its own. Its HTTP(S)_PROXY points
-at a forwarder inside it (sandbox_forwarder.py) that relays to this proxy over a unix
-socket; the proxy accepts `CONNECT host:port` and plain `GET http://host/...` requests,
+at a forwarder inside it (sandbox_forwarder.py) that hands each connection to this proxy
+over an inherited socketpair; the proxy accepts `CONNECT host:port` and plain `GET http://host/...` requests,
 and only for hosts on the list (DESIGN.md §5.2):
 
 - names are compared whole, after lower-casing and dropping one trailing dot: no prefix,
@@ -28,7 +28,6 @@ import select
 import socket
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 _HEAD_MAX = 64 * 1024
 _MAX_CONNECTIONS = 64
@@ -233,41 +232,68 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
 
 
 class Proxy:
-    """The host side: a unix socket, one thread per client connection."""
+    """The host side: client connections handed over by each sandbox's forwarder, one thread each.
 
-    def __init__(self, socket_path: Path, allowed_hosts: tuple[str, ...]) -> None:
+    No socket of the proxy's is reachable by path: a sandbox may create no unix socket
+    (security.sandbox_seccomp), so its forwarder instead passes each accepted TCP
+    connection over a socketpair it inherited (`channel()`), and the proxy serves that
+    connection directly.
+    """
+
+    def __init__(self, allowed_hosts: tuple[str, ...]) -> None:
         self.policy = Policy(allowed_hosts)
-        self.path = socket_path
         self.denied: list[str] = []  # what was refused, for the transcript
         self._slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(str(socket_path))
-        self._server.listen(64)
         self._closed = False
-        threading.Thread(target=self._accept, name="ketch-proxy", daemon=True).start()
+        self._channels: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def channel(self) -> socket.socket:
+        """A new socketpair for one sandboxed call: the returned end goes to its forwarder."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with self._lock:
+            self._channels.add(mine)
+        threading.Thread(target=self._receive, args=(mine,), name="ketch-proxy", daemon=True).start()
+        return theirs
 
     def close(self) -> None:
         self._closed = True
-        try:
-            self._server.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._server.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-
-    def _accept(self) -> None:
-        while not self._closed:
+        with self._lock:
+            channels, self._channels = list(self._channels), set()
+        for ch in channels:
             try:
-                conn, _ = self._server.accept()
+                ch.shutdown(socket.SHUT_RDWR)
             except OSError:
-                return
-            if not self._slots.acquire(blocking=False):
-                conn.close()
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+                pass
+
+    def _receive(self, channel: socket.socket) -> None:
+        """Take connections from one forwarder until it goes away (its call ended)."""
+        try:
+            while not self._closed:
+                try:
+                    data, fds, _, _ = socket.recv_fds(channel, 16, 4)
+                except OSError:
+                    return
+                if not data and not fds:
+                    return
+                for fd in fds:
+                    self._take(fd)
+        finally:
+            with self._lock:
+                self._channels.discard(channel)
+            channel.close()
+
+    def _take(self, fd: int) -> None:
+        try:
+            conn = socket.socket(fileno=fd)
+        except OSError:
+            os.close(fd)  # not a socket: whatever sent it gets nothing
+            return
+        if conn.family not in (socket.AF_INET, socket.AF_INET6) or conn.type != socket.SOCK_STREAM \
+                or self._closed or not self._slots.acquire(blocking=False):
+            conn.close()
+            return
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         upstream: socket.socket | None = None

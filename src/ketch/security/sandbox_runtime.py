@@ -1,37 +1,41 @@
-"""Ketch's private folder for a sandbox, and undoing what a call leaves on disk.
+"""Ketch's private folder for a sandbox, and the record that lets the next ketch finish a call.
 
-The folder (0700, under $XDG_RUNTIME_DIR or the temp folder) holds the read-only
-sources of placeholders, the state folder bound into the sandbox, the proxy socket,
-and a journal of the placeholders bwrap was asked to create in the user's folders.
-If ketch is killed in the middle of a command, the next ketch finds the folder of the
-dead process, removes the placeholders it left (only if still empty), then the folder.
+The folder (0700, under $XDG_RUNTIME_DIR or the temp folder) holds the empty folder that
+hides credential stores, the state folder bound into the sandbox, the private package
+cache, the forwarder of the network proxy, and a journal of the calls in flight: which
+protected paths were missing when each started (and so must still be missing when it
+ends). If ketch is killed in the middle of a command, the next ketch finds the folder of
+the dead process, moves whatever the command created at those paths into quarantine,
+says so, and removes the folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-# What a `.git/commondir` placeholder holds: "." (the git folder itself) keeps git working.
-PLACEHOLDER_SAME_DIR = b".\n"
+from ketch.security.sandbox_quarantine import quarantine
+
 _PREFIX = "ketch-"
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """Ketch's private folder for one sandbox: never bound in, except `state` and `net`."""
+    """Ketch's private folder for one sandbox: never bound in, except `state`, `cache` and `net`."""
 
     root: Path
     state: Path          # bound read-write: Bash's working-directory file lives here
-    empty_dir: Path      # read-only source for placeholders and hidden folders
-    empty_file: Path     # read-only source for placeholder files
-    same_dir_file: Path  # read-only source for a `.git/commondir` placeholder
-    net: Path            # bound read-only: the allow-list proxy's socket (connect needs no write)
-    journal: Path        # placeholders asked for, NUL-separated, for recovery after a crash
+    cache: Path          # bound read-write: the package managers' cache for this session
+    empty_dir: Path      # read-only source for hidden credential folders
+    net: Path            # bound read-only: the network proxy's forwarder script
+    journal: Path        # calls in flight and the protected paths each found missing
+    notes: list[str] = field(default_factory=list)  # what recovery did, for the next result
 
 
 def runtime_parent() -> Path:
@@ -44,57 +48,53 @@ def runtime_parent() -> Path:
 
 def make_runtime(parent: Path | None) -> Runtime:
     parent = parent or runtime_parent()
-    reap_stale(parent)
+    notes = reap_stale(parent)
     root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{_pid_namespace()}-", dir=parent))
     state = root / "state"
     state.mkdir(mode=0o700)
+    cache = root / "cache"
+    cache.mkdir(mode=0o700)
     empty_dir = root / "empty"
     empty_dir.mkdir(mode=0o500)
-    empty_file = root / "empty.file"
-    _write_read_only(empty_file, b"")
-    same_dir_file = root / "same-dir.file"
-    _write_read_only(same_dir_file, PLACEHOLDER_SAME_DIR)
     net = root / "net"
     net.mkdir(mode=0o700)
-    return Runtime(root=root, state=state, empty_dir=empty_dir, empty_file=empty_file,
-                   same_dir_file=same_dir_file, net=net, journal=root / "placeholders")
-
-
-def _write_read_only(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(path, 0o400)
+    return Runtime(root=root, state=state, cache=cache, empty_dir=empty_dir, net=net,
+                   journal=root / "calls", notes=notes)
 
 
 def remove_runtime(root: Path) -> None:
-    """Remove the folder; placeholders were removed call by call."""
+    """Remove the folder (the private cache with it)."""
     shutil.rmtree(root, ignore_errors=True)
 
 
-def record_placeholders(runtime: Runtime, paths: list[Path]) -> None:
-    """Note placeholders before bwrap creates them, so a crash cannot leave them behind for good."""
-    if paths:
-        with open(runtime.journal, "ab") as fh:
-            fh.write(b"".join(os.fsencode(p) + b"\0" for p in paths))
+def record_call(runtime: Runtime, suspects: list[Path], quarantine_dir: Path, since: float) -> None:
+    """Note a call's missing protected paths before it starts, so a crash cannot hide what it made."""
+    if suspects:
+        entry = {"quarantine": os.fsdecode(quarantine_dir), "since": since,
+                 "paths": [os.fsdecode(p) for p in suspects]}
+        with open(runtime.journal, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
 
 
-def forget_placeholders(runtime: Runtime) -> None:
-    """No call holds a placeholder any more: the journal can start over."""
+def forget_calls(runtime: Runtime) -> None:
+    """No call is in flight any more: the journal can start over."""
     try:
         os.truncate(runtime.journal, 0)
     except OSError:
         pass
 
 
-def reap_stale(parent: Path) -> None:
-    """Clean up after ketch processes of this user that died without doing so themselves."""
+def reap_stale(parent: Path) -> list[str]:
+    """Finish the calls of ketch processes of this user that died in the middle of one.
+
+    What appeared at a recorded path since its call started is the command's (or, rarely,
+    the user's, made after the crash): it is moved into quarantine, never deleted.
+    """
+    notes: list[str] = []
     try:
         entries = list(os.scandir(parent))
     except OSError:
-        return
+        return notes
     for entry in entries:
         pid = _pid_of(entry.name)
         if pid is None or pid == os.getpid() or pid_alive(pid):
@@ -106,13 +106,38 @@ def reap_stale(parent: Path) -> None:
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
             continue
         root = Path(entry.path)
-        try:
-            recorded = (root / "placeholders").read_bytes().split(b"\0")
-        except OSError:
-            recorded = []
-        for raw in sorted({r for r in recorded if r}, key=lambda r: -r.count(b"/")):
-            remove_placeholder(Path(os.fsdecode(raw)))
+        notes += _finish_calls(root / "calls")
         remove_runtime(root)
+    return notes
+
+
+def _finish_calls(journal: Path) -> list[str]:
+    notes: list[str] = []
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return notes
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            folder, since = Path(entry["quarantine"]), float(entry["since"])
+            paths = [Path(p) for p in entry["paths"]]
+        except (ValueError, KeyError, TypeError):
+            continue
+        for path in paths:
+            try:
+                if os.lstat(path).st_ctime < since - 1:
+                    continue
+            except OSError:
+                continue
+            if note := quarantine(path, folder, why="was created by a command that ran when ketch was killed"):
+                notes.append(note)
+    return notes
+
+
+def now() -> float:
+    """The clock `since` is measured on: file ctimes are wall-clock times."""
+    return time.time()
 
 
 def _pid_namespace() -> int:
@@ -141,19 +166,6 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def remove_placeholder(path: Path) -> None:
-    """Remove a placeholder bwrap made, unless something real has taken its place since."""
-    try:
-        st = os.lstat(path)
-        if stat.S_ISDIR(st.st_mode):
-            os.rmdir(path)  # fails if not empty: then it is not ours to remove
-        elif stat.S_ISREG(st.st_mode) and st.st_size <= len(PLACEHOLDER_SAME_DIR):
-            if path.read_bytes() in (b"", PLACEHOLDER_SAME_DIR):
-                os.unlink(path)
-    except OSError:
-        pass
 
 
 def restore_link(path: Path, target: str) -> str | None:
