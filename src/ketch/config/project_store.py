@@ -68,7 +68,7 @@ def remember_rule(workspace: Path, rule: str, kind: str = "allow") -> Path:
     """Add `rule` to the folder's remembered `kind` list; return the file. Raises OSError/ValueError."""
     path = remembered_path(workspace)
     data = _load(path, _canonical(workspace))
-    rules = _rule_list(path, data, kind, create=True)
+    rules = rule_list(path, data, kind, create=True)
     if rule not in rules:
         rules.append(rule)
     _save(path, data)
@@ -83,7 +83,7 @@ def forget_rule(workspace: Path, rule: str) -> list[str]:
     data = _load(path, _canonical(workspace))
     removed = []
     for kind in KINDS:
-        rules = _rule_list(path, data, kind, create=False)
+        rules = rule_list(path, data, kind, create=False)
         if rules is not None and rule in rules:
             rules[:] = [r for r in rules if r != rule]
             removed.append(kind)
@@ -106,7 +106,8 @@ def _load(path: Path, workspace: Path) -> dict[str, Any]:
     return data
 
 
-def _rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
+def rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
+    """permissions[kind] of a settings object (made when `create`); ValueError names a bad shape."""
     permissions = data.setdefault("permissions", {}) if create else data.get("permissions", {})
     if not isinstance(permissions, dict):
         raise ValueError(f'{path}: "permissions" is not an object; edit it by hand')

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.agent.rules import Rule
+from ketch.config.project_store import rule_list
 from ketch.ui.rule_offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 
 
@@ -25,7 +26,7 @@ def append_project_rule(workspace: Path, rule: Rule, kind: str = "allow") -> Pat
     """Add `rule` to permissions.<kind> of the local settings file; return the file's path."""
     path = local_settings_path(workspace)
     data = _read(path)
-    rules = _rule_list(path, data, kind, create=True)
+    rules = rule_list(path, data, kind, create=True)
     if str(rule) not in rules:
         rules.append(str(rule))
     _write(path, data)
@@ -44,7 +45,7 @@ def remove_project_rule(workspace: Path, text: str) -> list[str]:
     data = _read(path)
     removed_from = []
     for kind in ("allow", "ask", "deny"):
-        rules = _rule_list(path, data, kind, create=False)
+        rules = rule_list(path, data, kind, create=False)
         if rules is not None and text in rules:
             rules[:] = [r for r in rules if r != text]
             removed_from.append(kind)
@@ -61,16 +62,6 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
     return data
-
-
-def _rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
-    permissions = data.setdefault("permissions", {}) if create else data.get("permissions", {})
-    if not isinstance(permissions, dict):
-        raise ValueError(f"{path}: \"permissions\" is not an object; edit it by hand")
-    rules = permissions.setdefault(kind, []) if create else permissions.get(kind)
-    if rules is not None and not isinstance(rules, list):
-        raise ValueError(f"{path}: \"permissions.{kind}\" is not a list; edit it by hand")
-    return rules
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
