@@ -23,7 +23,7 @@ from typing import Iterable
 
 _lock = threading.Lock()
 _pinned: tuple[Path, ...] | None = None
-_found: dict[str, str | None] = {}
+_found: dict[tuple[str, str], str | None] = {}  # (name, PATH) -> where
 
 
 class HostProgramMissing(Exception):
@@ -59,9 +59,10 @@ def _path_entries() -> list[str]:
 
 def find(name: str) -> str | None:
     """Absolute path of `name` from a PATH folder no tool can write; None if there is none."""
+    key = (name, os.environ.get("PATH", os.defpath))
     with _lock:
-        if name in _found:
-            return _found[name]
+        if key in _found:
+            return _found[key]
         roots = writable_roots()
         found = None
         for entry in _path_entries():
@@ -78,7 +79,7 @@ def find(name: str) -> str | None:
                 continue  # /usr/local/bin/git -> <workspace>/.venv/bin/git
             found = str(real) if real.name == name else str(candidate)
             break
-        _found[name] = found
+        _found[key] = found
         return found
 
 
