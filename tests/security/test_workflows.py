@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -227,3 +229,28 @@ def test_ordinary_forms_of_the_builtin_rules(lab):
     assert "topic" in git(lab.ws, "branch").stdout
     assert "# wip" in out.result_text("l")
     lab.assert_safe(out)
+
+
+def test_work_with_the_project_venv_on_path(lab):
+    """An activated project venv (its bin first on PATH, protected from writes): tests, installs of
+    a library into it, git, and edits run with zero prompts; ketch's own git is not the venv's."""
+    _with_commit(lab)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(lab.ws / ".venv")], check=True)
+    (lab.ws / ".gitignore").write_text(".venv/\ndist/\n")
+    wheel = _make_wheel(lab.ws / "dist")
+    lab.rebaseline()
+    venv_bin = lab.ws / ".venv" / "bin"
+    env = {"PATH": f"{venv_bin}:{os.environ['PATH']}", "VIRTUAL_ENV": str(lab.ws / ".venv")}
+    out = lab.run([turn(bash("t", "python -m pytest -q -p no:cacheprovider")),
+                   turn(bash("p", f"pip install --no-index {wheel.relative_to(lab.ws)}")),
+                   turn(call("Read", "r", file_path="app.py")),
+                   turn(call("Edit", "e", file_path="app.py", old_string="'hello '", new_string="'hi '")),
+                   turn(bash("c", "git add app.py .gitignore && git commit -m 'greet shorter'"))],
+                  mode="acceptEdits", env=env, timeout=180)
+    _no_denials(out)
+    assert "passed" in out.result_text("t"), out.result_text("t")
+    assert "Successfully installed tinypkg-0.1" in out.result_text("p"), out.result_text("p")
+    assert git(lab.ws, "log", "--format=%s", "-1").stdout.strip() == "greet shorter"
+    check = subprocess.run([str(venv_bin / "python"), "-c", "import tinypkg; print(tinypkg.VALUE)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "42", check.stderr
