@@ -207,3 +207,15 @@ def test_racing_symlink_flips_never_let_a_write_escape(tmp_path: Path):
         stop.set()
         t.join()
     assert list(outside.iterdir()) == []
+
+
+def test_write_makes_no_folder_outside_when_the_path_changed(tmp_path: Path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    approved = ws / "new" / "deep" / "f.txt"
+    os.symlink(outside, ws / "new")  # appeared after the gate approved ws/new/deep/f.txt
+    with pytest.raises(ToolError):
+        WriteTool().run({"file_path": "new/deep/f.txt", "content": "x\n"}, _ctx(ws, approved))
+    assert list(outside.iterdir()) == []

@@ -4,9 +4,8 @@ The permission gate approved a canonical path. Between that decision and the too
 open, anything could have put a symlink on the way (DESIGN.md §5.3), so a tool never
 opens the path by name: `Target.open` holds a descriptor of the file's folder, reached
 without following symlinks (security.safe_open), confirms with the kernel that the folder
-is where the approved path says, and hands the path to `ctx.check_opened` — the gate's
-containment, protected-path and credential checks, run again at execution time on what
-was opened. Reads, stats, the temp file and the rename of an atomic write all go through
+is where the approved path says; before that, `ctx.check_opened` runs the gate's containment,
+protected-path and credential checks again at execution time on the path the tool resolved. Reads, stats, the temp file and the rename of an atomic write all go through
 the folder descriptor and never follow a final symlink.
 """
 
@@ -63,7 +62,9 @@ class Target:
 
 @contextmanager
 def open_target(path: Path, ctx: ToolContext, kind: str, *, create_dirs: bool = False) -> Iterator[Target]:
-    """Reach `path`'s folder without symlinks, confirm where it is, run the execution-time checks."""
+    """Run the execution-time checks, then reach `path`'s folder without symlinks and confirm where
+    it is. The checks come first: a folder `create_dirs` makes must be inside an approved path."""
+    ctx.check_opened(kind, path)
     try:
         fd = open_dir(path.parent, create=create_dirs)
     except PathChanged as exc:
@@ -83,7 +84,6 @@ def open_target(path: Path, ctx: ToolContext, kind: str, *, create_dirs: bool = 
         entry = target.lstat()
         if entry is not None and stat.S_ISLNK(entry.st_mode):
             raise changed_error(path, OSError(40, "the file itself is now a symlink"))
-        ctx.check_opened(kind, path)
         yield target
     finally:
         os.close(fd)
