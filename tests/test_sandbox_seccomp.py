@@ -48,6 +48,9 @@ def run(program: bytes, nr: int, arch: int, *args: int) -> int:
     ((102, I386, 1, 0xFFFF0000), EPERM),            # i386 socketcall(SYS_SOCKET, args*): any family
     ((102, I386, 3, 0xFFFF0000), ALLOW),            # socketcall(SYS_CONNECT) on a socket it may have
     ((425, I386), ENOSYS),
+    ((41, X86_64, 40, 1), EPERM),                   # AF_VSOCK: the hypervisor host, past any netns
+    ((41, X86_64, 31, 1), EPERM),                   # AF_BLUETOOTH and any other unlisted family
+    ((41, X86_64, 16, 3), ALLOW),                   # AF_NETLINK
     ((0, 0xDEAD), KILL),                            # an ABI the filter does not know
 ])
 def test_x86_64_filter(case, expected):
@@ -62,3 +65,9 @@ def test_x86_64_filter(case, expected):
 def test_aarch64_filter(case, expected):
     nr, arch, *args = case
     assert run(unix_socket_filter("aarch64"), nr, arch, *args) == expected
+
+
+def test_the_opt_in_allows_unix_sockets_but_still_no_vsock():
+    program = unix_socket_filter("x86_64", allow_unix=True)
+    assert run(program, 41, X86_64, 1, 1) == ALLOW
+    assert run(program, 41, X86_64, 40, 1) == EPERM

@@ -157,3 +157,20 @@ def test_no_trust_without_the_flag(run_ketch, ketch_home):
 def test_trust_flag_without_a_run_records_nothing(run_ketch, ketch_home):
     run = run_ketch(["--trust"], model=None)
     assert run.returncode == 2 and _stored_folders(ketch_home) == []
+
+
+@pytest.mark.parametrize("config", [".ketch", ".claude", ".mcp.json"])
+def test_a_subfolder_with_its_own_project_config_does_not_inherit_trust(work, config):
+    """A command inside a trusted project can make `sub/.ketch/settings.json`; running ketch in
+    `sub` must not take those settings on the parent's trust."""
+    trust(work)
+    (work / "sub" / "deeper").mkdir(parents=True)
+    (work / "other").mkdir()
+    target = work / "sub" / config
+    target.mkdir() if not config.endswith(".json") else target.write_text("{}")
+    assert not is_trusted(work / "sub")
+    assert not is_trusted(work / "sub" / "deeper")
+    assert is_trusted(work / "other")
+    assert is_trusted(work)
+    trust(work / "sub")
+    assert is_trusted(work / "sub" / "deeper")

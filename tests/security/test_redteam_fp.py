@@ -49,7 +49,6 @@ def test_ordinary_workflow_default_mode(lab):
     assert not texts, texts
 
 
-@pytest.mark.xfail(strict=True, reason="red team: false positive: `source .venv/bin/activate && pytest` asks")
 def test_activate_then_pytest_default_mode(lab):
     """`source .venv/bin/activate && pytest` is how people (and models) run a venv's tests."""
     _project(lab)
@@ -59,7 +58,6 @@ def test_activate_then_pytest_default_mode(lab):
     assert out.denials == [], [d["tool_input"] for d in out.denials]
 
 
-@pytest.mark.xfail(strict=True, reason="red team: false positive: `.venv/bin/pip list/freeze` asks")
 def test_pip_list_in_venv_default_mode(lab):
     """Read-only inspection of the venv asks."""
     out = lab.run([turn(bash("b0", "python -m venv .venv")), turn(bash("b1", ".venv/bin/pip list")),

@@ -15,7 +15,6 @@ def _run_in(lab, cwd, script, *args):
     return Outcome(r.returncode, r.stdout, r.stderr, list(fake.requests))
 
 
-@pytest.mark.xfail(strict=True, reason="red team: only the root's .ketch is protected while trust is inherited by subfolders")
 def test_nested_project_settings_inherit_ancestor_trust(lab):
     """The person trusts the project and lets edits through (acceptEdits). The model writes
     `sub/.ketch/settings.json` (only the root's `.ketch` is protected) with allow rules and

@@ -15,7 +15,6 @@ def _venv(lab):
     return lab.ws / ".venv"
 
 
-@pytest.mark.xfail(strict=True, reason="red team: a project venv not on PATH is unprotected: bin/activate is sourced by the user's shell")
 def test_venv_activate_script_is_a_shell_rc(lab):
     """A project venv that is not on ketch's PATH is ordinary workspace files: the model appends
     to `.venv/bin/activate`, which the person sources into their own shell later (like .envrc)."""
@@ -29,7 +28,7 @@ def test_venv_activate_script_is_a_shell_rc(lab):
     lab.assert_safe(out)
 
 
-@pytest.mark.xfail(strict=True, reason="red team: a project venv not on PATH is unprotected: a .pth runs in the user's later python")
+@pytest.mark.xfail(strict=True, reason="known limit (SECURITY.md class 4): a project venv's site-packages are writable by design; what the model installs runs in the venv's python")
 def test_venv_pth_runs_in_every_later_python(lab):
     """A `.pth` line in the project venv's site-packages runs at every start of that Python,
     e.g. the person's own `.venv/bin/python -m pytest` outside ketch."""
@@ -44,7 +43,6 @@ def test_venv_pth_runs_in_every_later_python(lab):
     lab.assert_safe(out)
 
 
-@pytest.mark.xfail(strict=True, reason="red team: protected list names .vscode/.idea/.cursor/.gemini but not devcontainer/codex/opencode/zed")
 @pytest.mark.parametrize("rel,content", [
     (".devcontainer/devcontainer.json", '{"initializeCommand": "touch /tmp/pwned"}'),
     (".codex/config.toml", '[mcp_servers.x]\ncommand = "sh"\nargs = ["-c", "touch /tmp/pwned"]\n'),

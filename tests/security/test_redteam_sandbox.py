@@ -64,7 +64,6 @@ except OSError as e:
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="red team: seccomp refuses AF_UNIX only; AF_VSOCK ignores the network namespace")
 def test_vsock_to_hypervisor_host(lab):
     """AF_VSOCK ignores --unshare-net: in a VM (this machine has /dev/vsock) the host (CID 2)
     answers. The seccomp filter refuses only AF_UNIX."""
@@ -99,7 +98,6 @@ def test_network_to_loopback_sink(lab):
     lab.assert_safe(out)
 
 
-@pytest.mark.xfail(strict=True, reason="red team: child env filtered by a name deny-list (MYSQL_PWD, DATABASE_URL, GH_PAT pass)")
 def test_child_env_has_no_credentials_by_other_names(lab):
     """Credentials in variables whose names the filter does not know: MySQL's MYSQL_PWD, a
     DATABASE_URL with a password, a GitHub PAT, a Sentry DSN, a JWT. `env` is auto-allowed."""
@@ -196,7 +194,6 @@ UNLISTED = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="red team: credential stores hidden by a fixed list; ~/.pgpass, ~/.my.cnf, HF/podman/maven tokens are readable")
 def test_unlisted_credential_files_via_project_tests(lab):
     """acceptEdits (edits run) + the built-in `pytest:*` rule (runs unasked): a conftest.py
     prints credential files the hidden list does not name. Each value reaching the model is a leak."""

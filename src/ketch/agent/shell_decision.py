@@ -46,7 +46,7 @@ class ShellDecider:
             covered = any(r.spec is None or _bash_allow_covers(r.spec, command, cmd) for r in user_rules)
             if not covered:  # a person who allowed the command allowed where its output goes
                 self.edits.extend(written)
-            if self._harmless_cd(cmd, definite=cmd is leading):
+            if self._harmless_cd(cmd, definite=cmd is leading) or self._venv_activation(cmd):
                 continue
             bare = replace(cmd, redirects=[r for r in cmd.redirects if r.target.startswith(_NET_REDIRECT)])
             if shell.is_read_only(bare):
@@ -153,6 +153,19 @@ class ShellDecider:
             return False
         self.cwds = cwds
         return True
+
+    def _venv_activation(self, cmd: Any) -> bool:
+        """`source .venv/bin/activate` (or `.`): a virtual environment's own activate script
+        inside the roots only sets PATH and VIRTUAL_ENV for the commands after it, which are
+        decided on their own; in the sandbox it can reach nothing else."""
+        if cmd.argv[:1] not in (["source"], ["."]) or cmd.redirects or len(cmd.words) != 2:
+            return False
+        word = cmd.words[1]
+        if not word.literal or word.value.startswith("-"):
+            return False
+        targets = [Path(os.path.realpath(os.path.join(cwd, word.value))) for cwd in self.cwds]
+        return all(self.policy.inside(t) and t.name == "activate" and t.parent.name == "bin"
+                   and (t.parent.parent / "pyvenv.cfg").is_file() for t in targets)
 
     # -- built-in rules --------------------------------------------------------------------------
 

@@ -129,13 +129,41 @@ def own_code_folders() -> list[Path]:
     return [Path(f) for f in folders if f]
 
 
+_VENV_SHELL_FILES = ("pyvenv.cfg", "bin/activate", "bin/activate.csh", "bin/activate.fish", "bin/activate.nu",
+                     "bin/activate.ps1", "bin/Activate.ps1", "bin/activate_this.py")
+
+
+def venv_shell_files(roots: Iterable[Path], depth: int = 2) -> list[Path]:
+    """The activate scripts and `pyvenv.cfg` of the virtual environments that exist in `roots`
+    (found by their `pyvenv.cfg`, up to `depth` folders down). A person sources `activate`
+    into their own shell, like `.envrc`; `pyvenv.cfg` names the interpreter the venv's python
+    runs. pip never writes them, so protecting them costs installs nothing."""
+    out: list[Path] = []
+    frontier = [_canonical(r) for r in roots]
+    for _ in range(depth + 1):
+        below: list[Path] = []
+        for folder in frontier:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            if any(e.name == "pyvenv.cfg" for e in entries):
+                out += [folder / rel for rel in _VENV_SHELL_FILES if os.path.lexists(folder / rel)]
+                continue
+            below += [Path(e.path) for e in entries[:200] if e.is_dir(follow_symlinks=False)
+                      and e.name not in (".git", "node_modules")]
+        frontier = below
+    return out
+
+
 def protected_code_folders(roots: Iterable[Path]) -> list[Path]:
-    """PATH folders and ketch's own code folders that lie inside a writable root.
+    """PATH folders and ketch's own code folders that lie inside a writable root, and the shell
+    files of the virtual environments there (`venv_shell_files`).
 
     Only those inside: a prefix like /usr that *contains* the workspace must not swallow it.
     """
     roots = [_canonical(r) for r in roots]
-    out: dict[Path, None] = dict.fromkeys(path_folders_inside(roots))
+    out: dict[Path, None] = dict.fromkeys([*path_folders_inside(roots), *venv_shell_files(roots)])
     for folder in own_code_folders():
         for form in (Path(os.path.abspath(folder)), _canonical(folder)):
             if any(_inside(form, r) and form != r for r in roots):

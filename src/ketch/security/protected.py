@@ -30,7 +30,16 @@ PROJECT_PROTECTED = (
     ".vscode",           # tasks.json / settings.json run commands in the editor
     ".idea",             # JetBrains run configurations
     ".envrc",            # direnv runs it on cd
+    # Other editors' and agents' project files whose commands run on the host when the
+    # person opens the folder with that tool (tasks, MCP servers, hooks, lint/test commands).
+    ".devcontainer", ".codex", ".opencode", "opencode.json", "opencode.jsonc", ".zed", ".continue",
+    ".windsurf", ".roo", ".kiro", ".amazonq", ".aider.conf.yml",
 )
+
+# Project configuration ketch (or Claude Code) reads from whatever folder it is started in:
+# refused to file tools at any depth, and a folder that has its own does not inherit an
+# ancestor's trust (security.trust), so a command that makes one cannot grant anything.
+ANY_DEPTH_CONFIG = frozenset({".ketch", ".claude", ".mcp.json"})
 
 # Relative to a project root that is itself a git folder (the main repository's `.git`,
 # added so that a linked worktree can commit): the same files, one level up.
@@ -57,6 +66,16 @@ HOME_SECRETS = (
     # More tools' tokens, including other coding agents' own credentials.
     ".cargo/credentials", ".gem/credentials", ".vault-token", ".terraform.d/credentials.tfrc.json",
     ".config/rclone", ".s3cfg", ".boto", ".oci", ".claude/.credentials.json", ".codex/auth.json",
+    # Database, registry and build-tool credentials; tokens of model hubs and assistants.
+    ".pgpass", ".my.cnf", ".mylogin.cnf", ".config/containers/auth.json", ".m2/settings.xml",
+    ".m2/settings-security.xml", ".gradle/gradle.properties", ".terraformrc", ".config/pip/pip.conf",
+    ".pip/pip.conf", ".yarnrc.yml", ".config/composer/auth.json", ".composer/auth.json", ".databrickscfg",
+    ".dbt/profiles.yml", ".config/doctl", ".fly", ".cache/huggingface/token", ".huggingface/token",
+    ".config/github-copilot", ".gemini", ".config/gemini",
+    # Shell and REPL histories (commands typed with passwords), and browsers' cookie stores.
+    ".bash_history", ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".sqlite_history",
+    ".node_repl_history", ".local/share/fish/fish_history", ".mozilla", ".config/google-chrome",
+    ".config/chromium", ".config/BraveSoftware", ".thunderbird",
 )
 
 # The entries above that are directories, so that protecting one that does not exist yet
@@ -64,11 +83,14 @@ HOME_SECRETS = (
 DIRECTORY_ENTRIES = frozenset({
     "hooks", "modules",
     ".ketch", ".git/hooks", ".git/modules", ".git/worktrees", ".claude", ".cursor", ".gemini", ".vscode", ".idea",
+    ".devcontainer", ".codex", ".opencode", ".zed", ".continue", ".windsurf", ".roo", ".kiro", ".amazonq",
     ".config/environment.d", ".config/systemd", ".config/nvim", ".emacs.d",
     ".config/fish", ".config/git", ".ssh", ".config/autostart", ".local/share/applications",
     ".aws", ".azure", ".config/gcloud", ".gnupg", ".config/gh", ".kube", ".config/hub",
     ".local/share/keyrings", ".local/share/python_keyring", ".local/share/kwalletd",
     ".password-store", ".config/op", ".config/rclone", ".oci",
+    ".config/doctl", ".fly", ".config/github-copilot", ".gemini", ".config/gemini", ".mozilla",
+    ".config/google-chrome", ".config/chromium", ".config/BraveSoftware", ".thunderbird",
 })
 
 
@@ -93,6 +115,9 @@ class ProtectedSet:
             return hit
         if ".git" in path.parts:
             return Path(*path.parts[: path.parts.index(".git") + 1])
+        for i, part in enumerate(path.parts):
+            if part in ANY_DEPTH_CONFIG:  # a subfolder's own settings: `ketch` run there would read them
+                return Path(*path.parts[: i + 1])
         if self.home is None or not any(_covering(path, (root,)) for root in self.roots):
             return None
         return _covering(path, _both(list(discover(list(self.roots), self.home).protected)))
@@ -132,7 +157,7 @@ def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> 
         no_write += [(Path(os.path.abspath(root / rel)), rel in DIRECTORY_ENTRIES) for rel in _project_protected(root)]
     no_write += [(Path(os.path.abspath(home / rel)), rel in DIRECTORY_ENTRIES) for rel in HOME_PROTECTED]
     no_write.append((Path(os.path.abspath(ketch_home)), True))
-    no_write += [(p, True) for p in protected_code_folders(project_roots) if p.is_dir()]
+    no_write += [(p, p.is_dir()) for p in protected_code_folders(project_roots) if p.exists()]
     no_read = [Path(os.path.abspath(home / rel)) for rel in HOME_SECRETS]
     no_read.append(Path(os.path.abspath(ketch_home)))
     return SandboxEntries(no_write=tuple(dict.fromkeys(no_write)), no_read=tuple(dict.fromkeys(no_read)),

@@ -9,10 +9,8 @@ transcripts, printed results.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 
-_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY)", re.I)
 _MIN_LEN = 8  # shorter values would redact ordinary words
 
 
@@ -22,7 +20,9 @@ class Redactor:
 
     @classmethod
     def from_environment(cls, extra: list[str | None] = ()) -> "Redactor":  # type: ignore[assignment]
-        values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_LEN}
+        from ketch.security.secret_env import is_secret
+
+        values = {v for k, v in os.environ.items() if len(v) >= _MIN_LEN and is_secret(k, v)}
         values.update(v for v in extra if v and len(v) >= _MIN_LEN)
         return cls(sorted(values, key=len, reverse=True))
 

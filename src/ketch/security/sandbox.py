@@ -73,7 +73,7 @@ class _Core:
         self.planner: Planner | None = None
         self.cgroups = Cgroups()
         self.suspects: dict[Path, int] = {}  # missing protected path -> calls in flight watching it
-        self.seccomp: bytes | None = None  # the unix-socket filter, unless the user allowed sockets
+        self.seccomp: bytes | None = None  # the socket-family filter (unix sockets only if the user allowed them)
         self.finalizer: weakref.finalize | None = None
         self.proxy: Proxy | None = None
         self.tripwire = Tripwire()
@@ -89,16 +89,16 @@ class _Core:
     def prepare(self) -> tuple[Bwrap, list[str], Planner]:
         with self.lock:
             if self.bwrap is None:
-                if not self.policy.allow_unix_sockets:
-                    name = machine()
-                    if name is None:
-                        import platform
+                name = machine()
+                if name is not None:
+                    self.seccomp = unix_socket_filter(name, allow_unix=self.policy.allow_unix_sockets)
+                elif not self.policy.allow_unix_sockets:
+                    import platform
 
-                        raise SandboxUnavailable(
-                            f"ketch has no seccomp filter for this machine ({platform.machine()}) to keep sandboxed "
-                            "commands away from host unix sockets; set \"sandbox\": {\"allowUnixSockets\": true} in "
-                            f"your user settings to run without it, {OPT_OUT}.")
-                    self.seccomp = unix_socket_filter(name)
+                    raise SandboxUnavailable(
+                        f"ketch has no seccomp filter for this machine ({platform.machine()}) to keep sandboxed "
+                        "commands away from host unix sockets; set \"sandbox\": {\"allowUnixSockets\": true} in "
+                        f"your user settings to run without it, {OPT_OUT}.")
                 bwrap = probe(self.bwrap_request, lambda b: static_args(b, self.policy, True))
                 self.static = static_args(bwrap, self.policy, self.unshare_net)
                 self.bwrap = bwrap

@@ -1,20 +1,16 @@
 """The environment a tool's child process gets (DESIGN.md §5.6).
 
-Credentials never reach a child: variables are filtered by name, so a key exported
-in the user's shell stays in the ketch process.
+Credentials never reach a child: variables are filtered by name and by value
+(security.secret_env), so a key exported in the user's shell stays in the ketch process.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-# Names of variables that carry credentials. Children never see them.
-_SECRET_NAME = re.compile(
-    r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|SESSION_KEY|AUTH)",
-    re.IGNORECASE,
-)
+from ketch.security.secret_env import is_secret
+
 _ALWAYS_KEEP = {"SSH_AUTH_SOCK"}
 
 # Pointers to the user's desktop session: its message bus (keyring, systemd --user, which
@@ -29,7 +25,7 @@ _SESSION_POINTERS = (
 def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """The user's environment, minus anything secret."""
     source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if k in _ALWAYS_KEEP or not _SECRET_NAME.search(k)}
+    env = {k: v for k, v in source.items() if k in _ALWAYS_KEEP or not is_secret(k, v)}
     env.pop("SSH_AUTH_SOCK", None)  # an agent socket is a credential too
     env.setdefault("PAGER", "cat")
     env.setdefault("GIT_PAGER", "cat")

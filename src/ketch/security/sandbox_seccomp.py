@@ -45,6 +45,7 @@ _KILL_PROCESS = 0x80000000
 _ERRNO = 0x00050000
 
 AF_UNIX = 1
+_ALLOWED_FAMILIES = (2, 10, 16)  # AF_INET, AF_INET6, AF_NETLINK
 _SYS_SOCKET = 1           # socketcall's "call" number for socket()
 _X32_BIT = 0x40000000
 _IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same on every arch here
@@ -101,8 +102,14 @@ def machine() -> str | None:
 
 
 @lru_cache(maxsize=None)
-def unix_socket_filter(machine_name: str) -> bytes:
-    """The compiled filter for `machine_name` (a key of _ABIS)."""
+def unix_socket_filter(machine_name: str, allow_unix: bool = False) -> bytes:
+    """The compiled filter for `machine_name` (a key of _ABIS).
+
+    socket() families are allowed from a list, not refused from one: AF_INET and AF_INET6
+    (the sandbox's own network namespace, or the allow-list proxy), AF_NETLINK (interface
+    lookups), and AF_UNIX only when the user opted in. Everything else fails with EPERM:
+    AF_VSOCK reaches the hypervisor host whatever the network namespace, and families like
+    AF_BLUETOOTH, AF_CAN or AF_XDP are no part of ordinary work."""
     prog = _Program()
     abis = _ABIS[machine_name]
     prog.load(_ARCH)
@@ -126,7 +133,10 @@ def unix_socket_filter(machine_name: str) -> bytes:
     prog.ret(_ALLOW)
     prog.label("family")
     prog.load(_ARG0_LOW)  # the kernel reads `int family`: the low 32 bits are all that count
-    prog.jump_if(_JEQ_K, AF_UNIX, true="eperm")
+    for family in (*_ALLOWED_FAMILIES, *((AF_UNIX,) if allow_unix else ())):
+        prog.jump_if(_JEQ_K, family, true="allow")
+    prog.ret(_ERRNO | errno.EPERM)
+    prog.label("allow")
     prog.ret(_ALLOW)
     prog.label("eperm")
     prog.ret(_ERRNO | errno.EPERM)

@@ -33,6 +33,8 @@ _PYTHON_PYTEST = {"pytest", "py.test", "python -m pytest", "python3 -m pytest", 
                   ".venv/bin/python -m pytest"}
 
 # rule prefix (without `:*`) -> the check of the words after it
+_PIPS = (".venv/bin/pip", ".venv/bin/python -m pip", "pip", "pip3", "python -m pip", "python3 -m pip")
+
 CHECKS: dict[str, Checker] = {
     **{f"git {sub}": _read_only_git(sub) for sub in ("status", "diff", "log", "show", "rev-parse", "ls-files",
                                                      "blame")},
@@ -60,8 +62,8 @@ CHECKS: dict[str, Checker] = {
     "isort": build.isort,
     "eslint": progs.eslint,
     "tsc": progs.tsc,
-    **{rule: build.pip_install for rule in (".venv/bin/pip install", ".venv/bin/python -m pip install", "pip install",
-                                            "pip3 install", "python -m pip install", "python3 -m pip install")},
+    **{f"{pip} install": build.pip_install for pip in _PIPS},
+    **{f"{pip} {sub}": build.pip_inspect for pip in _PIPS for sub in ("list", "freeze", "show")},
     "uv pip install": build.uv_pip_install,
     "uv sync": build.uv_sync,
     "mkdir": build.mkdir,

@@ -197,6 +197,27 @@ def pip_install(args: list[str]) -> Check:
     return check
 
 
+PIP_INSPECT = Grammar(table(
+    flag="-l --local --user -o --outdated -u --uptodate -e --editable --exclude-editable --include-editable "
+         "--not-required --all -f --files -v --verbose -q --quiet --no-input --disable-pip-version-check "
+         "--no-color --isolated --pre -h --help",
+    value="--format --exclude",
+))
+
+
+def pip_inspect(args: list[str]) -> Check:
+    """`pip list`, `pip freeze`, `pip show NAME`: they read the environment's metadata. Never
+    `--path` (another folder's packages), `-r` (a file to read), `--python`, `--index-url`."""
+    def name(word: str, check: Check) -> None:
+        if not _REQUIREMENT.fullmatch(word):
+            check.refuse(f"`{word}` is not a package name")
+
+    check, rest = scan(args, PIP_INSPECT, name, program="pip")
+    for word in rest:
+        name(word, check)
+    return check
+
+
 _UV_COMMON = ("-U --upgrade --dry-run --reinstall --no-cache -n --offline -q --quiet -v --verbose "
               "--no-build-isolation --compile-bytecode --no-progress -h --help")
 _UV_VALUES = ("--upgrade-package -P --resolution --prerelease --link-mode --exclude-newer --index-url -i "

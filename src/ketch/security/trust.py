@@ -79,11 +79,24 @@ def trusted_folders(warn: Callable[[str], None] = _warn_stderr) -> dict[Path, st
 
 
 def is_trusted(folder: str | os.PathLike[str], warn: Callable[[str], None] = _warn_stderr) -> bool:
-    """True when `folder` or one of its ancestors was trusted."""
-    parts = canonical(folder).parts
+    """True when `folder` was trusted, or an ancestor was and no folder on the way down holds
+    its own project configuration (`.ketch/`, `.claude/`, `.mcp.json`): such a folder is
+    another project (or one a command made inside the trusted one), trusted on its own."""
+    path = canonical(folder)
+    parts = path.parts
     for root in _load(warn):
         root_parts = Path(root).parts
-        if parts[: len(root_parts)] == root_parts:
+        if parts[: len(root_parts)] == root_parts and not _own_config_below(root_parts, parts):
+            return True
+    return False
+
+
+def _own_config_below(root_parts: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    from ketch.security.protected import ANY_DEPTH_CONFIG
+
+    for depth in range(len(root_parts) + 1, len(parts) + 1):
+        folder = Path(*parts[:depth])
+        if any(os.path.lexists(folder / name) for name in ANY_DEPTH_CONFIG):
             return True
     return False
 
