@@ -165,7 +165,7 @@ def test_a_subfolder_with_its_own_project_config_does_not_inherit_trust(work, co
     `sub` must not take those settings on the parent's trust."""
     trust(work)
     (work / "sub" / "deeper").mkdir(parents=True)
-    (work / "other").mkdir()
+    (work / "other").mkdir(exist_ok=True)
     target = work / "sub" / config
     target.mkdir() if not config.endswith(".json") else target.write_text("{}")
     assert not is_trusted(work / "sub")
