@@ -109,3 +109,22 @@ def test_gitlink_chain_three_deep_in_node_modules(lab):
     out = lab.run([turn(bash("c1", c1))], mode="bypassPermissions")
     _user_git(ws, canary)
     lab.assert_safe(out)
+
+
+def test_gitlink_to_the_users_other_project_leaves_it_alone(lab):
+    """A `.git` file in node_modules/ names a repository outside the workspace, then gets
+    gitlinked: the check after the call must not move that project's own hooks (it never
+    moves anything outside the writable roots, which no command could have written)."""
+    other = lab.outside / "other-project"
+    other.mkdir()
+    git(other, "init", "-q")
+    git(other, *ID, "commit", "-q", "--allow-empty", "-m", "theirs")
+    hook = other / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)
+    lab.rebaseline()
+    c1 = (f"mkdir -p node_modules/a && printf 'gitdir: {other}/.git\\n' > node_modules/a/.git && "
+          f"git add -f node_modules/a 2>/dev/null; git {' '.join(ID)} commit -qm vendored; echo ok")
+    out = lab.run([turn(bash("c1", c1))], mode="bypassPermissions")
+    assert hook.exists(), out.result_text("c1")
+    lab.assert_safe(out)

@@ -214,14 +214,24 @@ MAX_GITLINK_DEPTH = 8
 
 def _audit_gitlinks(worktree: Path, git_dir: Path, known: set[Path], reached: set[Path], roots: list[Path],
                     depth: int) -> list[str]:
-    """Check every repository `git status` in `worktree` recurses into, and theirs in turn."""
+    """Check every repository `git status` in `worktree` recurses into, and theirs in turn.
+
+    Only repositories inside the writable roots: a hand-made index or `.git` file can name
+    the user's other projects (`../../other`, `gitdir: ~/other/.git`), which no command
+    could have written and whose hooks this check must not move.
+    """
     notes: list[str] = []
     if depth >= MAX_GITLINK_DEPTH:
         return notes
+    real_roots = [Path(os.path.realpath(r)) for r in roots]
     for rel in gitlinks(git_dir / "index"):
+        parts = rel.split("/")
+        if rel.startswith("/") or any(part in ("", ".", "..", ".git") for part in parts):
+            continue  # git itself refuses such index entries
         linked = worktree / rel / ".git"
         target = _pointer_target(linked)
-        if target is None or target in reached:
+        if target is None or target in reached or not _inside(target, real_roots) \
+                or not _inside(Path(os.path.realpath(linked.parent)), real_roots):
             continue
         reached.add(target)
         if target not in known:
@@ -229,6 +239,10 @@ def _audit_gitlinks(worktree: Path, git_dir: Path, known: set[Path], reached: se
             remember_pointer(linked, roots)
         notes += _audit_gitlinks(linked.parent, target, known, reached, roots, depth + 1)
     return notes
+
+
+def _inside(path: Path, real_roots: list[Path]) -> bool:
+    return any(path.parts[: len(root.parts)] == root.parts for root in real_roots)
 
 
 def _unchecked_folders(unreadable: list[Path], since_ns: int) -> list[str]:
