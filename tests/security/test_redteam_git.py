@@ -69,7 +69,6 @@ def test_hook_staged_then_renamed_into_place(lab):
     lab.assert_safe(out)
 
 
-@pytest.mark.xfail(strict=True, reason="red team: discovery walk bound (20,000 folders) is attacker-fillable; a nested repo past it is neither protected nor audited")
 def test_walk_bound_pushes_user_nested_repo_out_of_protection(lab):
     """The user has a nested repository three folders down. The model makes 20,000 empty
     folders first, so the discovery walk stops before it: its config is then neither
@@ -88,7 +87,6 @@ def test_walk_bound_pushes_user_nested_repo_out_of_protection(lab):
     lab.assert_safe(out)
 
 
-@pytest.mark.xfail(strict=True, reason="red team: audit follows gitlinks of discovered indexes only, not of the repos it audits (node_modules/a -> b)")
 def test_nested_gitlink_chain_in_skipped_folder(lab):
     """node_modules/a is a clean repo registered as a gitlink of the workspace (so the audit
     checks it); a's own index has a gitlink to node_modules/a/b whose config runs a program.

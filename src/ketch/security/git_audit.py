@@ -23,11 +23,14 @@ config and hooks are read-only like the workspace's own `.git/config`.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
 
-from ketch.security.git_places import GIT_DIR_FILES, GitPlaces, discover, gitlinks, read_gitdir_pointer
+from ketch.security.git_places import (
+    GIT_DIR_FILES, GitPlaces, discover, gitlinks, read_gitdir_pointer, remember_pointer,
+)
 
 QUARANTINE_SUFFIX = ".ketch-untrusted"
 
@@ -178,25 +181,81 @@ def _quarantine(path: Path, why: str) -> list[str]:
 def audit_after_command(before: GitPlaces, roots: list[Path], home: Path, since_ns: int) -> list[str]:
     """After a sandboxed command: find git folders again and check the ones it made or changed.
 
-    Also follows the gitlinks of every index the command changed, so a repository in a
-    folder the discovery walk skips (node_modules/x) is checked once `git add` registers it:
-    the outer repository's `git status` would run its fsmonitor. Those are checked whatever
-    their age, since no walk ever protected them.
+    The walk here has no folder-count or depth bound: the walk before the command may have
+    stopped at its bounds (a command can make 20,000 folders), and whatever it did not
+    protect must be checked now. Folder listings are remembered by ctime
+    (security.folder_listings), so this costs one `stat` per unchanged folder.
+
+    Also follows gitlinks, recursively, from the index of every repository the command
+    changed or that is checked here: the outer repository's `git status` recurses into each
+    (node_modules/a -> node_modules/a/b) and runs its fsmonitor. A repository reached so was
+    never protected (the walk skips node_modules/), so it is checked whatever its age and
+    protected from the next call on.
     """
-    after = discover(roots, home)
+    after = discover(roots, home, bounded=False)
     known = set(before.git_dirs)
     notes = audit_new_repositories(after.git_dirs, after.pointers, known, since_ns)
     for git_dir in sorted(known):
         notes += _audit_worktree_admins(git_dir, since_ns)
+    reached: set[Path] = set()
     for pointer in sorted(after.pointers | before.pointers):
         git_dir = _pointer_target(pointer)
-        if git_dir is None or not _changed_since(git_dir / "index", since_ns):
+        if git_dir is None:
             continue
-        for rel in gitlinks(git_dir / "index"):
-            linked = pointer.parent / rel / ".git"
-            target = None if linked in after.pointers else _pointer_target(linked)
-            if target is not None and target not in known:
-                notes += _audit_git_dir(target, 0, depth=0)
+        if git_dir in known and not _changed_since(git_dir / "index", since_ns):
+            continue  # its gitlinks were followed when its index last changed
+        notes += _audit_gitlinks(pointer.parent, git_dir, known, reached, roots, depth=0)
+    notes += _unchecked_folders(after.unreadable, since_ns)
+    return notes
+
+
+MAX_GITLINK_DEPTH = 8
+
+
+def _audit_gitlinks(worktree: Path, git_dir: Path, known: set[Path], reached: set[Path], roots: list[Path],
+                    depth: int) -> list[str]:
+    """Check every repository `git status` in `worktree` recurses into, and theirs in turn.
+
+    Only repositories inside the writable roots: a hand-made index or `.git` file can name
+    the user's other projects (`../../other`, `gitdir: ~/other/.git`), which no command
+    could have written and whose hooks this check must not move.
+    """
+    notes: list[str] = []
+    if depth >= MAX_GITLINK_DEPTH:
+        return notes
+    real_roots = [Path(os.path.realpath(r)) for r in roots]
+    for rel in gitlinks(git_dir / "index"):
+        parts = rel.split("/")
+        if rel.startswith("/") or any(part in ("", ".", "..", ".git") for part in parts):
+            continue  # git itself refuses such index entries
+        linked = worktree / rel / ".git"
+        target = _pointer_target(linked)
+        if target is None or target in reached or not _inside(target, real_roots) \
+                or not _inside(Path(os.path.realpath(linked.parent)), real_roots):
+            continue
+        reached.add(target)
+        if target not in known:
+            notes += _audit_git_dir(target, 0, depth=0)
+            remember_pointer(linked, roots)
+        notes += _audit_gitlinks(linked.parent, target, known, reached, roots, depth + 1)
+    return notes
+
+
+def _inside(path: Path, real_roots: list[Path]) -> bool:
+    return any(path.parts[: len(root.parts)] == root.parts for root in real_roots)
+
+
+def _unchecked_folders(unreadable: list[Path], since_ns: int) -> list[str]:
+    """Folders the walk could not read that the command changed: a repository may hide there."""
+    notes: list[str] = []
+    for folder in unreadable:
+        try:
+            changed = os.lstat(folder).st_ctime_ns >= since_ns
+        except OSError as exc:
+            changed = exc.errno == errno.ENAMETOOLONG  # only a command makes a path that long
+        if changed:
+            notes.append(f"ketch: could not look inside {folder} (changed by this command, and not readable) "
+                         "for git config it may have written; look before you run git there.")
     return notes
 
 

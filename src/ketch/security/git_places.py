@@ -18,11 +18,15 @@ it (new repositories made during a command are checked strictly by security.git_
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import stat
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ketch.security.folder_listings import listing
 
 # Files and folders of a git folder that decide what code git runs.
 GIT_DIR_FILES = ("config", "config.worktree", "commondir")
@@ -68,13 +72,20 @@ class GitPlaces:
     git_dirs: set[Path] = field(default_factory=set)    # real paths of every git folder in use
     pointers: set[Path] = field(default_factory=set)    # `.git` entries (folder, file or link)
     complete: bool = True                                # False when the walk hit a bound
+    unreadable: list[Path] = field(default_factory=list)  # folders the walk could not list
 
     def add(self, path: Path, is_dir: bool) -> None:
         self.protected.setdefault(Path(os.path.abspath(path)), is_dir)
 
 
-def discover(roots: list[Path], home: Path) -> GitPlaces:
-    """Every git config, hook folder, pointer and included file the user's git reads under `roots`."""
+def discover(roots: list[Path], home: Path, *, bounded: bool = True) -> GitPlaces:
+    """Every git config, hook folder, pointer and included file the user's git reads under `roots`.
+
+    Besides what the walk finds now, every `.git` entry found (or remembered) under the same
+    root earlier in this process and still there: a walk that hits its bounds, or a folder
+    made unreadable, must not drop a repository out of protection. `bounded=False` (the
+    check after a command) walks every folder, however many.
+    """
     places = GitPlaces()
     real_roots = [Path(os.path.realpath(r)) for r in roots]
     global_configs = [home / ".gitconfig", Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "git/config",
@@ -88,42 +99,67 @@ def discover(roots: list[Path], home: Path) -> GitPlaces:
         if _looks_like_git_dir(root):
             # A git folder added as a root so that a linked worktree can commit into it.
             _add_git_dir(places, root, None, home, global_values, real_roots, shared=True)
-        for pointer in _walk_for_dot_git(root, places):
+        known = _KNOWN_POINTERS.setdefault(root, set())
+        known.update(_walk_for_dot_git(root, places, bounded))
+        known.difference_update([p for p in known if not os.path.lexists(p)])
+        for pointer in sorted(known):
             places.pointers.add(pointer)
             _add_pointer(places, pointer, home, global_values, real_roots)
     return places
 
 
-def _walk_for_dot_git(root: Path, places: GitPlaces) -> list[Path]:
-    """Every `.git` entry under root, breadth first, within the bounds (never following links)."""
+# root -> every `.git` entry found under it in this process; an entry goes only when it is gone.
+_KNOWN_POINTERS: dict[Path, set[Path]] = {}
+
+
+def remember_pointer(pointer: Path, roots: list[Path]) -> None:
+    """Protect from now on a `.git` entry no walk finds (a gitlinked repository in node_modules/)."""
+    pointer = Path(os.path.abspath(pointer))
+    for root in (Path(os.path.realpath(r)) for r in roots):
+        if pointer.parts[: len(root.parts)] == root.parts:
+            _KNOWN_POINTERS.setdefault(root, set()).add(pointer)
+            return
+
+
+def _walk_for_dot_git(root: Path, places: GitPlaces, bounded: bool) -> list[Path]:
+    """Every `.git` entry under root, breadth first, never following links.
+
+    `bounded`: stop at MAX_DEPTH / MAX_FOLDERS (and say so in `places.complete`). Unbounded
+    walks (after a command) still never loop: a folder seen twice (a bind mount of an
+    ancestor) is entered once. Listings come from security.folder_listings, so a walk
+    re-reads only folders that changed since the last one.
+    """
     found: list[Path] = []
-    queue: list[tuple[str, int]] = [(str(root), 0)]
-    seen = 0
+    queue: deque[tuple[str, int]] = deque([(str(root), 0)])
+    entered: set[tuple[int, int]] = set()
     while queue:
-        folder, depth = queue.pop(0)
-        seen += 1
-        if seen > MAX_FOLDERS:
+        folder, depth = queue.popleft()
+        if bounded and len(entered) >= MAX_FOLDERS:
             places.complete = False
             break
         try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError:
+            st = os.lstat(folder)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                places.unreadable.append(Path(folder))
             continue
-        for e in entries:
-            if e.name == ".git":
-                found.append(Path(e.path))
-                continue
-            try:
-                is_dir = e.is_dir(follow_symlinks=False)
-            except OSError:
-                continue
-            if not is_dir or e.name in SKIPPED:
-                continue
-            if depth + 1 > MAX_DEPTH:
-                places.complete = False
-                continue
-            queue.append((e.path, depth + 1))
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        identity = (st.st_dev, st.st_ino)
+        if identity in entered:
+            continue
+        entered.add(identity)
+        content = listing(folder, st)
+        if content is None:
+            places.unreadable.append(Path(folder))
+            continue
+        if content.has_dot_git:
+            found.append(Path(folder) / ".git")
+        if bounded and depth + 1 > MAX_DEPTH:
+            places.complete = places.complete and not [n for n in content.subfolders if n not in SKIPPED]
+            continue
+        prefix = folder if folder.endswith("/") else folder + "/"
+        queue.extend((prefix + name, depth + 1) for name in content.subfolders if name not in SKIPPED)
     return found
 
 
