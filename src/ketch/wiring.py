@@ -222,7 +222,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     from ketch.config.models import cost_usd, default_max_tokens, model_info, parse_model_spec
     from ketch.providers import make_provider
     from ketch.security.credentials import known_secret_values
-    from ketch.security.protected import protected_set
+    from ketch.security.protected import LazyProtectedSet
     from ketch.security.redact import Redactor
     from ketch.security.trust import is_trusted
     from ketch.tools.registry import default_tools
@@ -261,7 +261,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     gate = PermissionGate(
         mode=policy.default_mode or "default", allow=allow, ask=ask, deny=deny, workspace=workspace,
         extra_roots=list(policy.additional_directories),
-        protected=protected_set(roots, Path.home(), ketch_home()), home=Path.home(),
+        protected=LazyProtectedSet(roots, Path.home(), ketch_home()), home=Path.home(),
         sandboxed=options.sandbox != "off",
     )
     session_id = str(uuid.uuid4())

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ketch.agent.rules import Rule, RuleSyntaxError, parse_rules, path_rule_matches, web_rule_matches
-from ketch.security.protected import ProtectedSet
+from ketch.security.protected import LazyProtectedSet, ProtectedSet
 from ketch.tools.paths import is_inside
 
 __all__ = ["MODES", "Decision", "PermissionGate", "Rule", "RuleSyntaxError", "parse_rules"]
@@ -43,7 +43,7 @@ class PermissionGate:
     workspace: Path
     ask: list[Rule] = field(default_factory=list)
     extra_roots: list[Path] = field(default_factory=list)
-    protected: ProtectedSet | None = None
+    protected: ProtectedSet | LazyProtectedSet | None = None
     home: Path = field(default_factory=Path.home)
     sandboxed: bool = False  # commands run in the OS sandbox: ordinary work needs no approval
     readable: list[Path] = field(default_factory=list)  # ketch's own files the model may Read (long outputs)

@@ -199,6 +199,26 @@ def protected_set(project_roots: list[Path], home: Path, ketch_home: Path) -> Pr
                         roots=tuple(_canonical(r) for r in project_roots), home=home)
 
 
+class LazyProtectedSet:
+    """`protected_set(...)` built at the first check, not at start: canonicalising ~120 paths
+    and finding the code folders costs ~10 ms that a run without file access never needs."""
+
+    def __init__(self, project_roots: list[Path], home: Path, ketch_home: Path) -> None:
+        self._args = (list(project_roots), home, ketch_home)
+        self._built: ProtectedSet | None = None
+
+    def get(self) -> ProtectedSet:
+        if self._built is None:
+            self._built = protected_set(*self._args)
+        return self._built
+
+    def blocks_write(self, path: Path) -> Path | None:
+        return self.get().blocks_write(path)
+
+    def blocks_read(self, path: Path) -> Path | None:
+        return self.get().blocks_read(path)
+
+
 def _both(paths: list[Path]) -> tuple[Path, ...]:
     """Both the literal and the canonical form: a protected path may itself be a symlink."""
     out: dict[Path, None] = {}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
-from ketch.security.protected import ProtectedSet
+from ketch.security.protected import LazyProtectedSet, ProtectedSet
 from ketch.security.shell_types import Word
 
 HARMLESS_DEVICES = frozenset({"/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/zero", "/dev/tty"})
@@ -63,7 +63,7 @@ class PathPolicy:
 
     roots: list[Path]
     home: Path
-    protected: ProtectedSet | None = None
+    protected: ProtectedSet | LazyProtectedSet | None = None
 
     def __post_init__(self) -> None:
         self._roots = [os.path.realpath(r) for r in self.roots]
