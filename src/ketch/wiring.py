@@ -254,10 +254,9 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
     _check_rules(policy, default_tools())
     roots = [workspace, *policy.additional_directories]
     from ketch.security.host_programs import pin_writable_roots
-    from ketch.security.sandbox_policy import DEFAULT_CACHES
 
     # git and bwrap run on the host: never from a folder a tool can write (DESIGN.md §5.5).
-    pin_writable_roots([*roots, *(Path.home() / c for c in DEFAULT_CACHES)])
+    pin_writable_roots(roots)
     gate = PermissionGate(
         mode=policy.default_mode or "default", allow=allow, ask=ask, deny=deny, workspace=workspace,
         extra_roots=list(policy.additional_directories),

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ketch.security.git_places import GitPlaces, discover
-from ketch.security.host_programs import protected_code_folders
+if TYPE_CHECKING:
+    from ketch.security.git_places import GitPlaces
+
+# git_places and host_programs are imported where they are used: a run that never touches a
+# file or starts a command does not pay for them at start.
 
 # Relative to every project root (the workspace and any extra writable root).
 PROJECT_PROTECTED = (
@@ -120,6 +124,8 @@ class ProtectedSet:
                 return Path(*path.parts[: i + 1])
         if self.home is None or not any(_covering(path, (root,)) for root in self.roots):
             return None
+        from ketch.security.git_places import discover
+
         return _covering(path, _both(list(discover(list(self.roots), self.home).protected)))
 
     def blocks_read(self, path: Path) -> Path | None:
@@ -143,7 +149,11 @@ class SandboxEntries:
     def current(self) -> "tuple[SandboxEntries, GitPlaces]":
         """These entries plus git's places as found on disk now (redone at each call)."""
         if self.home is None:
+            from ketch.security.git_places import GitPlaces
+
             return self, GitPlaces()
+        from ketch.security.git_places import discover
+
         places = discover(list(self.roots), self.home)
         found = tuple((p, is_dir) for p, is_dir in places.protected.items())
         merged = tuple(dict.fromkeys([*self.no_write, *found]))
@@ -157,6 +167,8 @@ def sandbox_entries(project_roots: list[Path], home: Path, ketch_home: Path) -> 
         no_write += [(Path(os.path.abspath(root / rel)), rel in DIRECTORY_ENTRIES) for rel in _project_protected(root)]
     no_write += [(Path(os.path.abspath(home / rel)), rel in DIRECTORY_ENTRIES) for rel in HOME_PROTECTED]
     no_write.append((Path(os.path.abspath(ketch_home)), True))
+    from ketch.security.host_programs import protected_code_folders
+
     no_write += [(p, p.is_dir()) for p in protected_code_folders(project_roots) if p.exists()]
     no_read = [Path(os.path.abspath(home / rel)) for rel in HOME_SECRETS]
     no_read.append(Path(os.path.abspath(ketch_home)))
@@ -192,6 +204,8 @@ def protected_set(project_roots: list[Path], home: Path, ketch_home: Path) -> Pr
             no_write.append(root / rel)
     no_write += [home / rel for rel in HOME_PROTECTED]
     no_write.append(ketch_home)
+    from ketch.security.host_programs import protected_code_folders
+
     no_write += protected_code_folders(project_roots)
     no_read = [home / rel for rel in HOME_SECRETS]
     no_read.append(ketch_home)
