@@ -51,6 +51,7 @@ class _Loaded:
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
     system_role: bool  # the chat template renders a system message (Gemma's has none)
     lock: threading.Lock
+    prefix_evaluated: int = 0  # tokens the prefix cache evaluated just before this completion
 
 
 _MODELS: dict[tuple[str, int], _Loaded] = {}
@@ -166,7 +167,28 @@ class LocalProvider:
         except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
             raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
         with loaded.lock:
+            self._warm_prefix(loaded, path, n_ctx, rendered, request, structured)
             yield from self._generate(loaded, rendered, request, name, n_ctx, structured)
+
+    @staticmethod
+    def _warm_prefix(loaded: _Loaded, path: Path, n_ctx: int, rendered: Any, request: ModelRequest,
+                     structured: bool) -> None:
+        """The fixed prefix (system prompt, tools) from the on-disk KV cache (local_prefix_cache)."""
+        from ketch.providers import local_prefix_cache
+
+        llm, add_bos = loaded.llm, not getattr(rendered, "added_special", False)
+
+        def render_with(text: str) -> list[int]:
+            messages = chat_messages(request.system, [Message("user", [TextBlock(text)])], request.tools,
+                                     structured=structured, system_role=loaded.system_role)
+            prompt = loaded.formatter(messages=messages).prompt
+            return llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+        tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        try:
+            loaded.prefix_evaluated = local_prefix_cache.prepare(llm, path, n_ctx, tokens, render_with)
+        except (RuntimeError, ValueError, OSError):
+            llm.reset()  # a cache: without it the prompt is evaluated whole, as before
 
     def _generate(self, loaded: _Loaded, rendered: Any, request: ModelRequest, name: str, n_ctx: int,
                   structured: bool) -> Iterator[StreamEvent]:
@@ -178,6 +200,7 @@ class LocalProvider:
             raise ProviderError(f"prompt is too long: {len(tokens)} tokens for a context of {n_ctx}",
                                 kind="context_length")
         reused = _shared_prefix(llm, tokens)
+        written, loaded.prefix_evaluated = min(loaded.prefix_evaluated, reused), 0  # evaluated for this request
         kwargs: dict[str, Any] = {}
         if structured:
             from llama_cpp import LlamaGrammar
@@ -221,7 +244,8 @@ class LocalProvider:
         else:
             content, stop_reason = [TextBlock(raw)], "max_tokens" if cut_off else "end_turn"
         out_tokens = len(llm.tokenize(raw.encode("utf-8"), add_bos=False, special=True)) if raw else 0
-        usage = Usage(input_tokens=len(tokens) - reused, output_tokens=out_tokens, cache_read_input_tokens=reused)
+        usage = Usage(input_tokens=len(tokens) - reused, output_tokens=out_tokens, cache_read_input_tokens=reused - written,
+                      cache_creation_input_tokens=written)
         yield Completed(Message("assistant", content), usage, stop_reason, model=name,
                         message_id=f"local_{uuid.uuid4().hex[:24]}")
 
