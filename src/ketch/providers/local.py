@@ -17,6 +17,10 @@
   qwen-1.5b re-reads a file it goes on until the turn limit (8 reads of one file); told only
   to pick another tool, it edited the file it had been asked a question about. After the same
   call failed twice in a row (`repeated_failure`), that tool is off the next reply.
+- Native crashes: the first use of a llama.cpp build with a model is checked in a child
+  (`local_check`), and a fault later in this process is reported with what to do (`local_crash`).
+- The fixed prefix (system prompt, tools) is restored from a KV state saved on disk by an
+  earlier run (`local_prefix_cache`), so a run evaluates only what the user asked.
 - Threads: one for generation (with tools running beside the model on two cores, spinning
   threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
 """
@@ -99,11 +103,18 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
 
             atexit.register(_unload_all)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when libgomp starts: before the import
+        from ketch.providers import local_check, local_crash
+
+        local_crash.arm()  # from here a native crash is reported, never silent
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise ProviderError(INSTALL_HINT, kind="config") from None
+        try:
+            local_check.check_build(path)  # once per build and model: does this llama.cpp run here?
+        except local_check.BuildCheckError as exc:
+            raise ProviderError(str(exc), kind="config") from None
         gen, batch = thread_counts()
         try:
             llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=gen, n_threads_batch=batch,
