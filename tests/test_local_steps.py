@@ -194,3 +194,13 @@ def test_the_same_failing_call_twice_takes_that_tool_off_the_next_reply():
     assert repeated_failure(_calls(edit, edit)) is None  # it worked: nothing to stop
     assert repeated_failure(failing(edit, ("Edit", {"file_path": "t.py", "old_string": "y", "new_string": "z"}))) is None
     assert repeated_failure(failing(edit)) is None
+
+
+def test_the_fixed_prefix_is_what_every_first_message_shares():
+    from ketch.providers.local_prefix_cache import fixed_prefix
+
+    def render(text: str) -> list[int]:  # a template: system part, then the user's text, then a tail
+        return [1, 2, 3, 4] + [ord(c) for c in text] + [9, 9]
+
+    assert fixed_prefix(render("hello"), render) == [1, 2, 3, 4]
+    assert fixed_prefix([1, 2, 7], render) == [1, 2]  # a prompt that left the template early
