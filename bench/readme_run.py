@@ -9,11 +9,12 @@ Not part of CI: it takes minutes on 2 cores.
   likely in the page cache: the README's `models install` just read it);
 - warm: the same command again, the prefix state saved by the cold run on disk.
 
-For each run: seconds from start to the first byte of the answer on stdout (the first token the
-person sees; the model's first reply, a Read call, is not shown), to the end, the process's peak
-memory, and the prompt tokens the run evaluated vs took from a cache (a separate `--output-format
-json` run would change nothing but the printing; the counts come from the session transcript).
-BENCH_RUNS sets the number of warm runs (default 2, the median is printed).
+For each run, with `--output-format stream-json` added (the README's text mode prints only the final
+answer, at the end, as Claude Code's -p does): seconds from start to the model's first reply (its
+Read call: model load, the prompt, ~17 generated tokens; what the prefix cache shortens) and to the
+answer, the process's peak memory, and the prompt tokens evaluated vs taken from a cache (the
+result's usage). BENCH_RUNS sets the number of warm runs (default 2); BENCH_MODEL=NAME runs
+local:NAME instead of the README's model.
 """
 
 from __future__ import annotations
@@ -51,42 +52,35 @@ def _link_models(home: Path) -> None:
         shutil.copytree(checks, home / "cache" / "llama-check")
 
 
-def _usage(home: Path) -> dict[str, int]:
-    """Token counts summed over the run's requests, from its transcript."""
-    totals = {"input_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, "output_tokens": 0}
-    for path in (home / "projects").rglob("*.jsonl"):
-        for line in path.read_text().splitlines():
-            usage = json.loads(line).get("usage") if line.startswith("{") else None
-            if isinstance(usage, dict):
-                for k in totals:
-                    totals[k] += int(usage.get(k) or 0)
-    return totals
-
-
 def one_run(argv: list[str], home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETCH_")} | {"KETCH_HOME": str(home)}
-    for old in (home / "projects").glob("*") if (home / "projects").exists() else []:
-        shutil.rmtree(old)
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    first = proc.stdout.read(1)
-    first_at = time.monotonic() - start
-    rest = proc.stdout.read()
+    proc = subprocess.Popen(argv + ["--output-format", "stream-json"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    first, result, turns = None, {}, 0
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event.get("type") == "assistant":
+            turns += 1
+            first = first if first is not None else time.monotonic() - start
+        elif event.get("type") == "result":
+            result = event
     _, status, usage = os.wait4(proc.pid, 0)
     end = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    answer = (first + rest).decode("utf-8", "replace").strip()
-    return {"rc": proc.returncode, "first": first_at if first else None, "end": end,
-            "rss_mb": usage.ru_maxrss / 1024, "answer": answer, "stderr": stderr[-500:], "tokens": _usage(home)}
+    tokens = result.get("usage") or {}
+    return {"rc": os.waitstatus_to_exitcode(status), "first": first, "end": end, "turns": turns,
+            "rss_mb": usage.ru_maxrss / 1024, "answer": str(result.get("result") or ""),
+            "stderr": proc.stderr.read()[-500:], "evaluated": int(tokens.get("input_tokens") or 0)
+            + int(tokens.get("cache_creation_input_tokens") or 0), "cached": int(tokens.get("cache_read_input_tokens") or 0)}
 
 
 def main() -> int:
     step = readme_run_step()
     if step[:3] == ["python3", "-m", "ketch"]:
         step = [sys.executable, "-m", "ketch", *step[3:]]
+    if os.environ.get("BENCH_MODEL"):
+        step = [f"local:{os.environ['BENCH_MODEL']}" if a.startswith("local:") else a for a in step]
     runs = int(os.environ.get("BENCH_RUNS", "2"))
     print(f"command: {shlex.join(step)}\nmachine: {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -95,18 +89,16 @@ def main() -> int:
         _link_models(home)
         results = [("cold", one_run(step, home))]
         results += [(f"warm {i + 1}", one_run(step, home)) for i in range(runs)]
-    print("\n| run | rc | first answer byte (s) | answer done (s) | peak RSS (MB) | prompt tokens evaluated / from cache |")
-    print("|---|---|---|---|---|---|")
+    print("\n| run | rc | turns | first reply (s) | answer (s) | peak RSS (MB) | prompt tokens evaluated / from cache |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in results:
-        t = r["tokens"]
-        evaluated = t["input_tokens"] + t["cache_creation_input_tokens"]
         first = f"{r['first']:.1f}" if r["first"] is not None else "-"
-        print(f"| {name} | {r['rc']} | {first} | {r['end']:.1f} | {r['rss_mb']:.0f} | "
-              f"{evaluated} / {t['cache_read_input_tokens']} |")
+        print(f"| {name} | {r['rc']} | {r['turns']} | {first} | {r['end']:.1f} | {r['rss_mb']:.0f} | "
+              f"{r['evaluated']} / {r['cached']} |")
     warm = [r for name, r in results if name.startswith("warm")]
     if warm:
-        print(f"\nwarm median: first answer byte {statistics.median(r['first'] or 0 for r in warm):.1f} s, "
-              f"answer done {statistics.median(r['end'] for r in warm):.1f} s")
+        print(f"\nwarm median: first reply {statistics.median(r['first'] or 0 for r in warm):.1f} s, "
+              f"answer {statistics.median(r['end'] for r in warm):.1f} s")
     for name, r in results:
         print(f"\n{name} answer: {r['answer'][:400]}")
         if r["rc"] != 0:
