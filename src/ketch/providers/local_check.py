@@ -2,8 +2,9 @@
 
 Why: llama-cpp-python compiles llama.cpp when it is installed, and without CMAKE_ARGS the
 build targets every feature the compiling CPU reports (GGML_NATIVE). On the 2-core VM such a
-build made `ketch -p` die with SIGSEGV, exit 139 and nothing on stderr, in 4 runs of 4; the
-same code built with portable flags ran 8 of 8. A crash inside llama.cpp cannot be reported
+build made `ketch -p` die with SIGSEGV, exit 139 and nothing on stderr, in 4 runs of 4 (rebuilt
+later on the same kind of machine: SIGILL at the first completion); the same code built with
+portable flags ran 8 of 8. A crash inside llama.cpp cannot be reported
 by the process it kills, so before the first real use of a (build, model) pair a child loads
 the model and runs a short completion: a prompt long enough for the batched kernels, then a
 few tokens. A child killed by a signal becomes one error that names the signal and how to
@@ -102,8 +103,8 @@ def check_build(model_path: Path, *, force: bool = False) -> bool:
     if proc.returncode < 0:
         raise BuildCheckError(
             f"llama.cpp crashed ({signal_name(-proc.returncode)}) running {model_path.name}: the installed "
-            "llama-cpp-python was built for features this CPU does not run (without CMAKE_ARGS pip compiles it "
-            f"with the build machine's native flags); {reinstall_hint()}")
+            "llama-cpp-python was most likely built for CPU features this machine does not run (without CMAKE_ARGS "
+            f"pip compiles it with the build machine's native flags); {reinstall_hint()}")
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         raise BuildCheckError(f"llama.cpp failed a test completion on {model_path.name}: "
