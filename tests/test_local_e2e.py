@@ -9,6 +9,7 @@ They FAIL rather than skip without llama-cpp-python: CI installs it, so a skip w
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -121,3 +122,24 @@ def test_provider_contract_in_process(local_home, monkeypatch):
     assert done[0].model == MODEL and done[0].stop_reason in ("end_turn", "tool_use", "max_tokens")
     again = list(provider.stream(request))[-1]
     assert again.usage.cache_read_input_tokens >= done[0].usage.input_tokens - 1
+
+
+def test_the_fixed_prefix_is_evaluated_once_and_restored_from_disk_by_the_next_run(local_home, run_ketch,
+                                                                                  workspace: Path):
+    """The system prompt and tool list are the same for every run: the first run evaluates them
+    and saves their KV state; the next run (a new process) restores it and evaluates only the rest."""
+    (workspace / "notes.txt").write_text("The secret word is pineapple.\n")
+    args = ["-p", QUESTION, "--max-turns", "1", "--output-format", "json"]
+    env = {"KETCH_LOCAL_MAX_TOKENS": "48"}
+    first = run_ketch(args, model=f"local:{MODEL}", env=env, timeout=240)
+    usage = json.loads(first.stdout)["usage"]
+    saved = list((local_home / "cache" / "kv").glob("*.state"))
+    assert len(saved) == 1 and usage["cache_creation_input_tokens"] > 100, usage
+    second = run_ketch(args, model=f"local:{MODEL}", env=env, timeout=240)
+    again = json.loads(second.stdout)["usage"]
+    assert again["cache_creation_input_tokens"] == 0 and again["cache_read_input_tokens"] >= usage["cache_creation_input_tokens"], again
+    assert again["input_tokens"] < usage["cache_creation_input_tokens"]  # only the user's prompt was evaluated
+    # a different prefix (another folder listing) is another entry; the first stays usable
+    (workspace / "other.txt").write_text("x\n")
+    run_ketch(args, model=f"local:{MODEL}", env=env, timeout=240)
+    assert len(list((local_home / "cache" / "kv").glob("*.state"))) == 2

@@ -181,3 +181,26 @@ def test_uninstalled_local_model_is_a_one_line_usage_error(tmp_path):
                                   "run `ketch models install qwen2.5-coder-0.5b`")
     nofile = _ketch(["-p", "hi", "--model", f"local:{tmp_path}/nope.gguf"], tmp_path / "home")
     assert nofile.returncode == 2 and "no GGUF file at" in nofile.stderr
+
+
+def test_pip_runs_in_the_empty_download_folder_not_in_the_project(tmp_path, monkeypatch):
+    """`python -m pip` imports pip from its working folder first: a cloned project's `pip/` would run."""
+    import subprocess as sp
+
+    from ketch.localmodels import install as install_mod
+
+    project = tmp_path / "project"
+    (project / "pip").mkdir(parents=True)
+    (project / "pip" / "__main__.py").write_text("raise SystemExit('the project ran as pip')\n")
+    monkeypatch.chdir(project)
+    seen = {}
+
+    def fake_run(argv, **kwargs):
+        seen.update(kwargs)
+        (tmp_path / "dest" / "x-1-py3-none-any.whl").write_bytes(b"")
+        return sp.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(install_mod.subprocess, "run", fake_run)
+    (tmp_path / "dest").mkdir()
+    install_mod.pip_download("x==1", tmp_path / "dest")
+    assert seen.get("cwd") == tmp_path / "dest"

@@ -15,7 +15,7 @@ from ketch.providers.local_format import reply_schema, tools_prompt
 from ketch.tools.registry import default_tools
 from ketch.tools.validate import validate
 
-DROPPED = {"Read": {"offset", "limit"}, "Bash": {"timeout", "description"}, "Glob": {"path"},
+DROPPED = {"Read": {"limit"}, "Bash": {"timeout", "description"}, "Glob": {"path"},
            "Grep": {"type", "glob", "-i", "-n", "-A", "-B", "-C", "head_limit", "multiline"}}
 
 
@@ -41,15 +41,16 @@ def test_the_prompt_and_the_grammar_for_small_models_lack_the_dropped_fields():
     defs = [t.definition() for t in small_tools(default_tools())]
     prompt = tools_prompt(defs)
     assert "Grep(pattern: string, path?: string, output_mode?: string)" in prompt
-    assert "type?" not in prompt and "offset?" not in prompt and "timeout?" not in prompt
+    assert "type?" not in prompt and "limit?" not in prompt and "timeout?" not in prompt
+    assert "Read(file_path: string, offset?: number)" in prompt  # Read shows a window: offset pages on
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.fail("llama-cpp-python is not installed (pip install -e '.[test,local]')", pytrace=False)
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     grammar = json_schema_to_gbnf(json.dumps(reply_schema(defs)))
-    for field in ("type", "offset", "limit", "timeout", "description", "head_limit", "-i", "glob"):
+    for field in ("type", "limit", "timeout", "description", "head_limit", "-i", "glob"):
         assert f'\\"{field}\\"' not in grammar, field
-    for field in ("pattern", "output_mode", "replace_all", "file_path", "old_string", "command"):
+    for field in ("pattern", "output_mode", "replace_all", "file_path", "old_string", "command", "offset"):
         assert f'\\"{field}\\"' in grammar, field
     full_grammar = json_schema_to_gbnf(json.dumps(reply_schema([t.definition() for t in default_tools()])))
     assert '\\"type\\"' in full_grammar  # the full Grep schema would have offered it
@@ -109,3 +110,19 @@ def test_small_write_and_edit_get_the_repaired_text(tmp_path):
     assert tool.run(original, None) == "ok"
     assert seen == [{"file_path": "a.py", "content": "x = 1\ny = 2"}]
     assert original["content"].startswith("     1\t")  # the call as recorded is not rewritten
+
+
+def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(tmp_path: Path):
+    from ketch.localmodels.small_tools import SMALL_READ_LINES
+
+    read = {t.name: t for t in small_tools(default_tools())}["Read"]
+    target = tmp_path / "long.txt"
+    target.write_text("".join(f"line {i}\n" for i in range(1, 301)))
+    from ketch.security.sandbox import run_unsandboxed
+    from ketch.tools.base import SessionState, ToolContext
+
+    ctx = ToolContext(workspace=tmp_path, state=SessionState(), runner=run_unsandboxed)
+    first = read.run({"file_path": str(target)}, ctx).content
+    assert f"line {SMALL_READ_LINES}\n" in first and f"line {SMALL_READ_LINES + 1}\n" not in first
+    assert f"Use offset={SMALL_READ_LINES + 1} to read more" in first
+    assert "line 300" in read.run({"file_path": str(target), "offset": 250}, ctx).content

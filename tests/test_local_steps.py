@@ -194,3 +194,30 @@ def test_the_same_failing_call_twice_takes_that_tool_off_the_next_reply():
     assert repeated_failure(_calls(edit, edit)) is None  # it worked: nothing to stop
     assert repeated_failure(failing(edit, ("Edit", {"file_path": "t.py", "old_string": "y", "new_string": "z"}))) is None
     assert repeated_failure(failing(edit)) is None
+
+
+def test_the_fixed_prefix_is_what_every_first_message_shares():
+    from ketch.providers.local_prefix_cache import fixed_prefix
+
+    def render(text: str) -> list[int]:  # a template: system part, then the user's text, then a tail
+        return [1, 2, 3, 4] + [ord(c) for c in text] + [9, 9]
+
+    assert fixed_prefix(render("hello"), render) == [1, 2, 3, 4]
+    assert fixed_prefix([1, 2, 7], render) == [1, 2]  # a prompt that left the template early
+
+
+def test_a_repeated_read_with_the_same_text_points_back_instead_of_sending_it_again():
+    from ketch.providers.local_format import chat_messages
+
+    text = "\n".join(f"{i:>6}\tline {i}" for i in range(1, 60))
+    read = {"file_path": "README.md"}
+    messages = [Message("user", [TextBlock("summarise")]),
+                Message("assistant", [ToolUseBlock("c1", "Read", read)]), Message("user", [ToolResultBlock("c1", text)]),
+                Message("assistant", [ToolUseBlock("c2", "Read", read)]), Message("user", [ToolResultBlock("c2", text)])]
+    rendered = chat_messages("SYS", messages, TOOLS, structured=True)
+    assert rendered[3]["content"].startswith("Read returned:\n") and text in rendered[3]["content"]
+    again = rendered[5]["content"]
+    assert text not in again and "Read returned the same text as the first time (above)." in again
+    assert "nothing has changed since" in again  # the note that the answer is due stays
+    changed = messages[:4] + [Message("user", [ToolResultBlock("c2", text + "\n    60\tnew")])]
+    assert text in chat_messages("SYS", changed, TOOLS, structured=True)[5]["content"]  # a changed file is shown

@@ -88,6 +88,26 @@ def cmd_install(name: str, source: str) -> int:
         print(f"ketch: could not write the model cache: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"{'installed' if fetched else 'already installed'}: {model.name} ({_human(model.size)}, sha256 verified) at {path}")
+    return _check_runs(path)
+
+
+def _check_runs(path) -> int:  # type: ignore[no-untyped-def]
+    """With llama-cpp-python installed, check that its build runs the model on this machine
+    now (providers/local_check.py), so a broken build is named here rather than by a crash."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return EXIT_OK
+    from ketch.providers.local_check import BuildCheckError, check_build, is_checked
+
+    if is_checked(path):
+        return EXIT_OK
+    print("ketch: checking that llama.cpp runs it on this machine (once per build)", file=sys.stderr)
+    try:
+        check_build(path)
+    except BuildCheckError as exc:
+        print(f"ketch: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -58,7 +58,7 @@ def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
     raise ConfigError(
         "no model configured: pass --model (e.g. claude-sonnet-4-5, openai:llama3.1), set \"model\" in "
         f"{ketch_home() / 'settings.json'}, export ANTHROPIC_API_KEY or OPENAI_API_KEY, "
-        f"or run offline: ketch models install smollm2-135m (needs the local extra: {install_command()})"
+        f"or run offline: ketch models install qwen2.5-coder-1.5b (needs the local extra: {install_command()})"
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 MEMORY_FILES = ("AGENTS.md", "CLAUDE.md")
 MAX_MEMORY_CHARS = 20000
 MAX_MEMORY_BYTES = 256 * 1024  # larger is not instructions; also bounds what a bad repo makes us read
+MAX_LISTED = 40  # entries of the working folder named in a template that asks for {files}
 
 
 def find_git_root(start: Path) -> Path | None:
@@ -48,6 +49,28 @@ def read_memory(folder: Path, *, root: Path | None = None,
     return None
 
 
+def folder_listing(workspace: Path, limit: int = MAX_LISTED) -> str:
+    """The working folder's visible entries, sorted, folders with a trailing slash: `{files}`.
+
+    Why: a small model told only "the working directory is X" invents a path to read
+    (measured: qwen2.5-coder-0.5b and smollm2-135m asked to summarise a project both read
+    `path/to/file`, the reply format's example); shown the names, it opens README.md. Names
+    only, never content, and stat-free (d_type from the directory read) so start-up stays cheap.
+    """
+    import os
+
+    try:
+        with os.scandir(workspace) as it:
+            entries = sorted((e.name + ("/" if e.is_dir(follow_symlinks=False) else "")
+                              for e in it if not e.name.startswith(".")), key=str.lower)
+    except OSError:
+        return "(cannot be listed)"
+    if not entries:
+        return "(empty)"
+    shown = ", ".join(entries[:limit])
+    return shown + (f", ... ({len(entries) - limit} more)" if len(entries) > limit else "")
+
+
 def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
                         today: datetime.date | None = None, user_home: Path | None = None,
                         template: str = "system.md", notices: list[str] | None = None) -> str:
@@ -64,6 +87,7 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
             platform=f"{platform.system()} {platform.release()}".strip(),
             date=(today or datetime.date.today()).isoformat(),
             git=f"yes (root {git_root})" if git_root else "no",
+            files=folder_listing(workspace) if "{files}" in text else "",
         ).strip()
         user_memory = read_memory(user_home, notices=notices) if user_home is not None else None
         if user_memory:

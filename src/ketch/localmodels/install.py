@@ -33,10 +33,11 @@ class InstallError(Exception):
 
 
 def pip_download(requirement: str, dest: Path) -> Path:
-    """Fetch one wheel with the user's own pip and its configuration (index, proxy, find-links)."""
+    """Fetch one wheel with the user's own pip and its configuration (index, proxy, find-links).
+    It runs in `dest` (a fresh, empty folder): `python -m pip` puts its working folder first on
+    sys.path, and in a cloned project a `pip/` folder there would run instead of pip."""
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
             "--disable-pip-version-check", "--quiet", "--dest", str(dest), requirement]
-    # cwd: `python -m` puts the working folder first on sys.path; a project's `pip/` must not run.
     proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=dest)
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]

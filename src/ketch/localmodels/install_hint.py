@@ -19,6 +19,11 @@ import ketch
 EXTRA = "local"
 
 
+# llama.cpp built for any x86-64 CPU with AVX2: without these pip builds for the compiling
+# machine's every CPU feature, and such builds crash elsewhere (providers/local_check.py).
+PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
+
+
 def install_command(extra: str = EXTRA) -> str:
     """The pip command that adds `extra` to the ketch that is running."""
     checkout = _checkout_root()
@@ -35,7 +40,8 @@ def install_command(extra: str = EXTRA) -> str:
 
 
 def missing_llama_hint() -> str:
-    return f"the local provider needs llama-cpp-python, which comes with the local extra: {install_command()}"
+    return ("the local provider needs llama-cpp-python, which comes with the local extra (a portable build): "
+            f'CMAKE_ARGS="{PORTABLE_CMAKE_ARGS}" {install_command()}')
 
 
 def _checkout_root() -> Path | None:

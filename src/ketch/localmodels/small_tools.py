@@ -5,6 +5,12 @@ Why narrow: offered Grep's dozen options, qwen2.5-coder-1.5b filled `type` with 
 optional field left out of the schema is left out of the prompt and of the grammar, so the
 model cannot produce it. Required fields are always kept; normal models keep full schemas.
 
+Why Read shows at most SMALL_READ_LINES lines unless asked for a range: a small model's
+context is 8k tokens and it reads at ~100 prompt tokens/s on two cores; asked to summarise
+this project, qwen2.5-coder-1.5b read the whole 169-line README (~4,000 tokens, most of the
+run's minutes) to write a paragraph the first screen supports. Read itself says where it
+stopped and which offset reads on, so `offset` is one of Read's fields here.
+
 Why the repair: Read and Edit show files as numbered lines (`     1\tcode`), and a small
 model copies those prefixes into what it writes (measured: a Write of `     1\t# color
 settings\n     2\t...`, which would have put the numbers into the file). A text in which every
@@ -22,11 +28,13 @@ from ketch.localmodels.profile import SMALL_TOOLS
 
 # The optional fields a small model may fill, per tool; every other optional field is dropped.
 SMALL_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "Read": ("offset",),
     "Edit": ("replace_all",),
     "Grep": ("path", "output_mode"),
 }
 # The fields holding file text, whose copied line-number prefixes are removed.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {"Write": ("content",), "Edit": ("old_string", "new_string")}
+SMALL_READ_LINES = 100  # Read's default window for a small model (the full profile's is 2,000)
 _NUMBERED = re.compile(r" *(\d+)\t")
 
 
@@ -69,6 +77,8 @@ class SmallTool:
         return self._definition
 
     def run(self, input: dict[str, Any], ctx: Any) -> Any:
+        if self._tool.name == "Read" and input.get("limit") is None:
+            input = {**input, "limit": SMALL_READ_LINES}
         fields = [f for f in TEXT_FIELDS.get(self._tool.name, ()) if isinstance(input.get(f), str)]
         if fields:
             input = {**input, **{f: unnumber(input[f]) for f in fields}}

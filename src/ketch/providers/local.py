@@ -17,6 +17,10 @@
   qwen-1.5b re-reads a file it goes on until the turn limit (8 reads of one file); told only
   to pick another tool, it edited the file it had been asked a question about. After the same
   call failed twice in a row (`repeated_failure`), that tool is off the next reply.
+- Native crashes: the first use of a llama.cpp build with a model is checked in a child
+  (`local_check`), and a fault later in this process is reported with what to do (`local_crash`).
+- The fixed prefix (system prompt, tools) is restored from a KV state saved on disk by an
+  earlier run (`local_prefix_cache`), so a run evaluates only what the user asked.
 - Threads: one for generation (with tools running beside the model on two cores, spinning
   threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
 """
@@ -50,6 +54,7 @@ class _Loaded:
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
     system_role: bool  # the chat template renders a system message (Gemma's has none)
     lock: threading.Lock
+    prefix_evaluated: int = 0  # tokens the prefix cache evaluated just before this completion
 
 
 _MODELS: dict[tuple[str, int], _Loaded] = {}
@@ -97,6 +102,9 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
 
             atexit.register(_unload_all)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when libgomp starts: before the import
+        from ketch.providers import local_check, local_crash
+
+        local_crash.arm()  # from here a native crash is reported, never silent
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -104,6 +112,10 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
             from ketch.localmodels.install_hint import missing_llama_hint
 
             raise ProviderError(missing_llama_hint(), kind="config") from None
+        try:
+            local_check.check_build(path)  # once per build and model: does this llama.cpp run here?
+        except local_check.BuildCheckError as exc:
+            raise ProviderError(str(exc), kind="config") from None
         gen, batch = thread_counts()
         try:
             llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=gen, n_threads_batch=batch,
@@ -167,7 +179,28 @@ class LocalProvider:
         except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
             raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
         with loaded.lock:
+            self._warm_prefix(loaded, path, n_ctx, rendered, request, structured)
             yield from self._generate(loaded, rendered, request, name, n_ctx, structured)
+
+    @staticmethod
+    def _warm_prefix(loaded: _Loaded, path: Path, n_ctx: int, rendered: Any, request: ModelRequest,
+                     structured: bool) -> None:
+        """The fixed prefix (system prompt, tools) from the on-disk KV cache (local_prefix_cache)."""
+        from ketch.providers import local_prefix_cache
+
+        llm, add_bos = loaded.llm, not getattr(rendered, "added_special", False)
+
+        def render_with(text: str) -> list[int]:
+            messages = chat_messages(request.system, [Message("user", [TextBlock(text)])], request.tools,
+                                     structured=structured, system_role=loaded.system_role)
+            prompt = loaded.formatter(messages=messages).prompt
+            return llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+        tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        try:
+            loaded.prefix_evaluated = local_prefix_cache.prepare(llm, path, n_ctx, tokens, render_with)
+        except (RuntimeError, ValueError, OSError):
+            llm.reset()  # a cache: without it the prompt is evaluated whole, as before
 
     def _generate(self, loaded: _Loaded, rendered: Any, request: ModelRequest, name: str, n_ctx: int,
                   structured: bool) -> Iterator[StreamEvent]:
@@ -179,6 +212,7 @@ class LocalProvider:
             raise ProviderError(f"prompt is too long: {len(tokens)} tokens for a context of {n_ctx}",
                                 kind="context_length")
         reused = _shared_prefix(llm, tokens)
+        written, loaded.prefix_evaluated = min(loaded.prefix_evaluated, reused), 0  # evaluated for this request
         kwargs: dict[str, Any] = {}
         if structured:
             from llama_cpp import LlamaGrammar
@@ -222,7 +256,8 @@ class LocalProvider:
         else:
             content, stop_reason = [TextBlock(raw)], "max_tokens" if cut_off else "end_turn"
         out_tokens = len(llm.tokenize(raw.encode("utf-8"), add_bos=False, special=True)) if raw else 0
-        usage = Usage(input_tokens=len(tokens) - reused, output_tokens=out_tokens, cache_read_input_tokens=reused)
+        usage = Usage(input_tokens=len(tokens) - reused, output_tokens=out_tokens, cache_read_input_tokens=reused - written,
+                      cache_creation_input_tokens=written)
         yield Completed(Message("assistant", content), usage, stop_reason, model=name,
                         message_id=f"local_{uuid.uuid4().hex[:24]}")
 
