@@ -81,12 +81,7 @@ def forget_rule(workspace: Path, rule: str) -> list[str]:
     if not path.exists():
         return []
     data = _load(path, _canonical(workspace))
-    removed = []
-    for kind in KINDS:
-        rules = rule_list(path, data, kind, create=False)
-        if rules is not None and rule in rules:
-            rules[:] = [r for r in rules if r != rule]
-            removed.append(kind)
+    removed = drop_rule(path, data, rule)
     if removed:
         _save(path, data)
     return removed
@@ -104,6 +99,17 @@ def _load(path: Path, workspace: Path) -> dict[str, Any]:
     if data.get("project") != str(workspace):
         raise ValueError(f"{path} belongs to {data.get('project')!r}, not {workspace}")
     return data
+
+
+def drop_rule(path: Path, data: dict[str, Any], rule: str) -> list[str]:
+    """Take `rule` out of every permissions list of a settings object; the lists it was in."""
+    removed = []
+    for kind in KINDS:
+        rules = rule_list(path, data, kind, create=False)
+        if rules is not None and rule in rules:
+            rules[:] = [r for r in rules if r != rule]
+            removed.append(kind)
+    return removed
 
 
 def rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.agent.rules import Rule
-from ketch.config.project_store import rule_list
+from ketch.config.project_store import drop_rule, rule_list
 from ketch.ui.rule_offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 
 
@@ -43,12 +43,7 @@ def remove_project_rule(workspace: Path, text: str) -> list[str]:
     if not path.exists():
         return []
     data = _read(path)
-    removed_from = []
-    for kind in ("allow", "ask", "deny"):
-        rules = rule_list(path, data, kind, create=False)
-        if rules is not None and text in rules:
-            rules[:] = [r for r in rules if r != text]
-            removed_from.append(kind)
+    removed_from = drop_rule(path, data, text)
     if removed_from:
         _write(path, data)
     return removed_from
