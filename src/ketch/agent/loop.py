@@ -431,13 +431,9 @@ class Agent:
         return content[:head] + note + content[len(content) - tail :]
 
     def _nested_memory(self, planned: _Planned) -> str:
-        """Instructions of subfolders the call touched, appended once per folder."""
-        try:
-            paths = self._target_paths(planned.tool, planned.call.input) if planned.tool else []
-        except (ToolError, OSError, ValueError):
-            return ""
+        """Instructions of subfolders the call touched (the paths the gate checked), once per folder."""
         notes = []
-        for path in paths:
+        for path in planned.paths:
             for source, text in nested_memory(path, self.config.workspace, self._memory_seen):
                 rel = source.relative_to(self.config.workspace)
                 notes.append(f"\n\n<project-instructions source=\"{rel}\">\n{text}\n</project-instructions>")
