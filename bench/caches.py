@@ -45,7 +45,7 @@ def build_wheel(directory, config_settings=None, metadata_directory=None):
 
 
 def main() -> None:
-    from ketch.security.sandbox import Sandbox, SandboxPolicy
+    from ketch.security.sandbox.bwrap import Sandbox, SandboxPolicy
 
     with tempfile.TemporaryDirectory(dir="/var/tmp") as scratch:
         ws, home = Path(scratch, "ws"), Path(scratch, "home")

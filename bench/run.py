@@ -1,6 +1,6 @@
 """ketch's benchmarks (DESIGN.md §6): run `python bench/run.py` from the repo root.
 
-Measures, against an instant fake model server on 127.0.0.1 (tests/fakeserver.py):
+Measures, against an instant fake model server on 127.0.0.1 (tests/fakes/fakeserver.py):
   - `ketch --version` wall time (median of N runs)
   - a headless one-turn round trip: wall time and peak RSS of the ketch process
   - the fixed prompt overhead of the first request (system + tools): bytes and ~tokens

@@ -27,7 +27,7 @@ def median_ms(fn) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from ketch.security.sandbox import Sandbox, SandboxPolicy, run_unsandboxed
+    from ketch.security.sandbox.bwrap import Sandbox, SandboxPolicy, run_unsandboxed
     from ketch.tools.base import SessionState, ToolContext
     from ketch.tools.bash import BashTool
 

@@ -18,10 +18,10 @@ RUNS = int(os.environ.get("BENCH_RUNS", "60"))
 
 
 def main() -> None:
-    from ketch.security.sandbox import Sandbox, SandboxPolicy
-    from ketch.security.sandbox_quarantine import quarantine
-    from ketch.security.sandbox_seccomp import filter_fd, machine, unix_socket_filter
-    from ketch.security.sandbox_tripwire import Tripwire
+    from ketch.security.sandbox.bwrap import Sandbox, SandboxPolicy
+    from ketch.security.sandbox.quarantine import quarantine
+    from ketch.security.sandbox.seccomp import filter_fd, machine, unix_socket_filter
+    from ketch.security.sandbox.tripwire import Tripwire
 
     real_watch = Tripwire.watch
     with tempfile.TemporaryDirectory(dir="/var/tmp") as scratch:

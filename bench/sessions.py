@@ -31,10 +31,10 @@ from fakeserver import FakeModelServer  # noqa: E402
 from run import base_env, ketch_argv, timed_run  # noqa: E402
 
 from ketch.agent import events as ev  # noqa: E402
-from ketch.agent.session_index import meta_path, read_info  # noqa: E402
-from ketch.agent.session_load import load_session  # noqa: E402
-from ketch.agent.session_search import search_transcript  # noqa: E402
-from ketch.agent.transcript import TranscriptWriter, transcript_path  # noqa: E402
+from ketch.agent.sessions.index import meta_path, read_info  # noqa: E402
+from ketch.agent.sessions.load import load_session  # noqa: E402
+from ketch.agent.sessions.search import search_transcript  # noqa: E402
+from ketch.agent.sessions.transcript import TranscriptWriter, transcript_path  # noqa: E402
 from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage  # noqa: E402
 
 TURNS = 1000

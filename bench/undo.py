@@ -44,8 +44,8 @@ def median_ms(fn, before=None) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from ketch.agent.checkpoints import make_checkpoints
-    from ketch.agent.shadow_store import ShadowStore
+    from ketch.agent.undo.checkpoints import make_checkpoints
+    from ketch.agent.undo.shadow_store import ShadowStore
 
     with tempfile.TemporaryDirectory() as tmp:
         ws, home = Path(tmp) / "ws", Path(tmp) / "home"

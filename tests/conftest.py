@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The shared fakes (tests/fakes/) import by their plain names, from every test folder.
+sys.path.insert(0, str(Path(__file__).parent / "fakes"))
 from fakeserver import FakeModelServer  # noqa: E402
-
-TEST_ANTHROPIC_KEY = "sk-ant-test-5f1c9a7e2b4d"
-TEST_OPENAI_KEY = "sk-openai-test-8e2a6c0d4f"
-
-
-def ketch_argv() -> list[str]:
-    """The installed `ketch` script beside this interpreter (not a version-manager shim)."""
-    exe = Path(sysconfig.get_path("scripts")) / "ketch"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("ketch")
-    return [found] if found else [sys.executable, "-m", "ketch"]
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.stdout)
-
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
+from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, Run, ketch_argv  # noqa: E402
 
 @pytest.fixture
 def ketch_home(tmp_path: Path) -> Path:
@@ -99,7 +71,7 @@ def run_ketch(ketch_home: Path, workspace: Path):
 
 @pytest.fixture
 def term(ketch_home: Path, workspace: Path):
-    """Start the real `ketch` REPL in an 80x24 pseudo-terminal (tests/pty_helpers.py); closed after.
+    """Start the real `ketch` REPL in an 80x24 pseudo-terminal (tests/fakes/pty_helpers.py); closed after.
 
     `drop` removes variables from the terminal's environment (e.g. NO_COLOR), `env` adds some.
     """

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 from ketch.agent import events as ev
 from ketch.agent.billing import AttemptTally
-from ketch.agent.context import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter, compacted_history, summary_request
+from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter, compacted_history, summary_request
 from ketch.agent.permissions import PermissionGate
 from ketch.agent.prompt import nested_memory
 from ketch.conversation import (
@@ -53,7 +53,7 @@ MAX_PARALLEL_READS = 8
 
 def _no_runner(argv: list[str], **kwargs: Any) -> Any:
     """Fail closed: an Agent built without a runner never starts processes unsandboxed."""
-    from ketch.security.sandbox import SandboxUnavailable
+    from ketch.security.sandbox.bwrap import SandboxUnavailable
 
     raise SandboxUnavailable("no sandbox was configured for this session; commands cannot run")
 
@@ -340,7 +340,7 @@ class Agent:
         if decision.verdict == "ask":
             request = ev.PermissionRequest(call.id, call.name, call.input, decision.reason)
             if self.approver is not refuse_all:  # a person will read it: show the change itself
-                from ketch.agent.change_preview import preview_change
+                from ketch.agent.permissions.change_preview import preview_change
 
                 request.preview = preview_change(call.name, call.input, paths)
             yield request

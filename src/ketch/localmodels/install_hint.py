@@ -20,7 +20,7 @@ EXTRA = "local"
 
 
 # llama.cpp built for any x86-64 CPU with AVX2: without these pip builds for the compiling
-# machine's every CPU feature, and such builds crash elsewhere (providers/local_check.py).
+# machine's every CPU feature, and such builds crash elsewhere (providers/local/check.py).
 PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
 
 

@@ -20,7 +20,7 @@ def check_ready(model: str) -> int:
     """Fail before the run starts, in one line, if the model or llama-cpp-python is missing;
     return the context window to run it with."""
     from ketch.localmodels.cache import ModelFileError, resolve
-    from ketch.providers.local import DEFAULT_CONTEXT, context_size
+    from ketch.providers.local.provider import DEFAULT_CONTEXT, context_size
 
     try:
         _path, entry = resolve(model)

@@ -57,8 +57,8 @@ def config_from_env(provider: str, environ: Mapping[str, str] | None = None) -> 
 
 def make_provider(provider: str, config: "ProviderConfig") -> "Provider":
     """The codec for `provider` ("anthropic", "openai" or "local"), importing it on first use."""
-    if provider == "local":  # an embedded GGUF model: no URL, no key (ketch.providers.local)
-        from ketch.providers.local import LocalProvider
+    if provider == "local":  # an embedded GGUF model: no URL, no key (ketch.providers.local.provider)
+        from ketch.providers.local.provider import LocalProvider
 
         return LocalProvider(config)
     _check(provider)

@@ -51,7 +51,7 @@ def pin_writable_roots(roots: Iterable[Path]) -> None:
 def writable_roots() -> tuple[Path, ...]:
     """The pinned roots (and the package caches under the home, which the user may make
     writable); before any pin, the working folder (where `ketch undo` and friends run)."""
-    from ketch.security.sandbox_policy import DEFAULT_CACHES
+    from ketch.security.sandbox.policy import DEFAULT_CACHES
 
     roots = _pinned if _pinned is not None else (_canonical(os.getcwd()),)
     return (*roots, *(_canonical(Path.home() / c) for c in DEFAULT_CACHES))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ketch.security.git_places import GitPlaces
+    from ketch.security.git.places import GitPlaces
 
 # git_places and host_programs are imported where they are used: a run that never touches a
 # file or starts a command does not pay for them at start.
@@ -124,7 +124,7 @@ class ProtectedSet:
                 return Path(*path.parts[: i + 1])
         if self.home is None or not any(_covering(path, (root,)) for root in self.roots):
             return None
-        from ketch.security.git_places import discover
+        from ketch.security.git.places import discover
 
         return _covering(path, _both(list(discover(list(self.roots), self.home).protected)))
 
@@ -149,10 +149,10 @@ class SandboxEntries:
     def current(self) -> "tuple[SandboxEntries, GitPlaces]":
         """These entries plus git's places as found on disk now (redone at each call)."""
         if self.home is None:
-            from ketch.security.git_places import GitPlaces
+            from ketch.security.git.places import GitPlaces
 
             return self, GitPlaces()
-        from ketch.security.git_places import discover
+        from ketch.security.git.places import discover
 
         places = discover(list(self.roots), self.home)
         found = tuple((p, is_dir) for p, is_dir in places.protected.items())

@@ -128,7 +128,7 @@ class GrepTool:
         else:
             lines, note = _limit(result.output.rstrip("\n").split("\n"), head_limit)
             text = "\n".join(lines) + note
-        from ketch.security.sandbox import cap_output  # here, not at import: it pulls in subprocess
+        from ketch.security.sandbox.bwrap import cap_output  # here, not at import: it pulls in subprocess
 
         return ToolResult(cap_output(text, MAX_OUTPUT_CHARS)[0])
 

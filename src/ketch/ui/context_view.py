@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ketch.agent.context import DEFAULT_WINDOW
+from ketch.agent.compaction import DEFAULT_WINDOW
 from ketch.conversation import block_to_dict
 
 

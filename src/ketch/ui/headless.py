@@ -104,9 +104,9 @@ def run_headless(args: Any, prompt: str) -> int:
     """Run one prompt to completion; return the exit status (0 success, 1 failed run)."""
     from pathlib import Path
 
-    from ketch.agent.session_resume import SessionError, open_session
+    from ketch.agent.sessions.resume import SessionError, open_session
     from ketch.config.settings import ConfigError, ketch_home
-    from ketch.wiring import RunOptions, build_agent
+    from ketch.cli.wiring import RunOptions, build_agent
 
     options = RunOptions(
         workspace=Path.cwd(), model=args.model, max_turns=args.max_turns, max_budget_usd=args.max_budget_usd, system_prompt=args.system_prompt,
@@ -133,7 +133,7 @@ def run_headless(args: Any, prompt: str) -> int:
     piped = getattr(args, "piped_bytes", 0)
     if piped:
         from ketch.conversation import Usage
-        from ketch.piped_input import announce
+        from ketch.ui.piped_input import announce
 
         announce(piped, lambda tokens: agent.cost_fn(Usage(input_tokens=tokens)), agent.config.model,
                  sys.stderr.write)

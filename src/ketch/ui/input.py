@@ -16,7 +16,7 @@ from ketch.ui.mentions import ProjectFiles, best_matches
 
 
 def history_path(home: Path, workspace: Path) -> Path:
-    from ketch.agent.transcript import sessions_dir
+    from ketch.agent.sessions.transcript import sessions_dir
 
     folder = sessions_dir(home, workspace)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

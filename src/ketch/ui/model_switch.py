@@ -12,7 +12,7 @@ from typing import Any
 def switch_model(agent: Any, spec: str) -> None:
     from ketch.config.models import cost_usd, default_max_tokens, model_info, parse_model_spec
     from ketch.providers import make_provider
-    from ketch.wiring import _context_window, provider_config
+    from ketch.cli.wiring import _context_window, provider_config
 
     provider_name, model = parse_model_spec(spec)
     config = provider_config(provider_name)  # ConfigError when its key is missing

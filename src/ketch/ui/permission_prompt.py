@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ketch.agent import events as ev
 from ketch.agent.loop import Approval
 from ketch.config.project_store import remember_rule
-from ketch.ui.rule_offer import may_offer_always, rule_for
+from ketch.agent.permissions.offer import may_offer_always, rule_for
 from ketch.ui.textstream import clean
 
 

@@ -23,7 +23,7 @@ MODE_LABELS = {"acceptEdits": "accept edits", "plan": "plan", "bypassPermissions
 
 
 def _options(args: Any, workspace: Path) -> Any:
-    from ketch.wiring import RunOptions
+    from ketch.cli.wiring import RunOptions
 
     return RunOptions(
         workspace=workspace, model=args.model, max_turns=args.max_turns, max_budget_usd=args.max_budget_usd,
@@ -41,7 +41,7 @@ def run_repl(args: Any) -> int:
     from ketch.cli import UsageError
     from ketch.config.settings import ConfigError, ketch_home
     from ketch.ui.terminal import is_fancy
-    from ketch.wiring import build_agent
+    from ketch.cli.wiring import build_agent
 
     fancy = is_fancy()
     workspace = Path(os.path.realpath(os.getcwd()))
@@ -52,7 +52,7 @@ def run_repl(args: Any) -> int:
         console = Console(highlight=False, color_system=None, force_terminal=False, width=80)
     repl = Repl(console, workspace, ketch_home(), fancy)
     if args.continue_session or args.resume is not None or args.fork_session:
-        from ketch.agent.session_resume import flags_problem
+        from ketch.agent.sessions.resume import flags_problem
 
         problem = flags_problem(args.continue_session, "picker" if args.resume == "" else args.resume,
                                 args.fork_session, headless=False)
@@ -73,8 +73,8 @@ def run_repl(args: Any) -> int:
 
 class Repl:
     def __init__(self, console: Any, workspace: Path, home: Path, fancy: bool) -> None:
-        from ketch.ui.commands import default_registry
-        from ketch.ui.commands_custom import register_custom
+        from ketch.ui.commands.registry import default_registry
+        from ketch.ui.commands.custom import register_custom
         from ketch.ui.render import Renderer
 
         self.console = console
@@ -114,7 +114,7 @@ class Repl:
 
     def _open(self, continue_: bool = False, resume: str | None = None, fork: bool = False,
               recap: bool = True) -> None:
-        from ketch.agent.session_resume import open_session
+        from ketch.agent.sessions.resume import open_session
 
         self.transcript, warning = open_session(self.agent, self.home, continue_=continue_, resume=resume, fork=fork)
         self.agent.config.transcript_path = str(getattr(self.transcript, "path", "") or "")
@@ -154,8 +154,8 @@ class Repl:
                                  tick=self.r.tick if self.fancy else None)
 
     def main(self, args: Any) -> int:
-        from ketch.agent.session_store import SessionError
-        from ketch.ui.commands_builtin import Quit
+        from ketch.agent.sessions.store import SessionError
+        from ketch.ui.commands.builtin import Quit
         from ketch.ui.turn import QuitRequested
 
         try:
@@ -319,7 +319,7 @@ class Repl:
         self._open()
 
     def resume(self, session_id: str) -> None:
-        from ketch.agent.session_store import SessionError
+        from ketch.agent.sessions.store import SessionError
 
         self._reset()
         try:

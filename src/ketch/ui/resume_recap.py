@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ketch.agent import events as ev
-from ketch.agent.rewind_points import COMPACTED_MARK, is_prompt
+from ketch.agent.undo.rewind_points import COMPACTED_MARK, is_prompt
 from ketch.conversation import Message, TextBlock, ToolUseBlock
 
 EXCHANGES = 3

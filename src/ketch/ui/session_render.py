@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any
 
-from ketch.agent.session_index import SessionInfo
+from ketch.agent.sessions.index import SessionInfo
 from ketch.conversation import Message, TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock, block_to_dict
 
 RESULT_PREVIEW_LINES = 3

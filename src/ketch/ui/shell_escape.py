@@ -20,7 +20,7 @@ MAX_CONTEXT_CHARS = 30_000
 def run_shell_escape(command: str, workspace: Path, show: Callable[[str], None],
                      redact: Callable[[str], str]) -> str:
     """Run `command`, show its output, return the block to send with the next message."""
-    from ketch.security.sandbox_env import child_env
+    from ketch.security.sandbox.env import child_env
 
     shell = os.environ.get("SHELL") or "/bin/sh"
     proc = subprocess.Popen([shell, "-c", command], cwd=workspace, env=child_env(), stdin=subprocess.DEVNULL,

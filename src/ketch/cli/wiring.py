@@ -1,0 +1,346 @@
+"""Assemble an Agent from the command line and settings: model, provider, tools, gate, prompt.
+
+Shared by every front end (headless today, the REPL next), so each one only decides how
+to render events and how to answer permission requests. Problems the user must fix are
+raised as ConfigError with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ketch.config.settings import ConfigError, EffectivePolicy, ketch_home, load_policy
+
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+DEFAULT_OPENAI_MODEL = "gpt-5"
+
+
+@dataclass
+class RunOptions:
+    workspace: Path
+    model: str | None = None
+    max_turns: int | None = None
+    max_budget_usd: float | None = None
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    allowed_tools: list[str] = field(default_factory=list)
+    disallowed_tools: list[str] = field(default_factory=list)
+    permission_mode: str | None = None
+    add_dirs: list[str] = field(default_factory=list)
+    sandbox: str = "on"  # "off" only by the user's explicit, loud opt-out
+    trust: bool = False  # --trust: read the project's settings as trusted, record it once they loaded
+
+
+def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
+    """--model (or a managed model), then KETCH_MODEL, then settings, then whichever key exists,
+    then an installed local model."""
+    from ketch.security.credentials import get_stored_key
+
+    if policy.model and policy.model_layer in ("managed", "cli"):
+        return policy.model
+    for candidate in (cli_model, os.environ.get("KETCH_MODEL"), policy.model):
+        if candidate:
+            return candidate
+    if os.environ.get("ANTHROPIC_API_KEY") or get_stored_key("anthropic"):
+        return DEFAULT_ANTHROPIC_MODEL
+    if os.environ.get("OPENAI_API_KEY") or get_stored_key("openai"):
+        return DEFAULT_OPENAI_MODEL
+    from ketch.localmodels.profile import default_local_model
+
+    local = default_local_model()  # an installed local model beats refusing to run
+    if local:
+        return local
+    from ketch.localmodels.install_hint import install_command
+
+    raise ConfigError(
+        "no model configured: pass --model (e.g. claude-sonnet-4-5, openai:llama3.1), set \"model\" in "
+        f"{ketch_home() / 'settings.json'}, export ANTHROPIC_API_KEY or OPENAI_API_KEY, "
+        f"or run offline: ketch models install qwen2.5-coder-1.5b (needs the local extra: {install_command()})"
+    )
+
+
+def provider_config(provider: str):  # type: ignore[no-untyped-def]
+    """The provider's config: base URL only from the user's environment, key from env or store."""
+    from ketch.providers import api_key_env, base_url_env, config_from_env
+    from ketch.security.credentials import get_stored_key
+
+    if provider == "local":  # in process: no URL, no key
+        from ketch.providers.base import ProviderConfig
+
+        return ProviderConfig(api_key=None, base_url="")
+    config = config_from_env(provider)
+    config.api_key = config.api_key or get_stored_key(provider)
+    if not config.api_key and not (provider == "openai" and os.environ.get(base_url_env(provider))):
+        hint = " or point OPENAI_BASE_URL at a compatible server" if provider == "openai" else ""
+        raise ConfigError(f"{api_key_env(provider)} is not set: export it, or run `ketch auth login`{hint}")
+    delay = os.environ.get("KETCH_RETRY_BASE_DELAY")
+    if delay:
+        try:
+            config.retry_base_s = float(delay)
+        except ValueError:
+            raise ConfigError(f"KETCH_RETRY_BASE_DELAY must be a number of seconds, not {delay!r}") from None
+    return config
+
+
+def _rules(sources):  # type: ignore[no-untyped-def]
+    from ketch.agent.permissions import RuleSyntaxError, parse_rules
+
+    rules = []
+    for source in sources:
+        try:
+            rules += parse_rules([source.rule])
+        except RuleSyntaxError as exc:
+            where = source.path or ("the command line" if source.layer == "cli" else source.layer)
+            raise ConfigError(f"{where}: {exc}") from None
+    return rules
+
+
+class LazySandbox:
+    """The sandbox, built at the first command: runs that never start a process skip its cost."""
+
+    def __init__(self, policy_args: dict) -> None:  # type: ignore[type-arg]
+        self._args = policy_args
+        self._sandbox = None
+
+    def get(self):  # type: ignore[no-untyped-def]
+        if self._sandbox is None:
+            from ketch.security.sandbox import bwrap as sandbox
+
+            self._sandbox = sandbox.Sandbox(sandbox.SandboxPolicy(**self._args))
+        return self._sandbox
+
+    def __call__(self, argv, **kwargs):  # type: ignore[no-untyped-def]
+        return self.get()(argv, **kwargs)
+
+    def read_only(self):  # type: ignore[no-untyped-def]
+        return self.get().read_only()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.get().state_dir
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+
+def _check_rules(policy: EffectivePolicy, tools: list) -> None:  # type: ignore[type-arg]
+    """Rules that can never match (agent/permissions/rule_check.py): a deny or ask rule, or any rule on the
+    command line, stops the run; an allow rule from a file becomes a warning naming the file.
+
+    On the command line an unknown tool is almost always a prompt swallowed by
+    `--allowedTools A B "the prompt"` (the flags take several values): say so.
+    """
+    from ketch.agent.permissions import parse_rules
+    from ketch.agent.permissions.rule_check import closest_tool, why_never_matches
+    from ketch.agent.permissions.rules import Rule
+
+    if not (policy.deny or policy.ask or policy.allow):
+        return
+    fields = {t.name: list(t.definition().input_schema.get("properties", {})) for t in tools}
+    for kind, sources in (("deny", policy.deny), ("ask", policy.ask), ("allow", policy.allow)):
+        for source in sources:
+            for rule in parse_rules([source.rule]):
+                problem = why_never_matches(rule, fields)
+                if problem is None:
+                    continue
+                if source.layer == "cli" and rule.tool not in fields:
+                    near = closest_tool(rule.tool, fields)
+                    hint = f" (did you mean {str(Rule(near, rule.spec))!r}?)" if near else ""
+                    raise ConfigError(
+                        f"unknown tool {rule.tool!r} in a permission rule on the command line{hint}; if that "
+                        "was your prompt, put it right after -p (e.g. ketch -p \"fix it\" --allowedTools Edit)")
+                if source.layer == "cli":
+                    raise ConfigError(f"{kind} rule {str(rule)!r} on the command line {problem}")
+                where = f"{source.path}: {kind} rule {str(rule)!r} {problem}"
+                if kind == "allow":
+                    policy.warnings.append(f"{where} (the rule is ignored)")
+                else:
+                    raise ConfigError(f"{where} A {kind} rule that never matches would let those calls "
+                                      "run without it, so ketch stops here: fix or remove it.")
+
+
+def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):  # type: ignore[no-untyped-def]
+    """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
+    if options.sandbox == "off":
+        from ketch.security.sandbox.process import run_unsandboxed
+
+        return run_unsandboxed
+    return LazySandbox(dict(
+        workspace=workspace,
+        extra_writable=tuple(policy.additional_directories),
+        ketch_home=ketch_home(),
+        home=Path.home(),
+        allowed_hosts=tuple(policy.allowed_hosts),
+        writable_caches=policy.writable_caches,
+        allow_unix_sockets=policy.allow_unix_sockets,
+    ))
+
+
+def _context_window(info) -> int:  # type: ignore[no-untyped-def]
+    """KETCH_CONTEXT_WINDOW (for local models whose window the registry cannot know), else the registry."""
+    from ketch.agent.compaction import DEFAULT_WINDOW
+
+    raw = os.environ.get("KETCH_CONTEXT_WINDOW")
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"KETCH_CONTEXT_WINDOW must be a number of tokens, not {raw!r}") from None
+        if value < 1000:
+            raise ConfigError("KETCH_CONTEXT_WINDOW must be at least 1000 tokens")
+        return value
+    return info.context_window if info is not None else DEFAULT_WINDOW
+
+
+def _autocompact_threshold() -> float | None:
+    """KETCH_AUTOCOMPACT_PCT: compact when the estimate passes this % of the window; 0 or off: never."""
+    from ketch.agent.compaction import DEFAULT_THRESHOLD
+
+    raw = os.environ.get("KETCH_AUTOCOMPACT_PCT")
+    if not raw:
+        return DEFAULT_THRESHOLD
+    if raw.strip().lower() in ("0", "off", "never"):
+        return None
+    try:
+        pct = float(raw)
+    except ValueError:
+        pct = -1
+    if not 1 <= pct <= 100:
+        raise ConfigError(f"KETCH_AUTOCOMPACT_PCT must be a percentage from 1 to 100 (or off), not {raw!r}")
+    return pct / 100
+
+
+def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-def]
+    """Return a ready Agent; nothing touches the network until its first request."""
+    from ketch.agent.loop import Agent, AgentConfig, refuse_all
+    from ketch.agent.permissions import PermissionGate
+    from ketch.agent.prompt import build_system_prompt
+    from ketch.config.models import cost_usd, default_max_tokens, model_info, parse_model_spec
+    from ketch.providers import make_provider
+    from ketch.security.credentials import known_secret_values
+    from ketch.security.protected import LazyProtectedSet
+    from ketch.security.redact import Redactor
+    from ketch.security.trust import is_trusted
+    from ketch.tools.registry import default_tools
+
+    if options.max_turns is not None and options.max_turns < 1:
+        raise ConfigError("--max-turns must be at least 1")
+    if options.max_budget_usd is not None and not options.max_budget_usd > 0:
+        raise ConfigError("--max-budget-usd must be a positive amount of dollars, e.g. 0.50")
+    workspace = Path(os.path.realpath(options.workspace))
+    policy = load_policy(
+        workspace, trusted=options.trust or is_trusted(workspace), cli_allow=options.allowed_tools,
+        cli_deny=options.disallowed_tools, cli_mode=options.permission_mode, cli_model=options.model,
+        cli_add_dirs=options.add_dirs,
+    )
+    try:
+        provider_name, model = parse_model_spec(choose_model(options.model, policy))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    local = provider_name == "local"
+    if local:
+        from ketch.localmodels.profile import SYSTEM_TEMPLATE, check_ready
+        from ketch.localmodels.small_tools import small_tools
+
+        local_window = check_ready(model)
+    config = provider_config(provider_name)
+    info = model_info(provider_name, model)
+
+    allow, ask, deny = _rules(policy.allow), _rules(policy.ask), _rules(policy.deny)
+    _check_rules(policy, default_tools())
+    roots = [workspace, *policy.additional_directories]
+    from ketch.security.host_programs import pin_writable_roots
+
+    # git and bwrap run on the host: never from a folder a tool can write (DESIGN.md §5.5).
+    pin_writable_roots(roots)
+    gate = PermissionGate(
+        mode=policy.default_mode or "default", allow=allow, ask=ask, deny=deny, workspace=workspace,
+        extra_roots=list(policy.additional_directories),
+        protected=LazyProtectedSet(roots, Path.home(), ketch_home()), home=Path.home(),
+        sandboxed=options.sandbox != "off",
+    )
+    session_id = str(uuid.uuid4())
+    outputs_dir = ketch_home() / "outputs" / session_id
+    gate.readable.append(outputs_dir)
+    denied_outright = {r.tool for r in deny if r.spec is None}
+    tools = [t for t in default_tools() if t.name not in denied_outright]
+    if local:
+        tools = small_tools(tools)
+    agent_config = AgentConfig(
+        model=model,
+        provider_name=provider_name,
+        system_prompt=build_system_prompt(workspace, override=options.system_prompt,
+                                          append=options.append_system_prompt, user_home=ketch_home(),
+                                          template=SYSTEM_TEMPLATE if local else "system.md",
+                                          notices=policy.ignored),
+        workspace=workspace,
+        gate=gate,
+        max_turns=options.max_turns,
+        max_budget_usd=options.max_budget_usd,
+        context_window=local_window if local else _context_window(info),
+        outputs_dir=outputs_dir,
+        autocompact_threshold=_autocompact_threshold(),
+        max_tokens=default_max_tokens(info),
+        sandbox="off" if options.sandbox == "off" else "bubblewrap",
+        notices=list(policy.ignored),
+        api_key_source=_key_source(provider_name, config.api_key),
+        warnings=list(policy.warnings),
+    )
+    if local and not (options.model or os.environ.get("KETCH_MODEL") or policy.model):
+        agent_config.model_note = f"no API key configured; using the local model {model}"
+    agent = Agent(
+        provider=make_provider(provider_name, config),
+        tools=tools,
+        config=agent_config,
+        session_id=session_id,
+        approver=approver or refuse_all,
+        cost_fn=lambda usage: cost_usd(info, usage),
+        redact=Redactor.from_environment([config.api_key, *known_secret_values()]),
+        runner=build_runner(options, workspace, policy),
+    )
+    agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
+    # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
+    agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
+    if options.trust:
+        _record_trust(workspace)  # only now: a run that stopped on its settings records nothing
+    return agent
+
+
+def _key_source(provider: str, key: str | None) -> str:
+    """Where the key in use came from, as Claude Code reports it: the variable's name, or none."""
+    if not key or provider == "local":
+        return "none"
+    from ketch.providers import api_key_env
+
+    name = api_key_env(provider)
+    return name if os.environ.get(name) == key else "ketch auth"
+
+
+def _record_trust(workspace: Path) -> None:
+    from ketch.security.trust import is_trusted, trust
+
+    if is_trusted(workspace):
+        return
+    try:
+        trust(workspace)
+    except OSError as exc:
+        raise ConfigError(f"cannot record folder trust: {exc.strerror or exc}") from None
+
+
+class LazyCheckpoints:
+    """Undo's checkpoints, built at the first turn that edits or runs a command."""
+
+    def __init__(self, workspace: Path, home: Path, redact) -> None:  # type: ignore[no-untyped-def]
+        self._args = (workspace, home, redact)
+        self._real = None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if self._real is None:
+            from ketch.agent.undo.checkpoints import make_checkpoints
+
+            self._real = make_checkpoints(*self._args)
+        return getattr(self._real, name)

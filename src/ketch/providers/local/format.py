@@ -1,0 +1,206 @@
+"""What a small local model sees: chat messages for its own template, a compact tool list,
+and the JSON-schema of the one reply it may give (an answer, or exactly one tool call).
+
+Small models cannot be trusted to follow a tool-call syntax, so the reply is decoded under a
+grammar built from `reply_schema`: `{"answer": "..."}` or `{"name": TOOL, "arguments": {...}}`
+where NAME is one of the offered tools and the arguments follow that tool's schema. Every call
+is then well-formed by construction. Pure functions: no llama_cpp here.
+
+Measured on qwen2.5-coder-1.5b (one-step probes on made-up tasks: the conversation up to a
+tool result, then the model's next reply; and bench/local_tasks.py): the model takes whichever
+way out the last message mentions. A line after each tool result inviting `{"answer": ...}`
+made it answer after one call in 7 of 7 unfinished tasks, repeating the tool's output as its
+answer. With the reply format stated once in the system prompt (prompts/local_reply.md, which
+also says that describing a change does not make it) and nothing after the result, it took
+the next step in 6 of 7 and answered 5 of 6 finished ones. The tool list is the compact one
+below for every template: Qwen's own `<tools>` rendering costs ~430 more prompt tokens (~5 s
+here) and scored the same; what it did better, calling a tool before answering, the first-reply
+grammar now enforces (providers/local/provider.py).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ketch.conversation import Message, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock
+
+# Schema keys that only explain; the grammar ignores them and the prompt lists tools itself.
+_PROSE_KEYS = ("description", "default", "examples", "title")
+MAX_TOOL_DESCRIPTION = 160
+LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
+
+
+@lru_cache(maxsize=None)
+def prompt_text(name: str) -> str:
+    """A prompt fragment from package data (ketch/prompts/NAME)."""
+    return (resources.files("ketch") / "prompts" / name).read_text(encoding="utf-8").strip()
+
+
+def _strip_prose(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_prose(v) for k, v in schema.items() if k not in _PROSE_KEYS}
+    if isinstance(schema, list):
+        return [_strip_prose(v) for v in schema]
+    return schema
+
+
+def reply_schema(tools: list[ToolDef], *, answer: bool = True,
+                 only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """One of: an answer (unless `answer` is False), or a call of one offered tool (all of
+    them, or those named in `only`) with its typed arguments. Never an empty choice: with no
+    answer and none of `only` offered, everything is offered."""
+    offered = tools if only is None else [t for t in tools if t.name in only]
+    if not answer and not offered:
+        answer, offered = True, tools
+    options: list[dict[str, Any]] = [{
+        "type": "object", "properties": {"answer": {"type": "string"}},
+        "required": ["answer"], "additionalProperties": False,
+    }] if answer else []
+    for tool in offered:
+        options.append({
+            "type": "object",
+            "properties": {"name": {"const": tool.name}, "arguments": _strip_prose(tool.input_schema)},
+            "required": ["name", "arguments"], "additionalProperties": False,
+        })
+    return {"oneOf": options}
+
+
+def _first_sentence(text: str) -> str:
+    line = " ".join(text.split())
+    cut = line.find(". ")
+    line = line[: cut + 1] if cut > 0 else line
+    return line if len(line) <= MAX_TOOL_DESCRIPTION else line[: MAX_TOOL_DESCRIPTION - 3] + "..."
+
+
+def _signature(tool: ToolDef) -> str:
+    props = tool.input_schema.get("properties", {})
+    required = set(tool.input_schema.get("required", []))
+    args = []
+    for name, spec in props.items():
+        kind = spec.get("type", "any") if isinstance(spec, dict) else "any"
+        args.append(f"{name}{'' if name in required else '?'}: {kind}")
+    return f"{tool.name}({', '.join(args)})"
+
+
+def tools_prompt(tools: list[ToolDef]) -> str:
+    """The tool list, one signature per line, and the reply format (prompts/local_reply.md)."""
+    lines = ["Tools:", *[f"- {_signature(t)}: {_first_sentence(t.description)}" for t in tools], ""]
+    return "\n".join(lines) + "\n" + prompt_text("local_reply.md")
+
+
+def _assistant_text(message: Message) -> str:
+    """A past reply as the model would have written it, so the cached prefix stays valid."""
+    parts = []
+    for block in message.content:
+        if isinstance(block, ToolUseBlock):
+            parts.append(json.dumps({"name": block.name, "arguments": block.input}, ensure_ascii=False))
+        elif isinstance(block, TextBlock) and block.text:
+            parts.append(json.dumps({"answer": block.text}, ensure_ascii=False))
+    return "\n".join(parts)
+
+
+def _call_key(block: ToolUseBlock) -> str:
+    return block.name + json.dumps(block.input, sort_keys=True, ensure_ascii=False)
+
+
+def _repeats_a_look(calls: list[ToolUseBlock], looking: tuple[str, ...]) -> bool:
+    """The last of `calls` repeats an earlier one exactly, with only `looking` calls between."""
+    if not calls or calls[-1].name not in looking:
+        return False
+    last = _call_key(calls[-1])
+    for earlier in reversed(calls[:-1]):
+        if earlier.name not in looking:
+            return False
+        if _call_key(earlier) == last:
+            return True
+    return False
+
+
+def repeated_look(messages: list[Message], looking: tuple[str, ...] = LOOKING_TOOLS) -> bool:
+    """The latest call repeats an earlier call exactly and only read-only calls came between:
+    it learnt nothing new, and a small model that does this once tends to go on (measured:
+    qwen2.5-coder-1.5b read the same file 8 times)."""
+    return _repeats_a_look([b for m in messages if m.role == "assistant" for b in m.content
+                            if isinstance(b, ToolUseBlock)], looking)
+
+
+def repeated_failure(messages: list[Message]) -> str | None:
+    """The tool whose latest call failed exactly as the same call did just before, else None.
+
+    A small model that repeats a failing call once goes on repeating it (measured: the same
+    no-op Edit seven times, to the turn limit); the caller takes that tool off the next reply.
+    """
+    calls = [b for m in messages if m.role == "assistant" for b in m.content if isinstance(b, ToolUseBlock)]
+    failed = {b.tool_use_id for m in messages if m.role == "user" for b in m.content
+              if isinstance(b, ToolResultBlock) and b.is_error}
+    if len(calls) < 2 or not {calls[-1].id, calls[-2].id} <= failed:
+        return None
+    return calls[-1].name if _call_key(calls[-1]) == _call_key(calls[-2]) else None
+
+
+def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[ToolUseBlock],
+               shown: dict[str, str]) -> str:
+    """Tool results as `TOOL returned:` text, and nothing after them: an invitation to answer
+    there makes a small model stop after one call (see the module docstring). A read repeated
+    with nothing changed (`repeated_look`) gets a note, as the next reply must be the answer,
+    and, when its text is the one already shown for that call (`shown`: call → text), a pointer
+    to it instead of the text again: measured, qwen2.5-coder-1.5b re-read README.md's first
+    window, and its 2,632 tokens cost a minute on two cores. All of it depends only on earlier
+    turns, so cached prefixes hold."""
+    parts = []
+    for block in message.content:
+        if isinstance(block, ToolResultBlock):
+            call = calls.get(block.tool_use_id)
+            verb = "failed" if block.is_error else "returned"
+            key = _call_key(call) if call is not None else None
+            if key is not None and shown.get(key) == block.content and len(block.content) > 200:
+                parts.append(f"{call.name} {verb} the same text as the first time (above).")
+            else:
+                parts.append(f"{call.name if call else 'The tool'} {verb}:\n{block.content}")
+            if key is not None:
+                shown.setdefault(key, block.content)
+            if call is not None and call in made and _repeats_a_look(made[:made.index(call) + 1], LOOKING_TOOLS):
+                parts.append(prompt_text("local_repeat.md"))
+        elif isinstance(block, TextBlock):
+            parts.append(block.text)
+    return "\n\n".join(parts)
+
+
+def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The same conversation for a template with no system role (Gemma's): the system text
+    opens the first user turn, which is how those models were trained to get instructions."""
+    if not messages or messages[0]["role"] != "system":
+        return messages
+    system, rest = messages[0]["content"], messages[1:]
+    if rest and rest[0]["role"] == "user":
+        return [{"role": "user", "content": f"{system}\n\n{rest[0]['content']}"}, *rest[1:]]
+    return [{"role": "user", "content": system}, *rest]
+
+
+def chat_messages(system: str, messages: list[Message], tools: list[ToolDef], *, structured: bool,
+                  system_role: bool = True) -> list[dict[str, str]]:
+    """Role/content dicts for the model's chat template. Tool results become user turns:
+    every template accepts those, while a `tool` role is rendered (or rejected) differently by each.
+    Without `system_role` the system prompt is folded into the first user turn."""
+    calls = {b.id: b for m in messages for b in m.content if isinstance(b, ToolUseBlock)}
+    made: list[ToolUseBlock] = []  # the calls so far, in order
+    shown: dict[str, str] = {}  # a call's first result text, by the call's name and arguments
+    system_text = system + ("\n\n" + tools_prompt(tools) if tools else "")
+    out = [{"role": "system", "content": system_text}]
+    for message in messages:
+        if message.role == "assistant":
+            made += [b for b in message.content if isinstance(b, ToolUseBlock)]
+            text = _assistant_text(message) if structured else message.text()
+            if not text and any(isinstance(b, ThinkingBlock) for b in message.content):
+                continue
+            out.append({"role": "assistant", "content": text})
+        else:
+            text = _user_text(message, calls, made, shown)
+            if out[-1]["role"] == "user":  # templates expect turns to alternate
+                out[-1]["content"] += "\n\n" + text
+            else:
+                out.append({"role": "user", "content": text})
+    return out if system_role else fold_system(out)

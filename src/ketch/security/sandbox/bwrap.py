@@ -1,0 +1,392 @@
+"""The one door through which tools start processes: the OS sandbox (DESIGN.md §5.1).
+
+`Sandbox(policy)` is the CommandRunner the agent loop hands its tools. Each call runs
+the command under bubblewrap: `/` read-only, the workspace writable except protected
+paths, credential stores hidden, a private /tmp, no network, its own pid namespace (so
+ketch's processes, its /proc/<pid>/environ and the user's session are out of sight),
+a new session (no TIOCSTI into the user's terminal), no unix socket (a seccomp filter:
+no host socket can be reached), kernel limits, and the whole tree killed when the
+command ends, times out, is cancelled, creates a protected path, or ketch dies. A
+protected path the command created is moved out of the user's tree when it ends.
+
+If the sandbox cannot start, every call raises SandboxUnavailable; there is no silent
+fallback. `run_unsandboxed` exists only for an explicit `--sandbox off`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Callable
+
+from ketch.security.git.audit import audit_after_command
+from ketch.security.protected import sandbox_entries
+from ketch.security.sandbox.env import child_env, sandbox_env
+from ketch.security.sandbox.errors import SandboxUnavailable
+from ketch.security.sandbox.hints import network_hint
+from ketch.security.sandbox.limits import Cgroups, Enforcement, apply_rlimits, enforcement
+from ketch.security.sandbox.mounts import CallPlan, Planner, static_args
+from ketch.security.sandbox.policy import SandboxLimits, SandboxPolicy
+from ketch.security.sandbox.probe import OPT_OUT, Bwrap, probe
+from ketch.security.sandbox.proxy import Proxy
+from ketch.security.sandbox.quarantine import quarantine
+from ketch.security.sandbox.runtime import Runtime, forget_calls, make_runtime, now, record_call, remove_runtime, restore_link
+from ketch.security.sandbox.process import cap_output, run_unsandboxed, supervise
+from ketch.security.sandbox.seccomp import filter_fd, machine, unix_socket_filter
+from ketch.security.sandbox.tripwire import Tripwire
+from ketch.tools.base import CommandResult
+
+__all__ = [
+    "Sandbox", "SandboxLimits", "SandboxPolicy", "SandboxUnavailable", "cap_output", "child_env",
+    "run_unsandboxed",
+]
+
+_START_TIMEOUT_S = 20.0
+# File systems keep coarse timestamps: a git folder changed during a call may show a ctime
+# up to a tick before the call started.
+_CTIME_SLACK_NS = 1_000_000_000
+_EXIT_WAIT_S = 5.0
+# Where the in-sandbox forwarder listens; the sandbox's loopback is its own, so any fixed port works.
+PROXY_PORT = 3128
+
+
+class _Core:
+    """What every view of one sandbox shares: bwrap, the runtime folder, the bookkeeping."""
+
+    def __init__(self, policy: SandboxPolicy, bwrap: str | None, runtime_parent: Path | None) -> None:
+        self.policy = policy
+        self.bwrap_request = bwrap
+        self.runtime_parent = runtime_parent
+        self.lock = threading.Lock()
+        self.bwrap: Bwrap | None = None
+        self.static: list[str] = []
+        self.runtime: Runtime | None = None
+        self.planner: Planner | None = None
+        self.cgroups = Cgroups()
+        self.suspects: dict[Path, int] = {}  # missing protected path -> calls in flight watching it
+        self.seccomp: bytes | None = None  # the socket-family filter (unix sockets only if the user allowed them)
+        self.finalizer: weakref.finalize | None = None
+        self.proxy: Proxy | None = None
+        self.tripwire = Tripwire()
+
+    @property
+    def unshare_net(self) -> bool:
+        return not self.policy.network
+
+    @property
+    def uses_proxy(self) -> bool:
+        return bool(self.policy.allowed_hosts) and not self.policy.network
+
+    def prepare(self) -> tuple[Bwrap, list[str], Planner]:
+        with self.lock:
+            if self.bwrap is None:
+                name = machine()
+                if name is not None:
+                    self.seccomp = unix_socket_filter(name, allow_unix=self.policy.allow_unix_sockets)
+                elif not self.policy.allow_unix_sockets:
+                    import platform
+
+                    raise SandboxUnavailable(
+                        f"ketch has no seccomp filter for this machine ({platform.machine()}) to keep sandboxed "
+                        "commands away from host unix sockets; set \"sandbox\": {\"allowUnixSockets\": true} in "
+                        f"your user settings to run without it, {OPT_OUT}.")
+                bwrap = probe(self.bwrap_request, lambda b: static_args(b, self.policy, True))
+                self.static = static_args(bwrap, self.policy, self.unshare_net)
+                self.bwrap = bwrap
+            if self.planner is None:
+                runtime = make_runtime(self.runtime_parent)
+                proxy = None
+                if self.uses_proxy:
+                    try:
+                        # The forwarder's folder is bound in, read-only.
+                        shutil.copyfile(Path(__file__).with_name("forwarder.py"), runtime.net / "forwarder.py")
+                        proxy = Proxy(self.policy.allowed_hosts)
+                    except (OSError, ValueError) as exc:
+                        remove_runtime(runtime.root)
+                        raise SandboxUnavailable(f"the network allow-list proxy cannot start ({exc})") from None
+                self.runtime, self.proxy = runtime, proxy
+                self.finalizer = weakref.finalize(self, _shut_down, runtime.root, proxy)
+                policy = self.policy
+                assert policy.home is not None and policy.ketch_home is not None
+                entries = sandbox_entries(list(policy.writable_roots), policy.home, policy.ketch_home)
+                self.planner = Planner(policy, self.runtime, entries)
+            return self.bwrap, self.static, self.planner
+
+    def take_notes(self) -> list[str]:
+        """What recovering a killed ketch's call did (once, for the next result the model sees)."""
+        if self.runtime is None or not self.runtime.notes:
+            return []
+        notes = list(self.runtime.notes)
+        self.runtime.notes.clear()
+        return notes
+
+    def close(self) -> None:
+        """Stop the proxy and remove the runtime folder; a later call starts afresh."""
+        with self.lock:
+            if self.finalizer is not None:
+                self.finalizer()
+            self.finalizer = self.runtime = self.planner = self.proxy = None
+        self.tripwire.close()
+
+
+def _shut_down(root: Path, proxy: Proxy | None) -> None:
+    if proxy is not None:
+        proxy.close()
+    remove_runtime(root)
+
+
+def _python_inside() -> str:
+    """An interpreter the sandbox can see for the forwarder: ketch's own unless under /tmp."""
+    exe = sys.executable
+    if exe and not Path(exe).resolve().is_relative_to("/tmp"):
+        return exe
+    return shutil.which("python3") or "python3"
+
+
+class Sandbox:
+    """A CommandRunner that runs every command under bubblewrap with `policy`.
+
+    Construction does nothing; the first call (or `check()`) probes bwrap once per
+    process and raises SandboxUnavailable, with the reason and the fix, if it cannot
+    work. `bwrap` names the binary (tests point it at a missing path); `runtime_parent`
+    is where ketch's private folder for this sandbox goes (default $XDG_RUNTIME_DIR or
+    the temp folder). `close()` removes that folder; it also goes when ketch exits.
+    """
+
+    def __init__(self, policy: SandboxPolicy, *, bwrap: str | None = None, runtime_parent: Path | None = None) -> None:
+        self.policy = policy
+        self._core = _Core(policy, bwrap, runtime_parent)
+        self._writable = True
+
+    # --- what the rest of ketch uses --------------------------------------------------
+
+    def check(self) -> None:
+        """Probe now (e.g. at start-up) instead of at the first command."""
+        self._core.prepare()
+
+    @property
+    def state_dir(self) -> Path:
+        """A private folder bound read-write at the same path inside: Bash's cwd file."""
+        self._core.prepare()
+        assert self._core.runtime is not None
+        return self._core.runtime.state
+
+    def read_only(self) -> "Sandbox":
+        """The same sandbox with nothing writable: for read-only programs such as rg."""
+        view = Sandbox.__new__(Sandbox)
+        view.policy, view._core, view._writable = self.policy, self._core, False
+        return view
+
+    def enforcement(self) -> Enforcement:
+        """How each limit binds on this machine (a root user needs a cgroup for processes)."""
+        return enforcement(self._core.cgroups, self.policy.limits)
+
+    def close(self) -> None:
+        """Remove ketch's private folder (state, proxy socket) now rather than at exit."""
+        self._core.close()
+
+    def __call__(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        timeout_s: float,
+        cancel: threading.Event | None = None,
+        max_output_chars: int = 30000,
+    ) -> CommandResult:
+        _, static, planner = self._core.prepare()
+        limits = self.policy.limits
+        timeout_s = min(timeout_s, limits.wall_s)
+        max_output_chars = min(max_output_chars, limits.output_chars)
+        started_ns = time.time_ns() - _CTIME_SLACK_NS
+        with self._core.lock:
+            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.suspects)
+            self._hold(plan)
+            notes = self._core.take_notes()
+        proxy = self._core.proxy
+        refused_before = len(proxy.denied) if proxy is not None else 0
+        stop: list[Callable[[], None]] = []  # set once the sandbox exists
+        ticket = self._core.tripwire.watch(plan.suspects, lambda path: [kill() for kill in stop])
+        try:
+            result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars, stop)
+        finally:
+            tripped = self._core.tripwire.release(ticket)
+            with self._core.lock:
+                notes += self._release(plan, tripped)
+            if self._writable and plan.git_places is not None and self.policy.home is not None:
+                # Runs even when the call failed: what the command wrote is on disk either way.
+                notes += audit_after_command(plan.git_places, list(self.policy.writable_roots),
+                                             self.policy.home, started_ns)
+        if not self.policy.network and result.exit_code not in (0, None):
+            refused = proxy.denied[refused_before:] if proxy is not None else []
+            hint = network_hint(result.output, (self.policy.ketch_home or Path("~/.ketch")) / "settings.json", refused)
+            if hint:
+                notes.append(hint)
+        if notes:
+            result.output = (result.output.rstrip("\n") + "\n" if result.output else "") + "\n".join(notes)
+        return result
+
+    # --- one call -----------------------------------------------------------------
+
+    def _run(
+        self, bwrap_args: list[str], argv: list[str], timeout_s: float, cancel: threading.Event | None,
+        max_output_chars: int, stop: list[Callable[[], None]],
+    ) -> CommandResult:
+        """Start bwrap held at its gate, put limits on its pid 1, open the gate, supervise."""
+        limits = self.policy.limits
+        proxy_port = None
+        passed: list[int] = []  # fds for bwrap and the sandbox; ours are closed once it started
+        channel = None
+        if self._core.proxy is not None:
+            proxy_port = PROXY_PORT
+            assert self._core.runtime is not None
+            forwarder = str(self._core.runtime.net / "forwarder.py")
+            channel = self._core.proxy.channel()
+            passed.append(channel.fileno())
+            argv = [_python_inside(), "-I", "-S", forwarder, str(channel.fileno()), str(PROXY_PORT), "--", *argv]
+        extra: list[str] = []
+        if self._core.seccomp is not None:
+            seccomp_fd = filter_fd(self._core.seccomp)
+            passed.append(seccomp_fd)
+            extra += ["--seccomp", str(seccomp_fd)]
+        cache = None
+        if self._writable and not self.policy.writable_caches and self._core.runtime is not None:
+            cache = self._core.runtime.cache
+        info_r, info_w = os.pipe()
+        gate_r, gate_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [*bwrap_args, *extra, "--info-fd", str(info_w), "--block-fd", str(gate_r), "--", *argv],
+                env=sandbox_env(self.policy.home or Path("/"), proxy_port, cache=cache),
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(info_w, gate_r, *passed),
+            )
+        except OSError as exc:
+            for fd in (info_r, info_w, gate_r, gate_w):
+                os.close(fd)
+            raise SandboxUnavailable(f"bubblewrap could not be started ({exc}); {OPT_OUT}.") from None
+        finally:
+            if channel is not None:
+                channel.close()
+            for fd in passed[1 if channel is not None else 0:]:
+                os.close(fd)
+        os.close(info_w)
+        os.close(gate_r)
+        pidfd = -1
+        group = None
+        try:
+            child = _read_child_pid(info_r)
+            if child is not None:
+                pidfd = os.pidfd_open(child)
+                apply_rlimits(child, limits)
+                group = self._core.cgroups.create(limits)
+                if group is not None:
+                    self._core.cgroups.attach(group, child)
+        except BaseException as exc:  # also Ctrl-C while bwrap waits at its gate: it must not stay
+            _kill(proc, pidfd)
+            proc.wait()
+            if pidfd >= 0:
+                os.close(pidfd)
+            os.close(gate_w)
+            if group is not None:
+                self._core.cgroups.release(group)
+            if not isinstance(exc, (OSError, ValueError)):
+                raise
+            raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
+        finally:
+            os.close(info_r)
+        # The watch was armed before bwrap started: a protected path made at once is seen at once.
+        stop.append(lambda: _kill(proc, pidfd))
+        try:
+            os.write(gate_w, b"go")
+        except BrokenPipeError:
+            pass  # already stopped: a protected path appeared (a concurrent call made it)
+        os.close(gate_w)
+        try:
+            result = supervise(proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
+                               kill=lambda: _kill(proc, pidfd))
+        except BaseException:  # Ctrl-C on the way in or out of supervise: take the tree down first
+            _kill(proc, pidfd)
+            raise
+        finally:
+            if pidfd >= 0:
+                # bwrap's pid 1 takes the whole namespace with it (the kernel kills and reaps
+                # every process in it first); wait until it is gone, so nothing of the command
+                # (a background job included) can create a protected path after the check.
+                select.select([pidfd], [], [], _EXIT_WAIT_S)
+                os.close(pidfd)
+            if group is not None:
+                self._core.cgroups.release(group)
+        return result
+
+    def _hold(self, plan: CallPlan) -> None:
+        """Count this call's suspects (a concurrent call treats them as suspects too) and journal them."""
+        counts = self._core.suspects
+        for path in plan.suspects:
+            counts[path] = counts.get(path, 0) + 1
+        assert self._core.runtime is not None
+        record_call(self._core.runtime, plan.suspects, self._quarantine_dir, now())
+
+    @property
+    def _quarantine_dir(self) -> Path:
+        assert self.policy.ketch_home is not None
+        return self.policy.ketch_home / "quarantine"
+
+    def _release(self, plan: CallPlan, tripped: list[Path]) -> list[str]:
+        """Move out what the call made at a protected path; put back swapped symlinks; say so."""
+        counts = self._core.suspects
+        notes = []
+        for path in plan.suspects:
+            counts[path] -= 1
+            if counts[path] <= 0:
+                del counts[path]
+            why = "was created by the command, which was stopped at once" if path in tripped \
+                else "was created by the command"
+            if note := quarantine(path, self._quarantine_dir, why):
+                notes.append(note)
+        if not counts and self._core.runtime is not None:
+            forget_calls(self._core.runtime)
+        return notes + [note for path, target in plan.guards if (note := restore_link(path, target))]
+
+
+def _read_child_pid(fd: int) -> int | None:
+    """bwrap's pid 1 (host pid) from --info-fd, or None if bwrap failed before making it."""
+    data = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], _START_TIMEOUT_S)
+        if not ready:
+            raise OSError(f"bubblewrap did not start within {_START_TIMEOUT_S:g} s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        data += chunk
+        try:
+            return int(json.loads(data)["child-pid"])
+        except (ValueError, KeyError):
+            continue
+
+
+def _kill(proc: subprocess.Popen[bytes], pidfd: int) -> None:
+    """Kill bwrap's pid 1 (which takes the whole pid namespace down) and bwrap itself."""
+    if pidfd >= 0:
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

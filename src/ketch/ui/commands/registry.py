@@ -1,0 +1,60 @@
+"""Slash commands: a registry of SlashCommand entries, so more (custom ones) can be added.
+
+A handler gets the running REPL and the text after the command name. Built-in commands
+register themselves from `commands_builtin` and `commands_session`; prompt-file commands
+(like Claude Code's) are added by `commands_custom`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class SlashCommand:
+    name: str
+    help: str
+    handler: Callable[[Any, str], None]
+    usage: str = ""
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+    source: str = ""  # "" for a built-in; "project" or "user" for a prompt-file command
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._commands: dict[str, SlashCommand] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, command: SlashCommand) -> None:
+        self._commands[command.name] = command
+        for alias in command.aliases:
+            self._aliases[alias] = command.name
+
+    def get(self, name: str) -> SlashCommand | None:
+        return self._commands.get(self._aliases.get(name, name))
+
+    def all(self) -> list[SlashCommand]:
+        return sorted(self._commands.values(), key=lambda c: c.name)
+
+    def names(self) -> list[tuple[str, str]]:
+        return [(c.name, c.help) for c in self.all()]
+
+    def dispatch(self, repl: Any, text: str) -> bool:
+        """Run `/name args`; False if there is no such command (the caller says so)."""
+        parts = text[1:].split(None, 1)  # `/fix\nmore lines`: the arguments may start on a new line
+        command = self.get(parts[0]) if parts else None
+        if command is None:
+            return False
+        command.handler(repl, parts[1].strip() if len(parts) > 1 else "")
+        return True
+
+
+def default_registry() -> Registry:
+    from ketch.ui.commands import builtin as commands_builtin
+    from ketch.ui.commands import session as commands_session
+
+    registry = Registry()
+    for command in commands_builtin.COMMANDS + commands_session.COMMANDS:
+        registry.register(command)
+    return registry

@@ -1,0 +1,128 @@
+"""The small-model profile's tool faces: required fields plus a short allow-list per tool, so the
+prompt and the grammar cannot offer (or produce) the rest; normal models keep the full schemas."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from ketch.localmodels.profile import SMALL_TOOLS
+from ketch.localmodels.small_tools import SMALL_OPTIONAL_FIELDS, small_tools, unnumber
+from ketch.providers.local.format import reply_schema, tools_prompt
+from ketch.tools.registry import default_tools
+from ketch.tools.validate import validate
+
+DROPPED = {"Read": {"limit"}, "Bash": {"timeout", "description"}, "Glob": {"path"},
+           "Grep": {"type", "glob", "-i", "-n", "-A", "-B", "-C", "head_limit", "multiline"}}
+
+
+def _small() -> dict[str, dict]:
+    return {t.name: t.definition().input_schema for t in small_tools(default_tools())}
+
+
+def test_small_schemas_keep_required_fields_and_the_allow_list_only():
+    small = _small()
+    assert set(small) == set(SMALL_TOOLS)
+    full = {t.name: t.definition().input_schema for t in default_tools()}
+    for name, schema in small.items():
+        expected = set(full[name]["required"]) | set(SMALL_OPTIONAL_FIELDS.get(name, ()))
+        assert set(schema["properties"]) == expected, name
+        assert schema["required"] == full[name]["required"] and schema["additionalProperties"] is False
+        assert not DROPPED.get(name, set()) & set(schema["properties"])
+    assert set(small["Grep"]["properties"]) == {"pattern", "path", "output_mode"}
+    # normal models still get every field
+    assert DROPPED["Grep"] <= set(full["Grep"]["properties"]) and {"offset", "limit"} <= set(full["Read"]["properties"])
+
+
+def test_the_prompt_and_the_grammar_for_small_models_lack_the_dropped_fields():
+    defs = [t.definition() for t in small_tools(default_tools())]
+    prompt = tools_prompt(defs)
+    assert "Grep(pattern: string, path?: string, output_mode?: string)" in prompt
+    assert "type?" not in prompt and "limit?" not in prompt and "timeout?" not in prompt
+    assert "Read(file_path: string, offset?: number)" in prompt  # Read shows a window: offset pages on
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.fail("llama-cpp-python is not installed (pip install -e '.[test,local]')", pytrace=False)
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    grammar = json_schema_to_gbnf(json.dumps(reply_schema(defs)))
+    for field in ("type", "limit", "timeout", "description", "head_limit", "-i", "glob"):
+        assert f'\\"{field}\\"' not in grammar, field
+    for field in ("pattern", "output_mode", "replace_all", "file_path", "old_string", "command", "offset"):
+        assert f'\\"{field}\\"' in grammar, field
+    full_grammar = json_schema_to_gbnf(json.dumps(reply_schema([t.definition() for t in default_tools()])))
+    assert '\\"type\\"' in full_grammar  # the full Grep schema would have offered it
+
+
+def test_a_small_call_still_validates_and_the_tool_is_the_real_one():
+    tools = {t.name: t for t in small_tools(default_tools())}
+    grep = tools["Grep"]
+    call = {"pattern": "def parse_config", "path": ".", "output_mode": "files_with_matches"}
+    assert validate(grep.definition().input_schema, call) is None
+    assert validate(grep._tool.definition().input_schema, call) is None  # and against the tool's full schema
+    assert grep.kind == grep._tool.kind and grep.name == "Grep"
+    edit = tools["Edit"].definition().input_schema
+    assert validate(edit, {"file_path": "a.py", "old_string": "greet", "new_string": "say_hello",
+                           "replace_all": True}) is None
+
+
+def test_an_agent_on_a_local_model_gets_the_small_tools(tmp_path, monkeypatch):
+    """Through the real wiring (the model file is not loaded before the first request)."""
+    from ketch.cli.wiring import RunOptions, build_agent
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.fail("llama-cpp-python is not installed (pip install -e '.[test,local]')", pytrace=False)
+    monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    agent = build_agent(RunOptions(workspace=Path(ws), model=f"local:{gguf}"))
+    schemas = {t.name: t.definition().input_schema for t in agent.tools}
+    assert set(schemas) == set(SMALL_TOOLS) and "type" not in schemas["Grep"]["properties"]
+
+
+def test_read_line_number_prefixes_copied_into_file_text_are_removed():
+    numbered = "     1\t# color settings\n     2\tDEFAULT = 'red'\n     3\t\n     4\tdef f(x):\n     5\t    return x"
+    assert unnumber(numbered) == "# color settings\nDEFAULT = 'red'\n\ndef f(x):\n    return x"
+    assert unnumber("    12\tx = 1\n    13\ty = 2\n") == "x = 1\ny = 2\n"
+    for text in ("plain text\n", "     1\ta\n     3\tb", "1\ta\n2\tb", "     1\ta\nno number", "     1 a", ""):
+        assert unnumber(text) == text, text  # not Read's exact, consecutive prefix on every line: untouched
+
+
+def test_small_write_and_edit_get_the_repaired_text(tmp_path):
+    seen = []
+
+    class Recorder:
+        name, kind = "Write", "edit"
+
+        def definition(self):
+            return next(t for t in default_tools() if t.name == "Write").definition()
+
+        def run(self, input, ctx):
+            seen.append(input)
+            return "ok"
+
+    tool = small_tools([Recorder()])[0]
+    original = {"file_path": "a.py", "content": "     1\tx = 1\n     2\ty = 2"}
+    assert tool.run(original, None) == "ok"
+    assert seen == [{"file_path": "a.py", "content": "x = 1\ny = 2"}]
+    assert original["content"].startswith("     1\t")  # the call as recorded is not rewritten
+
+
+def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(tmp_path: Path):
+    from ketch.localmodels.small_tools import SMALL_READ_LINES
+
+    read = {t.name: t for t in small_tools(default_tools())}["Read"]
+    target = tmp_path / "long.txt"
+    target.write_text("".join(f"line {i}\n" for i in range(1, 301)))
+    from ketch.security.sandbox.bwrap import run_unsandboxed
+    from ketch.tools.base import SessionState, ToolContext
+
+    ctx = ToolContext(workspace=tmp_path, state=SessionState(), runner=run_unsandboxed)
+    first = read.run({"file_path": str(target)}, ctx).content
+    assert f"line {SMALL_READ_LINES}\n" in first and f"line {SMALL_READ_LINES + 1}\n" not in first
+    assert f"Use offset={SMALL_READ_LINES + 1} to read more" in first
+    assert "line 300" in read.run({"file_path": str(target), "offset": 250}, ctx).content
