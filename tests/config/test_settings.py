@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ketch.config.settings import (
-    ConfigError,
-    EffectivePolicy,
-    RuleSource,
-    _value_offset,
-    load_policy,
-    load_settings,
-)
+from ketch.config.policy import EffectivePolicy, RuleSource, load_policy
+from ketch.config.settings import ConfigError, _value_offset, load_settings
 
 
 @pytest.fixture

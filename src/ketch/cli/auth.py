@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+
 MAX_KEY_LEN = 4096
 
 HELP = """\
@@ -23,10 +24,6 @@ Keys go to the OS keyring when one is usable (pip install 'ketch[keyring]'), els
 $KETCH_HOME/credentials.json (mode 0600). ANTHROPIC_API_KEY / OPENAI_API_KEY in the
 environment always take precedence. Set KETCH_KEYRING=0 to never use the keyring.
 """
-
-
-class UsageError(Exception):
-    """Printed as one line; exit status 2."""
 
 
 def _parse(argv: Sequence[str]) -> tuple[str, str | None]:

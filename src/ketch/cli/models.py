@@ -10,11 +10,8 @@ import argparse
 import sys
 from typing import NoReturn, Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from ketch.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
-
-class UsageError(Exception):
-    """Printed as one line; exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):

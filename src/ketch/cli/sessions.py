@@ -13,14 +13,10 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from ketch.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from ketch.terminal_text import json_safe, printable
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
 PROMPT_WIDTH = 60
-
-
-class UsageError(Exception):
-    """Printed as one line; exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,7 +127,7 @@ def cmd_search(text: str, every_folder: bool) -> int:
     if not found:
         scope = "any folder's sessions" if every_folder else "this folder's sessions"
         sys.stderr.write(f"ketch: no prompt or answer in {scope} contains {text!r}\n")
-        return EXIT_NOT_FOUND
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import IO, Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_LISTED_FILES = 6
 
 DESCRIPTION = """\
@@ -25,6 +24,8 @@ the command then exits with status 1. Pass --force to overwrite them too (their 
 content is kept in the shadow store first).
 """
 
+
+from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 def _parser():  # type: ignore[no-untyped-def]
     import argparse

@@ -9,18 +9,25 @@ few hundred tokens (prompts/system_small.md); each tool offers only the fields t
 from __future__ import annotations
 
 import importlib.util
+import os
 
 from ketch.config.settings import ConfigError
 
 SMALL_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 SYSTEM_TEMPLATE = "system_small.md"
+DEFAULT_CONTEXT = 8192  # tokens, for a model file the registry does not describe
+
+
+def context_size(default: int) -> int:
+    """The context window to run a local model with: KETCH_CONTEXT_WINDOW (≥ 1000) overrides."""
+    raw = os.environ.get("KETCH_CONTEXT_WINDOW", "")
+    return int(raw) if raw.isdigit() and int(raw) >= 1000 else default
 
 
 def check_ready(model: str) -> int:
     """Fail before the run starts, in one line, if the model or llama-cpp-python is missing;
     return the context window to run it with."""
     from ketch.localmodels.cache import ModelFileError, resolve
-    from ketch.providers.local.provider import DEFAULT_CONTEXT, context_size
 
     try:
         _path, entry = resolve(model)

@@ -1,0 +1,2 @@
+"""Prompt templates, as package data (read with importlib.resources).
+"""

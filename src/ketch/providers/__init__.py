@@ -9,17 +9,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Mapping
 
+from ketch.config.providers import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, PROVIDERS
+
 if TYPE_CHECKING:
     from ketch.providers.base import Provider, ProviderConfig
-
-PROVIDERS = ("anthropic", "openai")
-
-# Same names and meanings as the official SDKs, so existing shell setups just work.
-API_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
-# OpenAI's base URL includes `/v1` (as in its SDK); Anthropic's does not.
-DEFAULT_BASE_URL = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
-
 
 def _check(provider: str) -> None:
     if provider not in PROVIDERS:

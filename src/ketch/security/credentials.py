@@ -25,16 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ketch.errors import CredentialError
 from ketch.config.settings import ConfigError, ketch_home
-from ketch.providers import API_KEY_ENV, PROVIDERS
+from ketch.config.providers import API_KEY_ENV, PROVIDERS
 from ketch.security.private_file import write_private_atomic
 
 SERVICE = "ketch"
 FILE_NAME = "credentials.json"
-
-
-class CredentialError(ConfigError):
-    """The credential store cannot be used; one line that says what to fix."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Folder trust: which project folders the user has said may loosen policy (DESIGN.md §5.5).
 
 A cloned repository is written by someone else. Until the user trusts its folder, nothing
-from it that loosens or redirects may take effect (see config.settings.load_policy). The
+from it that loosens or redirects may take effect (see config.policy.load_policy). The
 store is `$KETCH_HOME/trusted-folders.json`:
 
     {"version": 1, "folders": {"/home/me/src/app": "2025-06-01T12:00:00Z"}}

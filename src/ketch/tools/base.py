@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Protocol
 
 from ketch.conversation import ToolDef
+from ketch.errors import ToolError
+# The runner contract belongs to the sandbox (Guard); tools use it, so it is importable from here too.
+from ketch.security.sandbox.base import CommandResult, CommandRunner, read_only_runner
+
+__all__ = ["CommandResult", "CommandRunner", "SessionState", "Tool", "ToolContext", "ToolError", "ToolKind",
+           "ToolResult", "load_definition", "read_only_runner"]
 
 ToolKind = Literal["read", "edit", "execute", "other"]
 
@@ -23,10 +29,6 @@ ToolKind = Literal["read", "edit", "execute", "other"]
 class ToolResult:
     content: str
     is_error: bool = False
-
-
-class ToolError(Exception):
-    """Raised by a tool for a failure the model should read and can act on."""
 
 
 @dataclass
@@ -43,34 +45,6 @@ class SessionState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Small local models give up when told to read first; for them an exact old_string suffices.
     edit_requires_read: bool = True
-
-
-class CommandRunner(Protocol):
-    def __call__(
-        self,
-        argv: list[str],
-        *,
-        cwd: Path,
-        timeout_s: float,
-        cancel: threading.Event | None = None,
-        max_output_chars: int = 30000,
-    ) -> "CommandResult":
-        ...
-
-
-@dataclass
-class CommandResult:
-    exit_code: int | None
-    output: str
-    timed_out: bool = False
-    cancelled: bool = False
-    truncated: bool = False
-
-
-def read_only_runner(runner: CommandRunner) -> CommandRunner:
-    """The runner's read-only view (nothing writable) when it has one, for programs like rg."""
-    view = getattr(runner, "read_only", None)
-    return view() if callable(view) else runner
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
-from ketch.security.sandbox.errors import SandboxUnavailable
+from ketch.errors import SandboxUnavailable
 from ketch.tools.base import CommandResult, ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import is_inside
 from ketch.tools.validate import require_valid

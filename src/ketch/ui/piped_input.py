@@ -14,14 +14,12 @@ import stat
 import sys
 from typing import Callable
 
+from ketch.errors import PipedInputError
+
 DEFAULT_LIMIT = 1_000_000
 LIMIT_ENV = "KETCH_MAX_STDIN_BYTES"
 MENTION_BYTES = 10_000  # smaller input is not worth a line on stderr
 CHARS_PER_TOKEN = 4
-
-
-class PipedInputError(Exception):
-    """Piped input that cannot be used: one line for the user."""
 
 
 def size_text(n: int) -> str:

@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from ketch.agent import events as ev
 
@@ -22,29 +22,26 @@ MODE_LABELS = {"acceptEdits": "accept edits", "plan": "plan", "bypassPermissions
                "dontAsk": "don't ask"}
 
 
-def _options(args: Any, workspace: Path) -> Any:
-    from ketch.cli.wiring import RunOptions
+class Wiring(Protocol):
+    """What the REPL gets from the composition root (cli/run.py): it never builds an Agent itself."""
 
-    return RunOptions(
-        workspace=workspace, model=args.model, max_turns=args.max_turns, max_budget_usd=args.max_budget_usd,
-        system_prompt=args.system_prompt, append_system_prompt=args.append_system_prompt,
-        allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
-        permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
-        add_dirs=args.add_dir, sandbox=args.sandbox, trust=args.trust,
-    )
+    options: Any  # cli.wiring.RunOptions: `.trust` read, `.trust` set after a yes
+
+    def build(self) -> Any: ...
+
+    def switch_model(self, agent: Any, spec: str) -> None: ...
 
 
-def run_repl(args: Any) -> int:
+def run_repl(args: Any, wiring: Wiring) -> int:
     """Run the interactive session; 0 when the person leaves (Ctrl-D, Ctrl-C twice, /exit)."""
     from rich.console import Console
 
-    from ketch.cli import UsageError
-    from ketch.config.settings import ConfigError, ketch_home
+    from ketch.config.settings import ketch_home
+    from ketch.errors import UsageError
     from ketch.ui.terminal import is_fancy
-    from ketch.cli.wiring import build_agent
 
     fancy = is_fancy()
-    workspace = Path(os.path.realpath(os.getcwd()))
+    workspace = wiring.options.workspace
     if fancy:  # an exported COLUMNS/LINES would pin rich's width and break wrapping after a resize
         environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         console = Console(highlight=False, soft_wrap=False, _environ=environ)
@@ -58,22 +55,19 @@ def run_repl(args: Any) -> int:
                                 args.fork_session, headless=False)
         if problem:
             raise UsageError(problem)
-    repl.options = _options(args, workspace)
-    try:
-        repl.agent = build_agent(repl.options)  # --trust is recorded once the settings loaded
-        if repl.ask_trust():
-            repl.agent.provider.close()
-            repl.options.trust = True
-            repl.agent = build_agent(repl.options)  # the project's settings apply; recorded only if they load
-            repl.r.info("trusted")
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    repl.wiring, repl.options = wiring, wiring.options
+    repl.agent = wiring.build()  # --trust is recorded once the settings loaded; ConfigError: exit 2
+    if repl.ask_trust():
+        repl.agent.provider.close()
+        repl.options.trust = True
+        repl.agent = wiring.build()  # the project's settings apply; recorded only if they load
+        repl.r.info("trusted")
     return repl.main(args)
 
 
 class Repl:
     def __init__(self, console: Any, workspace: Path, home: Path, fancy: bool) -> None:
-        from ketch.ui.commands.registry import default_registry
+        from ketch.ui.commands import default_registry
         from ketch.ui.commands.custom import register_custom
         from ketch.ui.render import Renderer
 
@@ -86,6 +80,7 @@ class Repl:
         register_custom(self.commands, workspace, home, self.r.warn)  # prompt files: ext.custom_commands
         self.agent: Any = None
         self.options: Any = None
+        self.wiring: Any = None
         self.transcript: Any = None
         self.input: Any = None
         self.watcher: Any = None
@@ -154,18 +149,13 @@ class Repl:
                                  tick=self.r.tick if self.fancy else None)
 
     def main(self, args: Any) -> int:
-        from ketch.agent.sessions.store import SessionError
         from ketch.ui.commands.builtin import Quit
         from ketch.ui.turn import QuitRequested
 
         try:
-            try:
-                self._open(args.continue_session, None if args.resume == "" else args.resume, args.fork_session,
-                           recap=False)
-            except SessionError as exc:
-                from ketch.cli import UsageError
-
-                raise UsageError(str(exc)) from None
+            # a SessionError is a UsageError: one line, exit status 2
+            self._open(args.continue_session, None if args.resume == "" else args.resume, args.fork_session,
+                       recap=False)
             self._make_io()
             self._banner()
             self._recap()

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ketch.agent.permissions.rules import Rule, RuleSyntaxError, parse_rules, path_rule_matches, web_rule_matches
+from ketch.config.settings import MODES
 from ketch.security.protected import LazyProtectedSet, ProtectedSet
 from ketch.tools.paths import is_inside
 
 __all__ = ["MODES", "Decision", "PermissionGate", "Rule", "RuleSyntaxError", "parse_rules"]
 
-MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions")
 
 Verdict = Literal["allow", "deny", "ask"]
 

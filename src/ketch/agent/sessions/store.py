@@ -13,15 +13,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ketch.errors import SessionError
 from ketch.agent.sessions.index import SessionInfo, meta_path, read_info
 from ketch.agent.sessions.lock import SessionBusy, lock_exclusive
 from ketch.agent.sessions.transcript import sessions_dir
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
-class SessionError(Exception):
-    """A session the user named cannot be used: one line, exit status 2."""
 
 
 @dataclass

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ketch.localmodels.profile import DEFAULT_CONTEXT, context_size
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
 from ketch.providers.local.format import chat_messages, repeated_failure, repeated_look, reply_schema
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 from ketch.providers.local.template import supports_system_role
 
-DEFAULT_CONTEXT = 8192
 # Output cap per reply: a small model stuck repeating inside a JSON string would otherwise
 # write until the context is full (measured: 7,700 tokens, 7 minutes). KETCH_LOCAL_MAX_TOKENS overrides.
 DEFAULT_MAX_OUTPUT = 2048
@@ -72,11 +72,6 @@ def thread_counts() -> tuple[int, int]:
 def max_output() -> int:
     raw = os.environ.get("KETCH_LOCAL_MAX_TOKENS", "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_OUTPUT
-
-
-def context_size(default: int) -> int:
-    raw = os.environ.get("KETCH_CONTEXT_WINDOW", "")
-    return int(raw) if raw.isdigit() and int(raw) >= 1000 else default
 
 
 _CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "

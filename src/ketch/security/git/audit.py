@@ -28,9 +28,8 @@ import os
 import re
 from pathlib import Path
 
-from ketch.security.git.places import (
-    GIT_DIR_FILES, GitPlaces, discover, gitlinks, read_gitdir_pointer, remember_pointer,
-)
+from ketch.security.git.index import gitlinks
+from ketch.security.git.places import GIT_DIR_FILES, GitPlaces, discover, read_gitdir_pointer, remember_pointer
 
 QUARANTINE_SUFFIX = ".ketch-untrusted"
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import stat
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ketch.security.git.config import ConfigValues, read_config, resolve
 from ketch.security.git.listings import listing
 
 # Files and folders of a git folder that decide what code git runs.
@@ -41,7 +41,6 @@ SKIPPED = frozenset({
 })
 MAX_DEPTH = 12
 MAX_FOLDERS = 20000
-MAX_INCLUDE_DEPTH = 10  # git's own limit
 
 # Hook managers: an installed hook runs what these files say, at the user's next commit.
 HOOK_MANAGER_FILES = (
@@ -56,12 +55,6 @@ HOOK_NAMES = (
     "fsmonitor-watchman", "p4-changelist", "p4-prepare-changelist", "p4-post-changelist", "p4-pre-submit",
     "post-index-change",
 )
-# Config keys (their last part) whose value is a command git runs; a path in it is code.
-_PROGRAM_KEYS = frozenset({
-    "fsmonitor", "editor", "pager", "sshcommand", "askpass", "program", "external", "textconv", "command",
-    "clean", "smudge", "process", "driver", "helper", "difffilter", "packobjectshook",
-})
-_BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", ""})
 
 
 @dataclass
@@ -90,9 +83,9 @@ def discover(roots: list[Path], home: Path, *, bounded: bool = True) -> GitPlace
     real_roots = [Path(os.path.realpath(r)) for r in roots]
     global_configs = [home / ".gitconfig", Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "git/config",
                       Path("/etc/gitconfig")]
-    global_values = _Values()
+    global_values = ConfigValues()
     for cfg in global_configs:
-        _read_config(cfg, home, global_values, 0)
+        read_config(cfg, home, global_values, 0)
     for path in global_values.includes:
         places.add(path, False)
     for root in real_roots:
@@ -182,7 +175,7 @@ def read_gitdir_pointer(pointer: Path) -> Path | None:
     return Path(os.path.normpath(os.path.join(pointer.parent, target)))
 
 
-def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "_Values",
+def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "ConfigValues",
                  roots: list[Path]) -> None:
     """A `.git` entry: a folder (or a link to one) is the git folder; a file points to it."""
     try:
@@ -205,7 +198,7 @@ def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "_
 
 
 def _add_git_dir(places: GitPlaces, git_dir: Path, worktree: Path | None, home: Path,
-                 global_values: "_Values", roots: list[Path], hops: int = 0, shared: bool = False) -> None:
+                 global_values: "ConfigValues", roots: list[Path], hops: int = 0, shared: bool = False) -> None:
     """A git folder's own config and hooks, its common folder's, and what their config names.
 
     `shared`: linked worktrees keep their admin folders under its worktrees/ and commit there.
@@ -223,9 +216,9 @@ def _add_git_dir(places: GitPlaces, git_dir: Path, worktree: Path | None, home: 
             continue
         places.add(git_dir / name, True)
     places.git_dirs.add(Path(os.path.realpath(git_dir)))
-    values = _Values()
+    values = ConfigValues()
     for name in ("config", "config.worktree"):
-        _read_config(git_dir / name, home, values, 0)
+        read_config(git_dir / name, home, values, 0)
     common = _read_commondir(git_dir)
     if common is not None and hops < 4 and Path(os.path.realpath(common)) not in places.git_dirs:
         _add_git_dir(places, common, worktree, home, global_values, roots, hops + 1, shared=True)
@@ -235,9 +228,9 @@ def _add_git_dir(places: GitPlaces, git_dir: Path, worktree: Path | None, home: 
     if worktree is None:
         return
     for raw in [*values.hooks_paths, *global_values.hooks_paths]:
-        _add_hooks_path(places, _resolve(raw, worktree, home), worktree, roots)
+        _add_hooks_path(places, resolve(raw, worktree, home), worktree, roots)
     for raw in [*values.programs, *global_values.programs]:
-        program = _resolve(raw, worktree, home)
+        program = resolve(raw, worktree, home)
         if not _is_root_or_above(program, roots):
             places.add(program, False)
     if hooks_active:
@@ -314,162 +307,3 @@ def _has_active_hooks(git_dir: Path) -> bool:
         except OSError:
             continue
     return False
-
-
-def _resolve(raw: str, base: Path, home: Path) -> Path:
-    if raw.startswith("~/"):
-        return Path(os.path.normpath(home / raw[2:]))
-    return Path(os.path.normpath(os.path.join(base, raw)))
-
-
-# --- reading git config (lenient: only files the model cannot write are read) -----------------
-
-
-@dataclass
-class _Values:
-    includes: list[Path] = field(default_factory=list)
-    hooks_paths: list[str] = field(default_factory=list)
-    programs: list[str] = field(default_factory=list)
-
-
-def _read_config(path: Path, home: Path, values: _Values, depth: int) -> None:
-    """Collect include targets (followed, every condition taken as true), hooksPath and program paths."""
-    if depth > MAX_INCLUDE_DEPTH:
-        return
-    try:
-        with open(path, "rb") as f:
-            text = f.read(1 << 20).decode("utf-8", "surrogateescape")
-    except OSError:
-        return
-    for section, key, value in parse_config(text):
-        if key == "path" and (section == "include" or section.startswith("includeif")):
-            if not value or value.startswith("%("):
-                continue
-            target = _resolve(value, path.parent, home)
-            values.includes.append(target)
-            _read_config(target, home, values, depth + 1)
-        elif section == "core" and key == "hookspath" and value:
-            values.hooks_paths.append(value)
-        elif key in _PROGRAM_KEYS or section == "alias":
-            program = _program_path(value)
-            if program:
-                values.programs.append(program)
-
-
-def _program_path(value: str) -> str | None:
-    """The program of a command value when it is named by a path (contains a slash)."""
-    value = value.lstrip("!").strip()
-    if value.lower() in _BOOLEANS:
-        return None
-    try:
-        words = shlex.split(value)
-    except ValueError:
-        words = value.split()
-    if words and "/" in words[0]:
-        return words[0]
-    return None
-
-
-def parse_config(text: str) -> list[tuple[str, str, str]]:
-    """(section lowercased incl. subsection, key lowercased, value) for each assignment.
-
-    Follows git's syntax closely enough for files written by people and by git: comments,
-    `[section "sub"]` and `[section.sub]` headers, quoted values with escapes, and
-    backslash-newline continuation.
-    """
-    out: list[tuple[str, str, str]] = []
-    section = ""
-    lines = text.replace("\r\n", "\n").split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i].lstrip(" \t\ufeff")
-        i += 1
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            end = line.find("]")
-            header = line[1:end] if end > 0 else line[1:]
-            name, _, sub = header.strip().partition(" ")
-            section = (name.lower() + ("." + sub.strip().strip('"') if sub else "")).strip()
-            rest = line[end + 1:].strip() if end > 0 else ""
-            if not rest or rest[0] in "#;":
-                continue
-            line = rest  # `[core] hooksPath = x` on one line
-        key, eq, raw = line.partition("=")
-        while raw.rstrip("\n").endswith("\\") and not raw.endswith("\\\\") and i < len(lines):
-            raw = raw[:-1] + lines[i]
-            i += 1
-        out.append((section, key.strip().lower(), _unquote(raw) if eq else ""))
-    return out
-
-
-def _unquote(raw: str) -> str:
-    value, quoted, i = [], False, 0
-    raw = raw.strip()
-    while i < len(raw):
-        c = raw[i]
-        if c == '"':
-            quoted = not quoted
-        elif c == "\\" and i + 1 < len(raw):
-            i += 1
-            value.append({"n": "\n", "t": "\t", "b": "\b"}.get(raw[i], raw[i]))
-        elif c in "#;" and not quoted:
-            break
-        else:
-            value.append(c)
-        i += 1
-    return "".join(value).strip()
-
-
-def gitlinks(index: Path) -> list[str]:
-    """Paths the index records as gitlinks (submodules): git status recurses into each.
-
-    Reads index versions 2 to 4 with SHA-1 ids; anything else yields nothing. Used after a
-    command changed the index, so a repository hidden in a skipped folder (node_modules/x)
-    that the command registered with `git add` is still found.
-    """
-    try:
-        data = index.read_bytes()
-    except OSError:
-        return []
-    if len(data) < 12 or data[:4] != b"DIRC":
-        return []
-    version, count = int.from_bytes(data[4:8], "big"), int.from_bytes(data[8:12], "big")
-    if version not in (2, 3, 4):
-        return []
-    out: list[str] = []
-    pos, previous = 12, b""
-    for _ in range(count):
-        if pos + 62 > len(data):
-            break
-        mode = int.from_bytes(data[pos + 24:pos + 28], "big")
-        flags = int.from_bytes(data[pos + 60:pos + 62], "big")
-        name_at = pos + 62 + (2 if version >= 3 and flags & 0x4000 else 0)
-        if version == 4:
-            strip, name_at = _varint(data, name_at)
-            end = data.find(b"\0", name_at)
-            if end < 0:
-                break
-            name = previous[: len(previous) - strip] + data[name_at:end]
-            pos = end + 1
-        else:
-            end = data.find(b"\0", name_at)
-            if end < 0:
-                break
-            name = data[name_at:end]
-            pos = pos + ((end - pos + 8) & ~7)
-        previous = name
-        if mode & 0o170000 == 0o160000:
-            out.append(os.fsdecode(name))
-    return out
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    c = data[pos]
-    pos += 1
-    value = c & 127
-    while c & 128 and pos < len(data):
-        c = data[pos]
-        pos += 1
-        value = ((value + 1) << 7) | (c & 127)
-    return value, pos

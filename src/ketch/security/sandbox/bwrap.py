@@ -31,7 +31,7 @@ from typing import Callable
 from ketch.security.git.audit import audit_after_command
 from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox.env import child_env, sandbox_env
-from ketch.security.sandbox.errors import SandboxUnavailable
+from ketch.errors import SandboxUnavailable
 from ketch.security.sandbox.hints import network_hint
 from ketch.security.sandbox.limits import Cgroups, Enforcement, apply_rlimits, enforcement
 from ketch.security.sandbox.mounts import CallPlan, Planner, static_args
@@ -43,7 +43,7 @@ from ketch.security.sandbox.runtime import Runtime, forget_calls, make_runtime, 
 from ketch.security.sandbox.process import cap_output, run_unsandboxed, supervise
 from ketch.security.sandbox.seccomp import filter_fd, machine, unix_socket_filter
 from ketch.security.sandbox.tripwire import Tripwire
-from ketch.tools.base import CommandResult
+from ketch.security.sandbox.base import CommandResult
 
 __all__ = [
     "Sandbox", "SandboxLimits", "SandboxPolicy", "SandboxUnavailable", "cap_output", "child_env",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ketch.security.sandbox.errors import SandboxUnavailable
+from ketch.errors import SandboxUnavailable
 
 OPT_OUT = "or run ketch with --sandbox off to run commands unsandboxed (not recommended)"
 INSTALL = (

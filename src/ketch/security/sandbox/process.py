@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from ketch.security.sandbox.env import child_env
-from ketch.tools.base import CommandResult
+from ketch.security.sandbox.base import CommandResult
 
 _CANCEL_POLL_S = 0.05
 

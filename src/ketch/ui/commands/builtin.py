@@ -45,14 +45,11 @@ def _model(repl: Any, arg: str) -> None:
     if not arg:
         repl.r.line(f"model: {repl.agent.config.provider_name}:{repl.agent.config.model}  (/model NAME switches)")
         return
-    from ketch.ui.model_switch import switch_model
-
     try:
-        switch_model(repl.agent, arg)
+        repl.wiring.switch_model(repl.agent, arg)  # the composition root builds the new provider
     except Exception as exc:  # ConfigError, ValueError: a one-line problem the user can fix
         repl.r.error(f"cannot switch to {arg}: {exc}")
         return
-    repl.options.model = arg
     repl.r.info(f"model: {repl.agent.config.provider_name}:{repl.agent.config.model}")
 
 

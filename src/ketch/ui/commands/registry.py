@@ -1,8 +1,6 @@
-"""Slash commands: a registry of SlashCommand entries, so more (custom ones) can be added.
+"""The registry of slash commands: SlashCommand entries by name and alias, so more can be added.
 
-A handler gets the running REPL and the text after the command name. Built-in commands
-register themselves from `commands_builtin` and `commands_session`; prompt-file commands
-(like Claude Code's) are added by `commands_custom`.
+A handler gets the running REPL and the text after the command name.
 """
 
 from __future__ import annotations
@@ -48,13 +46,3 @@ class Registry:
             return False
         command.handler(repl, parts[1].strip() if len(parts) > 1 else "")
         return True
-
-
-def default_registry() -> Registry:
-    from ketch.ui.commands import builtin as commands_builtin
-    from ketch.ui.commands import session as commands_session
-
-    registry = Registry()
-    for command in commands_builtin.COMMANDS + commands_session.COMMANDS:
-        registry.register(command)
-    return registry
