@@ -13,11 +13,13 @@ raises them, because they carry that code's fields; they all derive from a class
     ├── ToolError                    shown to the model as an error result; never ends the process
     │   └── SandboxUnavailable       the OS sandbox cannot run commands here (the person is told too)
     ├── ProviderError *              a model call failed for good (providers/base.py)
-    │   └── RetryableError *         a failure another attempt may fix (providers/retry.py)
+    ├── RetryableError *             a failure another attempt may fix (providers/retry.py)
     ├── ShadowError *, NothingToUndo *     undo cannot be done (agent/undo/)
     ├── ModelFileError *, InstallError *, HubError *, BuildCheckError *   local models
     ├── RuleSyntaxError *            a permission rule that does not parse (agent/permissions/rules.py)
-    └── PathChanged *                a path moved under a tool between its check and its open
+    ├── PathChanged *                a path moved under a tool between its check and its open
+    ├── SessionBusy *                another ketch is writing this session (agent/sessions/lock.py)
+    └── HostProgramMissing *         git or bwrap not found where ketch may run it from (security/host_programs.py)
 
 KeyboardInterrupt (Ctrl-C) ends with exit status 130 wherever it lands.
 """

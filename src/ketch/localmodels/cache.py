@@ -12,12 +12,13 @@ import json
 import os
 from pathlib import Path
 
+from ketch.errors import KetchError
 from ketch.localmodels.registry import LocalModel, find_model, local_models
 
 CHUNK = 1 << 20
 
 
-class ModelFileError(Exception):
+class ModelFileError(KetchError):
     """A local model that cannot be used; `str()` is one line saying what to do."""
 
 

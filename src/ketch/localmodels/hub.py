@@ -20,13 +20,14 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from ketch.errors import KetchError
 from ketch.localmodels.registry import LocalModel, Source
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 METADATA_TIMEOUT = 10.0  # seconds for the HEAD; a hub that answers slower than this is treated as down
 
 
-class HubError(Exception):
+class HubError(KetchError):
     """The hub could not provide this file (the next source is tried); `str()` is one line."""
 
 

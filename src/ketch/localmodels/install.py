@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, Callable
 
+from ketch.errors import KetchError
 from ketch.localmodels import cache, hub
 from ketch.localmodels.registry import LocalModel, Source
 
@@ -28,7 +29,7 @@ Downloader = Callable[[str, Path], Path]  # ("name==version", empty folder) -> t
 Progress = Callable[[str], None]
 
 
-class InstallError(Exception):
+class InstallError(KetchError):
     """An install that failed; `str()` is one line per source that was tried."""
 
 

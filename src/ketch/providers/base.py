@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Literal, Protocol, Union
 
+from ketch.errors import KetchError
 from ketch.conversation import Message, ModelRequest, Usage
 
 
@@ -64,7 +65,7 @@ ErrorKind = Literal[
 ]
 
 
-class ProviderError(Exception):
+class ProviderError(KetchError):
     """A model call that failed for good; `str()` is the one-line message for the user."""
 
     def __init__(self, message: str, *, kind: ErrorKind, status: int | None = None) -> None:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
+from ketch.errors import KetchError
 from ketch.providers.base import ErrorKind, ProviderConfig, ProviderError, Retrying, StreamEvent
 from ketch.providers.sse import SSEEvent, iter_sse
 
@@ -52,7 +53,7 @@ class Endpoint:
         return text
 
 
-class RetryableError(Exception):
+class RetryableError(KetchError):
     """A failure another attempt may fix; `str()` is the message if retries run out."""
 
     def __init__(

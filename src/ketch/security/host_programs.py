@@ -21,12 +21,14 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
+from ketch.errors import KetchError
+
 _lock = threading.Lock()
 _pinned: tuple[Path, ...] | None = None
 _found: dict[tuple[str, str], str | None] = {}  # (name, PATH) -> where
 
 
-class HostProgramMissing(Exception):
+class HostProgramMissing(KetchError):
     """No safe copy of a program ketch needs on the host."""
 
 

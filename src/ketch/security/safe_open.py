@@ -21,12 +21,14 @@ import os
 import stat
 from pathlib import Path
 
+from ketch.errors import KetchError
+
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _DIR_FLAGS = _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
 
 
-class PathChanged(OSError):
+class PathChanged(OSError, KetchError):
     """A component of a checked canonical path is now a symlink, or not what it was."""
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ketch.errors import KetchError
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -25,7 +27,7 @@ class Rule:
         return self.tool if self.spec is None else f"{self.tool}({self.spec})"
 
 
-class RuleSyntaxError(ValueError):
+class RuleSyntaxError(KetchError, ValueError):
     pass
 
 

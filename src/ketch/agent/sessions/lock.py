@@ -9,8 +9,10 @@ does not exist (Windows), sessions are simply not locked.
 
 from __future__ import annotations
 
+from ketch.errors import KetchError
 
-class SessionBusy(Exception):
+
+class SessionBusy(KetchError):
     """Another live process is writing this session."""
 
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Literal, Union
 
+from ketch.errors import KetchError
 from ketch.agent.undo.checkpoints import CheckpointLog, CheckpointRecord
 from ketch.agent.undo.shadow_store import SYMLINK, Entry, ShadowError, ShadowStore, disk_entry
 
 Force = Union[bool, Collection[str]]  # True: overwrite every conflict; a collection: those paths
 
 
-class NothingToUndo(Exception):
+class NothingToUndo(KetchError):
     """No checkpoint is left to undo (or the one asked for does not exist): one line."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ketch.errors import KetchError
+
 SIZE_CAP = 5 * 1024 * 1024  # files above this are not snapshotted: a snapshot must stay fast
 GIT_TIMEOUT_S = 60.0
 MAX_NEW_FILES = 100_000  # hashing more would stall the turn for long; undo turns off instead
@@ -74,7 +76,7 @@ def _git() -> str:
     return found
 
 
-class ShadowError(Exception):
+class ShadowError(KetchError):
     """The shadow store cannot be used (no git, a timeout, a broken store): one line."""
 
 

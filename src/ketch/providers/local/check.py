@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ketch.errors import KetchError
 from ketch.localmodels.install_hint import PORTABLE_CMAKE_ARGS
 
 CHECK_TIMEOUT = 600.0  # seconds: a 1.5B model on a busy 2-core machine loads and decodes in well under this
@@ -33,7 +34,7 @@ _PROMPT = ("You are a careful assistant. Read the question and answer it in one 
            "Think about each number in turn, then give only the answer. Answer:")
 
 
-class BuildCheckError(Exception):
+class BuildCheckError(KetchError):
     """The build crashed or failed on this machine; `str()` says what happened and what to do."""
 
 
