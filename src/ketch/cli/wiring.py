@@ -1,6 +1,6 @@
 """Assemble an Agent from the command line and settings: model, provider, tools, gate, prompt.
 
-Shared by every front end (headless today, the REPL next), so each one only decides how
+Shared by every front end (cli/run.py hands the Agent to the REPL or the headless run), so each one only decides how
 to render events and how to answer permission requests. Problems the user must fix are
 raised as ConfigError with one line that says what to do.
 """
@@ -11,9 +11,13 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ketch.config.policy import EffectivePolicy, load_policy
 from ketch.config.settings import ConfigError, ketch_home
+
+if TYPE_CHECKING:
+    from ketch.agent.loop import Agent
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 DEFAULT_OPENAI_MODEL = "gpt-5"
@@ -347,7 +351,7 @@ class LazyCheckpoints:
         return getattr(self._real, name)
 
 
-def switch_model(agent: Any, spec: str) -> None:
+def switch_model(agent: Agent, spec: str) -> None:
     """/model: point a live Agent at another model or provider, keeping the conversation.
 
     The conversation is provider-neutral, so switching is a new provider object plus the new

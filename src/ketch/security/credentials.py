@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.errors import CredentialError
-from ketch.config.settings import ConfigError, ketch_home
+from ketch.config.settings import ketch_home
 from ketch.config.providers import API_KEY_ENV, PROVIDERS
 from ketch.security.private_file import write_private_atomic
 
