@@ -20,7 +20,7 @@ from ketch.tools.target import Target, open_target
 from ketch.tools.read import format_line
 from ketch.tools.validate import require_valid
 from ketch.tools.text_codec import FileFormat, decode, follow_line_endings, keep_final_newline
-from ketch.tools.write import atomic_write, check_edit_fresh, os_error, stat_existing
+from ketch.tools.files import check_edit_fresh, os_error, replace_file, stat_existing
 
 # Windows that share a line with old_string (whitespace aside) are scored first; only
 # when there are none is every window scored, and only while that stays under this much
@@ -210,7 +210,7 @@ class EditTool:
                 else:
                     after, count = apply_edit(before, old, new, replace_all)
                 after = keep_final_newline(before, after)
-            ctx.state.read_files[str(path)] = atomic_write(target, fmt.encode(after), existing)
+            ctx.state.read_files[str(path)] = replace_file(target, fmt.encode(after), existing)
         if existing is None:
             head = f"Created {path}:"
         elif count > 1:
@@ -250,7 +250,7 @@ class MultiEditTool:
             after = self._apply_all(before, edits)
             if before:
                 after = keep_final_newline(before, after)
-            ctx.state.read_files[str(path)] = atomic_write(target, fmt.encode(after), existing)
+            ctx.state.read_files[str(path)] = replace_file(target, fmt.encode(after), existing)
         what = f"{len(edits)} edit{'s' if len(edits) != 1 else ''}"
         head = f"Created {path} with {what}:" if existing is None else f"Applied {what} to {path}:"
         return ToolResult(f"{head}\n{changed_snippet(before, after)}")

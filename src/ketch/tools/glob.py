@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import sysconfig
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition, read_only_runner
 from ketch.tools.paths import resolve
+from ketch.tools.ripgrep import find_rg, mtime
 from ketch.tools.validate import require_valid
 
 MAX_RESULTS = 100
@@ -27,35 +25,6 @@ RG_TIMEOUT_S = 60.0
 LISTING_MAX_CHARS = 64_000_000
 _MAX_BRACE_EXPANSIONS = 256
 _MAGIC = re.compile(r"[*?\[{]")
-
-
-@lru_cache(maxsize=1)
-def find_rg() -> str:
-    """Path of the ripgrep binary, or ToolError saying how to get one.
-
-    A version manager's shim (pyenv puts a bash script named `rg` on PATH) costs ~50 ms
-    per call, so a real binary installed beside this interpreter by the `ripgrep` wheel
-    is preferred over a script found on PATH.
-    """
-    found = shutil.which("rg")
-    bundled = os.path.join(sysconfig.get_path("scripts"), "rg")
-    has_bundled = os.path.isfile(bundled) and os.access(bundled, os.X_OK)
-    if found and not (has_bundled and _is_script(found)):
-        return found
-    if has_bundled:
-        return bundled
-    raise ToolError(
-        "ripgrep (rg) is not installed: install it with your package manager (e.g. `apt install ripgrep`) "
-        "or `pip install ripgrep`, then retry."
-    )
-
-
-def _is_script(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == b"#!"
-    except OSError:
-        return False
 
 
 # --- glob to regex -----------------------------------------------------------------
@@ -238,13 +207,6 @@ def list_files(ctx: ToolContext, root: Path) -> list[str]:
     if result.cancelled:
         raise ToolError("Cancelled")
     return [name[2:] if name.startswith("./") else name for name in result.output.split("\0") if name]
-
-
-def mtime(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
 
 
 class GlobTool:
