@@ -119,3 +119,11 @@ def test_the_checker_sees_lazy_imports_relative_imports_and_module_names_in_stri
     found = [name for _, name in _imports(source, "ketch.security.probe")]
     assert found == ["ketch.agent", "ketch.agent.loop", "ketch.ui", "ketch.ui.repl", "ketch.cli.auth"]
     assert [(_part("ketch.security.probe"), _part(n)) in NEVER for n in found] == [True] * 5
+
+
+def test_no_tool_imports_another_tools_module():
+    """What tools share lives in tools/files.py, ripgrep.py, target.py...; only the registry lists the tools."""
+    tools = {"ketch.tools." + n for n in ("bash", "edit", "glob", "grep", "read", "todo", "write")}
+    reaching = [f"{where} -> {dst}" for src, dst, where in _edges()
+                if src.startswith("ketch.tools.") and src != "ketch.tools.registry" and dst in tools and dst != src]
+    assert reaching == []

@@ -1,4 +1,5 @@
-"""The two rules every file-changing tool shares (Write, Edit and MultiEdit).
+"""What the file tools share: the numbered-line format Read shows (Edit quotes it back), and
+the two rules every file-changing tool (Write, Edit, MultiEdit) follows.
 
 An existing file may only be changed after the model has read its current version, and a
 change lands atomically with the file's mode kept, so an editor, a watcher or a crash never
@@ -15,6 +16,15 @@ from pathlib import Path
 
 from ketch.tools.base import ToolContext, ToolError
 from ketch.tools.target import Target
+
+MAX_LINE_CHARS = 2000  # a line of Read's output (and of Edit's snippets), cut beyond this
+
+
+def format_line(number: int, text: str) -> str:
+    """One `cat -n` style line, long lines cut so one minified file cannot flood the context."""
+    if len(text) > MAX_LINE_CHARS:
+        text = text[:MAX_LINE_CHARS] + f"... [line truncated: {len(text)} characters]"
+    return f"{number:>6}\t{text}"
 
 
 def os_error(exc: OSError, path: Path | str, action: str) -> ToolError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from ketch.conversation import ToolDef
+from ketch.tools.files import format_line
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
@@ -21,7 +22,6 @@ from ketch.tools.text_codec import FileFormat, decode
 from ketch.tools.validate import require_valid
 
 DEFAULT_LIMIT = 2000
-MAX_LINE_CHARS = 2000
 MAX_WHOLE_FILE_BYTES = 256 * 1024
 # Bound on the text one call returns, however large the requested range.
 MAX_OUTPUT_CHARS = 100_000
@@ -62,13 +62,6 @@ def describe_binary(head: bytes) -> str:
     if len(head) >= 4 and head[:4] in (b"\x03\xf3\r\n", b"\x42\x0d\x0d\x0a", b"\xa7\x0d\x0d\x0a", b"\xcb\x0d\x0d\x0a"):
         return "compiled Python bytecode"
     return "a binary file"
-
-
-def format_line(number: int, text: str) -> str:
-    """One `cat -n` style line, long lines cut so one minified file cannot flood the context."""
-    if len(text) > MAX_LINE_CHARS:
-        text = text[:MAX_LINE_CHARS] + f"... [line truncated: {len(text)} characters]"
-    return f"{number:>6}\t{text}"
 
 
 def _decode(raw: bytes | str) -> str:
