@@ -1,6 +1,6 @@
 """`ketch` without -p: the interactive session (issue 4).
 
-Wires the pieces together: the Agent from `wiring`, the transcript from `session_resume`,
+Puts the pieces together: the Agent from the Wiring cli/run.py hands in, the transcript from `agent.sessions.resume`,
 input (`input`), output (`render`), turns in a worker thread (`turn`), permission questions
 (`permission_prompt`) and slash commands (`commands`). prompt_toolkit and rich are imported
 here and only here, so headless runs never load them.

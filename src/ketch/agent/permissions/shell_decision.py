@@ -6,7 +6,7 @@ folder, and any folder a `cd` earlier on the line may have moved to) — so a re
 symlink cannot turn `cat docs/.env` into a read of another project. What it writes by a
 redirect or an output option is an edit, decided like Write and Edit: protected paths are
 refused, outside the roots asks, inside asks unless the mode is acceptEdits. Built-in rules
-let ordinary work run only within their program's option list (security.shell_builtin).
+let ordinary work run only within their program's option list (security.shell.builtin).
 """
 
 from __future__ import annotations

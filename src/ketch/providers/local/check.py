@@ -12,7 +12,7 @@ reinstall portably. The verdict is stamped (`$KETCH_HOME/cache/llama-check/`), s
 pay nothing; `ketch models install` runs the check right after the download, so the README's
 `ketch -p` does not.
 
-A crash the check did not foresee still kills the run, but never silently: see local_crash.py.
+A crash the check did not foresee still kills the run, but never silently: see crash.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ descriptor is a pipe to a small watcher process started with the model: a run th
 normally closes the pipe with nothing written and the watcher exits quietly; a run killed by a
 fault leaves the fault's text in the pipe, and the watcher copies it to stderr followed by one
 line naming the signal and the fix (reinstall llama-cpp-python with portable flags, which
-`ketch models install` then checks: local_check.py).
+`ketch models install` then checks: check.py).
 
 The watcher is its own session (Ctrl-C at the terminal is not meant for it), holds no terminal
 input, and exits when the pipe closes, that is when ketch exits however it exits. The pipe's

@@ -6,8 +6,8 @@
   is tokenized whole: llama.cpp keeps the KV cache of the longest shared prefix, so a turn
   only pays for what was added since the previous one (reported as cache_read tokens).
 - The prompt is rendered with the model's own chat template (GGUF metadata); a template with
-  no system role gets the system prompt inside the first user turn (`local_template`).
-- With tools, the reply is decoded under a grammar from `local_format.reply_schema`, so a
+  no system role gets the system prompt inside the first user turn (`template.py`).
+- With tools, the reply is decoded under a grammar from `format.reply_schema`, so a
   tool call is always well-formed JSON naming an offered tool with typed arguments. The first
   reply to a new request may only look (FIRST_REPLY_TOOLS: no answer, no Edit or Write):
   measured on qwen2.5-coder-1.5b, it otherwise answers fix-it requests without looking, or
@@ -18,9 +18,9 @@
   to pick another tool, it edited the file it had been asked a question about. After the same
   call failed twice in a row (`repeated_failure`), that tool is off the next reply.
 - Native crashes: the first use of a llama.cpp build with a model is checked in a child
-  (`local_check`), and a fault later in this process is reported with what to do (`local_crash`).
+  (`check.py`), and a fault later in this process is reported with what to do (`crash.py`).
 - The fixed prefix (system prompt, tools) is restored from a KV state saved on disk by an
-  earlier run (`local_prefix_cache`), so a run evaluates only what the user asked.
+  earlier run (`prefix_cache.py`), so a run evaluates only what the user asked.
 - Threads: one for generation (with tools running beside the model on two cores, spinning
   threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
 """
@@ -181,7 +181,7 @@ class LocalProvider:
     @staticmethod
     def _warm_prefix(loaded: _Loaded, path: Path, n_ctx: int, rendered: Any, request: ModelRequest,
                      structured: bool) -> None:
-        """The fixed prefix (system prompt, tools) from the on-disk KV cache (local_prefix_cache)."""
+        """The fixed prefix (system prompt, tools) from the on-disk KV cache (prefix_cache.py)."""
         from ketch.providers.local import prefix_cache as local_prefix_cache
 
         llm, add_bos = loaded.llm, not getattr(rendered, "added_special", False)

@@ -1,10 +1,10 @@
 """Runs INSIDE the sandbox: hands 127.0.0.1:<port> connections to ketch's proxy, then runs the command.
 
-Usage: python3 -I -S sandbox_forwarder.py CHANNEL_FD PORT -- COMMAND...
+Usage: python3 -I -S forwarder.py CHANNEL_FD PORT -- COMMAND...
 
 The sandbox has its own network namespace with nothing but loopback, so tools that
 honour HTTP(S)_PROXY=http://127.0.0.1:PORT reach ketch's allow-list proxy (security.
-sandbox_proxy) through this forwarder and nothing else. It listens before the command
+sandbox.proxy) through this forwarder and nothing else. It listens before the command
 starts and passes every accepted connection, as a file descriptor, over CHANNEL_FD (one
 end of a socketpair ketch made for this call): the sandbox may create no unix socket,
 so there is no socket path to connect to. It runs the command as its child, without
@@ -33,7 +33,7 @@ def _serve(listener: socket.socket, channel: socket.socket) -> None:
 def main() -> None:
     fd, port, sep, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
     if sep != "--" or not argv:
-        sys.exit("usage: sandbox_forwarder.py CHANNEL_FD PORT -- COMMAND...")
+        sys.exit("usage: forwarder.py CHANNEL_FD PORT -- COMMAND...")
     channel = socket.socket(fileno=fd)
     channel.set_inheritable(False)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

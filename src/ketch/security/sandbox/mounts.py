@@ -16,7 +16,7 @@ Order matters, because a later mount covers an earlier one:
    placeholder (a mount point shows in the user's tree, and an empty `.git/commondir`
    there breaks every git outside): the first missing component on the way to it is a
    *suspect*, watched while the command runs and moved into quarantine if it exists when
-   the command ends (security.sandbox_quarantine). Its parent folder is pinned like the
+   the command ends (security.sandbox.quarantine). Its parent folder is pinned like the
    folders of step 4. Symlinks met on the way are checked, and put back, after the call;
 6. the remaining credential paths hidden (empty read-only folder; a file becomes an
    unopenable device node).

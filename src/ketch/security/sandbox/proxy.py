@@ -1,7 +1,7 @@
 """The network allow-list: an HTTP proxy in ketch that lets sandboxed tools reach listed hosts only.
 
 A sandbox with allowed hosts still has no network of its own. Its HTTP(S)_PROXY points
-at a forwarder inside it (sandbox_forwarder.py) that hands each connection to this proxy
+at a forwarder inside it (sandbox/forwarder.py) that hands each connection to this proxy
 over an inherited socketpair; the proxy accepts `CONNECT host:port` and plain `GET http://host/...` requests,
 and only for hosts on the list (DESIGN.md §5.2):
 
@@ -235,7 +235,7 @@ class Proxy:
     """The host side: client connections handed over by each sandbox's forwarder, one thread each.
 
     No socket of the proxy's is reachable by path: a sandbox may create no unix socket
-    (security.sandbox_seccomp), so its forwarder instead passes each accepted TCP
+    (security.sandbox.seccomp), so its forwarder instead passes each accepted TCP
     connection over a socketpair it inherited (`channel()`), and the proxy serves that
     connection directly.
     """

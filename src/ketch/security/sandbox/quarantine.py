@@ -3,7 +3,7 @@
 The sandbox makes no placeholders for protected paths that do not exist (they showed in
 the user's tree, and an empty `.git/commondir` broke every git outside). Instead the
 first missing component on the way to each one is a *suspect*: watched while the command
-runs (security.sandbox_tripwire stops the command the moment one appears) and checked
+runs (security.sandbox.tripwire stops the command the moment one appears) and checked
 when it ends. Whatever stands there then — a file, a folder with content, a symlink, a
 hard link to a workspace file, a fifo — was made during the call and is moved here,
 whole and unfollowed, under `$KETCH_HOME/quarantine/`, where nothing runs it and no

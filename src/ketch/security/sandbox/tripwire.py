@@ -1,6 +1,6 @@
 """Stop a sandboxed command the moment it creates a protected path (inotify on the host side).
 
-Checking after the command (security.sandbox_quarantine) keeps a protected file from
+Checking after the command (security.sandbox.quarantine) keeps a protected file from
 surviving the call; this keeps it from living *during* the call, when another terminal's
 `git status` or an IDE would read a planted `.git/commondir`, hook or settings file. The
 parent folder of each suspect is watched (the sandbox pins those folders, so they cannot

@@ -16,7 +16,7 @@ Public API (the gate is written against these names):
 
 `SimpleCommand.words[i].literal` is False for argv[i] when its value is only known at run
 time (argv then holds the raw source text, e.g. `$HOME/x`, `*.py`, `{a,b}`): a path check
-must treat such a word as unknown. The pieces live in shell_*.py modules, one job each.
+must treat such a word as unknown. The pieces live in the modules beside this one, one job each.
 """
 
 from __future__ import annotations

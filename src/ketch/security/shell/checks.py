@@ -3,7 +3,7 @@ analysis cannot see (substitutions, arithmetic on variables, heredoc bodies), an
 where tree-sitter-bash is known to read a line differently from bash.
 
 Each check looks at one node of the tree and reports problems; none of them builds
-commands (that is `shell_walk`'s job).
+commands (that is `walk.py`'s job).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Option lists of the builders, linters, formatters and installers the built-in rules let
 run without asking: make, cargo, go, ruff, mypy, black, isort, pip, uv, mkdir and touch.
 
-The same rule as `shell_programs`: an option is accepted only when it is on the list with
+The same rule as `programs.py`: an option is accepted only when it is on the list with
 its meaning; code-loading, directory-switching, config-file, pass-through and data-destroying
 options are left off, and options that name an output are writes (decided like an edit).
 """

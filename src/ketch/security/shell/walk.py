@@ -2,7 +2,7 @@
 
 Every node is visited, whatever it is nested in (pipelines, lists, subshells, brace groups,
 if/while/for/case bodies, command and process substitutions, heredoc lines), so a deny rule
-sees every command bash would run. Words are unquoted by `shell_words`, on their exact
+sees every command bash would run. Words are unquoted by `words.py`, on their exact
 source span.
 """
 
