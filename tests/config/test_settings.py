@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ketch.config.policy import EffectivePolicy, RuleSource, load_policy
-from ketch.config.settings import ConfigError, _value_offset, load_settings
+from ketch.config.settings import _value_offset, load_settings
+from ketch.errors import ConfigError
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ MAX_PARALLEL_READS = 8
 
 def _no_runner(argv: list[str], **kwargs: Any) -> Any:
     """Fail closed: an Agent built without a runner never starts processes unsandboxed."""
-    from ketch.security.sandbox.bwrap import SandboxUnavailable
+    from ketch.errors import SandboxUnavailable
 
     raise SandboxUnavailable("no sandbox was configured for this session; commands cannot run")
 

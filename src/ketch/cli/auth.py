@@ -156,7 +156,7 @@ def _logout(providers: Sequence[str]) -> int:
 
 def main(argv: Sequence[str]) -> int:
     """Run `ketch auth ARGV...` and return the exit status."""
-    from ketch.config.settings import ConfigError
+    from ketch.errors import ConfigError
     from ketch.providers import PROVIDERS
 
     if any(a in ("-h", "--help") for a in argv):

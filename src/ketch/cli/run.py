@@ -77,24 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _compose_prompt(prompt: str | None) -> tuple[str, int]:
-    """The prompt with piped stdin appended as context, and the piped input's size in bytes."""
-    from ketch.ui.piped_input import PipedInputError, read_piped
-
-    try:
-        piped = read_piped()
-    except PipedInputError as exc:
-        raise UsageError(str(exc)) from None
-    text, size = piped if piped else ("", 0)
-    if prompt and text:
-        return f"{prompt}\n\n{text}", size
-    if prompt:
-        return prompt, 0
-    if text:
-        return text, size
-    raise UsageError('no prompt: give one after -p, or pipe it on stdin (e.g. echo "..." | ketch -p)')
-
-
 def options_from_args(args: Any, workspace: Path) -> RunOptions:
     from ketch.cli.wiring import RunOptions
 

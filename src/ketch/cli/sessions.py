@@ -75,7 +75,8 @@ def cmd_list(every_folder: bool) -> int:
 def _load(ref_text: str):  # type: ignore[no-untyped-def]
     """(SessionRef, Loaded) for an id given on the command line; a repair warning goes to stderr."""
     from ketch.agent.sessions.load import load_session
-    from ketch.agent.sessions.store import SessionError, find_session
+    from ketch.agent.sessions.store import find_session
+    from ketch.errors import SessionError
 
     ref = find_session(_home(), _workspace(), ref_text)
     try:
@@ -141,7 +142,7 @@ def cmd_rm(ref_text: str) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    from ketch.agent.sessions.store import SessionError
+    from ketch.errors import SessionError
 
     try:
         args = _parser().parse_args(list(argv))

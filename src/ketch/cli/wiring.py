@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ketch.config.policy import EffectivePolicy, load_policy
-from ketch.config.settings import ConfigError, ketch_home
+from ketch.config.settings import ketch_home
+from ketch.errors import ConfigError
 
 if TYPE_CHECKING:
     from ketch.agent.loop import Agent

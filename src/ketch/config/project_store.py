@@ -22,7 +22,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ketch.config.settings import ConfigError, LayerSettings, ketch_home, read_layer
+from ketch.config.settings import LayerSettings, ketch_home, read_layer
+
+from ketch.errors import ConfigError
 
 KINDS = ("allow", "ask", "deny")
 

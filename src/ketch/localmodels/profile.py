@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from ketch.config.settings import ConfigError
+from ketch.errors import ConfigError
 
 SMALL_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 SYSTEM_TEMPLATE = "system_small.md"

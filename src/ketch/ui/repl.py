@@ -309,7 +309,7 @@ class Repl:
         self._open()
 
     def resume(self, session_id: str) -> None:
-        from ketch.agent.sessions.store import SessionError
+        from ketch.errors import SessionError
 
         self._reset()
         try:

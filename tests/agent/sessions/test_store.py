@@ -16,7 +16,8 @@ from ketch.agent.sessions.index import SessionInfo, meta_path, read_info
 from ketch.agent.sessions.load import load_session
 from ketch.agent.sessions.lock import SessionBusy
 from ketch.agent.sessions.resume import open_session
-from ketch.agent.sessions.store import SessionError, find_session, latest_session, list_sessions
+from ketch.agent.sessions.store import find_session, latest_session, list_sessions
+from ketch.errors import SessionError
 from ketch.agent.sessions.transcript import TranscriptWriter
 from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage
 

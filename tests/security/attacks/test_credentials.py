@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ketch.config.settings import ConfigError
+from ketch.errors import ConfigError
 from ketch.security import credentials as cred
 from ketch.security import private_file
 from ketch.security.redact import Redactor, known_secret_values

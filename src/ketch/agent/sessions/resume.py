@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ketch.agent.sessions.lock import SessionBusy
-from ketch.agent.sessions.store import SessionError, find_session, latest_session
+from ketch.agent.sessions.store import find_session, latest_session
+from ketch.errors import SessionError
 from ketch.agent.sessions.transcript import TranscriptWriter, transcript_path
 from ketch.conversation import Message, TextBlock, ToolResultBlock
 
