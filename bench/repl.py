@@ -20,7 +20,7 @@ import pexpect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from fakeserver import FakeModelServer  # noqa: E402
+from fakeserver import FakeModelServer
 
 PROMPT = ">\x1b[0m"  # prompt_toolkit draws the prompt, then resets attributes
 RUNS = int(os.environ.get("BENCH_RUNS", "8"))

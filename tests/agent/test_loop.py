@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripted import ScriptedProvider
 
 from ketch.agent import events as ev
 from ketch.agent.loop import Agent, AgentConfig
@@ -15,7 +16,6 @@ from ketch.agent.permissions import PermissionGate
 from ketch.conversation import Message, TextBlock, ToolUseBlock, Usage
 from ketch.providers.base import Completed, ProviderError, Retrying, TextDelta
 from ketch.tools.base import ToolResult, load_definition
-from scripted import ScriptedProvider
 
 
 def answer(*blocks: Any, usage: Usage | None = None) -> list[Any]:

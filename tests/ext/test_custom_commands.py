@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from ketch.ext.custom_commands import expand, load_commands, split_front_matter
-from ketch.ui.commands.registry import default_registry
 from ketch.ui.commands.custom import register_custom
+from ketch.ui.commands.registry import default_registry
 
 
 @pytest.fixture

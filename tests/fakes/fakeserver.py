@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 Reply = "dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]"
 
@@ -58,7 +58,7 @@ class FakeModelServer:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> "FakeModelServer":
+    def start(self) -> FakeModelServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,7 +67,7 @@ class FakeModelServer:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -88,7 +88,7 @@ class FakeModelServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> "FakeModelServer":
+    def __enter__(self) -> FakeModelServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

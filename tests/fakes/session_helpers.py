@@ -13,8 +13,9 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, ketch_argv
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ketch.localmodels.registry import LocalModel, Source
 

@@ -11,8 +11,9 @@ that retrying cannot fix raise `ProviderError` with a one-line, actionable messa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Protocol, Union
+from typing import Literal, Protocol, Union
 
 from ketch.conversation import Message, ModelRequest, Usage
 

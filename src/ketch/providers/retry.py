@@ -14,8 +14,9 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ketch.providers.base import ErrorKind, ProviderConfig, ProviderError, Retrying, StreamEvent
 from ketch.providers.sse import SSEEvent, iter_sse
@@ -251,7 +252,7 @@ def transport_failure(exc: Exception, endpoint: Endpoint) -> RetryableError | Pr
     return ProviderError(f"cannot talk to {base}: {reason}", kind="transport")
 
 
-def new_client(config: ProviderConfig, transport: "httpx.BaseTransport | None" = None) -> "httpx.Client":
+def new_client(config: ProviderConfig, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """One client per provider, kept for its connection pool: later turns skip the TLS handshake."""
     import httpx
 
@@ -268,7 +269,7 @@ def new_client(config: ProviderConfig, transport: "httpx.BaseTransport | None" =
 
 
 def post_sse(
-    client: "httpx.Client",
+    client: httpx.Client,
     url: str,
     *,
     body: dict[str, Any],
@@ -297,7 +298,7 @@ def post_sse(
         raise transport_failure(exc, endpoint) from None
 
 
-def _status_failure(resp: "httpx.Response", endpoint: Endpoint) -> RetryableError | ProviderError:
+def _status_failure(resp: httpx.Response, endpoint: Endpoint) -> RetryableError | ProviderError:
     text = resp.text
     try:
         message, err_type, code = error_fields(json.loads(text))
@@ -310,7 +311,7 @@ def _status_failure(resp: "httpx.Response", endpoint: Endpoint) -> RetryableErro
 
 
 def _sniff(
-    resp: "httpx.Response",
+    resp: httpx.Response,
     chunks: Iterable[bytes],
     endpoint: Endpoint,
     json_fallback: Callable[[Any], Iterable[SSEEvent]] | None,

@@ -8,8 +8,8 @@ anywhere: inside a line, between a CR and its LF, or inside a multi-byte UTF-8 c
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 
 @dataclass
@@ -75,8 +75,7 @@ class SSEParser:
     def _consume(self, text: str, *, final: bool) -> list[SSEEvent]:
         if self._at_start and text:
             self._at_start = False
-            if text.startswith("\ufeff"):
-                text = text[1:]
+            text = text.removeprefix("\ufeff")
         buffer = self._buffer + text
         events: list[SSEEvent] = []
         start = 0

@@ -19,7 +19,7 @@ class Redactor:
     secrets: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_environment(cls, extra: list[str | None] = ()) -> "Redactor":  # type: ignore[assignment]
+    def from_environment(cls, extra: list[str | None] = ()) -> Redactor:  # type: ignore[assignment]
         from ketch.security.secret_env import is_secret
 
         values = {v for k, v in os.environ.items() if len(v) >= _MIN_LEN and is_secret(k, v)}

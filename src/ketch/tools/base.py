@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ketch.conversation import ToolDef
 
@@ -54,7 +55,7 @@ class CommandRunner(Protocol):
         timeout_s: float,
         cancel: threading.Event | None = None,
         max_output_chars: int = 30000,
-    ) -> "CommandResult":
+    ) -> CommandResult:
         ...
 
 
@@ -97,7 +98,7 @@ class Tool(Protocol):
         ...
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_definition(name: str) -> ToolDef:
     """Read a tool's face from package data: `data/<name>.json` (schema) and `.md` (description)."""
     data = resources.files("ketch.tools") / "data"

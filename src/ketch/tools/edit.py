@@ -16,10 +16,10 @@ from typing import Any
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.paths import resolve
-from ketch.tools.target import Target, open_target
 from ketch.tools.read import format_line
-from ketch.tools.validate import require_valid
+from ketch.tools.target import Target, open_target
 from ketch.tools.text_codec import FileFormat, decode, follow_line_endings, keep_final_newline
+from ketch.tools.validate import require_valid
 from ketch.tools.write import atomic_write, check_edit_fresh, os_error, stat_existing
 
 # Windows that share a line with old_string (whitespace aside) are scored first; only

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
@@ -73,10 +74,8 @@ def format_line(number: int, text: str) -> str:
 
 def _decode(raw: bytes | str) -> str:
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    if text.endswith("\n"):
-        text = text[:-1]
-    if text.endswith("\r"):
-        text = text[:-1]
+    text = text.removesuffix("\n")
+    text = text.removesuffix("\r")
     return text
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 DEFAULT_LIMIT = 1_000_000
 LIMIT_ENV = "KETCH_MAX_STDIN_BYTES"

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ketch.agent.permissions.offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 from ketch.agent.permissions.rules import Rule
 from ketch.config.project_store import drop_rule, rule_list
-from ketch.agent.permissions.offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 
 
 def local_settings_path(workspace: Path) -> Path:

@@ -11,8 +11,8 @@ import os
 import select
 import sys
 import termios
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 ESC_SEQUENCE_WAIT_S = 0.05  # an arrow key is ESC + more bytes within this; a lone ESC is Esc
 
@@ -36,7 +36,7 @@ class KeyWatcher:
         self._saved: list | None = None  # type: ignore[type-arg]
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # a character may span reads
 
-    def __enter__(self) -> "KeyWatcher":
+    def __enter__(self) -> KeyWatcher:
         try:
             self._saved = termios.tcgetattr(self.fd)
         except termios.error:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolDef, ToolResultBlock, ToolUseBlock
-from ketch.providers.local import provider as local
 from ketch.providers.base import Completed, TextDelta
+from ketch.providers.local import provider as local
 from ketch.providers.local.format import chat_messages, prompt_text, repeated_look, reply_schema, tools_prompt
 from ketch.providers.local.reply import LOOP_TAIL, loop_cut
 

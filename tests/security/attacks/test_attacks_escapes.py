@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from attack_kit import bash, call, lab, turn  # noqa: F401
+from attack_kit import bash, call, turn
 
 BYPASS = "bypassPermissions"
 

@@ -6,11 +6,9 @@ the host afterwards (as the person would) and checks that nothing the model wrot
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-from attack_kit import Lab, bash, git, lab, turn  # noqa: F401
+from attack_kit import Lab, bash, git, turn
 
 ID = ("-c", "user.name=u", "-c", "user.email=u@example.invalid")
 

@@ -92,7 +92,7 @@ def test_bad_allow_list_entries_are_rejected() -> None:
 class _Sink(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         body = f"hello {self.path}\n".encode()
         self.send_response(200)

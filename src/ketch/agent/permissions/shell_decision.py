@@ -30,7 +30,7 @@ _NET_REDIRECT = ("/dev/tcp/", "/dev/udp/")
 
 
 class ShellDecider:
-    def __init__(self, gate: "PermissionGate", cwd: Path | None) -> None:
+    def __init__(self, gate: PermissionGate, cwd: Path | None) -> None:
         self.gate = gate
         self.policy = PathPolicy(gate.roots, gate.home, gate.protected)
         start = cwd if cwd is not None and os.path.isdir(cwd) else gate.workspace

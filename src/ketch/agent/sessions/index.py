@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ketch.agent.sessions.records import read_lines
 
@@ -81,7 +82,7 @@ class SessionInfo:
         return json.dumps({"version": _VERSION, **asdict(self)}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "SessionInfo | None":
+    def from_json(cls, text: str) -> SessionInfo | None:
         """None unless every field has the right type: a bad summary is rebuilt, never trusted."""
         try:
             data = json.loads(text)

@@ -78,7 +78,7 @@ def open_session(agent: Any, home: Path, continue_: bool = False, resume: str | 
     return writer, loaded.warning()
 
 
-def _load(transcript: Path) -> "Loaded":
+def _load(transcript: Path) -> Loaded:
     from ketch.agent.sessions.load import load_session
 
     try:
@@ -111,7 +111,7 @@ def _restore_instructions(agent: Any, messages: list[Message]) -> None:
             continue
         text = "\n".join(b.text for b in message.content if isinstance(b, TextBlock))
         if text.startswith("<compacted-context>"):
-            prompts += [m.strip("\n") for m in re.findall(r"<user-message>\n(.*?)\n</user-message>", text, re.S)]
+            prompts += [m.strip("\n") for m in re.findall(r"<user-message>\n(.*?)\n</user-message>", text, re.DOTALL)]
         elif text:
             prompts.append(text)
     agent.instructions = prompts

@@ -18,17 +18,16 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ketch.agent import events as ev
 from ketch.agent.sessions.index import SessionInfo, read_info, write_meta
 from ketch.agent.sessions.lock import SessionBusy, lock_exclusive
 from ketch.config.project_store import project_slug  # one slug for a folder's sessions and remembered rules
 from ketch.conversation import block_to_dict
-
-
 
 
 def sessions_dir(home: Path, workspace: Path) -> Path:

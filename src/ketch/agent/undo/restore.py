@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Literal, Union
+from typing import Literal, Union
 
 from ketch.agent.undo.checkpoints import CheckpointLog, CheckpointRecord
 from ketch.agent.undo.shadow_store import SYMLINK, Entry, ShadowError, ShadowStore, disk_entry
@@ -107,7 +108,7 @@ class Undo:
         self.workspace = store.workspace
 
     @classmethod
-    def for_workspace(cls, workspace: Path, home: Path) -> "Undo":
+    def for_workspace(cls, workspace: Path, home: Path) -> Undo:
         return cls(ShadowStore.for_workspace(workspace, home))
 
     # -- what there is ----------------------------------------------------------------------

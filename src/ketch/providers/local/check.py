@@ -42,9 +42,8 @@ def helper_process(module: str) -> dict:
     the folder ketch itself is imported from, so the module path resolves to this ketch and never
     to a `ketch/` in the user's project (`-m` puts the working folder first on sys.path); and an
     environment without credentials (DESIGN.md §5.7)."""
-    from ketch.security.sandbox.env import child_env
-
     import ketch
+    from ketch.security.sandbox.env import child_env
 
     return {"args": [sys.executable, "-m", module], "cwd": str(Path(ketch.__file__).resolve().parent.parent),
             "env": child_env()}
@@ -97,7 +96,8 @@ def check_build(model_path: Path, *, force: bool = False) -> bool:
     helper = helper_process("ketch.providers.local.check")
     helper["args"].append(str(model_path.resolve()))
     try:
-        proc = subprocess.run(**helper, capture_output=True, text=True, timeout=CHECK_TIMEOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(**helper, capture_output=True, text=True, timeout=CHECK_TIMEOUT, stdin=subprocess.DEVNULL,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise BuildCheckError(f"llama.cpp did not finish a {len(_PROMPT.split())}-word test completion on "
                               f"{model_path.name} in {CHECK_TIMEOUT:.0f} s") from None

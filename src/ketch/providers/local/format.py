@@ -21,7 +21,7 @@ grammar now enforces (providers/local/provider.py).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -33,7 +33,7 @@ MAX_TOOL_DESCRIPTION = 160
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
 
 
-@lru_cache(maxsize=None)
+@cache
 def prompt_text(name: str) -> str:
     """A prompt fragment from package data (ketch/prompts/NAME)."""
     return (resources.files("ketch") / "prompts" / name).read_text(encoding="utf-8").strip()

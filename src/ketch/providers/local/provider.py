@@ -31,9 +31,10 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta

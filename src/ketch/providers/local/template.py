@@ -8,7 +8,8 @@ at what came out. Pure: `render` is the loaded template (llama_cpp's Jinja2ChatF
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Render = Callable[..., Any]  # Jinja2ChatFormatter: render(messages=[...]) -> object with .prompt
 _MARK = "ketch-system-probe-7f3a"

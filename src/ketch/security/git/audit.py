@@ -29,7 +29,12 @@ import re
 from pathlib import Path
 
 from ketch.security.git.places import (
-    GIT_DIR_FILES, GitPlaces, discover, gitlinks, read_gitdir_pointer, remember_pointer,
+    GIT_DIR_FILES,
+    GitPlaces,
+    discover,
+    gitlinks,
+    read_gitdir_pointer,
+    remember_pointer,
 )
 
 QUARANTINE_SUFFIX = ".ketch-untrusted"

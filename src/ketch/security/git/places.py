@@ -182,7 +182,7 @@ def read_gitdir_pointer(pointer: Path) -> Path | None:
     return Path(os.path.normpath(os.path.join(pointer.parent, target)))
 
 
-def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "_Values",
+def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: _Values,
                  roots: list[Path]) -> None:
     """A `.git` entry: a folder (or a link to one) is the git folder; a file points to it."""
     try:
@@ -205,7 +205,7 @@ def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "_
 
 
 def _add_git_dir(places: GitPlaces, git_dir: Path, worktree: Path | None, home: Path,
-                 global_values: "_Values", roots: list[Path], hops: int = 0, shared: bool = False) -> None:
+                 global_values: _Values, roots: list[Path], hops: int = 0, shared: bool = False) -> None:
     """A git folder's own config and hooks, its common folder's, and what their config names.
 
     `shared`: linked worktrees keep their admin folders under its worktrees/ and commit there.

@@ -21,9 +21,9 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ketch.security.sandbox.policy import SandboxLimits
 from ketch.security.sandbox.runtime import pid_alive

@@ -53,8 +53,7 @@ def normalize_host(raw: str) -> str | None:
             return "[" + str(ipaddress.IPv6Address(host[1:-1])) + "]"
         except ValueError:
             return None
-    if host.endswith("."):
-        host = host[:-1]
+    host = host.removesuffix(".")
     if not _NAME.match(host) or len(host) > 253:
         return None
     return host

@@ -15,8 +15,8 @@ import os
 import select
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 _IN_MOVED_TO = 0x00000080
 _IN_CREATE = 0x00000100

@@ -43,7 +43,7 @@ def _words(cmd: SimpleCommand, deny: bool = False) -> list[Word]:
 
 def prefix_matches(rule_prefix: str, cmd: SimpleCommand, *, deny: bool = False) -> bool:
     """Are the rule's words the first words of argv? (`npm run test` vs `npm run testing`: no.)"""
-    rule = rule_prefix[:-2] if rule_prefix.endswith(":*") else rule_prefix
+    rule = rule_prefix.removesuffix(":*")
     wanted = split_rule(rule)
     if not wanted:
         return deny

@@ -12,11 +12,12 @@ added in a later version) is not auto-allowed (DESIGN.md §5.8).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Union
+from typing import Literal, Union
 
 FLAG, VALUE, READ, WRITE, OPTIONAL = "flag", "value", "read", "write", "optional"
-Validator = Callable[[str], Union[str, None]]  # a value's problem, or None
+Validator = Callable[[str], str | None]  # a value's problem, or None
 Meaning = Union[Literal["flag", "value", "read", "write", "optional"], Validator]
 
 
@@ -29,7 +30,7 @@ class Check:
     writes: list[str] = field(default_factory=list)   # files the command line names as outputs
     creates: list[str] = field(default_factory=list)  # what `mkdir`/`touch` make: fine inside the roots
 
-    def refuse(self, problem: str) -> "Check":
+    def refuse(self, problem: str) -> Check:
         if self.problem is None:
             self.problem = problem
         return self

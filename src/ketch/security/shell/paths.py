@@ -16,9 +16,10 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from ketch.security.protected import LazyProtectedSet, ProtectedSet
 from ketch.security.shell.types import Word

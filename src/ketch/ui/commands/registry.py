@@ -7,8 +7,9 @@ register themselves from `commands_builtin` and `commands_session`; prompt-file 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
