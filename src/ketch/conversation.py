@@ -9,7 +9,7 @@ OpenAI codec flattens them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 
 @dataclass
@@ -57,7 +57,7 @@ class ToolResultBlock:
     type: Literal["tool_result"] = "tool_result"
 
 
-Block = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock]
+Block = TextBlock | ThinkingBlock | ToolUseBlock | ToolResultBlock
 
 
 @dataclass

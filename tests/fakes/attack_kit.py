@@ -385,8 +385,8 @@ class Lab:
             "evil": snapshot(self.evil),
         }
         out = []
-        for name in after:
-            out += [f"{name}/{c}" for c in _diff(self._before[name], after[name])]
+        for name, now in after.items():
+            out += [f"{name}/{c}" for c in _diff(self._before[name], now)]
         out += [f"workspace/{c}" for c in _diff(self._ws_before, self._ws_protected())]
         return out
 

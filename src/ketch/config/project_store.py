@@ -48,8 +48,8 @@ def read_remembered(workspace: Path) -> LayerSettings | None:
         return None
     if layer.project != str(_canonical(workspace)):
         owner = f"belongs to {layer.project}" if layer.project else 'names no "project"'
-        return LayerSettings(path=path, warnings=[f"{path} {owner}, not {_canonical(workspace)}: "
-                                                  "its rules are not applied here"])
+        return LayerSettings(path=path, warnings=[(f"{path} {owner}, not {_canonical(workspace)}: "
+                                                   "its rules are not applied here")])
     return layer
 
 
@@ -95,7 +95,7 @@ def _load(path: Path, workspace: Path) -> dict[str, Any]:
         return {"project": str(workspace)}
     data = json.loads(text) if text.strip() else {"project": str(workspace)}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
+        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
     if data.get("project") != str(workspace):
         raise ValueError(f"{path} belongs to {data.get('project')!r}, not {workspace}")
     return data
@@ -116,7 +116,7 @@ def rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
     """permissions[kind] of a settings object (made when `create`); ValueError names a bad shape."""
     permissions = data.setdefault("permissions", {}) if create else data.get("permissions", {})
     if not isinstance(permissions, dict):
-        raise ValueError(f'{path}: "permissions" is not an object; edit it by hand')
+        raise ValueError(f'{path}: "permissions" is not an object; edit it by hand')  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
     rules = permissions.setdefault(kind, []) if create else permissions.get(kind)
     if rules is not None and not isinstance(rules, list):
         raise ValueError(f'{path}: "permissions.{kind}" is not a list; edit it by hand')

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol
 
 from ketch.conversation import Message, ModelRequest, Usage
 
@@ -57,7 +57,7 @@ class Completed:
     message_id: str = ""
 
 
-StreamEvent = Union[TextDelta, ThinkingDelta, Retrying, UsageReport, Completed]
+StreamEvent = TextDelta | ThinkingDelta | Retrying | UsageReport | Completed
 
 ErrorKind = Literal[
     "auth", "permission", "not_found", "context_length", "bad_request", "rate_limit",

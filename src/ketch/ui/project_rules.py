@@ -55,7 +55,7 @@ def _read(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if text.strip() else {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
+        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
     return data
 
 

@@ -236,7 +236,7 @@ class Renderer:
 
     def _tool_result(self, result: ev.ToolResult) -> None:
         call = self._calls.pop(result.tool_use_id, None)
-        lines, more = fold(clean(result.content))
+        lines, _ = fold(clean(result.content))
         if result.is_error:
             self.line(f"  {self.elbow} {lines[0] if lines else 'error'}", "red")
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from scripted import ScriptedProvider
@@ -18,6 +18,9 @@ from ketch.agent.undo.restore import NothingToUndo, Undo
 from ketch.agent.undo.shadow_store import ShadowStore, blob_sha, find_workspace, shadow_dir
 from ketch.conversation import Message, ToolUseBlock
 from ketch.tools.base import ToolResult, load_definition
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations only, never imported at run time
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ class Turn:
         self.cp, self.session, self.turn = checkpoints, session, turn
         self.event: Any = None
 
-    def __enter__(self) -> Turn:
+    def __enter__(self) -> Self:
         self.pending = self.cp.begin(self.session, self.turn, self.turn * 2 - 1, [("Write", {"file_path": "x"})])
         assert not isinstance(self.pending, ev.Notice), self.pending
         return self

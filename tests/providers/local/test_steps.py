@@ -9,7 +9,7 @@ The provider tests drive `LocalProvider._generate` with a scripted stand-in for 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -116,7 +116,7 @@ class _FakeLlama:
 
 class _Rendered:
     prompt = "<prompt>"
-    stop: list[str] = []
+    stop: ClassVar[list[str]] = []
     added_special = True
 
 

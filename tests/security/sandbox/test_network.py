@@ -7,6 +7,7 @@ import ipaddress
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sandbox_kit import make, sh
@@ -90,7 +91,7 @@ def test_bad_allow_list_entries_are_rejected() -> None:
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         type(self).hits.append(self.path)

@@ -17,12 +17,12 @@ import stat
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from ketch.agent.undo.checkpoints import CheckpointLog, CheckpointRecord
 from ketch.agent.undo.shadow_store import SYMLINK, Entry, ShadowError, ShadowStore, disk_entry
 
-Force = Union[bool, Collection[str]]  # True: overwrite every conflict; a collection: those paths
+Force = bool | Collection[str]  # True: overwrite every conflict; a collection: those paths
 
 
 class NothingToUndo(Exception):

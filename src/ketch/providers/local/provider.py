@@ -178,7 +178,7 @@ class LocalProvider:
                                  system_role=loaded.system_role)
         try:
             rendered = loaded.formatter(messages=messages)
-        except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
+        except Exception as exc:  # noqa: BLE001 - jinja2's errors: the template rejected this conversation's shape
             raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
         with loaded.lock:
             self._warm_prefix(loaded, path, n_ctx, rendered, request, structured)

@@ -21,7 +21,7 @@ def supports_system_role(render: Render) -> bool:
     probe = [{"role": "system", "content": _MARK}, {"role": "user", "content": "hi"}]
     try:
         rendered = render(messages=probe)
-    except Exception:  # jinja2 errors and the template's own raise_exception (a ValueError)
+    except Exception:  # noqa: BLE001 - jinja2's errors and the template's own raise_exception (a ValueError)
         return False
     prompt = getattr(rendered, "prompt", rendered)
     return isinstance(prompt, str) and _MARK in prompt

@@ -132,7 +132,7 @@ def _audit_hooks(folder: Path, since_ns: int) -> list[str]:
         return notes
     for name in names:
         path = folder / name
-        if name.endswith(".sample") or name.endswith(QUARANTINE_SUFFIX) or not _changed_since(path, since_ns):
+        if name.endswith((".sample", QUARANTINE_SUFFIX)) or not _changed_since(path, since_ns):
             continue
         notes += _quarantine(path, "a hook written by a sandboxed command")
     return notes
@@ -178,8 +178,8 @@ def _quarantine(path: Path, why: str) -> list[str]:
             os.unlink(aside)
         os.rename(path, aside)
     except OSError as exc:
-        return [f"ketch: {path} was written by this command and {why}; it could not be moved aside ({exc}). "
-                "Remove it before you run git there."]
+        return [(f"ketch: {path} was written by this command and {why}; it could not be moved aside ({exc}). "
+                 "Remove it before you run git there.")]
     return [f"ketch: moved {path} aside to {aside.name}: {why} (git there would run it outside the sandbox)."]
 
 

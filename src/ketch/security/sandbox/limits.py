@@ -189,7 +189,7 @@ def find_parents(cgroup_text: str, mountinfo_text: str) -> tuple[dict[str, Path]
     """
     own: dict[str, str] = {}
     for line in cgroup_text.splitlines():
-        hier, _, rest = line.partition(":")
+        _hierarchy, _, rest = line.partition(":")
         controllers, _, path = rest.partition(":")
         own[controllers] = path
     v1: dict[str, Path] = {}

@@ -48,8 +48,7 @@ def prefix_matches(rule_prefix: str, cmd: SimpleCommand, *, deny: bool = False) 
     if not wanted:
         return deny
     words = _words(cmd, deny)
-    i = 0
-    for expected in wanted:
+    for i, expected in enumerate(wanted):
         if i >= len(words):
             return False
         word = words[i]
@@ -60,7 +59,6 @@ def prefix_matches(rule_prefix: str, cmd: SimpleCommand, *, deny: bool = False) 
             return False
         elif word.may_split:
             return True  # it could expand to every remaining word of the rule
-        i += 1
     return True
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 FLAG, VALUE, READ, WRITE, OPTIONAL = "flag", "value", "read", "write", "optional"
 Validator = Callable[[str], str | None]  # a value's problem, or None
-Meaning = Union[Literal["flag", "value", "read", "write", "optional"], Validator]
+Meaning = Literal["flag", "value", "read", "write", "optional"] | Validator
 
 
 @dataclass

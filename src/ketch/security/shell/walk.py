@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from ketch.security.shell.checks import REGION_TYPES, Checker
@@ -139,7 +140,7 @@ class Walker:
         if not targets:
             self.analysis.add_problem("parse error")
             return None, []
-        if any(b.start_byte == a.end_byte for a, b in zip(targets, targets[1:])):
+        if any(b.start_byte == a.end_byte for a, b in pairwise(targets)):
             self.analysis.add_problem("parse error")  # one word to bash, split by the grammar
         target = self.word(targets[0])
         if op in (">&", "<&"):

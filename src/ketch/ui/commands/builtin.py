@@ -49,7 +49,7 @@ def _model(repl: Any, arg: str) -> None:
 
     try:
         switch_model(repl.agent, arg)
-    except Exception as exc:  # ConfigError, ValueError: a one-line problem the user can fix
+    except Exception as exc:  # noqa: BLE001 - ConfigError, ValueError...: a one-line problem the user can fix
         repl.r.error(f"cannot switch to {arg}: {exc}")
         return
     repl.options.model = arg
