@@ -173,7 +173,10 @@ def block_to_dict(block: Block) -> dict[str, Any]:
 def block_from_dict(data: dict[str, Any]) -> Block:
     """Inverse of `block_to_dict`; raises ValueError on an unknown block type."""
     kind = data.get("type")
-    text = lambda key, default=None: valid_text(str(data[key] if default is None else data.get(key, default)))
+
+    def text(key: str, default: str | None = None) -> str:
+        return valid_text(str(data[key] if default is None else data.get(key, default)))
+
     if kind == "text":
         return TextBlock(text=text("text"))
     if kind == "thinking":

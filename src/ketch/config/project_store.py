@@ -60,7 +60,9 @@ def remembered_rules(workspace: Path) -> dict[str, list[str]]:
         data = _load(path, _canonical(workspace))
     except (OSError, ValueError, ConfigError):
         return {}
-    perms = data.get("permissions") if isinstance(data.get("permissions"), dict) else {}
+    perms = data.get("permissions")
+    if not isinstance(perms, dict):
+        perms = {}
     return {k: [r for r in perms.get(k, []) if isinstance(r, str)] for k in KINDS if perms.get(k)}
 
 

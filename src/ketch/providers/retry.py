@@ -14,7 +14,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +106,7 @@ def retry_delay(
     """
     if retry_after is not None:
         return max(0.0, min(retry_after, config.retry_max_s))
-    ceiling = min(config.retry_base_s * (2 ** (retry_number - 1)), config.retry_max_s)
+    ceiling: float = min(config.retry_base_s * (2 ** (retry_number - 1)), config.retry_max_s)
     return ceiling * (0.5 + 0.5 * rand())
 
 
@@ -276,7 +276,7 @@ def post_sse(
     headers: Mapping[str, str],
     endpoint: Endpoint,
     json_fallback: Callable[[Any], Iterable[SSEEvent]] | None = None,
-) -> Iterator[SSEEvent]:
+) -> Generator[SSEEvent, None, None]:
     """POST `body` and yield the reply's SSE events; every failure leaves as a typed error.
 
     A 2xx reply that is not an event stream is sniffed rather than trusted to its
@@ -315,7 +315,7 @@ def _sniff(
     chunks: Iterable[bytes],
     endpoint: Endpoint,
     json_fallback: Callable[[Any], Iterable[SSEEvent]] | None,
-) -> Iterator[SSEEvent]:
+) -> Generator[SSEEvent, None, Iterable[bytes]]:
     """Decide from the first bytes whether an unlabelled reply is SSE, JSON, or junk.
 
     Returns (as the generator's value) the chunks to parse as SSE, re-prefixed with what

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 from ketch.localmodels.install_hint import PORTABLE_CMAKE_ARGS
 
@@ -37,7 +38,15 @@ class BuildCheckError(Exception):
     """The build crashed or failed on this machine; `str()` says what happened and what to do."""
 
 
-def helper_process(module: str) -> dict:
+class HelperArgs(TypedDict):
+    """subprocess.Popen/run keyword arguments for a helper child."""
+
+    args: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+def helper_process(module: str) -> HelperArgs:
     """Popen arguments for a ketch module run as a helper child: `python -m MODULE` started in
     the folder ketch itself is imported from, so the module path resolves to this ketch and never
     to a `ketch/` in the user's project (`-m` puts the working folder first on sys.path); and an
@@ -123,6 +132,7 @@ def _child(model_path: str) -> int:
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_batch=128, verbose=False)
     try:
         out = llm.create_completion(prompt=_PROMPT, max_tokens=4, temperature=0.0)
+        assert isinstance(out, dict)  # not streamed: one response, not an iterator of chunks
         print(json.dumps({"text": out["choices"][0]["text"]}))
     finally:
         llm.close()

@@ -156,7 +156,7 @@ def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[Tool
             call = calls.get(block.tool_use_id)
             verb = "failed" if block.is_error else "returned"
             key = _call_key(call) if call is not None else None
-            if key is not None and shown.get(key) == block.content and len(block.content) > 200:
+            if call is not None and key is not None and shown.get(key) == block.content and len(block.content) > 200:
                 parts.append(f"{call.name} {verb} the same text as the first time (above).")
             else:
                 parts.append(f"{call.name if call else 'The tool'} {verb}:\n{block.content}")

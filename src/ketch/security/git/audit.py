@@ -200,8 +200,8 @@ def audit_after_command(before: GitPlaces, roots: list[Path], home: Path, since_
     after = discover(roots, home, bounded=False)
     known = set(before.git_dirs)
     notes = audit_new_repositories(after.git_dirs, after.pointers, known, since_ns)
-    for git_dir in sorted(known):
-        notes += _audit_worktree_admins(git_dir, since_ns)
+    for known_dir in sorted(known):
+        notes += _audit_worktree_admins(known_dir, since_ns)
     reached: set[Path] = set()
     for pointer in sorted(after.pointers | before.pointers):
         git_dir = _pointer_target(pointer)

@@ -82,7 +82,7 @@ class _Core:
         self.cgroups = Cgroups()
         self.suspects: dict[Path, int] = {}  # missing protected path -> calls in flight watching it
         self.seccomp: bytes | None = None  # the socket-family filter (unix sockets only if the user allowed them)
-        self.finalizer: weakref.finalize | None = None
+        self.finalizer: weakref.finalize[[Path, Proxy | None], _Core] | None = None
         self.proxy: Proxy | None = None
         self.tripwire = Tripwire()
 

@@ -205,9 +205,9 @@ def find_parents(cgroup_text: str, mountinfo_text: str) -> tuple[dict[str, Path]
         elif fstype == "cgroup" and root == "/":
             for controller in ("pids", "memory"):
                 if controller in options:
-                    path = next((p for c, p in own.items() if controller in c.split(",")), None)
-                    if path is not None:
-                        v1[controller] = mountpoint / path.lstrip("/")
+                    own_path = next((p for c, p in own.items() if controller in c.split(",")), None)
+                    if own_path is not None:
+                        v1[controller] = mountpoint / own_path.lstrip("/")
     if "pids" in v1:
         return v1, False, "cgroup v1"
     if v2_mount is not None and "" in own:

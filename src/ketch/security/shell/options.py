@@ -14,11 +14,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
-FLAG, VALUE, READ, WRITE, OPTIONAL = "flag", "value", "read", "write", "optional"
+FLAG: Final = "flag"
+VALUE: Final = "value"
+READ: Final = "read"
+WRITE: Final = "write"
+OPTIONAL: Final = "optional"
 Validator = Callable[[str], str | None]  # a value's problem, or None
 Meaning = Literal["flag", "value", "read", "write", "optional"] | Validator
+_KINDS: dict[str, Meaning] = {FLAG: FLAG, VALUE: VALUE, READ: READ, WRITE: WRITE, OPTIONAL: OPTIONAL}
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Check:
         return self
 
 
-def table(**groups: str | Meaning) -> dict[str, Meaning]:
+def table(**groups: str | tuple[Validator, str]) -> dict[str, Meaning]:
     """`table(flag="-x --exitfirst", value="-k")` -> {"-x": FLAG, ...}; a validator
     group is passed as `name=(validator, "-p")`."""
     out: dict[str, Meaning] = {}
@@ -45,7 +50,7 @@ def table(**groups: str | Meaning) -> dict[str, Meaning]:
             validator, names = spec
             out.update({n: validator for n in names.split()})
         else:
-            out.update({n: kind for n in str(spec).split()})  # type: ignore[misc]
+            out.update({n: _KINDS[kind] for n in spec.split()})  # KeyError: a group of strings names a kind
     return out
 
 

@@ -9,6 +9,7 @@ source span.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -177,8 +178,8 @@ class Walker:
         text = self.src.slice(text_node or node).strip()
         self.commands.append(RawCommand(words, assignments, redirects, text, node.start_byte))
 
-    def command(self, node: Any, inherited: list[Redirect], depth: int, extra: list[Any] = (),
-                own: list[Redirect] = (), text_node: Any | None = None, outer: list[Any] = ()) -> None:
+    def command(self, node: Any, inherited: list[Redirect], depth: int, extra: Sequence[Any] = (),
+                own: Sequence[Redirect] = (), text_node: Any | None = None, outer: Sequence[Any] = ()) -> None:
         assignments, pieces, redirect_nodes = [], list(extra), []
         for i, child in enumerate(node.children):
             field_name = node.field_name_for_child(i)
