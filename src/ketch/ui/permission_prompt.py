@@ -19,7 +19,7 @@ from ketch.agent import events as ev
 from ketch.agent.loop import Approval
 from ketch.agent.permissions.offer import may_offer_always, rule_for
 from ketch.config.project_store import remember_rule
-from ketch.ui.textstream import clean
+from ketch.terminal_text import printable as clean
 
 PREVIEW_FOLD = 40  # diff lines shown before "… N more lines"
 # Bidirectional overrides and invisible characters: a diff line could read as other code than it is.

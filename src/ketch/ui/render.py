@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ketch.agent import events as ev
+from ketch.terminal_text import printable as clean
 from ketch.tools.todo import TodosChanged
 from ketch.ui.diffs import edit_diff, fold
-from ketch.ui.textstream import TextStream, clean
+from ketch.ui.textstream import TextStream
 
 EDIT_TOOLS = ("Edit", "MultiEdit", "Write")
 DIFF_LINES = 24

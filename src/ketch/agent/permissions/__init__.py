@@ -153,7 +153,10 @@ class PermissionGate:
         from ketch.security import shell
 
         analysis = shell.analyze(command)
-        bash_rules = lambda rules: [r for r in rules if r.tool == "Bash"]
+
+        def bash_rules(rules: list[Rule]) -> list[Rule]:
+            return [r for r in rules if r.tool == "Bash"]
+
         for rule in bash_rules(self.deny):
             if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands, deny=True) or (
                     "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):

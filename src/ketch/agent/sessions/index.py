@@ -91,12 +91,13 @@ class SessionInfo:
         if not isinstance(data, dict) or data.get("version") != _VERSION:
             return None
         values: dict[str, Any] = {}
+        _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float)}
         for f in fields(cls):
             value = data.get(f.name)
-            expected = {"str": str, "int": int, "float": (int, float)}[str(f.type)]
+            expected = _FIELD_TYPES[str(f.type)]
             if not isinstance(value, expected) or isinstance(value, bool):
                 return None
-            values[f.name] = float(value) if f.type == "float" else value
+            values[f.name] = float(value) if f.type == "float" and isinstance(value, (int, float)) else value
         return cls(**values)
 
 

@@ -102,7 +102,8 @@ def find_session(home: Path, workspace: Path, ref: str, this_folder_only: bool =
     if not _ID.fullmatch(ref):
         raise SessionError(f"{ref!r} is not a session id (see `ketch sessions list`)")
     here_folder = sessions_dir(home, workspace)
-    here, elsewhere = [], []
+    here: list[SessionRef] = []
+    elsewhere: list[SessionRef] = []
     for path in _matches(here_folder, ref):
         info = _info(path)
         if info is not None:
@@ -121,8 +122,8 @@ def find_session(home: Path, workspace: Path, ref: str, this_folder_only: bool =
         raise SessionError(f"{ref!r} matches {len(candidates)} sessions; give more of the id")
     found = candidates[0]
     if this_folder_only and found not in here:
-        folder = found.info.cwd or "another folder"
-        raise SessionError(f"session {found.session_id} belongs to {folder}, not this folder: resume it "
+        owner = found.info.cwd or "another folder"
+        raise SessionError(f"session {found.session_id} belongs to {owner}, not this folder: resume it "
                            f"from there, or read it with `ketch sessions show {found.session_id}`")
     return found
 

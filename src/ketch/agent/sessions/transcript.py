@@ -42,7 +42,9 @@ def transcript_path(home: Path, workspace: Path, session_id: str) -> Path:
 def ends_turn(record: dict[str, Any]) -> bool:
     """Whether this record closes a turn: the moment the transcript is made durable."""
     kind = record.get("type")
-    blocks = record.get("content") if isinstance(record.get("content"), list) else []
+    blocks = record.get("content")
+    if not isinstance(blocks, list):
+        blocks = []
     if kind == "assistant":
         return not any(isinstance(b, dict) and b.get("type") == "tool_use" for b in blocks)
     if kind == "user":
