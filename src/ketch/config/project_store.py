@@ -97,7 +97,8 @@ def _load(path: Path, workspace: Path) -> dict[str, Any]:
         return {"project": str(workspace)}
     data = json.loads(text) if text.strip() else {"project": str(workspace)}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+        raise ValueError(  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+            f"{path} does not hold a JSON object; edit it by hand")
     if data.get("project") != str(workspace):
         raise ValueError(f"{path} belongs to {data.get('project')!r}, not {workspace}")
     return data
@@ -118,7 +119,8 @@ def rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
     """permissions[kind] of a settings object (made when `create`); ValueError names a bad shape."""
     permissions = data.setdefault("permissions", {}) if create else data.get("permissions", {})
     if not isinstance(permissions, dict):
-        raise ValueError(f'{path}: "permissions" is not an object; edit it by hand')  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+        raise ValueError(  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+            f'{path}: "permissions" is not an object; edit it by hand')
     rules = permissions.setdefault(kind, []) if create else permissions.get(kind)
     if rules is not None and not isinstance(rules, list):
         raise ValueError(f'{path}: "permissions.{kind}" is not a list; edit it by hand')

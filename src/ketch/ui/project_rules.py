@@ -55,7 +55,8 @@ def _read(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if text.strip() else {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+        raise ValueError(  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+            f"{path} does not hold a JSON object; edit it by hand")
     return data
 
 

@@ -241,7 +241,7 @@ def _rule_runs_code(spec: str) -> bool:
 def _raw_text_hits(spec: str, command: str) -> bool:
     """For lines the parser rejects: do the rule's words appear in a row anywhere in the text?"""
     words = [w for w in re.split(r"[\s;&|()`$<>'\"\\]+", command) if w]
-    wanted = (spec.removesuffix(":*")).split()
+    wanted = spec.removesuffix(":*").split()
     if not wanted or any("*" in w for w in wanted):
         wanted = [w for w in wanted if "*" not in w][:1]
     return bool(wanted) and any(words[i : i + len(wanted)] == wanted for i in range(len(words)))

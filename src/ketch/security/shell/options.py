@@ -50,7 +50,7 @@ def table(**groups: str | tuple[Validator, str]) -> dict[str, Meaning]:
             validator, names = spec
             out.update({n: validator for n in names.split()})
         else:
-            out.update({n: _KINDS[kind] for n in spec.split()})  # KeyError: a group of strings names a kind
+            out.update({n: _KINDS[kind] for n in spec.split()})  # the keyword is the kind: flag=, value=...
     return out
 
 
