@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ketch.agent.loop import Agent, AgentConfig
 from ketch.agent.permissions import PermissionGate

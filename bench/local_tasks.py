@@ -23,12 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ketch_argv  # noqa: E402
+from run import ketch_argv
 
 MODEL = os.environ.get("BENCH_MODEL", "qwen2.5-coder-1.5b")
 TIMEOUT = 600  # seconds per task; a stuck run counts as a failure
@@ -45,7 +45,7 @@ class Task:
 
 
 def py(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=ws, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, *args], cwd=ws, capture_output=True, text=True, timeout=60, check=False)
 
 
 def result_text(result: dict) -> str:
@@ -179,7 +179,7 @@ def run_task(task: Task, env: dict[str, str]) -> dict:
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(argv, cwd=ws, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=TIMEOUT)
+                                  timeout=TIMEOUT, check=False)
             out, rc = proc.stdout, proc.returncode
         except subprocess.TimeoutExpired:
             out, rc = "", -1

@@ -20,7 +20,7 @@ import pexpect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from fakeserver import FakeModelServer  # noqa: E402
+from fakeserver import FakeModelServer
 
 PROMPT = ">\x1b[0m"  # prompt_toolkit draws the prompt, then resets attributes
 RUNS = int(os.environ.get("BENCH_RUNS", "8"))
@@ -33,7 +33,7 @@ def rss_kb(pid: int) -> int:
 
 
 def cpu_ticks(pid: int) -> int:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
 
 

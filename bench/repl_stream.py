@@ -15,13 +15,14 @@ import sys
 import sysconfig
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pexpect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from fakeserver import FakeModelServer  # noqa: E402
+from fakeserver import FakeModelServer
 
 PROMPT = ">\x1b[0m"
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -56,7 +57,7 @@ def one_run(env: dict[str, str], cwd: str) -> tuple[list[float], float]:
     raw += len(child.before or b"")
     child.sendcontrol("d")
     child.expect(pexpect.EOF, timeout=10)
-    quarters = [b - a for a, b in zip(marks, marks[1:])]
+    quarters = [b - a for a, b in pairwise(marks)]
     return quarters, raw
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from fakeserver import FakeModelServer  # noqa: E402
+from fakeserver import FakeModelServer
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 

@@ -38,9 +38,9 @@ def main() -> None:
         sandbox = Sandbox(SandboxPolicy(workspace=ws, home=home, ketch_home=home / ".ketch"))
         rows = []
         for label, runner in (("sandboxed", sandbox), ("unsandboxed", run_unsandboxed)):
-            raw = median_ms(lambda: runner(["true"], cwd=ws, timeout_s=10))
+            raw = median_ms(lambda runner=runner: runner(["true"], cwd=ws, timeout_s=10))
             ctx = ToolContext(workspace=ws, state=SessionState(), runner=runner)
-            tool = median_ms(lambda: BashTool().run({"command": "true"}, ctx))
+            tool = median_ms(lambda ctx=ctx: BashTool().run({"command": "true"}, ctx))
             rows.append((label, raw, tool))
         sandbox.close()
     print(f"runs: {RUNS}; python {sys.version.split()[0]}; {os.cpu_count()} cores")

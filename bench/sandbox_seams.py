@@ -39,7 +39,8 @@ def main() -> None:
         for _ in range(RUNS + 1):
             for name, (sb, watch) in variants.items():
                 if not watch:
-                    sb._core.tripwire.watch = lambda suspects, on_trip: real_watch(sb._core.tripwire, [], on_trip)  # type: ignore[method-assign]
+                    tripwire = sb._core.tripwire
+                    tripwire.watch = lambda suspects, on_trip, tw=tripwire: real_watch(tw, [], on_trip)  # type: ignore[method-assign]
                 t0 = time.perf_counter()
                 sb(["true"], cwd=ws, timeout_s=10)
                 times[name].append(time.perf_counter() - t0)

@@ -27,15 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-from fakeserver import FakeModelServer  # noqa: E402
-from run import base_env, ketch_argv, timed_run  # noqa: E402
+from fakeserver import FakeModelServer
+from run import base_env, ketch_argv, timed_run
 
-from ketch.agent import events as ev  # noqa: E402
-from ketch.agent.sessions.index import meta_path, read_info  # noqa: E402
-from ketch.agent.sessions.load import load_session  # noqa: E402
-from ketch.agent.sessions.search import search_transcript  # noqa: E402
-from ketch.agent.sessions.transcript import TranscriptWriter, transcript_path  # noqa: E402
-from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage  # noqa: E402
+from ketch.agent import events as ev
+from ketch.agent.sessions.index import meta_path, read_info
+from ketch.agent.sessions.load import load_session
+from ketch.agent.sessions.search import search_transcript
+from ketch.agent.sessions.transcript import TranscriptWriter, transcript_path
+from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage
 
 TURNS = 1000
 MARKS = (10, 100, 1000)
@@ -127,7 +127,7 @@ def main() -> None:
         search_s = median_time(lambda: list(search_transcript(durable_path, "zebra-never-said")))
         fresh_s, resumed_s = end_to_end(home, workspace)
 
-    ms = lambda s: f"{s * 1000:.2f} ms"  # noqa: E731
+    ms = lambda s: f"{s * 1000:.2f} ms"
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cores; temp folder on "
           f"{tempfile.gettempdir()}; medians ({RUNS} runs, or {WINDOW} turns per mark)")
     print("| what | at 10 turns | at 100 turns | at 1,000 turns |\n|---|---|---|---|")

@@ -12,8 +12,9 @@ import pytest
 
 # The shared fakes (tests/fakes/) import by their plain names, from every test folder.
 sys.path.insert(0, str(Path(__file__).parent / "fakes"))
-from fakeserver import FakeModelServer  # noqa: E402
-from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, Run, ketch_argv  # noqa: E402
+from fakeserver import FakeModelServer
+from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, Run, ketch_argv
+
 
 @pytest.fixture
 def ketch_home(tmp_path: Path) -> Path:
@@ -62,7 +63,7 @@ def run_ketch(ketch_home: Path, workspace: Path):
         proc = subprocess.run(
             ketch_argv() + model_args + args, cwd=cwd or workspace, env=base, timeout=timeout,
             input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 

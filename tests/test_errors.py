@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from ketch.errors import (
-    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, CredentialError, KetchError, PipedInputError,
-    SandboxUnavailable, SessionError, ToolError, UsageError, exit_status,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ConfigError,
+    CredentialError,
+    KetchError,
+    PipedInputError,
+    SandboxUnavailable,
+    SessionError,
+    ToolError,
+    UsageError,
+    exit_status,
 )
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ketch"

@@ -7,6 +7,6 @@ import sys
 _cwd = os.getcwd()
 sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != _cwd]
 
-from ketch.cli import main  # noqa: E402
+from ketch.cli import main
 
 main()

@@ -9,7 +9,7 @@ OpenAI codec flattens them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 
 @dataclass
@@ -57,7 +57,7 @@ class ToolResultBlock:
     type: Literal["tool_result"] = "tool_result"
 
 
-Block = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock]
+Block = TextBlock | ThinkingBlock | ToolUseBlock | ToolResultBlock
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Usage:
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cache_creation_input_tokens += other.cache_creation_input_tokens
@@ -140,7 +140,7 @@ def valid_value(value: Any) -> Any:
     return value
 
 
-def valid_message(message: "Message") -> "Message":
+def valid_message(message: Message) -> Message:
     """The message with every string in it made valid (see valid_text); itself when already valid."""
     import dataclasses
 
@@ -173,7 +173,10 @@ def block_to_dict(block: Block) -> dict[str, Any]:
 def block_from_dict(data: dict[str, Any]) -> Block:
     """Inverse of `block_to_dict`; raises ValueError on an unknown block type."""
     kind = data.get("type")
-    text = lambda key, default=None: valid_text(str(data[key] if default is None else data.get(key, default)))  # noqa: E731
+
+    def text(key: str, default: str | None = None) -> str:
+        return valid_text(str(data[key] if default is None else data.get(key, default)))
+
     if kind == "text":
         return TextBlock(text=text("text"))
     if kind == "thinking":

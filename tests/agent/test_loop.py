@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripted import ScriptedProvider
 
 from ketch.agent import events as ev
 from ketch.agent.loop import Agent, AgentConfig
@@ -15,7 +16,6 @@ from ketch.agent.permissions import PermissionGate
 from ketch.conversation import Message, TextBlock, ToolUseBlock, Usage
 from ketch.providers.base import Completed, ProviderError, Retrying, TextDelta
 from ketch.tools.base import ToolResult, load_definition
-from scripted import ScriptedProvider
 
 
 def answer(*blocks: Any, usage: Usage | None = None) -> list[Any]:
@@ -59,7 +59,7 @@ def test_independent_reads_run_concurrently_and_results_keep_call_order(tmp_path
     tool = SlowRead()
     events = list(make_agent(provider, [tool], tmp_path).run("go"))
     assert tool.peak >= 2
-    results = [e for e in events if isinstance(e, ev.ToolResults)][0].message.content
+    results = next(e for e in events if isinstance(e, ev.ToolResults)).message.content
     assert [r.tool_use_id for r in results] == ["t0", "t1", "t2", "t3"]
     assert results[2].content == "read f2"
     final = events[-1]
@@ -126,7 +126,7 @@ def test_tool_crash_becomes_an_error_result_not_a_crash(tmp_path: Path):
 
     provider = ScriptedProvider([answer(ToolUseBlock("t", "Read", {"file_path": "x"})), answer(TextBlock("ok"))])
     events = list(make_agent(provider, [Broken()], tmp_path).run("x"))
-    result = [e for e in events if isinstance(e, ev.ToolResult)][0]
+    result = next(e for e in events if isinstance(e, ev.ToolResult))
     assert result.is_error and "internal error in Read: RuntimeError: boom" in result.content
     assert events[-1].subtype == "success"
 
@@ -134,5 +134,5 @@ def test_tool_crash_becomes_an_error_result_not_a_crash(tmp_path: Path):
 def test_schema_violation_is_reported_to_the_model(tmp_path: Path):
     provider = ScriptedProvider([answer(ToolUseBlock("t", "Read", {"path": "x"})), answer(TextBlock("ok"))])
     events = list(make_agent(provider, [SlowRead()], tmp_path).run("x"))
-    result = [e for e in events if isinstance(e, ev.ToolResult)][0]
+    result = next(e for e in events if isinstance(e, ev.ToolResult))
     assert result.is_error and "file_path" in result.content

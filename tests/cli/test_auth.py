@@ -38,7 +38,7 @@ def auth(home: Path, tmp_path: Path):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "KETCH_"))}
         base.update({"KETCH_HOME": str(home), "KETCH_KEYRING": "0"}, **(env or {}))
         proc = subprocess.run([sys.executable, "-m", "ketch", "auth", *args], input=stdin, env=base, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run
@@ -140,7 +140,8 @@ def test_auth_imports_neither_httpx_nor_keyring(home, tmp_path):
             "print('httpx' in sys.modules, 'keyring' in sys.modules, 'ketch.agent' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETCH_")}
     env.update({"KETCH_HOME": str(home), "KETCH_KEYRING": "0"})
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                         check=False).stdout
     assert out.splitlines()[-1] == "False False False"
 
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from session_helpers import make_session, real, session_files
 
 from ketch.agent.sessions.transcript import TranscriptWriter

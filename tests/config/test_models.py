@@ -8,7 +8,12 @@ from importlib import resources
 import pytest
 
 from ketch.config.models import (
-    ModelInfo, cost_usd, default_max_tokens, known_models, model_info, parse_model_spec,
+    ModelInfo,
+    cost_usd,
+    default_max_tokens,
+    known_models,
+    model_info,
+    parse_model_spec,
 )
 from ketch.conversation import Usage
 

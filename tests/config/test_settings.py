@@ -271,8 +271,8 @@ def test_settings_env_block_is_never_read(env):
     """ANTHROPIC_BASE_URL and friends can never come from a settings file."""
     env.write("project", {"env": {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9/", "ANTHROPIC_API_KEY": "x"}})
     policy = load_policy(env.workspace, trusted=True)
-    assert policy.ignored == ["env from .ketch/settings.json (ketch never takes environment variables or "
-                              "base URLs from settings)"]
+    assert policy.ignored == [("env from .ketch/settings.json (ketch never takes environment variables or "
+                               "base URLs from settings)")]
     assert "127.0.0.1:9" not in repr(policy)
 
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, tool_results
 
 DIALECTS = ["anthropic", "openai"]
@@ -189,7 +188,7 @@ def test_piped_stdin_is_the_prompt_or_its_context(server, run_ketch):
     assert run_ketch(["-p", "summarise"], server=fake, stdin="LOG LINE 42\n").returncode == 0
     first = fake.requests[0].body["messages"][0]["content"]
     second = fake.requests[1].body["messages"][0]["content"]
-    text = lambda c: c if isinstance(c, str) else "".join(b.get("text", "") for b in c)  # noqa: E731
+    text = lambda c: c if isinstance(c, str) else "".join(b.get("text", "") for b in c)
     assert "explain this" in text(first)
     assert text(second).startswith("summarise") and "LOG LINE 42" in text(second)
 

@@ -65,7 +65,7 @@ def test_the_readme_run_command_answers_on_a_fresh_clone(tmp_path: Path):
                 "PIP_CACHE_DIR": str(tmp_path / "pip-cache"), "KETCH_HOME": str(tmp_path / "ketch-home"),
                 "NO_COLOR": "1"})
     proc = subprocess.run(["bash", "-c", run_line], cwd=clone, env=env, capture_output=True, text=True,
-                          timeout=50 * 60, stdin=subprocess.DEVNULL)
+                          timeout=50 * 60, stdin=subprocess.DEVNULL, check=False)
     tail = proc.stderr[-3000:]
     assert proc.returncode == 0, f"the README's run command failed ({proc.returncode}):\n{tail}"
     answer = proc.stdout.strip()
@@ -75,7 +75,7 @@ def test_the_readme_run_command_answers_on_a_fresh_clone(tmp_path: Path):
     # The run step again, with its usage: the fixed prefix comes from disk, not from evaluation.
     last_step = shlex.split(run_line.split("&&")[-1])
     again = subprocess.run(last_step + ["--output-format", "json"], cwd=clone, env=env, capture_output=True,
-                           text=True, timeout=30 * 60, stdin=subprocess.DEVNULL)
+                           text=True, timeout=30 * 60, stdin=subprocess.DEVNULL, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     result = json.loads(again.stdout)
     assert result["usage"]["cache_creation_input_tokens"] == 0, result["usage"]

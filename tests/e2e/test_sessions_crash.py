@@ -11,9 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-
 from session_helpers import (
-    assert_valid_anthropic, assert_valid_openai, kill9, records, session_files, spawn_ketch, texts, wait_for,
+    assert_valid_anthropic,
+    assert_valid_openai,
+    kill9,
+    records,
+    session_files,
+    spawn_ketch,
+    texts,
+    wait_for,
 )
 
 INTERRUPTED = "interrupted: ketch stopped before this call finished"

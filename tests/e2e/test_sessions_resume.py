@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from session_helpers import (
-    assert_valid_anthropic, assert_valid_openai, make_session, real, records, session_files, texts,
+    assert_valid_anthropic,
+    assert_valid_openai,
+    make_session,
+    real,
+    records,
+    session_files,
+    texts,
 )
 
 

@@ -16,8 +16,8 @@ checks the outcome on disk, on the network and in what the model was shown:
 * **snapshots** of everything outside the workspace plus the workspace's protected paths,
   compared byte for byte (and for absence) after the run.
 
-This is a plain module, not a conftest.py (that would clash with tests/conftest.py): test
-modules import the `lab` fixture from here.
+This is a plain module: tests/security/attacks/conftest.py turns `make_lab` into the `lab`
+fixture, and the test modules import the helpers (`bash`, `call`, `turn`, ...) from here.
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, ketch_argv  # noqa: E402
-from fakeserver import FakeModelServer  # noqa: E402
+from fakeserver import FakeModelServer
+from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, ketch_argv
 
 # Where labs go: outside /tmp, so that everything but the workspace stays visible (read-only)
 # inside the sandbox, exactly as a real home folder is.
@@ -386,8 +385,8 @@ class Lab:
             "evil": snapshot(self.evil),
         }
         out = []
-        for name in after:
-            out += [f"{name}/{c}" for c in _diff(self._before[name], after[name])]
+        for name, now in after.items():
+            out += [f"{name}/{c}" for c in _diff(self._before[name], now)]
         out += [f"workspace/{c}" for c in _diff(self._ws_before, self._ws_protected())]
         return out
 
@@ -421,7 +420,7 @@ class Lab:
         self.assert_no_secret_leak(out)
 
 
-def _start_server(servers: list[FakeModelServer]):  # type: ignore[no-untyped-def]
+def _start_server(servers: list[FakeModelServer]) -> Callable[[list[Any]], FakeModelServer]:
     def make(script: list[Any]) -> FakeModelServer:
         s = FakeModelServer(list(script)).start()
         servers.append(s)
@@ -430,8 +429,8 @@ def _start_server(servers: list[FakeModelServer]):  # type: ignore[no-untyped-de
     return make
 
 
-@pytest.fixture
-def lab(run_ketch, tmp_path) -> Lab:  # noqa: ANN001 - pytest fixtures
+def make_lab(run_ketch: Any, tmp_path: Path) -> Iterator[Lab]:
+    """The `lab` fixture's body (tests/security/attacks/conftest.py): a built lab, then its clean-up."""
     parent = _lab_parent()
     root = Path(tempfile.mkdtemp(prefix="ketch-lab-", dir=parent or tmp_path))
     root = Path(os.path.realpath(root))
@@ -480,4 +479,4 @@ def host_ketch(args: list[str], lab: Lab, stdin: str | None = None) -> subproces
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "KETCH_"))}
     env.update({"HOME": str(lab.home), "KETCH_HOME": str(lab.ketch_home), "KETCH_KEYRING": "0", "NO_COLOR": "1"})
     return subprocess.run(ketch_argv() + args, input=stdin, env=env, cwd=lab.ws, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, check=False)

@@ -35,7 +35,7 @@ class FakeHub:
     files: dict[tuple[str, str], HubFile]  # (repo_id, filename) -> file
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) in arrival order
 
-    def start(self) -> "FakeHub":
+    def start(self) -> FakeHub:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,10 +78,10 @@ class FakeHub:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._answer(with_body=False)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._answer(with_body=True)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

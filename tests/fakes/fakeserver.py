@@ -29,7 +29,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations only, never imported at run time
 
 Reply = "dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]"
 
@@ -58,7 +61,7 @@ class FakeModelServer:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> "FakeModelServer":
+    def start(self) -> Self:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,7 +70,7 @@ class FakeModelServer:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -88,7 +91,7 @@ class FakeModelServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> "FakeModelServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -263,7 +266,10 @@ def openai_chunks(reply: dict[str, Any], body: dict[str, Any], n: int) -> list[s
 
 def main() -> None:
     """Serve a script from a JSON file until interrupted; prints the base URL."""
-    script = json.loads(open(sys.argv[1]).read()) if len(sys.argv) > 1 else [{"text": "ok"}]
+    script = [{"text": "ok"}]
+    if len(sys.argv) > 1:
+        with open(sys.argv[1]) as f:
+            script = json.load(f)
     server = FakeModelServer(script, repeat_last=True).start()
     print(server.url, flush=True)
     try:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pexpect
 import pyte
-
 from harness import TEST_ANTHROPIC_KEY, ketch_argv
 
 PROMPT_LINE = re.compile(r"(?:[a-z' ]+ )?>")  # "> ", or "accept edits > " outside the default mode

@@ -19,5 +19,5 @@ def sh(sb: Sandbox, command: str, cwd: Path | None = None, timeout: float = 20, 
 
 
 def host_processes(needle: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False).stdout
     return [line for line in out.splitlines() if needle in line and "ps -eo" not in line]

@@ -13,8 +13,9 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY, ketch_argv
 
@@ -88,7 +89,7 @@ def wait_for(condition: Callable[[], bool], what: str, proc: subprocess.Popen | 
     deadline = time.monotonic() + timeout
     while not condition():
         if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
+            _, err = proc.communicate()
             raise AssertionError(f"ketch exited ({proc.returncode}) before {what}: {err.decode()[-2000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakehub import COMMIT, FakeHub, HubFile
 from wheels import make_wheel
 
@@ -57,7 +56,7 @@ def _install(entry: dict, home: Path, endpoint: str, **env: str) -> dict:
                  "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                  "PIP_NO_INDEX": "1", **env})
     proc = subprocess.run([sys.executable, "-c", _INSTALL, json.dumps(entry)], env=base, capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["stderr"] = proc.stderr

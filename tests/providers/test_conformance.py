@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from ketch.providers.openai_chat import OpenAIChatProvider
 anthropic = pytest.importorskip("anthropic")
 openai = pytest.importorskip("openai")
 httpx2 = pytest.importorskip("httpx2")
-from openai.lib.streaming.chat import ChatCompletionStreamState  # noqa: E402
+from openai.lib.streaming.chat import ChatCompletionStreamState
 
 STREAMS = Path(__file__).parents[1] / "data" / "streams"
 ANTHROPIC_STREAMS = ["anthropic_text.sse", "anthropic_tool_use.sse", "anthropic_thinking.sse"]
@@ -178,7 +179,7 @@ def loopback() -> Iterator[Any]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
             data = served["data"]
             self.send_response(200)

@@ -8,7 +8,11 @@ import sys
 import pytest
 
 from ketch.providers import (
-    api_key_env, base_url_env, config_from_env, default_base_url, make_provider,
+    api_key_env,
+    base_url_env,
+    config_from_env,
+    default_base_url,
+    make_provider,
 )
 from ketch.providers.base import ProviderConfig, ProviderError
 

@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from ketch.conversation import (
-    Message, ModelRequest, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock,
+    Message,
+    ModelRequest,
+    TextBlock,
+    ThinkingBlock,
+    ToolDef,
+    ToolResultBlock,
+    ToolUseBlock,
 )
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta, UsageReport
 from ketch.providers.openai_chat import OpenAIChatProvider, build_body

@@ -44,7 +44,7 @@ def test_names_kinds_and_claude_code_fields() -> None:
         assert set(definition.input_schema["properties"]) == CLAUDE_CODE_FIELDS[tool.name]
         assert definition.description and not definition.description.startswith(" ")
         if tool.kind == "edit":
-            assert callable(getattr(tool, "paths"))
+            assert callable(tool.paths)
 
 
 def test_definitions_stay_small() -> None:

@@ -117,9 +117,9 @@ def test_rewind_points_are_every_prompt_and_resume_follows_a_rewind(tmp_path):
     from types import SimpleNamespace as Rec
 
     from ketch.agent import events as ev
-    from ketch.agent.undo.rewind_points import files_to_undo, rewind_points
     from ketch.agent.sessions.load import load_session
     from ketch.agent.sessions.transcript import to_record
+    from ketch.agent.undo.rewind_points import files_to_undo, rewind_points
     from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
 
     messages = [Message("user", [TextBlock("first")]),

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 
-
 def _trusted(ketch_home: Path) -> list[str]:
     store = ketch_home / "trusted-folders.json"
     return list(json.loads(store.read_text())["folders"]) if store.exists() else []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-
 COLOUR = re.compile(rb"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7]|38;[25]|48;[25])[0-9;]*m")
 
 

@@ -6,8 +6,6 @@ import json
 import time
 
 
-
-
 def _prompts(server) -> list[str]:
     """The last user text of each request the model received."""
     out = []

@@ -9,7 +9,7 @@ but `Completed` the session's totals still include it.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ketch.conversation import Usage
 from ketch.providers.base import TextDelta, ThinkingDelta, UsageReport

@@ -7,7 +7,7 @@ The agent never prints; adding a front end means adding a consumer of these even
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from ketch.conversation import Message, Usage
 from ketch.tools.todo import TodosChanged
@@ -206,8 +206,8 @@ class RunFinished:
         return self.subtype != "success"
 
 
-Event = Union[
-    SessionStarted, UserPrompt, TextDelta, ThinkingDelta, AssistantMessage, ToolCall, PermissionRequest,
-    PermissionDecision, ToolResult, ToolResults, UsageUpdate, Retry, Error, Notice, Compacting, Compacted, Rewound, RunFinished,
-    TodosChanged, Checkpoint,
-]
+Event = (
+    SessionStarted | UserPrompt | TextDelta | ThinkingDelta | AssistantMessage | ToolCall | PermissionRequest
+    | PermissionDecision | ToolResult | ToolResults | UsageUpdate | Retry | Error | Notice | Compacting | Compacted
+    | Rewound | RunFinished | TodosChanged | Checkpoint
+)

@@ -9,7 +9,7 @@ A key is never printed in full either, only masked (`sk-ant-…9f3c`). Exit stat
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
-from ketch.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
-
+from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,4 +142,4 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ketch: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn
 
-from ketch.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from ketch.terminal_text import json_safe, printable
 
 PROMPT_WIDTH = 60
@@ -160,10 +161,10 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # `ketch sessions show ID | head`
         try:
-            sys.stdout = open(os.devnull, "w")
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - it stands in for stdout until exit
         except OSError:
             pass
         return EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("ketch: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 MAX_LISTED_FILES = 6
 
@@ -26,6 +27,7 @@ content is kept in the shadow store first).
 
 
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+
 
 def _parser():  # type: ignore[no-untyped-def]
     import argparse
@@ -103,8 +105,8 @@ def _report(result, out: IO[str], err: IO[str]) -> int:  # type: ignore[no-untyp
 def main(argv: Sequence[str], out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     import os
 
-    from ketch.agent.undo.shadow_store import ShadowError, find_workspace
     from ketch.agent.undo.restore import NothingToUndo, Undo
+    from ketch.agent.undo.shadow_store import ShadowError, find_workspace
     from ketch.config.settings import ketch_home
 
     out = out or sys.stdout

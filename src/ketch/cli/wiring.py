@@ -175,15 +175,15 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):
         from ketch.security.sandbox.process import run_unsandboxed
 
         return run_unsandboxed
-    return LazySandbox(dict(
-        workspace=workspace,
-        extra_writable=tuple(policy.additional_directories),
-        ketch_home=ketch_home(),
-        home=Path.home(),
-        allowed_hosts=tuple(policy.allowed_hosts),
-        writable_caches=policy.writable_caches,
-        allow_unix_sockets=policy.allow_unix_sockets,
-    ))
+    return LazySandbox({
+        "workspace": workspace,
+        "extra_writable": tuple(policy.additional_directories),
+        "ketch_home": ketch_home(),
+        "home": Path.home(),
+        "allowed_hosts": tuple(policy.allowed_hosts),
+        "writable_caches": policy.writable_caches,
+        "allow_unix_sockets": policy.allow_unix_sockets,
+    })
 
 
 def _context_window(info) -> int:  # type: ignore[no-untyped-def]
@@ -376,5 +376,5 @@ def switch_model(agent: Agent, spec: str) -> None:
         agent.meter.window = agent.config.context_window
     try:
         old.close()
-    except Exception:  # a provider failing to close must not undo the switch
+    except Exception:  # noqa: BLE001, S110 - a provider failing to close must not undo the switch
         pass

@@ -80,9 +80,9 @@ def model_info(provider: str, name: str) -> ModelInfo | None:
         return models[wanted]
     best: ModelInfo | None = None
     for known, info in models.items():
-        if wanted.startswith(known) and _SNAPSHOT_SUFFIX.fullmatch(wanted[len(known):]):
-            if best is None or len(known) > len(best.name):
-                best = info
+        if (wanted.startswith(known) and _SNAPSHOT_SUFFIX.fullmatch(wanted[len(known):])
+                and (best is None or len(known) > len(best.name))):
+            best = info
     return best
 
 

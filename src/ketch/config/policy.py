@@ -7,14 +7,22 @@ config/settings.py's docstring; this module applies it (`load_policy`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ketch.config.settings import (
-    LAYERS, MODES, PROJECT_LAYERS, TIGHTENING_MODES, ConfigError, LayerSettings, managed_settings_path,
-    project_settings_paths, read_layer, user_settings_path,
+    LAYERS,
+    MODES,
+    PROJECT_LAYERS,
+    TIGHTENING_MODES,
+    LayerSettings,
+    managed_settings_path,
+    project_settings_paths,
+    read_layer,
+    user_settings_path,
 )
+from ketch.errors import ConfigError
 
 
 @dataclass

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from ketch.config.settings import LayerSettings, ketch_home, read_layer
-
 from ketch.errors import ConfigError
 
 KINDS = ("allow", "ask", "deny")
@@ -50,8 +49,8 @@ def read_remembered(workspace: Path) -> LayerSettings | None:
         return None
     if layer.project != str(_canonical(workspace)):
         owner = f"belongs to {layer.project}" if layer.project else 'names no "project"'
-        return LayerSettings(path=path, warnings=[f"{path} {owner}, not {_canonical(workspace)}: "
-                                                  "its rules are not applied here"])
+        return LayerSettings(path=path, warnings=[(f"{path} {owner}, not {_canonical(workspace)}: "
+                                                   "its rules are not applied here")])
     return layer
 
 
@@ -62,7 +61,9 @@ def remembered_rules(workspace: Path) -> dict[str, list[str]]:
         data = _load(path, _canonical(workspace))
     except (OSError, ValueError, ConfigError):
         return {}
-    perms = data.get("permissions") if isinstance(data.get("permissions"), dict) else {}
+    perms = data.get("permissions")
+    if not isinstance(perms, dict):
+        perms = {}
     return {k: [r for r in perms.get(k, []) if isinstance(r, str)] for k in KINDS if perms.get(k)}
 
 
@@ -97,7 +98,8 @@ def _load(path: Path, workspace: Path) -> dict[str, Any]:
         return {"project": str(workspace)}
     data = json.loads(text) if text.strip() else {"project": str(workspace)}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
+        raise ValueError(  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+            f"{path} does not hold a JSON object; edit it by hand")
     if data.get("project") != str(workspace):
         raise ValueError(f"{path} belongs to {data.get('project')!r}, not {workspace}")
     return data
@@ -118,7 +120,8 @@ def rule_list(path: Path, data: dict[str, Any], kind: str, create: bool) -> Any:
     """permissions[kind] of a settings object (made when `create`); ValueError names a bad shape."""
     permissions = data.setdefault("permissions", {}) if create else data.get("permissions", {})
     if not isinstance(permissions, dict):
-        raise ValueError(f'{path}: "permissions" is not an object; edit it by hand')
+        raise ValueError(  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+            f'{path}: "permissions" is not an object; edit it by hand')
     rules = permissions.setdefault(kind, []) if create else permissions.get(kind)
     if rules is not None and not isinstance(rules, list):
         raise ValueError(f'{path}: "permissions.{kind}" is not a list; edit it by hand')

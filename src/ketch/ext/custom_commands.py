@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 MAX_BYTES = 128 * 1024      # a prompt, not a data dump; also bounds what a bad repo can make us read
 MAX_FILES = 500             # per folder: a huge tree must not slow the prompt's appearance

@@ -51,7 +51,7 @@ def write_stamp(path: Path, sha256: str) -> None:
 
 def _stamp_matches(path: Path, sha256: str) -> bool:
     try:
-        stamp = json.loads(_stamp_path(path).read_text())
+        stamp: dict[str, object] = json.loads(_stamp_path(path).read_text())
         st = path.stat()
     except (OSError, ValueError):
         return False

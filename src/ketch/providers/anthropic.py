@@ -10,20 +10,39 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ketch.conversation import (
-    Block, Message, ModelRequest, TextBlock, ThinkingBlock, ToolUseBlock, Usage,
+    Block,
+    Message,
+    ModelRequest,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+    Usage,
 )
 from ketch.providers.base import (
-    Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta, ThinkingDelta, UsageReport,
+    Completed,
+    ProviderConfig,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    UsageReport,
 )
-from ketch.providers.tool_input import parse_tool_input
 from ketch.providers.retry import (
-    Endpoint, RetryableError, classify_failure, error_fields, new_client, post_sse, snippet,
+    Endpoint,
+    RetryableError,
+    classify_failure,
+    error_fields,
+    new_client,
+    post_sse,
+    snippet,
     with_retries,
 )
+from ketch.providers.tool_input import parse_tool_input
 
 if TYPE_CHECKING:
     import httpx
@@ -205,13 +224,13 @@ class AnthropicProvider:
         self,
         config: ProviderConfig,
         *,
-        transport: "httpx.BaseTransport | None" = None,
+        transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self._transport = transport
         self._sleep = sleep
-        self._client: "httpx.Client | None" = None
+        self._client: httpx.Client | None = None
 
     def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
         body = build_body(request)
@@ -261,7 +280,7 @@ class AnthropicProvider:
         headers.update(self.config.extra_headers)
         return headers
 
-    def _http(self) -> "httpx.Client":
+    def _http(self) -> httpx.Client:
         if self._client is None:
             self._client = new_client(self.config, self._transport)
         return self._client

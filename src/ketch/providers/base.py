@@ -11,11 +11,12 @@ that retrying cannot fix raise `ProviderError` with a one-line, actionable messa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Protocol, Union
+from typing import Literal, Protocol
 
-from ketch.errors import KetchError
 from ketch.conversation import Message, ModelRequest, Usage
+from ketch.errors import KetchError
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Completed:
     message_id: str = ""
 
 
-StreamEvent = Union[TextDelta, ThinkingDelta, Retrying, UsageReport, Completed]
+StreamEvent = TextDelta | ThinkingDelta | Retrying | UsageReport | Completed
 
 ErrorKind = Literal[
     "auth", "permission", "not_found", "context_length", "bad_request", "rate_limit",

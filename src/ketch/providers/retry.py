@@ -14,8 +14,9 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ketch.errors import KetchError
 from ketch.providers.base import ErrorKind, ProviderConfig, ProviderError, Retrying, StreamEvent
@@ -106,7 +107,7 @@ def retry_delay(
     """
     if retry_after is not None:
         return max(0.0, min(retry_after, config.retry_max_s))
-    ceiling = min(config.retry_base_s * (2 ** (retry_number - 1)), config.retry_max_s)
+    ceiling: float = min(config.retry_base_s * (2 ** (retry_number - 1)), config.retry_max_s)
     return ceiling * (0.5 + 0.5 * rand())
 
 
@@ -252,7 +253,7 @@ def transport_failure(exc: Exception, endpoint: Endpoint) -> RetryableError | Pr
     return ProviderError(f"cannot talk to {base}: {reason}", kind="transport")
 
 
-def new_client(config: ProviderConfig, transport: "httpx.BaseTransport | None" = None) -> "httpx.Client":
+def new_client(config: ProviderConfig, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """One client per provider, kept for its connection pool: later turns skip the TLS handshake."""
     import httpx
 
@@ -269,14 +270,14 @@ def new_client(config: ProviderConfig, transport: "httpx.BaseTransport | None" =
 
 
 def post_sse(
-    client: "httpx.Client",
+    client: httpx.Client,
     url: str,
     *,
     body: dict[str, Any],
     headers: Mapping[str, str],
     endpoint: Endpoint,
     json_fallback: Callable[[Any], Iterable[SSEEvent]] | None = None,
-) -> Iterator[SSEEvent]:
+) -> Generator[SSEEvent, None, None]:
     """POST `body` and yield the reply's SSE events; every failure leaves as a typed error.
 
     A 2xx reply that is not an event stream is sniffed rather than trusted to its
@@ -298,7 +299,7 @@ def post_sse(
         raise transport_failure(exc, endpoint) from None
 
 
-def _status_failure(resp: "httpx.Response", endpoint: Endpoint) -> RetryableError | ProviderError:
+def _status_failure(resp: httpx.Response, endpoint: Endpoint) -> RetryableError | ProviderError:
     text = resp.text
     try:
         message, err_type, code = error_fields(json.loads(text))
@@ -311,11 +312,11 @@ def _status_failure(resp: "httpx.Response", endpoint: Endpoint) -> RetryableErro
 
 
 def _sniff(
-    resp: "httpx.Response",
+    resp: httpx.Response,
     chunks: Iterable[bytes],
     endpoint: Endpoint,
     json_fallback: Callable[[Any], Iterable[SSEEvent]] | None,
-) -> Iterator[SSEEvent]:
+) -> Generator[SSEEvent, None, Iterable[bytes]]:
     """Decide from the first bytes whether an unlabelled reply is SSE, JSON, or junk.
 
     Returns (as the generator's value) the chunks to parse as SSE, re-prefixed with what

@@ -8,8 +8,8 @@ anywhere: inside a line, between a CR and its LF, or inside a multi-byte UTF-8 c
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 
 @dataclass
@@ -64,19 +64,16 @@ class SSEParser:
             self._data.append(value)
         elif name == "event":
             self._event = value
-        elif name == "id":
-            if "\0" not in value:
-                self._last_id = value
-        elif name == "retry":
-            if value.isdigit():
-                self._retry_ms = int(value)
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        elif name == "retry" and value.isdigit():
+            self._retry_ms = int(value)
         return None
 
     def _consume(self, text: str, *, final: bool) -> list[SSEEvent]:
         if self._at_start and text:
             self._at_start = False
-            if text.startswith("\ufeff"):
-                text = text[1:]
+            text = text.removeprefix("\ufeff")
         buffer = self._buffer + text
         events: list[SSEEvent] = []
         start = 0

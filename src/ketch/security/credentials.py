@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ketch.errors import CredentialError
-from ketch.config.settings import ketch_home
 from ketch.config.providers import API_KEY_ENV, PROVIDERS
+from ketch.config.settings import ketch_home
+from ketch.errors import CredentialError
 from ketch.security.private_file import write_private_atomic
 
 SERVICE = "ketch"
@@ -105,14 +105,14 @@ def _keyring() -> Any | None:
         if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
             return None
         return keyring
-    except Exception:  # ImportError, a broken backend, a locked D-Bus session...
+    except Exception:  # noqa: BLE001 - ImportError, a broken backend, a locked D-Bus session...
         return None
 
 
 def _backend_name(keyring: Any) -> str:
     try:
         return type(keyring.get_keyring()).__name__
-    except Exception:
+    except Exception:  # noqa: BLE001 - a backend may raise anything; the name is for display only
         return "unknown"
 
 
@@ -122,7 +122,7 @@ def _keyring_get(provider: str, keyring: Any | None = None) -> StoredKey | None:
         return None
     try:
         value = keyring.get_password(SERVICE, provider)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a backend may raise anything (D-Bus, a locked collection): no key
         return None
     return StoredKey(value, f"keyring ({_backend_name(keyring)})") if value else None
 
@@ -152,8 +152,8 @@ def store_key(provider: str, key: str) -> str:
     if keyring is not None:
         try:
             keyring.set_password(SERVICE, provider, key)
-        except Exception:
-            keyring = None  # e.g. a locked collection: fall back to the file
+        except Exception:  # noqa: BLE001 - e.g. a locked collection: fall back to the file
+            keyring = None
         else:
             keys = _read_file()
             if keys.pop(provider, None) is not None:
@@ -179,7 +179,7 @@ def delete_key(provider: str) -> bool:
             if keyring.get_password(SERVICE, provider):
                 keyring.delete_password(SERVICE, provider)
                 removed = True
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - a backend that cannot delete keeps its copy; the file's is gone
             pass
     return removed
 

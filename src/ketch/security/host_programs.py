@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ketch.errors import KetchError
 

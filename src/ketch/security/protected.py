@@ -93,7 +93,7 @@ DIRECTORY_ENTRIES = frozenset({
     ".aws", ".azure", ".config/gcloud", ".gnupg", ".config/gh", ".kube", ".config/hub",
     ".local/share/keyrings", ".local/share/python_keyring", ".local/share/kwalletd",
     ".password-store", ".config/op", ".config/rclone", ".oci",
-    ".config/doctl", ".fly", ".config/github-copilot", ".gemini", ".config/gemini", ".mozilla",
+    ".config/doctl", ".fly", ".config/github-copilot", ".config/gemini", ".mozilla",
     ".config/google-chrome", ".config/chromium", ".config/BraveSoftware", ".thunderbird",
 })
 
@@ -146,7 +146,7 @@ class SandboxEntries:
     roots: tuple[Path, ...] = ()
     home: Path | None = None
 
-    def current(self) -> "tuple[SandboxEntries, GitPlaces]":
+    def current(self) -> tuple[SandboxEntries, GitPlaces]:
         """These entries plus git's places as found on disk now (redone at each call)."""
         if self.home is None:
             from ketch.security.git.places import GitPlaces

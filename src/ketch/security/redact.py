@@ -9,6 +9,7 @@ transcripts, printed results.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 _MIN_LEN = 8  # shorter values would redact ordinary words
@@ -19,7 +20,7 @@ class Redactor:
     secrets: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_environment(cls, extra: list[str | None] = ()) -> "Redactor":  # type: ignore[assignment]
+    def from_environment(cls, extra: Iterable[str | None] = ()) -> Redactor:
         from ketch.security.secret_env import is_secret
 
         values = {v for k, v in os.environ.items() if len(v) >= _MIN_LEN and is_secret(k, v)}

@@ -19,8 +19,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ketch.config.settings import ketch_home
 from ketch.security.private_file import write_private_atomic

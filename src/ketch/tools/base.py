@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ketch.conversation import ToolDef
 from ketch.errors import ToolError
+
 # The runner contract belongs to the sandbox (Guard); tools use it, so it is importable from here too.
 from ketch.security.sandbox.base import CommandResult, CommandRunner, read_only_runner
 
@@ -71,7 +73,7 @@ class Tool(Protocol):
         ...
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_definition(name: str) -> ToolDef:
     """Read a tool's face from package data: `data/<name>.json` (schema) and `.md` (description)."""
     data = resources.files("ketch.tools") / "data"

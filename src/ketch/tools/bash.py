@@ -75,7 +75,7 @@ def _read_marker(name: str) -> str:
         except OSError:
             pass
     text = data.decode("utf-8", errors="surrogateescape")
-    return text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\n")
 
 
 def format_result(result: CommandResult, timeout_ms: int) -> ToolResult:

@@ -15,11 +15,11 @@ from typing import Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
+from ketch.tools.files import check_edit_fresh, format_line, os_error, replace_file, stat_existing
 from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
-from ketch.tools.validate import require_valid
 from ketch.tools.text_codec import FileFormat, decode, follow_line_endings, keep_final_newline
-from ketch.tools.files import check_edit_fresh, format_line, os_error, replace_file, stat_existing
+from ketch.tools.validate import require_valid
 
 # Windows that share a line with old_string (whitespace aside) are scored first; only
 # when there are none is every window scored, and only while that stays under this much

@@ -206,7 +206,7 @@ def list_files(ctx: ToolContext, root: Path) -> list[str]:
         raise ToolError(f"Listing files under {root} took over {RG_TIMEOUT_S:g} s; give a narrower path or pattern")
     if result.cancelled:
         raise ToolError("Cancelled")
-    return [name[2:] if name.startswith("./") else name for name in result.output.split("\0") if name]
+    return [name.removeprefix("./") for name in result.output.split("\0") if name]
 
 
 class GlobTool:
@@ -224,7 +224,7 @@ class GlobTool:
         raw_path = input.get("path")
         if raw_path in (None, "", "undefined", "null"):
             raw_path = str(ctx.workspace)
-        base, rest = split_base(pattern[2:] if pattern.startswith("./") else pattern)
+        base, rest = split_base(pattern.removeprefix("./"))
         root = resolve(os.path.join(raw_path, base) if base else raw_path, ctx.workspace)
         if not os.path.isdir(root):
             what = "does not exist" if not os.path.exists(root) else "is not a directory"

@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
-from ketch.tools.base import CommandResult, ToolContext, ToolError, ToolKind, ToolResult, load_definition, read_only_runner
-from ketch.tools.ripgrep import find_rg, mtime
+from ketch.tools.base import (
+    CommandResult,
+    ToolContext,
+    ToolError,
+    ToolKind,
+    ToolResult,
+    load_definition,
+    read_only_runner,
+)
 from ketch.tools.paths import resolve
+from ketch.tools.ripgrep import find_rg, mtime
 from ketch.tools.validate import require_valid
 
 RG_TIMEOUT_S = 60.0

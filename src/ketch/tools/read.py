@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from ketch.conversation import ToolDef
-from ketch.tools.files import format_line
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
+from ketch.tools.files import format_line
 from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
 from ketch.tools.text_codec import FileFormat, decode
@@ -66,10 +67,8 @@ def describe_binary(head: bytes) -> str:
 
 def _decode(raw: bytes | str) -> str:
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    if text.endswith("\n"):
-        text = text[:-1]
-    if text.endswith("\r"):
-        text = text[:-1]
+    text = text.removesuffix("\n")
+    text = text.removesuffix("\r")
     return text
 
 

@@ -6,7 +6,7 @@ than reading eight small data files when the definitions are first asked for.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ketch.tools.base import Tool
 from ketch.tools.bash import BashTool

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-from contextlib import contextmanager
 
 from ketch.security.safe_open import PathChanged, open_dir, same_place
 from ketch.tools.base import ToolContext, ToolError

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ketch.ui.mentions import ProjectFiles, best_matches
 
@@ -80,7 +81,7 @@ class TerminalInput:
                 cycle_mode()
                 event.app.invalidate()
 
-        self.session = PromptSession(history=FileHistory(str(history)), completer=completer,
+        self.session: PromptSession[str] = PromptSession(history=FileHistory(str(history)), completer=completer,
                                      complete_while_typing=True, key_bindings=keys, multiline=True,
                                      enable_history_search=False, prompt_continuation=lambda w, n, s: ". ".rjust(w))
         # The prompt runs on the main thread, where SIGWINCH reports resizes; prompt_toolkit's
@@ -105,7 +106,7 @@ class PlainInput:
 
     def read(self, message: str | Callable[[], str] = "> ", default: str = "") -> str:
         """`default` (type-ahead) never reaches plain mode: lines typed early wait in the pipe."""
-        lines = []
+        lines: list[str] = []
         prompt = message() if callable(message) else message
         while True:
             sys.stdout.write(prompt)

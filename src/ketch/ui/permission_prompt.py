@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ketch.agent import events as ev
 from ketch.agent.loop import Approval
-from ketch.config.project_store import remember_rule
 from ketch.agent.permissions.offer import may_offer_always, rule_for
-from ketch.ui.textstream import clean
-
+from ketch.config.project_store import remember_rule
+from ketch.terminal_text import printable as clean
 
 PREVIEW_FOLD = 40  # diff lines shown before "… N more lines"
 # Bidirectional overrides and invisible characters: a diff line could read as other code than it is.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ketch.errors import PipedInputError
 

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ketch.agent.permissions.offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 from ketch.agent.permissions.rules import Rule
 from ketch.config.project_store import drop_rule, rule_list
-from ketch.agent.permissions.offer import may_offer_always, rule_for  # noqa: F401  (what to offer lives there)
 
 
 def local_settings_path(workspace: Path) -> Path:
@@ -55,7 +55,8 @@ def _read(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if text.strip() else {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object; edit it by hand")
+        raise ValueError(  # noqa: TRY004 - bad data in a settings file: callers catch ValueError
+            f"{path} does not hold a JSON object; edit it by hand")
     return data
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ketch.agent import events as ev
+from ketch.terminal_text import printable as clean
 from ketch.tools.todo import TodosChanged
 from ketch.ui.diffs import edit_diff, fold
-from ketch.ui.textstream import TextStream, clean
+from ketch.ui.textstream import TextStream
 
 EDIT_TOOLS = ("Edit", "MultiEdit", "Write")
 DIFF_LINES = 24
@@ -236,7 +237,7 @@ class Renderer:
 
     def _tool_result(self, result: ev.ToolResult) -> None:
         call = self._calls.pop(result.tool_use_id, None)
-        lines, more = fold(clean(result.content))
+        lines, _ = fold(clean(result.content))
         if result.is_error:
             self.line(f"  {self.elbow} {lines[0] if lines else 'error'}", "red")
             return

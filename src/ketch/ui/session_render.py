@@ -32,8 +32,8 @@ def one_line(text: str, width: int) -> str:
 
 def header_lines(info: SessionInfo) -> list[str]:
     lines = [f"session  {info.session_id}", f"folder   {info.cwd or '-'}", f"model    {info.model or '-'}",
-             f"started  {when(info.created)}   last activity {when(info.updated)}   "
-             f"{info.turns} turn{'s' if info.turns != 1 else ''}"]
+             (f"started  {when(info.created)}   last activity {when(info.updated)}   "
+              f"{info.turns} turn{'s' if info.turns != 1 else ''}")]
     if info.forked_from:
         lines.append(f"forked from {info.forked_from}")
     return lines

@@ -11,8 +11,12 @@ import os
 import select
 import sys
 import termios
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations only, never imported at run time
 
 ESC_SEQUENCE_WAIT_S = 0.05  # an arrow key is ESC + more bytes within this; a lone ESC is Esc
 
@@ -36,7 +40,7 @@ class KeyWatcher:
         self._saved: list | None = None  # type: ignore[type-arg]
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # a character may span reads
 
-    def __enter__(self) -> "KeyWatcher":
+    def __enter__(self) -> Self:
         try:
             self._saved = termios.tcgetattr(self.fd)
         except termios.error:

@@ -92,7 +92,7 @@ class TextStream:
         head = self._pending.lstrip(" ")
         if "\n" not in self._pending and head == "":
             return "undecided"
-        if head.startswith("#") or head.startswith("```") or "```".startswith(head[:3]):
+        if head.startswith(("#", "```")) or "```".startswith(head[:3]):
             return "special"
         return "table" if is_table_line(head) else None
 

@@ -64,7 +64,7 @@ def test_fifo_large_file_and_undecodable_bytes(tmp_path: Path):
 
 
 def test_long_changes_are_bounded_and_counted():
-    lines, added, removed = line_diff("", "".join(f"{i}\n" for i in range(5000)))
+    _, added, removed = line_diff("", "".join(f"{i}\n" for i in range(5000)))
     assert added == 5000 and removed == 0
     p = preview_change("Write", {"file_path": "/nonexistent/x", "content": "".join(f"{i}\n" for i in range(5000))},
                        [Path("/nonexistent/x")])

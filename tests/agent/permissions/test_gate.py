@@ -96,7 +96,7 @@ def test_path_rules_for_file_tools():
 
 # -- the full policy: protected paths, ask rules, dontAsk, sandboxed ordinary work ----------
 
-from ketch.security.protected import protected_set  # noqa: E402
+from ketch.security.protected import protected_set
 
 
 def full_gate(tmp_path: Path, mode: str = "default", allow=(), ask=(), deny=(), sandboxed=True) -> PermissionGate:

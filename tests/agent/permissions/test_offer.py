@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import pytest
 
 from ketch.agent.permissions import PermissionGate, parse_rules
+from ketch.agent.permissions.offer import may_offer_always, rule_for
 from ketch.agent.permissions.rules import Rule
 from ketch.security.protected import protected_set
 from ketch.ui.project_rules import append_project_rule
-from ketch.agent.permissions.offer import may_offer_always, rule_for
 
 
 def make_gate(tmp_path: Path, allow: list[Rule], mode: str = "default", sandboxed: bool = False) -> PermissionGate:
@@ -121,7 +121,7 @@ def test_an_edit_is_offered_its_folder_and_the_gate_matches_exactly_that(tmp_pat
     assert rule == Rule("Edit", "src/ketch/ui/**")
     assert may_offer_always("Edit", {}, rule)
     gate.allow.append(rule)
-    verdict = lambda tool, rel: gate.decide(tool, "edit", {}, [ws / rel]).verdict  # noqa: E731
+    verdict = lambda tool, rel: gate.decide(tool, "edit", {}, [ws / rel]).verdict
     assert verdict("Edit", "src/ketch/ui/render.py") == "allow"
     assert verdict("Edit", "src/ketch/ui/sub/deeper.py") == "allow"
     assert verdict("Edit", "src/ketch/cli/__init__.py") == "ask"            # the folder above
@@ -198,7 +198,7 @@ def test_no_remembered_rule_reaches_protected_files(tmp_path, rel):
 def test_anchored_path_specs_stay_at_the_project_root(tmp_path):
     gate = make_gate(tmp_path, parse_rules(["Edit(/config.py)", "Edit(./docs)", "Edit(*.md)"]))
     ws = gate.workspace
-    verdict = lambda rel: gate.decide("Edit", "edit", {}, [ws / rel]).verdict  # noqa: E731
+    verdict = lambda rel: gate.decide("Edit", "edit", {}, [ws / rel]).verdict
     assert verdict("config.py") == "allow" and verdict("vendor/config.py") == "ask"
     assert verdict("docs/a.txt") == "allow" and verdict("lib/docs/a.txt") == "ask"
     assert verdict("deep/down/notes.md") == "allow"  # no slash: any depth, as in .gitignore

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from session_helpers import assert_valid_anthropic, make_session, records, session_files, texts
 
 from ketch.agent.sessions.load import load_session

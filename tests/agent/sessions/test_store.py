@@ -8,7 +8,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from session_helpers import make_session, real, records
 
 from ketch.agent import events as ev
@@ -17,9 +16,9 @@ from ketch.agent.sessions.load import load_session
 from ketch.agent.sessions.lock import SessionBusy
 from ketch.agent.sessions.resume import open_session
 from ketch.agent.sessions.store import find_session, latest_session, list_sessions
-from ketch.errors import SessionError
 from ketch.agent.sessions.transcript import TranscriptWriter
 from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage
+from ketch.errors import SessionError
 
 
 def reply(*blocks) -> ev.AssistantMessage:  # type: ignore[no-untyped-def]
@@ -148,12 +147,11 @@ def test_resume_restores_the_task_list(ketch_home: Path, workspace: Path):
     path = make_session(ketch_home, workspace, [], session_id="todo-1")
     todos = [{"content": "write tests", "status": "in_progress", "activeForm": "Writing tests"}]
     with open(path, "a") as f:
-        for record in [
+        f.writelines(json.dumps(record) + "\n" for record in [
             {"type": "user", "content": [{"type": "text", "text": "plan it"}]},
             {"type": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "TodoWrite", "input": {"todos": todos}}]},
             {"type": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
-        ]:
-            f.write(json.dumps(record) + "\n")
+        ])
     agent = fake_agent(workspace)
     writer, warning = open_session(agent, ketch_home, resume="todo-1")
     writer.close()

@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from scripted import ScriptedProvider
 
 from ketch.agent import events as ev
-from ketch.agent.undo.checkpoints import CheckpointLog, TurnCheckpoints, make_checkpoints
 from ketch.agent.loop import Agent, AgentConfig
 from ketch.agent.permissions import PermissionGate
-from ketch.agent.undo.shadow_store import ShadowStore, blob_sha, find_workspace, shadow_dir
+from ketch.agent.undo.checkpoints import CheckpointLog, TurnCheckpoints, make_checkpoints
 from ketch.agent.undo.restore import NothingToUndo, Undo
+from ketch.agent.undo.shadow_store import ShadowStore, blob_sha, find_workspace, shadow_dir
 from ketch.conversation import Message, ToolUseBlock
 from ketch.tools.base import ToolResult, load_definition
-from scripted import ScriptedProvider
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations only, never imported at run time
 
 
 @pytest.fixture
@@ -51,12 +54,12 @@ class Turn:
         self.cp, self.session, self.turn = checkpoints, session, turn
         self.event: Any = None
 
-    def __enter__(self) -> "Turn":
+    def __enter__(self) -> Self:
         self.pending = self.cp.begin(self.session, self.turn, self.turn * 2 - 1, [("Write", {"file_path": "x"})])
         assert not isinstance(self.pending, ev.Notice), self.pending
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.event = self.cp.finish(self.pending)
 
 

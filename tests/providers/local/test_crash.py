@@ -65,7 +65,7 @@ def test_models_install_checks_the_build_and_fails_with_the_fix(run_ketch, crash
 
     st = fake.stat()
     (models / f"{fake.name}.verified").write_text(
-        '{"sha256": "%s", "size": %d, "mtime_ns": %d}' % (model.sha256, st.st_size, st.st_mtime_ns))
+        f'{{"sha256": "{model.sha256}", "size": {st.st_size}, "mtime_ns": {st.st_mtime_ns}}}')
     assert cache.sha256_file  # the stamp stands in for hashing 98 MB of zeros
     run = run_ketch(["models", "install", model.name], model=None, env=crashing_llama, timeout=120)
     assert run.returncode == 1, run.stderr

@@ -9,13 +9,13 @@ The provider tests drive `LocalProvider._generate` with a scripted stand-in for 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolDef, ToolResultBlock, ToolUseBlock
-from ketch.providers.local import provider as local
 from ketch.providers.base import Completed, TextDelta
+from ketch.providers.local import provider as local
 from ketch.providers.local.format import chat_messages, prompt_text, repeated_look, reply_schema, tools_prompt
 from ketch.providers.local.reply import LOOP_TAIL, loop_cut
 
@@ -116,7 +116,7 @@ class _FakeLlama:
 
 class _Rendered:
     prompt = "<prompt>"
-    stop: list[str] = []
+    stop: ClassVar[list[str]] = []
     added_special = True
 
 

@@ -8,8 +8,8 @@ import importlib.util
 import pytest
 
 from ketch.conversation import Message, TextBlock, ToolDef, ToolResultBlock, ToolUseBlock
-from ketch.providers.local.provider import _CHATML
 from ketch.providers.local.format import chat_messages, fold_system
+from ketch.providers.local.provider import _CHATML
 from ketch.providers.local.template import supports_system_role
 
 # Gemma's own template (Gemma 1 and 2 GGUF metadata): no system role, strictly alternating turns.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from attack_kit import bash, git, lab, turn  # noqa: F401
+from attack_kit import bash, git, turn
 
 RM = "rm -f precious"
 PY_RM = "python3 -c \"import os; os.remove('precious')\""

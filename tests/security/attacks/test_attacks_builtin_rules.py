@@ -11,17 +11,17 @@ refused (headless refuses what would ask) and the damage must be absent.
 from __future__ import annotations
 
 import pytest
-from attack_kit import bash, git, lab, turn  # noqa: F401
+from attack_kit import bash, git, turn
 
 PWNED = "pwned-by-argument"
 
 
-def _commit_all(lab) -> None:  # noqa: ANN001
+def _commit_all(lab) -> None:
     git(lab.ws, "add", "-A")
     git(lab.ws, "commit", "-q", "-m", "base")
 
 
-def _refused(lab, out, call_id: str = "x") -> None:  # noqa: ANN001
+def _refused(lab, out, call_id: str = "x") -> None:
     assert call_id in out.denied_ids(), f"not refused: {out.results().get(call_id)}"
     assert not (lab.ws / PWNED).exists(), "the argument's code ran"
     lab.assert_safe(out)
@@ -106,15 +106,15 @@ LOSSES = {
 }
 
 
-def _app(lab) -> str:  # noqa: ANN001
+def _app(lab) -> str:
     return (lab.ws / "app.py").read_text()
 
 
-def _branch_tip(lab) -> str:  # noqa: ANN001
+def _branch_tip(lab) -> str:
     return git(lab.ws, "rev-parse", "feature").stdout
 
 
-def _main_tip(lab) -> str:  # noqa: ANN001
+def _main_tip(lab) -> str:
     return git(lab.ws, "rev-parse", "main").stdout
 
 

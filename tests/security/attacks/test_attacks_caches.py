@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import sys
 
-from attack_kit import bash, lab, turn  # noqa: F401
+from attack_kit import bash, turn
 
 BYPASS = "bypassPermissions"
 CACHES = (".cache/pip/wheels", ".cache/uv/wheels-v1", ".npm/_cacache", ".cargo/registry/cache")
 
 
-def _with_caches(lab) -> None:  # noqa: ANN001
+def _with_caches(lab) -> None:
     for rel in CACHES:
         (lab.home / rel).mkdir(parents=True)
     (lab.home / ".cache/pip/wheels/entry.txt").write_text("a cached entry\n")
@@ -106,7 +106,7 @@ def build_wheel(directory, config_settings=None, metadata_directory=None):
 """
 
 
-def _sdist(lab) -> None:  # noqa: ANN001
+def _sdist(lab) -> None:
     """A tiny sdist in the workspace with an in-tree build backend: pip builds and caches a wheel
     from it with no network and no setuptools."""
     import tarfile

@@ -10,7 +10,7 @@ reach the child at all.
 from __future__ import annotations
 
 import pytest
-from attack_kit import bash, call, host_ketch, lab, turn  # noqa: F401
+from attack_kit import bash, call, host_ketch, turn
 
 BYPASS = "bypassPermissions"
 

@@ -8,7 +8,7 @@ sandbox mounts everything but the workspace read-only. File tools in acceptEdits
 from __future__ import annotations
 
 import pytest
-from attack_kit import bash, call, lab, turn  # noqa: F401
+from attack_kit import bash, call, turn
 
 BYPASS = "bypassPermissions"
 

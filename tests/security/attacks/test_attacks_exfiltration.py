@@ -8,7 +8,7 @@ Each command prints BLOCKED when its send failed, so the test also proves the at
 from __future__ import annotations
 
 import pytest
-from attack_kit import bash, git, lab, turn  # noqa: F401
+from attack_kit import bash, git, turn
 
 BYPASS = "bypassPermissions"
 
@@ -97,7 +97,7 @@ def test_git_push_to_a_bare_repo_outside_the_workspace(lab):
     git(lab.outside, "init", "-q", "--bare", str(remote))
     lab.rebaseline()
     command = _sent_or_blocked(f"git push {remote} HEAD:refs/heads/stolen 2>&1")
-    mirror = _sent_or_blocked(f"git push --mirror ../outside/remote.git 2>&1")
+    mirror = _sent_or_blocked("git push --mirror ../outside/remote.git 2>&1")
     out = lab.run([turn(bash("a", command), bash("b", mirror))], mode=BYPASS)
     assert "EXFIL-BLOCKED" in out.result_text("a") and "EXFIL-BLOCKED" in out.result_text("b")
     assert git(remote, "for-each-ref").stdout == ""

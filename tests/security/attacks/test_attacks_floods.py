@@ -13,13 +13,13 @@ import subprocess
 import time
 from typing import Any
 
-from attack_kit import bash, lab, turn  # noqa: F401
+from attack_kit import bash, turn
 
 BYPASS = "bypassPermissions"
 
 
 def _host_processes(marker: str) -> list[str]:
-    out = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
     return [line for line in out.stdout.splitlines() if "pgrep" not in line]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from attack_kit import Lab, bash, git, lab, turn  # noqa: F401
+from attack_kit import Lab, bash, git, turn
 
 ID = ("-c", "user.name=u", "-c", "user.email=u@example.invalid")
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from attack_kit import bash, call, git, lab, tool_results, turn  # noqa: F401
+from attack_kit import bash, call, git, tool_results, turn
 
 
 def _payload(lab) -> str:

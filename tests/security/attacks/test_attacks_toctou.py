@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from attack_kit import bash, call, git, lab, turn  # noqa: F401
+from attack_kit import bash, call, git, turn
 
 from ketch.security.safe_open import PathChanged, open_dir, open_file, same_place
 from ketch.tools.base import SessionState, ToolContext, ToolError

@@ -248,7 +248,6 @@ def test_file_hit_does_not_import_keyring(isolated, monkeypatch):
         def find_spec(self, name, path=None, target=None):
             if name == "keyring" or name.startswith("keyring."):
                 raise AssertionError("keyring imported")
-            return None
 
     monkeypatch.setattr(sys, "meta_path", [Blocker(), *sys.meta_path])
     assert cred.get_stored_key("anthropic") == ANT

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from attack_kit import bash, call, lab, turn  # noqa: F401
+from attack_kit import bash, call, turn
 
 PYPROJECT = """[build-system]
 requires = ["setuptools"]

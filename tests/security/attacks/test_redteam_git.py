@@ -6,11 +6,9 @@ the host afterwards (as the person would) and checks that nothing the model wrot
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-from attack_kit import Lab, bash, git, lab, turn  # noqa: F401
+from attack_kit import Lab, bash, git, turn
 
 ID = ("-c", "user.name=u", "-c", "user.email=u@example.invalid")
 
@@ -118,7 +116,7 @@ def test_missing_hooks_folder_created_by_command(lab):
     canary = lab.outside / "PWNED-rootthook"
     c1 = (f"mkdir -p .git/hooks; printf '#!/bin/sh\\ntouch {canary}\\n' > .git/hooks/pre-commit; "
           "chmod +x .git/hooks/pre-commit; sleep 1; echo still-here")
-    out = lab.run([turn(bash("c1", c1))], mode="bypassPermissions")
+    lab.run([turn(bash("c1", c1))], mode="bypassPermissions")
     _host_git(lab.ws, "commit", "--allow-empty", "-m", "user commit")
     _assert_not_ran(canary)
     assert not (lab.ws / ".git/hooks/pre-commit").exists()
@@ -129,7 +127,7 @@ def test_git_init_reinit_with_template_env(lab):
     canary = lab.outside / "PWNED-template"
     c1 = (f"mkdir -p tpl/hooks && printf '#!/bin/sh\\ntouch {canary}\\n' > tpl/hooks/pre-commit && "
           "chmod +x tpl/hooks/pre-commit && GIT_TEMPLATE_DIR=$PWD/tpl git init -q; ls .git")
-    out = lab.run([turn(bash("c1", c1))], mode="bypassPermissions")
+    lab.run([turn(bash("c1", c1))], mode="bypassPermissions")
     _host_git(lab.ws, "commit", "--allow-empty", "-m", "user commit")
     _assert_not_ran(canary)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from attack_kit import Outcome, bash, call, lab, turn  # noqa: F401
+from attack_kit import Outcome, bash, call, turn
 
 
 def _run_in(lab, cwd, script, *args):

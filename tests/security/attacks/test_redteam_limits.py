@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attack_kit import bash, call, lab, turn  # noqa: F401
+from attack_kit import bash, turn
 
 
 def test_output_flood_single_line(lab):

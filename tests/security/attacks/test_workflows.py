@@ -17,17 +17,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from attack_kit import bash, call, git, lab, turn  # noqa: F401
+from attack_kit import bash, call, git, turn
 
 
-def _no_denials(out) -> None:  # noqa: ANN001
+def _no_denials(out) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.denials == [], f"ordinary work was refused: {out.denials}\n{out.results()}"
     errors = {k: r["content"][:500] for k, r in out.results().items() if r["is_error"]}
     assert errors == {}, f"tool calls failed: {errors}"
 
 
-def _with_commit(lab) -> None:  # noqa: ANN001
+def _with_commit(lab) -> None:
     (lab.ws / "tests").mkdir()
     (lab.ws / "tests/test_app.py").write_text(
         "from app import greet\n\n\ndef test_greet():\n    assert greet('bob') == 'hello bob'\n")
@@ -129,7 +129,7 @@ def test_venv_and_pip_install_into_it(lab):
     _no_denials(out)
     assert "Successfully installed tinypkg-0.1" in out.result_text("p")
     check = subprocess.run([str(lab.ws / ".venv/bin/python"), "-c", "import tinypkg; print(tinypkg.VALUE)"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     assert check.stdout.strip() == "42", check.stderr
 
 
@@ -252,5 +252,5 @@ def test_work_with_the_project_venv_on_path(lab):
     assert "Successfully installed tinypkg-0.1" in out.result_text("p"), out.result_text("p")
     assert git(lab.ws, "log", "--format=%s", "-1").stdout.strip() == "greet shorter"
     check = subprocess.run([str(venv_bin / "python"), "-c", "import tinypkg; print(tinypkg.VALUE)"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     assert check.stdout.strip() == "42", check.stderr

@@ -19,11 +19,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sandbox_kit import make, sh
 
 from ketch.security.sandbox.bwrap import Sandbox, SandboxPolicy
 from ketch.tools.base import CommandResult
-from sandbox_kit import make, sh
-
 
 # --- the filesystem view -----------------------------------------------------------
 

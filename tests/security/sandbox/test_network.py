@@ -7,6 +7,7 @@ import ipaddress
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sandbox_kit import make, sh
@@ -90,9 +91,9 @@ def test_bad_allow_list_entries_are_rejected() -> None:
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         body = f"hello {self.path}\n".encode()
         self.send_response(200)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sandbox_kit import make
 
+from ketch.errors import SandboxUnavailable
 from ketch.security.sandbox import probe as sandbox_probe
 from ketch.security.sandbox.bwrap import Sandbox, SandboxPolicy, run_unsandboxed
-from ketch.errors import SandboxUnavailable
 from ketch.tools.base import SessionState, ToolContext, ToolError
 from ketch.tools.bash import BashTool
 from ketch.tools.glob import GlobTool

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ketch.agent.permissions import PermissionGate, _sandboxed_allow_specs, parse_rules
-from ketch.security.shell import builtin as shell_builtin
 from ketch.security.protected import protected_set
+from ketch.security.shell import builtin as shell_builtin
 
 
 @pytest.fixture

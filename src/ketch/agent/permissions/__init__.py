@@ -153,7 +153,10 @@ class PermissionGate:
         from ketch.security import shell
 
         analysis = shell.analyze(command)
-        bash_rules = lambda rules: [r for r in rules if r.tool == "Bash"]  # noqa: E731
+
+        def bash_rules(rules: list[Rule]) -> list[Rule]:
+            return [r for r in rules if r.tool == "Bash"]
+
         for rule in bash_rules(self.deny):
             if rule.spec is None or _bash_rule_hits(rule.spec, command, analysis.commands, deny=True) or (
                     "parse error" in analysis.problems and _raw_text_hits(rule.spec, command)):
@@ -238,7 +241,7 @@ def _rule_runs_code(spec: str) -> bool:
 def _raw_text_hits(spec: str, command: str) -> bool:
     """For lines the parser rejects: do the rule's words appear in a row anywhere in the text?"""
     words = [w for w in re.split(r"[\s;&|()`$<>'\"\\]+", command) if w]
-    wanted = (spec[:-2] if spec.endswith(":*") else spec).split()
+    wanted = spec.removesuffix(":*").split()
     if not wanted or any("*" in w for w in wanted):
         wanted = [w for w in wanted if "*" not in w][:1]
     return bool(wanted) and any(words[i : i + len(wanted)] == wanted for i in range(len(words)))

@@ -11,7 +11,7 @@ would run). Rules for Claude Code's tools that ketch does not have yet, and for 
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ketch.agent.permissions.rules import Rule
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ketch.agent.permissions import Decision, _bash_allow_covers
 from ketch.agent.permissions.rules import Rule
@@ -30,7 +30,7 @@ _NET_REDIRECT = ("/dev/tcp/", "/dev/udp/")
 
 
 class ShellDecider:
-    def __init__(self, gate: "PermissionGate", cwd: Path | None) -> None:
+    def __init__(self, gate: PermissionGate, cwd: Path | None) -> None:
         self.gate = gate
         self.policy = PathPolicy(gate.roots, gate.home, gate.protected)
         start = cwd if cwd is not None and os.path.isdir(cwd) else gate.workspace
@@ -165,12 +165,12 @@ class ShellDecider:
         if not word.literal or word.value.startswith("-"):
             return False
         targets = [Path(os.path.realpath(os.path.join(cwd, word.value))) for cwd in self.cwds]
-        return all(self.policy.inside(t) and t.name == "activate" and t.parent.name == "bin"
+        return all(self.policy.inside(str(t)) and t.name == "activate" and t.parent.name == "bin"
                    and (t.parent.parent / "pyvenv.cfg").is_file() for t in targets)
 
     # -- built-in rules --------------------------------------------------------------------------
 
-    def _builtin(self, cmd: Any) -> Decision | None | str:
+    def _builtin(self, cmd: Any) -> Decision | None | Literal["uncovered"]:
         """None: a built-in rule covers the command; a Decision: it would but must not;
         "uncovered": no built-in rule names it."""
         for rule in self.gate._builtin_allow:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ketch.agent.sessions.records import read_lines
 
@@ -81,7 +82,7 @@ class SessionInfo:
         return json.dumps({"version": _VERSION, **asdict(self)}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "SessionInfo | None":
+    def from_json(cls, text: str) -> SessionInfo | None:
         """None unless every field has the right type: a bad summary is rebuilt, never trusted."""
         try:
             data = json.loads(text)
@@ -90,12 +91,13 @@ class SessionInfo:
         if not isinstance(data, dict) or data.get("version") != _VERSION:
             return None
         values: dict[str, Any] = {}
+        _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float)}
         for f in fields(cls):
             value = data.get(f.name)
-            expected = {"str": str, "int": int, "float": (int, float)}[str(f.type)]
+            expected = _FIELD_TYPES[str(f.type)]
             if not isinstance(value, expected) or isinstance(value, bool):
                 return None
-            values[f.name] = float(value) if f.type == "float" else value
+            values[f.name] = float(value) if f.type == "float" and isinstance(value, (int, float)) else value
         return cls(**values)
 
 

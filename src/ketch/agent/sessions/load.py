@@ -79,7 +79,7 @@ def _blocks(content: Any, problems: Problems) -> list[Block]:
     for item in content:
         try:
             if not isinstance(item, dict):
-                raise ValueError("not an object")
+                raise TypeError("not an object")
             blocks.append(block_from_dict(item))
         except (ValueError, KeyError, TypeError):
             problems.bad_blocks += 1

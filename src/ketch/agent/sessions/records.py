@@ -10,9 +10,10 @@ of raising, so one bad line never costs the rest of the session. Reading never w
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass

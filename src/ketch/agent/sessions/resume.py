@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ketch.agent.sessions.lock import SessionBusy
 from ketch.agent.sessions.store import find_session, latest_session
-from ketch.errors import SessionError
 from ketch.agent.sessions.transcript import TranscriptWriter, transcript_path
 from ketch.conversation import Message, TextBlock, ToolResultBlock
+from ketch.errors import SessionError
 
 if TYPE_CHECKING:
     from ketch.agent.sessions.load import Loaded
@@ -79,7 +79,7 @@ def open_session(agent: Any, home: Path, continue_: bool = False, resume: str | 
     return writer, loaded.warning()
 
 
-def _load(transcript: Path) -> "Loaded":
+def _load(transcript: Path) -> Loaded:
     from ketch.agent.sessions.load import load_session
 
     try:
@@ -112,7 +112,7 @@ def _restore_instructions(agent: Any, messages: list[Message]) -> None:
             continue
         text = "\n".join(b.text for b in message.content if isinstance(b, TextBlock))
         if text.startswith("<compacted-context>"):
-            prompts += [m.strip("\n") for m in re.findall(r"<user-message>\n(.*?)\n</user-message>", text, re.S)]
+            prompts += [m.strip("\n") for m in re.findall(r"<user-message>\n(.*?)\n</user-message>", text, re.DOTALL)]
         elif text:
             prompts.append(text)
     agent.instructions = prompts

@@ -10,9 +10,9 @@ file contents and would drown the conversation.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ketch.agent.sessions.index import prompt_text
 from ketch.agent.sessions.records import parse_line

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ketch.errors import SessionError
 from ketch.agent.sessions.index import SessionInfo, meta_path, read_info
 from ketch.agent.sessions.lock import SessionBusy, lock_exclusive
 from ketch.agent.sessions.transcript import sessions_dir
+from ketch.errors import SessionError
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -99,7 +99,8 @@ def find_session(home: Path, workspace: Path, ref: str, this_folder_only: bool =
     if not _ID.fullmatch(ref):
         raise SessionError(f"{ref!r} is not a session id (see `ketch sessions list`)")
     here_folder = sessions_dir(home, workspace)
-    here, elsewhere = [], []
+    here: list[SessionRef] = []
+    elsewhere: list[SessionRef] = []
     for path in _matches(here_folder, ref):
         info = _info(path)
         if info is not None:
@@ -118,8 +119,8 @@ def find_session(home: Path, workspace: Path, ref: str, this_folder_only: bool =
         raise SessionError(f"{ref!r} matches {len(candidates)} sessions; give more of the id")
     found = candidates[0]
     if this_folder_only and found not in here:
-        folder = found.info.cwd or "another folder"
-        raise SessionError(f"session {found.session_id} belongs to {folder}, not this folder: resume it "
+        owner = found.info.cwd or "another folder"
+        raise SessionError(f"session {found.session_id} belongs to {owner}, not this folder: resume it "
                            f"from there, or read it with `ketch sessions show {found.session_id}`")
     return found
 

@@ -18,17 +18,16 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ketch.agent import events as ev
 from ketch.agent.sessions.index import SessionInfo, read_info, write_meta
 from ketch.agent.sessions.lock import SessionBusy, lock_exclusive
 from ketch.config.project_store import project_slug  # one slug for a folder's sessions and remembered rules
 from ketch.conversation import block_to_dict
-
-
 
 
 def sessions_dir(home: Path, workspace: Path) -> Path:
@@ -43,7 +42,9 @@ def transcript_path(home: Path, workspace: Path, session_id: str) -> Path:
 def ends_turn(record: dict[str, Any]) -> bool:
     """Whether this record closes a turn: the moment the transcript is made durable."""
     kind = record.get("type")
-    blocks = record.get("content") if isinstance(record.get("content"), list) else []
+    blocks = record.get("content")
+    if not isinstance(blocks, list):
+        blocks = []
     if kind == "assistant":
         return not any(isinstance(b, dict) and b.get("type") == "tool_use" for b in blocks)
     if kind == "user":

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ketch.agent import events as ev
 from ketch.agent.undo.shadow_store import ShadowError, ShadowStore
@@ -55,7 +56,7 @@ class CheckpointLog:
         self.path = path
 
     @classmethod
-    def of(cls, store: ShadowStore) -> "CheckpointLog":
+    def of(cls, store: ShadowStore) -> CheckpointLog:
         return cls(store.git_dir / LOG_NAME)
 
     def _append(self, record: dict[str, Any]) -> None:

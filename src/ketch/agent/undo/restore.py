@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Literal, Union
+from typing import Literal
 
-from ketch.errors import KetchError
 from ketch.agent.undo.checkpoints import CheckpointLog, CheckpointRecord
 from ketch.agent.undo.shadow_store import SYMLINK, Entry, ShadowError, ShadowStore, disk_entry
+from ketch.errors import KetchError
 
-Force = Union[bool, Collection[str]]  # True: overwrite every conflict; a collection: those paths
+Force = bool | Collection[str]  # True: overwrite every conflict; a collection: those paths
 
 
 class NothingToUndo(KetchError):
@@ -108,7 +109,7 @@ class Undo:
         self.workspace = store.workspace
 
     @classmethod
-    def for_workspace(cls, workspace: Path, home: Path) -> "Undo":
+    def for_workspace(cls, workspace: Path, home: Path) -> Undo:
         return cls(ShadowStore.for_workspace(workspace, home))
 
     # -- what there is ----------------------------------------------------------------------

@@ -18,10 +18,10 @@ import hashlib
 import os
 import stat
 import subprocess
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ketch.errors import KetchError
 
@@ -160,7 +160,7 @@ class ShadowStore:
         self._tree_cache: tuple[tuple[int, int, int], str] | None = None  # (index stat, tree)
 
     @classmethod
-    def for_workspace(cls, workspace: Path, home: Path) -> "ShadowStore":
+    def for_workspace(cls, workspace: Path, home: Path) -> ShadowStore:
         real = Path(os.path.realpath(workspace))
         return cls(real, shadow_dir(home, real))
 
@@ -203,7 +203,7 @@ class ShadowStore:
         try:
             proc = subprocess.run(
                 [_git(), *self._config_args(), *args], input=stdin, capture_output=True,
-                env=self._git_env(), cwd=self.workspace, timeout=GIT_TIMEOUT_S,
+                env=self._git_env(), cwd=self.workspace, timeout=GIT_TIMEOUT_S, check=False,
             )
         except FileNotFoundError:
             raise ShadowError("git is not installed, so ketch cannot take snapshots for undo") from None
@@ -229,7 +229,7 @@ class ShadowStore:
         try:
             proc = subprocess.run(
                 [_git(), "init", "-q", "--bare", "--template=", "--object-format=sha1", str(self.git_dir)],
-                capture_output=True, env=env, timeout=GIT_TIMEOUT_S,
+                capture_output=True, env=env, timeout=GIT_TIMEOUT_S, check=False,
             )
         except FileNotFoundError:
             raise ShadowError("git is not installed, so ketch cannot take snapshots for undo") from None

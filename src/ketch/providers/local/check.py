@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 from ketch.errors import KetchError
 from ketch.localmodels.install_hint import PORTABLE_CMAKE_ARGS
@@ -38,14 +39,21 @@ class BuildCheckError(KetchError):
     """The build crashed or failed on this machine; `str()` says what happened and what to do."""
 
 
-def helper_process(module: str) -> dict:
+class HelperArgs(TypedDict):
+    """subprocess.Popen/run keyword arguments for a helper child."""
+
+    args: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+def helper_process(module: str) -> HelperArgs:
     """Popen arguments for a ketch module run as a helper child: `python -m MODULE` started in
     the folder ketch itself is imported from, so the module path resolves to this ketch and never
     to a `ketch/` in the user's project (`-m` puts the working folder first on sys.path); and an
     environment without credentials (DESIGN.md §5.7)."""
-    from ketch.security.sandbox.env import child_env
-
     import ketch
+    from ketch.security.sandbox.env import child_env
 
     return {"args": [sys.executable, "-m", module], "cwd": str(Path(ketch.__file__).resolve().parent.parent),
             "env": child_env()}
@@ -98,7 +106,8 @@ def check_build(model_path: Path, *, force: bool = False) -> bool:
     helper = helper_process("ketch.providers.local.check")
     helper["args"].append(str(model_path.resolve()))
     try:
-        proc = subprocess.run(**helper, capture_output=True, text=True, timeout=CHECK_TIMEOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(**helper, capture_output=True, text=True, timeout=CHECK_TIMEOUT, stdin=subprocess.DEVNULL,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise BuildCheckError(f"llama.cpp did not finish a {len(_PROMPT.split())}-word test completion on "
                               f"{model_path.name} in {CHECK_TIMEOUT:.0f} s") from None
@@ -124,6 +133,7 @@ def _child(model_path: str) -> int:
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_batch=128, verbose=False)
     try:
         out = llm.create_completion(prompt=_PROMPT, max_tokens=4, temperature=0.0)
+        assert isinstance(out, dict)  # not streamed: one response, not an iterator of chunks
         print(json.dumps({"text": out["choices"][0]["text"]}))
     finally:
         llm.close()

@@ -21,7 +21,7 @@ grammar now enforces (providers/local/provider.py).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -33,7 +33,7 @@ MAX_TOOL_DESCRIPTION = 160
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
 
 
-@lru_cache(maxsize=None)
+@cache
 def prompt_text(name: str) -> str:
     """A prompt fragment from package data (ketch/prompts/NAME)."""
     return (resources.files("ketch") / "prompts" / name).read_text(encoding="utf-8").strip()
@@ -156,7 +156,7 @@ def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[Tool
             call = calls.get(block.tool_use_id)
             verb = "failed" if block.is_error else "returned"
             key = _call_key(call) if call is not None else None
-            if key is not None and shown.get(key) == block.content and len(block.content) > 200:
+            if call is not None and key is not None and shown.get(key) == block.content and len(block.content) > 200:
                 parts.append(f"{call.name} {verb} the same text as the first time (above).")
             else:
                 parts.append(f"{call.name if call else 'The tool'} {verb}:\n{block.content}")

@@ -25,8 +25,9 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 KEEP = 8  # state files kept; one is ~10-30 MB for a 0.5-1.5B model and a ~500-token prefix
 MIN_PREFIX = 32  # tokens: below this, evaluating is as quick as loading a file

@@ -31,12 +31,13 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from ketch.conversation import Block, Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.localmodels.profile import DEFAULT_CONTEXT, context_size
-from ketch.conversation import Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
 from ketch.providers.local.format import chat_messages, repeated_failure, repeated_look, reply_schema
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
@@ -172,7 +173,7 @@ class LocalProvider:
                                  system_role=loaded.system_role)
         try:
             rendered = loaded.formatter(messages=messages)
-        except Exception as exc:  # jinja2 errors: the template rejected this conversation's shape
+        except Exception as exc:  # noqa: BLE001 - jinja2's errors: the template rejected this conversation's shape
             raise ProviderError(f"the model's chat template failed: {exc}", kind="bad_request") from None
         with loaded.lock:
             self._warm_prefix(loaded, path, n_ctx, rendered, request, structured)
@@ -190,7 +191,8 @@ class LocalProvider:
             messages = chat_messages(request.system, [Message("user", [TextBlock(text)])], request.tools,
                                      structured=structured, system_role=loaded.system_role)
             prompt = loaded.formatter(messages=messages).prompt
-            return llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+            prefix: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+            return prefix
 
         tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
         try:
@@ -211,7 +213,7 @@ class LocalProvider:
         written, loaded.prefix_evaluated = min(loaded.prefix_evaluated, reused), 0  # evaluated for this request
         kwargs: dict[str, Any] = {}
         if structured:
-            from llama_cpp import LlamaGrammar
+            from llama_cpp.llama_grammar import LlamaGrammar  # where it is defined: `llama_cpp` re-exports it
 
             if _opens_task(request):
                 schema = reply_schema(request.tools, answer=False, only=FIRST_REPLY_TOOLS)
@@ -245,6 +247,7 @@ class LocalProvider:
             if stream is not None:
                 stream.close()  # also when the loop was cut or the consumer stopped reading
         cut_off = finish == "length"
+        content: list[Block]
         if looped is not None:
             content, stop_reason = [TextBlock((answer.text if structured else raw)[:looped].rstrip())], "end_turn"
         elif structured:

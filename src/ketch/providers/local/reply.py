@@ -91,9 +91,10 @@ def _is_pair(raw: str, i: int) -> bool:
 
 def _decode_u(raw: str, i: int) -> str:
     if _is_pair(raw, i):
-        return json.loads('"' + raw[i:i + 12] + '"')
+        pair: str = json.loads('"' + raw[i:i + 12] + '"')
+        return pair
     try:
-        char = json.loads('"' + raw[i:i + 6] + '"')
+        char: str = json.loads('"' + raw[i:i + 6] + '"')
     except ValueError:
         return "\ufffd"
     return "\ufffd" if 0xD800 <= ord(char) < 0xE000 else char  # a lone surrogate half

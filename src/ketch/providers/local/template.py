@@ -8,7 +8,8 @@ at what came out. Pure: `render` is the loaded template (llama_cpp's Jinja2ChatF
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Render = Callable[..., Any]  # Jinja2ChatFormatter: render(messages=[...]) -> object with .prompt
 _MARK = "ketch-system-probe-7f3a"
@@ -20,7 +21,7 @@ def supports_system_role(render: Render) -> bool:
     probe = [{"role": "system", "content": _MARK}, {"role": "user", "content": "hi"}]
     try:
         rendered = render(messages=probe)
-    except Exception:  # jinja2 errors and the template's own raise_exception (a ValueError)
+    except Exception:  # noqa: BLE001 - jinja2's errors and the template's own raise_exception (a ValueError)
         return False
     prompt = getattr(rendered, "prompt", rendered)
     return isinstance(prompt, str) and _MARK in prompt

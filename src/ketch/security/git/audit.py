@@ -126,7 +126,7 @@ def _audit_hooks(folder: Path, since_ns: int) -> list[str]:
         return notes
     for name in names:
         path = folder / name
-        if name.endswith(".sample") or name.endswith(QUARANTINE_SUFFIX) or not _changed_since(path, since_ns):
+        if name.endswith((".sample", QUARANTINE_SUFFIX)) or not _changed_since(path, since_ns):
             continue
         notes += _quarantine(path, "a hook written by a sandboxed command")
     return notes
@@ -172,8 +172,8 @@ def _quarantine(path: Path, why: str) -> list[str]:
             os.unlink(aside)
         os.rename(path, aside)
     except OSError as exc:
-        return [f"ketch: {path} was written by this command and {why}; it could not be moved aside ({exc}). "
-                "Remove it before you run git there."]
+        return [(f"ketch: {path} was written by this command and {why}; it could not be moved aside ({exc}). "
+                 "Remove it before you run git there.")]
     return [f"ketch: moved {path} aside to {aside.name}: {why} (git there would run it outside the sandbox)."]
 
 
@@ -194,8 +194,8 @@ def audit_after_command(before: GitPlaces, roots: list[Path], home: Path, since_
     after = discover(roots, home, bounded=False)
     known = set(before.git_dirs)
     notes = audit_new_repositories(after.git_dirs, after.pointers, known, since_ns)
-    for git_dir in sorted(known):
-        notes += _audit_worktree_admins(git_dir, since_ns)
+    for known_dir in sorted(known):
+        notes += _audit_worktree_admins(known_dir, since_ns)
     reached: set[Path] = set()
     for pointer in sorted(after.pointers | before.pointers):
         git_dir = _pointer_target(pointer)

@@ -175,7 +175,7 @@ def read_gitdir_pointer(pointer: Path) -> Path | None:
     return Path(os.path.normpath(os.path.join(pointer.parent, target)))
 
 
-def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "ConfigValues",
+def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: ConfigValues,
                  roots: list[Path]) -> None:
     """A `.git` entry: a folder (or a link to one) is the git folder; a file points to it."""
     try:
@@ -198,7 +198,7 @@ def _add_pointer(places: GitPlaces, pointer: Path, home: Path, global_values: "C
 
 
 def _add_git_dir(places: GitPlaces, git_dir: Path, worktree: Path | None, home: Path,
-                 global_values: "ConfigValues", roots: list[Path], hops: int = 0, shared: bool = False) -> None:
+                 global_values: ConfigValues, roots: list[Path], hops: int = 0, shared: bool = False) -> None:
     """A git folder's own config and hooks, its common folder's, and what their config names.
 
     `shared`: linked worktrees keep their admin folders under its worktrees/ and commit there.

@@ -21,7 +21,7 @@ class CommandRunner(Protocol):
         timeout_s: float,
         cancel: threading.Event | None = None,
         max_output_chars: int = 30000,
-    ) -> "CommandResult":
+    ) -> CommandResult:
         ...
 
 

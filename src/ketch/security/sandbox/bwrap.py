@@ -25,25 +25,33 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from ketch.errors import SandboxUnavailable
 from ketch.security.git.audit import audit_after_command
 from ketch.security.protected import sandbox_entries
+from ketch.security.sandbox.base import CommandResult
 from ketch.security.sandbox.env import child_env, sandbox_env
-from ketch.errors import SandboxUnavailable
 from ketch.security.sandbox.hints import network_hint
 from ketch.security.sandbox.limits import Cgroups, Enforcement, apply_rlimits, enforcement
 from ketch.security.sandbox.mounts import CallPlan, Planner, static_args
 from ketch.security.sandbox.policy import SandboxLimits, SandboxPolicy
 from ketch.security.sandbox.probe import OPT_OUT, Bwrap, probe
+from ketch.security.sandbox.process import cap_output, run_unsandboxed, supervise
 from ketch.security.sandbox.proxy import Proxy
 from ketch.security.sandbox.quarantine import quarantine
-from ketch.security.sandbox.runtime import Runtime, forget_calls, make_runtime, now, record_call, remove_runtime, restore_link
-from ketch.security.sandbox.process import cap_output, run_unsandboxed, supervise
+from ketch.security.sandbox.runtime import (
+    Runtime,
+    forget_calls,
+    make_runtime,
+    now,
+    record_call,
+    remove_runtime,
+    restore_link,
+)
 from ketch.security.sandbox.seccomp import filter_fd, machine, unix_socket_filter
 from ketch.security.sandbox.tripwire import Tripwire
-from ketch.security.sandbox.base import CommandResult
 
 __all__ = [
     "Sandbox", "SandboxLimits", "SandboxPolicy", "SandboxUnavailable", "cap_output", "child_env",
@@ -74,7 +82,7 @@ class _Core:
         self.cgroups = Cgroups()
         self.suspects: dict[Path, int] = {}  # missing protected path -> calls in flight watching it
         self.seccomp: bytes | None = None  # the socket-family filter (unix sockets only if the user allowed them)
-        self.finalizer: weakref.finalize | None = None
+        self.finalizer: weakref.finalize[[Path, Proxy | None], _Core] | None = None
         self.proxy: Proxy | None = None
         self.tripwire = Tripwire()
 
@@ -180,7 +188,7 @@ class Sandbox:
         assert self._core.runtime is not None
         return self._core.runtime.state
 
-    def read_only(self) -> "Sandbox":
+    def read_only(self) -> Sandbox:
         """The same sandbox with nothing writable: for read-only programs such as rg."""
         view = Sandbox.__new__(Sandbox)
         view.policy, view._core, view._writable = self.policy, self._core, False

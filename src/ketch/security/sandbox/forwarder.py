@@ -50,8 +50,8 @@ def main() -> None:
             os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
     threading.Thread(target=_serve, args=(listener, channel), daemon=True).start()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, frame: os.kill(pid, signum))
+    for forwarded in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(forwarded, lambda signum, frame: os.kill(pid, signum))
     while True:
         try:
             _, status = os.waitpid(pid, 0)

@@ -21,9 +21,9 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ketch.security.sandbox.policy import SandboxLimits
 from ketch.security.sandbox.runtime import pid_alive
@@ -189,7 +189,7 @@ def find_parents(cgroup_text: str, mountinfo_text: str) -> tuple[dict[str, Path]
     """
     own: dict[str, str] = {}
     for line in cgroup_text.splitlines():
-        hier, _, rest = line.partition(":")
+        _hierarchy, _, rest = line.partition(":")
         controllers, _, path = rest.partition(":")
         own[controllers] = path
     v1: dict[str, Path] = {}
@@ -205,9 +205,9 @@ def find_parents(cgroup_text: str, mountinfo_text: str) -> tuple[dict[str, Path]
         elif fstype == "cgroup" and root == "/":
             for controller in ("pids", "memory"):
                 if controller in options:
-                    path = next((p for c, p in own.items() if controller in c.split(",")), None)
-                    if path is not None:
-                        v1[controller] = mountpoint / path.lstrip("/")
+                    own_path = next((p for c, p in own.items() if controller in c.split(",")), None)
+                    if own_path is not None:
+                        v1[controller] = mountpoint / own_path.lstrip("/")
     if "pids" in v1:
         return v1, False, "cgroup v1"
     if v2_mount is not None and "" in own:

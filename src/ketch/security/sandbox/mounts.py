@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
 
 from ketch.security.git.places import GitPlaces
 from ketch.security.protected import SandboxEntries

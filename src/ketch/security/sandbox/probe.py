@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ketch.errors import SandboxUnavailable
 
@@ -85,7 +84,7 @@ def probe(requested: str | None, trial_argv: TrialArgv) -> Bwrap:
 def _probe(requested: str | None, trial_argv: TrialArgv) -> Bwrap:
     path = locate(requested)
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S)
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SandboxUnavailable(f"bubblewrap at {path} cannot be run ({exc}); reinstall it, {OPT_OUT}.") from None
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out.stdout + out.stderr)
@@ -98,7 +97,7 @@ def _probe(requested: str | None, trial_argv: TrialArgv) -> Bwrap:
     argv = trial_argv(bwrap) + ["--", "true"]
     try:
         trial = subprocess.run(argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
-                               stdin=subprocess.DEVNULL, cwd="/")
+                               stdin=subprocess.DEVNULL, cwd="/", check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SandboxUnavailable(f"bubblewrap could not start a sandbox ({exc}); {OPT_OUT}.") from None
     if trial.returncode != 0:

@@ -13,11 +13,12 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
-from ketch.security.sandbox.env import child_env
 from ketch.security.sandbox.base import CommandResult
+from ketch.security.sandbox.env import child_env
 
 _CANCEL_POLL_S = 0.05
 

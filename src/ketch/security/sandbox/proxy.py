@@ -53,8 +53,7 @@ def normalize_host(raw: str) -> str | None:
             return "[" + str(ipaddress.IPv6Address(host[1:-1])) + "]"
         except ValueError:
             return None
-    if host.endswith("."):
-        host = host[:-1]
+    host = host.removesuffix(".")
     if not _NAME.match(host) or len(host) > 253:
         return None
     return host
@@ -135,7 +134,7 @@ def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise Decision("502 Bad Gateway", f"cannot resolve {host}: {exc}") from None
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]  # str: typed str | int
 
 
 @dataclass

@@ -30,7 +30,7 @@ import errno
 import os
 import platform
 import struct
-from functools import lru_cache
+from functools import cache
 
 # struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6]
 _NR, _ARCH, _ARG0_LOW = 0, 4, 16  # args[0]'s low 32 bits on a little-endian machine
@@ -101,7 +101,7 @@ def machine() -> str | None:
     return name if name in _ABIS else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def unix_socket_filter(machine_name: str, allow_unix: bool = False) -> bytes:
     """The compiled filter for `machine_name` (a key of _ABIS).
 

@@ -15,8 +15,12 @@ import os
 import select
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 _IN_MOVED_TO = 0x00000080
 _IN_CREATE = 0x00000100
@@ -26,10 +30,10 @@ _IN_NONBLOCK = 0o4000
 _IN_CLOEXEC = 0o2000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then `len` bytes of NUL-padded name
 
-_libc = None
+_libc: ctypes.CDLL | None = None
 
 
-def _lib():  # type: ignore[no-untyped-def]
+def _lib() -> ctypes.CDLL:
     """libc through ctypes, loaded on the first call only (ctypes costs a few ms to import)."""
     global _libc
     if _libc is None:
@@ -53,12 +57,12 @@ class Tripwire:
         self._fd = -1
         self._unavailable = False
         self._names: dict[int, dict[bytes, Path]] = {}  # wd -> name -> suspect path
-        self._calls: dict[int, tuple[frozenset[Path], Callable[[Path], None], list[Path]]] = {}
+        self._calls: dict[int, tuple[frozenset[Path], Callable[[Path], object], list[Path]]] = {}
         self._next = 0
         self._stop_r = self._stop_w = -1
         self._thread: threading.Thread | None = None
 
-    def watch(self, suspects: list[Path], on_trip: Callable[[Path], None]) -> int:
+    def watch(self, suspects: list[Path], on_trip: Callable[[Path], object]) -> int:
         """Start reacting to `suspects` for one call (before it starts); returns its ticket."""
         with self._lock:
             self._next += 1
@@ -122,7 +126,7 @@ class Tripwire:
             for trip, path in self._hits(data):
                 trip(path)
 
-    def _hits(self, data: bytes) -> list[tuple[Callable[[Path], None], Path]]:
+    def _hits(self, data: bytes) -> list[tuple[Callable[[Path], object], Path]]:
         hits = []
         offset = 0
         with self._lock:

@@ -28,8 +28,19 @@ from ketch.security.shell.match import exact_matches, prefix_matches, wildcard_m
 from ketch.security.shell.readonly import assignment_is_harmless, is_read_only
 from ketch.security.shell.types import Redirect, ShellAnalysis, SimpleCommand, Word
 
-__all__ = ["Redirect", "SimpleCommand", "ShellAnalysis", "Word", "analyze", "assignment_is_harmless", "is_read_only",
-           "runs_arbitrary_code", "prefix_matches", "exact_matches", "wildcard_matches"]
+__all__ = [
+    "Redirect",
+    "ShellAnalysis",
+    "SimpleCommand",
+    "Word",
+    "analyze",
+    "assignment_is_harmless",
+    "exact_matches",
+    "is_read_only",
+    "prefix_matches",
+    "runs_arbitrary_code",
+    "wildcard_matches",
+]
 
 MAX_LENGTH = 10_000
 MAX_COMMANDS = 50

@@ -9,7 +9,7 @@ resolves and decides like the file tools. A prefix rule with no option list fail
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ketch.security.shell import git_rules
 from ketch.security.shell import programs as progs

@@ -9,7 +9,8 @@ commands (that is `walk.py`'s job).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ketch.security.shell.syntax import Source
 from ketch.security.shell.types import ShellAnalysis
@@ -25,7 +26,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 _BRACE_CLOSE_AFTER = re.compile(rb"(?:[;&\n)}]|(?:^|[\s;&])(?:fi|done|esac))[ \t]*$")
 _SCANNED_LEAVES = frozenset({"word", "regex", "extglob_pattern", "string_content"})
 _HIDDEN = re.compile(r"\$[({\[]|`")
-_BACKQUOTED = re.compile(r"`((?:[^`\\]|\\.)*)`", re.S)
+_BACKQUOTED = re.compile(r"`((?:[^`\\]|\\.)*)`", re.DOTALL)
 
 
 class Checker:

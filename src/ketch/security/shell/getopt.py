@@ -86,15 +86,15 @@ def parse(words: list[Word], start: int, spec: Spec) -> Parsed:
         consumed_next = False
         while j < len(value):
             ch = value[j]
-            kind = spec.short.get(ch)
-            if kind is None:
+            short_kind = spec.short.get(ch)
+            if short_kind is None:
                 out.unknown.append("-" + ch)
                 out.options.append(("-" + ch, None))
                 j += 1
-            elif kind == NONE:
+            elif short_kind == NONE:
                 out.options.append(("-" + ch, None))
                 j += 1
-            elif kind == OPTIONAL:
+            elif short_kind == OPTIONAL:
                 out.options.append(("-" + ch, value[j + 1:] or None))
                 break
             else:

@@ -191,6 +191,4 @@ def git_runs_code(words: list[Word]) -> bool:
         return True
     if sub == "bisect" and args and args[0].value == "run":
         return True
-    if sub == "config" and any(w.value in ("-e", "--edit") for w in args):
-        return True
-    return False
+    return sub == "config" and any(w.value in ("-e", "--edit") for w in args)

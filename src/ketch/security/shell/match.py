@@ -43,13 +43,12 @@ def _words(cmd: SimpleCommand, deny: bool = False) -> list[Word]:
 
 def prefix_matches(rule_prefix: str, cmd: SimpleCommand, *, deny: bool = False) -> bool:
     """Are the rule's words the first words of argv? (`npm run test` vs `npm run testing`: no.)"""
-    rule = rule_prefix[:-2] if rule_prefix.endswith(":*") else rule_prefix
+    rule = rule_prefix.removesuffix(":*")
     wanted = split_rule(rule)
     if not wanted:
         return deny
     words = _words(cmd, deny)
-    i = 0
-    for expected in wanted:
+    for i, expected in enumerate(wanted):
         if i >= len(words):
             return False
         word = words[i]
@@ -60,7 +59,6 @@ def prefix_matches(rule_prefix: str, cmd: SimpleCommand, *, deny: bool = False) 
             return False
         elif word.may_split:
             return True  # it could expand to every remaining word of the rule
-        i += 1
     return True
 
 

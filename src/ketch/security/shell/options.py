@@ -12,12 +12,18 @@ added in a later version) is not auto-allowed (DESIGN.md §5.8).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Union
+from typing import Final, Literal
 
-FLAG, VALUE, READ, WRITE, OPTIONAL = "flag", "value", "read", "write", "optional"
-Validator = Callable[[str], Union[str, None]]  # a value's problem, or None
-Meaning = Union[Literal["flag", "value", "read", "write", "optional"], Validator]
+FLAG: Final = "flag"
+VALUE: Final = "value"
+READ: Final = "read"
+WRITE: Final = "write"
+OPTIONAL: Final = "optional"
+Validator = Callable[[str], str | None]  # a value's problem, or None
+Meaning = Literal["flag", "value", "read", "write", "optional"] | Validator
+_KINDS: dict[str, Meaning] = {FLAG: FLAG, VALUE: VALUE, READ: READ, WRITE: WRITE, OPTIONAL: OPTIONAL}
 
 
 @dataclass
@@ -29,13 +35,13 @@ class Check:
     writes: list[str] = field(default_factory=list)   # files the command line names as outputs
     creates: list[str] = field(default_factory=list)  # what `mkdir`/`touch` make: fine inside the roots
 
-    def refuse(self, problem: str) -> "Check":
+    def refuse(self, problem: str) -> Check:
         if self.problem is None:
             self.problem = problem
         return self
 
 
-def table(**groups: str | Meaning) -> dict[str, Meaning]:
+def table(**groups: str | tuple[Validator, str]) -> dict[str, Meaning]:
     """`table(flag="-x --exitfirst", value="-k")` -> {"-x": FLAG, ...}; a validator
     group is passed as `name=(validator, "-p")`."""
     out: dict[str, Meaning] = {}
@@ -44,7 +50,7 @@ def table(**groups: str | Meaning) -> dict[str, Meaning]:
             validator, names = spec
             out.update({n: validator for n in names.split()})
         else:
-            out.update({n: kind for n in str(spec).split()})  # type: ignore[misc]
+            out.update({n: _KINDS[kind] for n in spec.split()})  # the keyword is the kind: flag=, value=...
     return out
 
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import glob
 import os
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from ketch.security.protected import LazyProtectedSet, ProtectedSet
 from ketch.security.shell.types import Word
@@ -168,10 +170,10 @@ def glob_matches(pattern: str, cwds: list[str]) -> list[str] | None:
         return None
     out: dict[str, None] = {}
     for cwd in cwds:
+        if sys.version_info < (3, 11):  # no include_hidden: do not guess
+            return None
         try:
             found = glob.glob(pattern, root_dir=cwd, include_hidden=True)
-        except TypeError:  # Python 3.10 has no include_hidden: do not guess
-            return None
         except (OSError, ValueError, re.error):
             return None
         for match in found[: MAX_GLOB_MATCHES + 1]:

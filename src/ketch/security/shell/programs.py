@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import re
 
-from ketch.security.shell.options import (FLAG, OPTIONAL, READ, VALUE, WRITE, Check, Grammar, no_positionals,
-                                          reads_paths, scan, table)
+from ketch.security.shell.options import (
+    Check,
+    Grammar,
+    no_positionals,
+    reads_paths,
+    scan,
+    table,
+)
 
 # -- python: pytest, unittest, tox, nox ---------------------------------------------------------
 

@@ -9,10 +9,16 @@ options are left off, and options that name an output are writes (decided like a
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
-from ketch.security.shell.options import (FLAG, OPTIONAL, READ, VALUE, WRITE, Check, Grammar, no_positionals,
-                                          reads_paths, scan, table)
+from ketch.security.shell.options import (
+    Check,
+    Grammar,
+    no_positionals,
+    reads_paths,
+    scan,
+    table,
+)
 
 # -- make ----------------------------------------------------------------------------------------
 

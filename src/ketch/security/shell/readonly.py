@@ -10,7 +10,7 @@ option it could be, unless the program has no dangerous option at all.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ketch.security.shell.checks import RISKY_LOWER_VARS
 from ketch.security.shell.getopt import NONE, OPTIONAL, REQUIRED, Spec, long_option_used, parse, short_cluster_has

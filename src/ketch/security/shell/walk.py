@@ -9,7 +9,9 @@ source span.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from ketch.security.shell.checks import REGION_TYPES, Checker
@@ -139,7 +141,7 @@ class Walker:
         if not targets:
             self.analysis.add_problem("parse error")
             return None, []
-        if any(b.start_byte == a.end_byte for a, b in zip(targets, targets[1:])):
+        if any(b.start_byte == a.end_byte for a, b in pairwise(targets)):
             self.analysis.add_problem("parse error")  # one word to bash, split by the grammar
         target = self.word(targets[0])
         if op in (">&", "<&"):
@@ -176,8 +178,8 @@ class Walker:
         text = self.src.slice(text_node or node).strip()
         self.commands.append(RawCommand(words, assignments, redirects, text, node.start_byte))
 
-    def command(self, node: Any, inherited: list[Redirect], depth: int, extra: list[Any] = (),
-                own: list[Redirect] = (), text_node: Any | None = None, outer: list[Any] = ()) -> None:
+    def command(self, node: Any, inherited: list[Redirect], depth: int, extra: Sequence[Any] = (),
+                own: Sequence[Redirect] = (), text_node: Any | None = None, outer: Sequence[Any] = ()) -> None:
         assignments, pieces, redirect_nodes = [], list(extra), []
         for i, child in enumerate(node.children):
             field_name = node.field_name_for_child(i)

@@ -235,10 +235,11 @@ def decode_ansi_c(body: str) -> str | None:
             continue
         if e in "01234567":
             m = re.match(r"[0-7]{1,3}", body[i + 1:])
-            code, i = int(m.group(), 8) & 0xFF, i + 1 + len(m.group())  # type: ignore[union-attr]
+            assert m is not None  # e is an octal digit
+            code, i = int(m.group(), 8) & 0xFF, i + 1 + len(m.group())
         elif e in "xuU":
             limit = {"x": 2, "u": 4, "U": 8}[e]
-            m = re.match(r"[0-9A-Fa-f]{1,%d}" % limit, body[i + 2:])
+            m = re.match(rf"[0-9A-Fa-f]{{1,{limit}}}", body[i + 2:])
             if not m:
                 out.append("\\" + e)
                 i += 2

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ketch.security.shell.getopt import NONE, OPTIONAL, REQUIRED, Parsed, Spec, parse
 from ketch.security.shell.types import Word

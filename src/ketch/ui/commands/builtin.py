@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ketch.terminal_text import printable as clean
 from ketch.ui.commands.registry import SlashCommand
 from ketch.ui.render import human
-from ketch.ui.textstream import clean
 
 INIT_PROMPT = (
     "Please study this project and write an AGENTS.md file at its root for future coding agents: "
@@ -47,7 +47,7 @@ def _model(repl: Any, arg: str) -> None:
         return
     try:
         repl.wiring.switch_model(repl.agent, arg)  # the composition root builds the new provider
-    except Exception as exc:  # ConfigError, ValueError: a one-line problem the user can fix
+    except Exception as exc:  # noqa: BLE001 - ConfigError, ValueError...: a one-line problem the user can fix
         repl.r.error(f"cannot switch to {arg}: {exc}")
         return
     repl.r.info(f"model: {repl.agent.config.provider_name}:{repl.agent.config.model}")
@@ -93,8 +93,8 @@ def _permissions(repl: Any, arg: str) -> None:
 
     workspace = repl.agent.config.workspace
     remembered = remembered_rules(workspace)
-    for kind, rules in remembered.items():
-        repl.r.line(f"  remembered for this project ({kind}): {clean(', '.join(rules))}")
+    for kind, kept in remembered.items():
+        repl.r.line(f"  remembered for this project ({kind}): {clean(', '.join(kept))}")
     if remembered:
         repl.r.info(f"  (kept in {clean(str(remembered_path(workspace)))})")
     repl.r.info("  /permissions allow|ask|deny RULE adds for this session; /permissions remove RULE removes")

@@ -7,8 +7,9 @@ into "send this text to the model".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ketch.ui.commands.registry import Registry, SlashCommand
 

@@ -5,8 +5,9 @@ A handler gets the running REPL and the text after the command name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass

@@ -32,8 +32,8 @@ def _context(repl: Any, arg: str) -> None:
 
 
 def _undo(repl: Any, arg: str) -> None:
-    from ketch.agent.undo.shadow_store import ShadowError
     from ketch.agent.undo.restore import NothingToUndo, Undo
+    from ketch.agent.undo.shadow_store import ShadowError
 
     undo = Undo.for_workspace(repl.agent.config.workspace, repl.home)
     try:
@@ -66,10 +66,10 @@ def _rewind(repl: Any, arg: str) -> None:
 
     Every prompt is offered; files come into it only when a turn from there on changed some.
     """
-    from ketch.agent.undo.rewind_points import files_to_undo, rewind_points
-    from ketch.ui.session_render import one_line
-    from ketch.agent.undo.shadow_store import ShadowError
     from ketch.agent.undo.restore import NothingToUndo, Undo
+    from ketch.agent.undo.rewind_points import files_to_undo, rewind_points
+    from ketch.agent.undo.shadow_store import ShadowError
+    from ketch.ui.session_render import one_line
 
     undo = Undo.for_workspace(repl.agent.config.workspace, repl.home)
     try:
@@ -115,8 +115,8 @@ def _rewind(repl: Any, arg: str) -> None:
 
 def _rewind_files(repl: Any, undo: Any, seq: int) -> bool:
     """Restore the files to before checkpoint `seq`; False when that failed (nothing else to do)."""
-    from ketch.agent.undo.shadow_store import ShadowError
     from ketch.agent.undo.restore import NothingToUndo
+    from ketch.agent.undo.shadow_store import ShadowError
 
     try:
         plan = undo.plan(seq, repl.agent.session_id)
