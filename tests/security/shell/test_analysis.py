@@ -376,6 +376,7 @@ def test_ordinary_reading_is_read_only(command):
     # sed
     "sed -i s/a/b/ f", "sed -ni p f", "sed --in-place p f", "sed --in p f", "sed 's/a/b/e' f",
     "sed 's/a/b/w out' f", "sed 1w out f", "sed e f", "sed -f script f", "sed -n 's/[/]/g#/e' f",
+    "sed '\\' f", "sed -n '1,\\' f", "sed -n '1p;\\' f",  # an address cut after its backslash (crashed the gate)
     # git
     "git -c core.pager=sh log", "git --config-env=core.pager=X log", "git -C /tmp status",
     "git --git-dir=x log", "git --work-tree=x status", "git -p log", "git --exec-path=/x status",

@@ -24,6 +24,7 @@ _SPEC = Spec({"n": NONE, "e": REQUIRED, "f": REQUIRED, "i": OPTIONAL, "l": REQUI
 
 _NO_ARG = set("=dDgGhHnNpPxzF")
 _ADDRESS_NUMBER = re.compile(r"[0-9]+(~[0-9]+)?")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass
@@ -67,15 +68,146 @@ def scan_script(script: str) -> tuple[bool, bool] | None:
 
 
 def _scan(script: str, brackets: bool) -> tuple[bool, bool] | None:
-    s, i, n = script, 0, len(script)
-    runs = writes = False
+    return _SedScanner(script, brackets).scan()
 
-    def skip_ws(k: int) -> int:
-        while k < n and s[k] in " \t":
-            k += 1
+
+class _SedScanner:
+    """One reading of a sed script, command by command, as GNU sed parses it.
+
+    `pos` is where reading goes on; `brackets` says whether a `[...]` inside a regex hides the
+    delimiter (GNU sed) or not (other seds). Every helper returns an index, or -1 when the
+    script is not understood.
+    """
+
+    def __init__(self, script: str, brackets: bool) -> None:
+        self.s, self.n, self.brackets = script, len(script), brackets
+        self.pos = 0
+        self.runs = self.writes = False
+
+    def scan(self) -> tuple[bool, bool] | None:
+        s, n = self.s, self.n
+        while True:
+            while self.pos < n and s[self.pos] in " \t\n;":
+                self.pos += 1
+            if self.pos >= n:
+                return self.runs, self.writes
+            if s[self.pos] == "#":
+                self.pos = self._line_end(self.pos)
+                continue
+            j = self._addresses(self.pos)
+            if j < 0:
+                return None
+            j = self._skip_ws(j)
+            while j < n and s[j] == "!":
+                j = self._skip_ws(j + 1)
+            if j >= n:
+                return None
+            command = s[j]
+            self.pos = j + 1
+            ended = self._command(command)
+            if ended is None:
+                return None
+            if ended:
+                continue
+            self.pos = self._skip_ws(self.pos)
+            if self.pos < n and s[self.pos] not in ";\n}#":
+                return None
+
+    def _command(self, c: str) -> bool | None:
+        """Read the arguments of command `c`: True when it ran to the end of its line (or is a brace),
+        False when a separator must follow, None when it is not understood."""
+        s, n = self.s, self.n
+        i = self.pos
+        if c in "{}":
+            return True
+        if c in _NO_ARG:
+            return False
+        if c in "qQlL":
+            i = self._skip_ws(i)
+            while i < n and s[i].isdigit():
+                i += 1
+        elif c in ":btTv":
+            if c == ":" and self._skip_ws(i) >= n:
+                return None
+            while i < n and s[i] not in "\n;":
+                i += 1
+        elif c in "aic":
+            while i < n and s[i] != "\n":  # text runs to the end of the line...
+                i += 2 if s[i] == "\\" else 1  # ...and escaped newlines continue it
+            self.pos = i
+            return True
+        elif c in "rRwWe":
+            self.writes = self.writes or c in "wW"
+            self.runs = self.runs or c == "e"
+            self.pos = self._line_end(i)
+            return True
+        elif c in "sy":
+            if i >= n or s[i] in "\n\\[]":
+                return None
+            delim = s[i]
+            end1 = self._regex_end(i + 1, delim, c == "s")
+            end2 = self._regex_end(end1 + 1, delim, False) if end1 >= 0 else -1
+            if end2 < 0:
+                return None
+            i = end2 + 1
+            if c == "s":
+                i = self._s_flags(i)
+        else:
+            return None
+        self.pos = i
+        return False
+
+    def _s_flags(self, i: int) -> int:
+        """The flags after s///: `e` runs the pattern space, `w FILE` writes (to the end of the line)."""
+        s, n = self.s, self.n
+        while i < n and s[i] in "gpiImMe0123456789w":
+            if s[i] == "e":
+                self.runs = True
+            if s[i] == "w":
+                self.writes = True
+                return self._line_end(i)
+            i += 1
+        return i
+
+    def _addresses(self, k: int) -> int:
+        """After an optional address or `addr1,addr2` / `addr1,+N` / `addr1,~N` range."""
+        s, n = self.s, self.n
+        j = self._address(k)
+        if j < 0 or j == k:
+            return j
+        j = self._skip_ws(j)
+        if j < n and s[j] == ",":
+            j = self._skip_ws(j + 1)
+            if j < n and s[j] in "+~":
+                m = _DIGITS.match(s, j + 1)
+                return m.end() if m else -1
+            end = self._address(j)
+            return -1 if end < 0 or end == j else end
+        return j
+
+    def _address(self, k: int) -> int:
+        s, n = self.s, self.n
+        if k < n and s[k] == "$":
+            return k + 1
+        m = _ADDRESS_NUMBER.match(s, k)
+        if m:
+            return m.end()
+        if k < n and s[k] in "/\\":
+            if s[k] == "\\" and (k + 1 >= n or s[k + 1] in "\n\\[]"):
+                return -1  # `\cREGEXc` needs a delimiter c, and these cannot be one
+            delim = s[k + 1] if s[k] == "\\" else "/"
+            start = k + 2 if s[k] == "\\" else k + 1
+            end = self._regex_end(start, delim)
+            if end < 0:
+                return -1
+            k = end + 1
+            while k < n and s[k] in "IM":
+                k += 1
+            return k
         return k
 
-    def regex_end(k: int, delim: str, regex: bool = True) -> int:
+    def _regex_end(self, k: int, delim: str, regex: bool = True) -> int:
+        s, n = self.s, self.n
         while k < n:
             if s[k] == "\\":
                 k += 2
@@ -84,16 +216,17 @@ def _scan(script: str, brackets: bool) -> tuple[bool, bool] | None:
                 return k
             if s[k] == "\n":
                 return -1
-            if s[k] == "[" and brackets and regex:
-                k = bracket_end(k)
+            if s[k] == "[" and self.brackets and regex:
+                k = self._bracket_end(k)
                 if k < 0:
                     return -1
                 continue
             k += 1
         return -1
 
-    def bracket_end(k: int) -> int:
+    def _bracket_end(self, k: int) -> int:
         """Index after the bracket expression starting at k (backslash is literal inside)."""
+        s, n = self.s, self.n
         j = k + 1
         if j < n and s[j] == "^":
             j += 1
@@ -111,108 +244,12 @@ def _scan(script: str, brackets: bool) -> tuple[bool, bool] | None:
             j += 1
         return j + 1 if j < n else -1
 
-    def address(k: int) -> int:
-        if k < n and s[k] == "$":
-            return k + 1
-        m = _ADDRESS_NUMBER.match(s, k)
-        if m:
-            return m.end()
-        if k < n and s[k] in "/\\":
-            delim = s[k + 1] if s[k] == "\\" else "/"
-            start = k + 2 if s[k] == "\\" else k + 1
-            if s[k] == "\\" and (k + 1 >= n or delim in "\n\\[]"):
-                return -1
-            end = regex_end(start, delim)
-            if end < 0:
-                return -1
-            k = end + 1
-            while k < n and s[k] in "IM":
-                k += 1
-            return k
+    def _skip_ws(self, k: int) -> int:
+        while k < self.n and self.s[k] in " \t":
+            k += 1
         return k
 
-    while True:
-        while i < n and s[i] in " \t\n;":
-            i += 1
-        if i >= n:
-            return runs, writes
-        if s[i] == "#":
-            while i < n and s[i] != "\n":
-                i += 1
-            continue
-        j = address(i)
-        if j < 0:
-            return None
-        if j != i:
-            j = skip_ws(j)
-            if j < n and s[j] == ",":
-                j = skip_ws(j + 1)
-                if j < n and s[j] in "+~":
-                    m = re.compile(r"[0-9]+").match(s, j + 1)
-                    if not m:
-                        return None
-                    j = m.end()
-                else:
-                    k = address(j)
-                    if k < 0 or k == j:
-                        return None
-                    j = k
-        j = skip_ws(j)
-        while j < n and s[j] == "!":
-            j = skip_ws(j + 1)
-        if j >= n:
-            return None
-        c = s[j]
-        i = j + 1
-        if c in "{}":
-            continue
-        if c in _NO_ARG:
-            pass
-        elif c in "qQlL":
-            i = skip_ws(i)
-            while i < n and s[i].isdigit():
-                i += 1
-        elif c in ":btTv":
-            if c == ":" and skip_ws(i) >= n:
-                return None
-            while i < n and s[i] not in "\n;":
-                i += 1
-        elif c in "aic":
-            while i < n and s[i] != "\n":  # text runs to the end of the line...
-                i += 2 if s[i] == "\\" else 1  # ...and escaped newlines continue it
-            continue
-        elif c in "rRwW":
-            if c in "wW":
-                writes = True
-            while i < n and s[i] != "\n":
-                i += 1
-            continue
-        elif c == "e":
-            runs = True
-            while i < n and s[i] != "\n":
-                i += 1
-            continue
-        elif c in "sy":
-            if i >= n or s[i] in "\n\\[]":
-                return None
-            delim = s[i]
-            end1 = regex_end(i + 1, delim, c == "s")
-            end2 = regex_end(end1 + 1, delim, False) if end1 >= 0 else -1
-            if end2 < 0:
-                return None
-            i = end2 + 1
-            if c == "s":
-                while i < n and s[i] in "gpiImMe0123456789w":
-                    if s[i] == "e":
-                        runs = True
-                    if s[i] == "w":
-                        writes = True
-                        while i < n and s[i] != "\n":
-                            i += 1
-                        break
-                    i += 1
-        else:
-            return None
-        i = skip_ws(i)
-        if i < n and s[i] not in ";\n}#":
-            return None
+    def _line_end(self, k: int) -> int:
+        while k < self.n and self.s[k] != "\n":
+            k += 1
+        return k
