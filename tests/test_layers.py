@@ -127,3 +127,13 @@ def test_no_tool_imports_another_tools_module():
     reaching = [f"{where} -> {dst}" for src, dst, where in _edges()
                 if src.startswith("ketch.tools.") and src != "ketch.tools.registry" and dst in tools and dst != src]
     assert reaching == []
+
+
+def test_tests_mirror_src():
+    """The test of ketch/x/y.py lives under tests/x/: every test folder names a package (or is a shared one)."""
+    tests = Path(__file__).resolve().parent
+    shared = {"e2e", "fakes", "data", "attacks", "__pycache__"}  # whole runs, shared fakes, recorded data, threats
+    strays = [str(d.relative_to(tests)) for d in tests.rglob("*") if d.is_dir() and d.name not in shared
+              and not any(p in shared for p in d.relative_to(tests).parts)
+              and not (SRC / d.relative_to(tests)).is_dir()]
+    assert strays == []
