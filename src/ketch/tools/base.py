@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 from ketch.conversation import ToolDef
 
@@ -27,6 +27,8 @@ class ToolResult:
 
 class ToolError(Exception):
     """Raised by a tool for a failure the model should read and can act on."""
+
+    tell_user: bool = False  # True: the person must see it too (the loop emits a Notice), e.g. SandboxUnavailable
 
 
 @dataclass
@@ -94,6 +96,16 @@ class Tool(Protocol):
         ...
 
     def run(self, input: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        ...
+
+
+@runtime_checkable
+class TargetsPaths(Protocol):
+    """A Tool that names the files a call will touch itself (Write, Edit, MultiEdit). The gate
+    checks exactly these paths and the tool may open only them; for other tools the loop takes
+    the call's `file_path` or `path` argument, resolved as `tools.paths.resolve` does."""
+
+    def paths(self, input: dict[str, Any], ctx: ToolContext) -> list[Path]:
         ...
 
 

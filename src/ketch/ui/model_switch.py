@@ -17,17 +17,6 @@ def switch_model(agent: Any, spec: str) -> None:
     provider_name, model = parse_model_spec(spec)
     config = provider_config(provider_name)  # ConfigError when its key is missing
     info = model_info(provider_name, model)
-    provider = make_provider(provider_name, config)
-    old = agent.provider
-    agent.provider = provider
-    agent.config.model = model
-    agent.config.provider_name = provider_name
-    agent.config.context_window = _context_window(info)
-    agent.config.max_tokens = default_max_tokens(info)
-    agent.cost_fn = lambda usage: cost_usd(info, usage)
-    if agent.meter is not None:
-        agent.meter.window = agent.config.context_window
-    try:
-        old.close()
-    except Exception:  # a provider failing to close must not undo the switch
-        pass
+    agent.switch_model(make_provider(provider_name, config), model=model, provider_name=provider_name,
+                       context_window=_context_window(info), max_tokens=default_max_tokens(info),
+                       cost_fn=lambda usage: cost_usd(info, usage))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -152,6 +151,7 @@ class Repl:
                                  on_interrupt=lambda: self.r.info("interrupting…"),
                                  on_queued=lambda line: self.r.info(f"  queued: {line}"),
                                  tick=self.r.tick if self.fancy else None)
+        self.agent.set_approver(self.runner.approve)
 
     def main(self, args: Any) -> int:
         from ketch.agent.sessions.store import SessionError
@@ -300,19 +300,9 @@ class Repl:
     # -- sessions ---------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        from ketch.conversation import Usage
-        from ketch.tools.base import SessionState
-
         if self.transcript is not None:
             self.transcript.close()
-        a = self.agent
-        a.session_id = str(uuid.uuid4())
-        a.messages = []
-        a.instructions = []
-        a.state = SessionState()
-        a.usage = Usage()
-        a.denials = []
-        a._compacted_len = 0
+        self.agent.reset()
 
     def new_session(self) -> None:
         self._reset()
