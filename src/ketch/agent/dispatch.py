@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 MAX_PARALLEL_READS = 8
 
 
-@dataclass(frozen=True)
+@dataclass
 class Approval:
     """An approver's answer: allowed or not, what the person wants the model to know, and who
     answered (the PermissionDecision's source). `bool(Approval)` is `allowed`."""

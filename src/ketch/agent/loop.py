@@ -67,15 +67,20 @@ class Stop(Exception):
         self.subtype, self.result, self.events = subtype, result, events
 
 
-@dataclass
 class _Run:
-    """One run's counters: turns, wall time and time spent waiting on the model."""
+    """One run's counters: turns, wall time and time spent waiting on the model.
 
-    tools: list[ToolDef]
-    started: float = field(default_factory=time.monotonic)
-    api_s: float = 0.0
-    turns: int = 0
-    overflow_retried: bool = False  # compacted once because the provider said the context is too long
+    (A plain class: a dataclass costs most of a millisecond to create at import, on every run.)
+    """
+
+    __slots__ = ("tools", "started", "api_s", "turns", "overflow_retried")
+
+    def __init__(self, tools: list[ToolDef]) -> None:
+        self.tools = tools  # the definitions sent with every request of this run
+        self.started = time.monotonic()
+        self.api_s = 0.0
+        self.turns = 0
+        self.overflow_retried = False  # compacted once because the provider said the context is too long
 
 
 @dataclass
