@@ -3,10 +3,10 @@
 The agent's generator runs in the worker; its events cross a queue to the main thread,
 which renders them, answers permission questions (`approve`, the agent's approver, blocks the
 worker until the person has answered) and watches the keyboard. Esc or Ctrl-C calls
-`agent.interrupt()`, which sets `agent.cancel` and cuts the model's stream, so a stalled
-model or a long command stops at once; a second Ctrl-C
-in the same turn quits ketch. Anything else typed during a turn is kept (`TypeAhead`):
-a line ended with Enter is queued and sent after the turn, the rest is the next draft.
+`agent.interrupt()`, which sets `agent.cancel` and cuts the model's stream, so a stalled model
+or a long command stops at once; a second Ctrl-C in the same turn quits ketch. Anything else
+typed during a turn is kept (`TypeAhead`): a line ended with Enter is queued and sent after
+the turn, the rest is the next draft.
 """
 
 from __future__ import annotations
