@@ -11,13 +11,27 @@ lost, and the latest exchange is kept as it was.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ketch.agent import events as ev
+from ketch.agent.billing import AttemptTally
 from ketch.conversation import (
-    Message, ModelRequest, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, Usage, block_to_dict,
+    Message,
+    ModelRequest,
+    TextBlock,
+    ThinkingBlock,
+    ToolDef,
+    ToolResultBlock,
+    Usage,
+    block_to_dict,
 )
+from ketch.providers.base import Completed, ProviderError, Retrying
+
+if TYPE_CHECKING:
+    from ketch.agent.loop import Agent
 
 DEFAULT_WINDOW = 128_000
 DEFAULT_THRESHOLD = 0.8
@@ -128,3 +142,41 @@ def compacted_history(messages: list[Message], summary: str, *, instructions: li
         return [head, *keep]
     # Roles must alternate: an acknowledgement separates the summary from a kept user message.
     return [head, Message("assistant", [TextBlock("Understood; continuing from the summary.")]), *keep]
+
+
+def compact(agent: Agent, focus: str | None = None, reason: str = "requested") -> Iterator[ev.Event]:
+    """Replace the agent's old turns with a model-written summary (one visible request, its
+    cost counted). A failed or empty summary leaves the conversation as it was."""
+    meter = agent.meter
+    assert meter is not None
+    tools = [t.definition() for t in agent.tools]
+    before = meter.estimate(agent.config.system_prompt, agent.messages, tools)
+    yield ev.Compacting(tokens_before=before, reason=reason)
+    request = summary_request(agent.config.model, agent.system_as_sent(), agent.messages,
+                              agent.config.max_tokens, focus)
+    summary = ""
+    tally = AttemptTally()
+    try:
+        for item in agent.provider.stream(request):
+            tally.observe(item)
+            if isinstance(item, Retrying):
+                yield from agent.bill_unfinished(tally, request)
+                yield ev.Retry(item.attempt, item.delay_s, item.reason)
+            elif isinstance(item, Completed):
+                summary = item.message.text()
+                agent.usage.add(item.usage)
+                tally.reset()
+    except ProviderError as exc:
+        yield from agent.bill_unfinished(tally, request)
+        yield ev.Error(f"compaction failed, the conversation is unchanged: {exc}", kind="compaction")
+        return
+    if not summary.strip():
+        yield ev.Error("compaction failed: the model wrote an empty summary", kind="compaction")
+        return
+    agent.messages[:] = compacted_history(
+        agent.messages, summary, instructions=agent.instructions, todos=list(agent.state.todos),
+        files=sorted(agent.state.read_files), transcript=agent.config.transcript_path,
+    )
+    agent.compacted_len = len(agent.messages)  # not again until the history has grown
+    after = meter.estimate(agent.config.system_prompt, agent.messages, tools)
+    yield ev.Compacted(summary=summary, tokens_before=before, tokens_after=after, messages=list(agent.messages))

@@ -95,5 +95,14 @@ class Provider(Protocol):
     def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
         ...
 
+    def abort(self) -> None:
+        """Cut the reply being streamed, called from another thread (the REPL's Esc / Ctrl-C).
+
+        The consumer notices its cancel flag only when the next item arrives; a model that
+        stalls mid-reply would keep the person waiting until the read timeout. After an
+        abort the blocked `stream` ends soon, by raising `ProviderError` or by yielding again.
+        """
+        ...
+
     def close(self) -> None:
         ...

@@ -284,6 +284,12 @@ class OpenAIChatProvider:
         )
         yield from with_retries(self.config, lambda: self._attempt(body, endpoint), sleep=self._sleep)
 
+    def abort(self) -> None:
+        """Cut the reply being streamed, from another thread: the blocked read raises at once."""
+        from ketch.providers.http import abort_streams
+
+        abort_streams(self._client)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ketch.conversation import ToolDef
 from ketch.errors import ToolError
@@ -21,8 +21,19 @@ from ketch.errors import ToolError
 # The runner contract belongs to the sandbox (Guard); tools use it, so it is importable from here too.
 from ketch.security.sandbox.base import CommandResult, CommandRunner, read_only_runner
 
-__all__ = ["CommandResult", "CommandRunner", "SessionState", "Tool", "ToolContext", "ToolError", "ToolKind",
-           "ToolResult", "load_definition", "read_only_runner"]
+__all__ = [
+    "CommandResult",
+    "CommandRunner",
+    "SessionState",
+    "TargetsPaths",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolKind",
+    "ToolResult",
+    "load_definition",
+    "read_only_runner",
+]
 
 ToolKind = Literal["read", "edit", "execute", "other"]
 
@@ -70,6 +81,16 @@ class Tool(Protocol):
         ...
 
     def run(self, input: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        ...
+
+
+@runtime_checkable
+class TargetsPaths(Protocol):
+    """A Tool that names the files a call will touch itself (Write, Edit, MultiEdit). The gate
+    checks exactly these paths and the tool may open only them; for other tools the loop takes
+    the call's `file_path` or `path` argument, resolved as `tools.paths.resolve` does."""
+
+    def paths(self, input: dict[str, Any], ctx: ToolContext) -> list[Path]:
         ...
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from ketch.agent import events as ev
-
 
 MODE_LABELS = {"acceptEdits": "accept edits", "plan": "plan", "bypassPermissions": "bypass permissions",
                "dontAsk": "don't ask"}
@@ -147,6 +146,7 @@ class Repl:
                                  on_interrupt=lambda: self.r.info("interrupting…"),
                                  on_queued=lambda line: self.r.info(f"  queued: {line}"),
                                  tick=self.r.tick if self.fancy else None)
+        self.agent.set_approver(self.runner.approve)
 
     def main(self, args: Any) -> int:
         from ketch.ui.commands.builtin import Quit
@@ -244,7 +244,7 @@ class Repl:
             if callable(closer):
                 try:
                     closer()
-                except Exception:  # closing must never turn a clean exit into a traceback
+                except Exception:  # noqa: BLE001, S110 - closing must never turn a clean exit into a traceback
                     pass
 
     # -- turns ------------------------------------------------------------------------------
@@ -290,19 +290,9 @@ class Repl:
     # -- sessions ---------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        from ketch.conversation import Usage
-        from ketch.tools.base import SessionState
-
         if self.transcript is not None:
             self.transcript.close()
-        a = self.agent
-        a.session_id = str(uuid.uuid4())
-        a.messages = []
-        a.instructions = []
-        a.state = SessionState()
-        a.usage = Usage()
-        a.denials = []
-        a._compacted_len = 0
+        self.agent.reset()
 
     def new_session(self) -> None:
         self._reset()

@@ -1,11 +1,12 @@
 """Run one turn of the agent in a worker thread while the main thread renders and listens.
 
 The agent's generator runs in the worker; its events cross a queue to the main thread,
-which renders them, answers permission questions (the approver blocks the worker until the
-person has answered) and watches the keyboard. Esc or Ctrl-C sets `agent.cancel` and cuts
-the HTTP stream, so a stalled model or a long command stops at once; a second Ctrl-C
-in the same turn quits ketch. Anything else typed during a turn is kept (`TypeAhead`):
-a line ended with Enter is queued and sent after the turn, the rest is the next draft.
+which renders them, answers permission questions (`approve`, the agent's approver, blocks the
+worker until the person has answered) and watches the keyboard. Esc or Ctrl-C calls
+`agent.interrupt()`, which sets `agent.cancel` and cuts the model's stream, so a stalled model
+or a long command stops at once; a second Ctrl-C in the same turn quits ketch. Anything else
+typed during a turn is kept (`TypeAhead`): a line ended with Enter is queued and sent after
+the turn, the rest is the next draft.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import queue
 import select
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ketch.agent import events as ev
-
+from ketch.agent.dispatch import Approval
 
 TICK_S = 1.0
 
@@ -32,7 +34,7 @@ class QuitRequested(Exception):
 class _Ask:
     request: ev.PermissionRequest
     answered: threading.Event = field(default_factory=threading.Event)
-    answer: Any = False
+    answer: Approval = field(default_factory=lambda: Approval(False))
 
 
 @dataclass
@@ -67,7 +69,7 @@ class TypeAhead:
 
 class TurnRunner:
     def __init__(self, agent: Any, consumers: list[Callable[[object], None]],
-                 ask: Callable[[ev.PermissionRequest], Any], watcher: Any = None,
+                 ask: Callable[[ev.PermissionRequest], Approval], watcher: Any = None,
                  on_interrupt: Callable[[], None] = lambda: None,
                  on_queued: Callable[[str], None] = lambda line: None,
                  tick: Callable[[float], None] | None = None) -> None:
@@ -79,10 +81,9 @@ class TurnRunner:
         self.on_queued = on_queued
         self.tick = tick  # called about once a second while a turn shows nothing new
         self.typeahead = TypeAhead()
-        self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self.last_ctrl_c = 0.0
-        agent.approver = self._approve
 
     def close(self) -> None:
         os.close(self._wake_r)
@@ -97,9 +98,10 @@ class TurnRunner:
         except OSError:
             pass
 
-    def _approve(self, request: ev.PermissionRequest) -> Any:
+    def approve(self, request: ev.PermissionRequest) -> Approval:
+        """The agent's approver (runs in the worker): the main thread asks the person."""
         if self.agent.cancel.is_set():
-            return False
+            return Approval(False)
         ask = _Ask(request)
         self._put("ask", ask)
         ask.answered.wait()
@@ -166,7 +168,7 @@ class TurnRunner:
         except KeyboardInterrupt:  # plain mode: Ctrl-C arrives as a signal
             return [("key", "ctrl-c")]
         if self.watcher is not None and self.watcher.fd in ready:
-            items += [("key", k) for k in self.watcher.keys()]
+            items += [("key", k) for k in self.watcher.keys()]  # noqa: SIM118 - KeyWatcher.keys() reads keys; not a dict
         if self._wake_r in ready:
             os.read(self._wake_r, 4096)
         while True:
@@ -185,20 +187,15 @@ class TurnRunner:
             self.last_ctrl_c = now
             self.interrupt()
         elif key == "esc":
-            if not self.agent.cancel.is_set():
-                self.interrupt()
+            self.interrupt()
         else:
             line = self.typeahead.feed(key)
             if line is not None:
                 self.on_queued(line)
 
     def interrupt(self) -> None:
-        """Stop the turn: the loop and tools see the flag, the HTTP stream is cut now."""
-        from ketch.providers.interrupt import abort_streams
-
-        if self.agent.cancel.is_set():
-            return
-        self.agent.cancel.set()
+        """Stop the turn: the loop and tools see the flag, the model's stream is cut now."""
+        if not self.agent.interrupt():
+            return  # already interrupted
         self.typeahead.hold()
         self.on_interrupt()
-        abort_streams(self.agent.provider)

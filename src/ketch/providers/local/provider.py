@@ -260,5 +260,9 @@ class LocalProvider:
         yield Completed(Message("assistant", content), usage, stop_reason, model=name,
                         message_id=f"local_{uuid.uuid4().hex[:24]}")
 
+    def abort(self) -> None:
+        """Nothing to cut: the model runs in this process, and the loop checks its cancel flag
+        at every piece of text the model yields."""
+
     def close(self) -> None:
         """The model stays loaded for the process: the next session reuses it and its cache."""

@@ -103,11 +103,8 @@ def _rewind(repl: Any, arg: str) -> None:
     if what in ("f", "b") and not _rewind_files(repl, undo, min(c.seq for c in undoable)):
         return
     if what in ("c", "b"):
-        agent = repl.agent
-        kept = list(agent.messages[: target.message_index])
         dropped = sum(1 for p in points if p.number >= target.number)
-        del agent.instructions[max(0, len(agent.instructions) - dropped):]
-        agent.messages[:] = kept
+        kept = repl.agent.rewind(target.message_index, dropped)
         turn = sum(1 for m in kept if m.role == "assistant") + 1
         repl.transcript.on_event(ev.Rewound(turn=turn, messages=list(kept)))
         repl.r.info(f"conversation rewound to before prompt {target.number} ({len(kept)} messages kept)")
@@ -187,7 +184,7 @@ def _memory(repl: Any, arg: str) -> None:
     from ketch.agent.prompt import MEMORY_FILES
 
     ws = repl.agent.config.workspace
-    folders: list[Path] = [repl.home, ws, *sorted(p for p in getattr(repl.agent, "_memory_seen", set()) if p != ws)]
+    folders: list[Path] = [repl.home, ws, *sorted(p for p in repl.agent.memory_folders() if p != ws)]
     shown = 0
     for folder in folders:
         for name in MEMORY_FILES:

@@ -1,0 +1,274 @@
+"""One turn's tool calls: validate → gate → approver → checkpoint → run → results.
+
+Each call is decided right after the one before it ran, so a symlink or checkout made by an
+earlier call is on disk when the next path is checked; consecutive read-only calls change
+nothing, so they are decided together and run in parallel. What the gate cannot decide goes
+to the `Approver` (a person in the REPL, `refuse_all` headless). A tool may later open only
+the paths the gate checked for its call (`ToolContext.check_opened`). Results are redacted,
+get the instructions of subfolders the call touched, and are trimmed (`tool_output`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ketch.agent import events as ev
+from ketch.agent.prompt import nested_memory
+from ketch.agent.tool_output import trim
+from ketch.conversation import ToolResultBlock, ToolUseBlock, valid_text
+from ketch.tools.base import TargetsPaths, Tool, ToolContext, ToolError
+from ketch.tools.paths import resolve as resolve_path
+from ketch.tools.validate import validate as validate_input
+
+if TYPE_CHECKING:
+    from ketch.agent.loop import Agent
+
+MAX_PARALLEL_READS = 8
+
+
+@dataclass
+class Approval:
+    """An approver's answer: allowed or not, what the person wants the model to know, and who
+    answered (the PermissionDecision's source). `bool(Approval)` is `allowed`."""
+
+    allowed: bool
+    note: str = ""
+    source: Literal["user", "headless"] = "user"
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+class Approver(Protocol):
+    """Answers what the gate could not decide alone. ketch's approvers return an `Approval`;
+    a plain bool (a person's yes or no, without a note) is accepted too."""
+
+    def __call__(self, request: ev.PermissionRequest, /) -> Approval | bool:
+        ...
+
+
+class RefuseAll:
+    """Headless policy: whatever would need a person is refused. Nobody reads the question,
+    so it is asked without a change preview (the preview reads the file and diffs it)."""
+
+    def __call__(self, request: ev.PermissionRequest, /) -> Approval:
+        return Approval(False, source="headless")
+
+
+refuse_all = RefuseAll()
+
+
+def _no_runner(argv: list[str], **kwargs: Any) -> Any:
+    """Fail closed: an Agent built without a runner never starts processes unsandboxed."""
+    from ketch.errors import SandboxUnavailable
+
+    raise SandboxUnavailable("no sandbox was configured for this session; commands cannot run")
+
+
+@dataclass
+class _Planned:
+    """One tool call after validation and the permission decision, before it runs."""
+
+    call: ToolUseBlock
+    tool: Tool | None
+    error: str | None = None
+    paths: list[Path] = field(default_factory=list)  # canonical, as the gate checked them
+
+
+class Dispatch:
+    """The tool calls of an Agent's turns. It reads the agent's current fields each turn (the
+    REPL resets the conversation, swaps the approver), and keeps what only calls need: the
+    events tools emit while running, and the folders whose AGENTS.md the model has seen."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.by_name = {t.name: t for t in agent.tools}
+        self.emitted: list[Any] = []  # events tools emit while running (TodoWrite)
+        self.memory_seen: set[Path] = {agent.config.workspace}
+
+    def run(self, calls: list[ToolUseBlock]) -> Generator[Any, None, list[ToolResultBlock]]:
+        """Decide and run the calls in order; return their results, in the order of the calls."""
+        results: list[ToolResultBlock] = []
+        self.emitted = []
+        pending: Any = None
+        mark = None
+        i = 0
+        try:
+            while i < len(calls):
+                if self.agent.cancel.is_set():
+                    results += [ToolResultBlock(c.id, "not run: interrupted by the user", True) for c in calls[i:]]
+                    return results
+                batch: list[_Planned] = []
+                while i < len(calls) and (not batch or self._is_read(calls[i])):
+                    yield from self._plan_into(calls[i], batch)
+                    i += 1
+                    if not self._is_read(batch[-1].call) or batch[-1].tool is None:
+                        break
+                if pending is None and any(p.tool is not None and p.tool.kind in ("edit", "execute") for p in batch):
+                    pending = self._begin_checkpoint(calls[i - len(batch):])
+                    if isinstance(pending, ev.Notice):
+                        yield pending
+                        pending = False  # undo is off: do not try again this turn
+                yield from self._run_batch(batch, results)
+        finally:  # also on Ctrl-C: what an interrupted turn changed can still be undone
+            if pending:
+                mark = self.agent.checkpoints.finish(pending)
+        if mark is not None:
+            yield mark
+        return results
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def _plan(self, call: ToolUseBlock) -> Iterator[ev.Event | _Planned]:
+        agent = self.agent
+        yield ev.ToolCall(call.id, call.name, call.input)
+        tool = self.by_name.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.by_name))
+            yield _Planned(call, None, f"unknown tool {call.name!r}; available tools: {known}")
+            return
+        if call.input_error:
+            yield _Planned(call, None, f"invalid arguments for {call.name}: {call.input_error}. Send a JSON object matching the tool's schema.")
+            return
+        problem = validate_input(tool.definition().input_schema, call.input)
+        if problem:
+            yield _Planned(call, None, f"invalid arguments for {call.name}: {problem}")
+            return
+        try:
+            paths = self._target_paths(tool, call.input)
+        except (ToolError, OSError, ValueError) as exc:
+            yield _Planned(call, None, str(exc))
+            return
+        decision = agent.config.gate.decide(call.name, tool.kind, call.input, paths, cwd=agent.state.bash_cwd)
+        allowed = decision.verdict == "allow"
+        source: Literal["mode", "rule", "policy", "user", "headless"] = decision.source
+        reason = decision.reason
+        if decision.verdict == "ask":
+            approver = agent.approver
+            request = ev.PermissionRequest(call.id, call.name, call.input, decision.reason)
+            if not isinstance(approver, RefuseAll):  # a person will read it: show the change itself
+                from ketch.agent.permissions.change_preview import preview_change
+
+                request.preview = preview_change(call.name, call.input, paths)
+            yield request
+            answer = approver(request)
+            if not isinstance(answer, Approval):
+                answer = Approval(bool(answer))
+            allowed, source = answer.allowed, answer.source
+            reason = decision.reason if not allowed else "allowed by the user"
+            note = answer.note.strip()
+            if note and not allowed:
+                reason += f". The user's note: {note}"
+        yield ev.PermissionDecision(call.id, call.name, allowed, reason, source)
+        if not allowed:
+            agent.denials.append(ev.Denial(call.name, call.id, call.input))
+            yield _Planned(call, None, f"permission denied: {reason}. The user has not allowed this call; do not retry it another way.")
+            return
+        yield _Planned(call, tool, paths=paths)
+
+    def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
+        """The files a call touches, resolved exactly as the tool will resolve them."""
+        if isinstance(tool, TargetsPaths):
+            return list(tool.paths(tool_input, self._context()))
+        for key in ("file_path", "path"):
+            if isinstance(tool_input.get(key), str) and tool_input[key]:
+                return [resolve_path(tool_input[key], self.agent.config.workspace)]
+        return []
+
+    def _is_read(self, call: ToolUseBlock) -> bool:
+        tool = self.by_name.get(call.name)
+        return tool is not None and tool.kind == "read"
+
+    def _plan_into(self, call: ToolUseBlock, batch: list[_Planned]) -> Iterator[ev.Event]:
+        for item in self._plan(call):
+            if isinstance(item, _Planned):
+                batch.append(item)
+            else:
+                yield item
+
+    def _begin_checkpoint(self, rest: list[ToolUseBlock]) -> Any:
+        """Snapshot for undo before the turn's first call that may change files; the snapshot
+        names every call from there on that has a tool (some may yet be denied)."""
+        agent = self.agent
+        if agent.checkpoints is None:
+            return None
+        turn = sum(1 for m in agent.messages if m.role == "assistant")
+        return agent.checkpoints.begin(agent.session_id, turn, len(agent.messages) - 1,
+                                       [(c.name, c.input) for c in rest if c.name in self.by_name])
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _context(self, planned: _Planned | None = None) -> ToolContext:
+        agent = self.agent
+        ctx = ToolContext(workspace=agent.config.workspace, state=agent.state,
+                          runner=agent.runner or _no_runner, cancel=agent.cancel, emit=self.emitted.append)
+        if planned is not None:
+            ctx.check_opened = self._opened_checker(planned)
+        return ctx
+
+    def _opened_checker(self, planned: _Planned) -> Callable[[str, Path], None]:
+        """The gate's verdict, held to at execution time: a tool may open only a path that was
+        checked for this call, and the hard path policy runs again on what it opened."""
+        approved = set(planned.paths)
+        gate = self.agent.config.gate
+
+        def check(kind: str, path: Path) -> None:
+            if path not in approved:
+                raise ToolError(f"{path} is not the path that was checked for this call "
+                                f"({', '.join(map(str, approved)) or 'none'}): it changed (a symlink or rename) "
+                                "between the permission check and the open. Nothing was done.")
+            hard = gate.path_policy(kind, [path])
+            if hard is not None and hard.verdict == "deny":
+                raise ToolError(f"permission denied: {hard.reason}")
+
+        return check
+
+    def _execute(self, planned: _Planned) -> tuple[ToolResultBlock, int]:
+        t0 = time.monotonic()
+        if planned.tool is None:
+            return ToolResultBlock(planned.call.id, planned.error or "error", is_error=True), 0
+        try:
+            out = planned.tool.run(planned.call.input, self._context(planned))
+            content, is_error = out.content, out.is_error
+        except ToolError as exc:
+            content, is_error = str(exc), True
+            if exc.tell_user:
+                self.emitted.append(ev.Notice(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a tool bug must not kill the session; the model sees it
+            content, is_error = f"internal error in {planned.call.name}: {type(exc).__name__}: {exc}", True
+        if not is_error:
+            content += self._nested_memory(planned)
+        config = self.agent.config
+        content = trim(valid_text(self.agent.redact(content)), planned.call.id, config.tool_result_chars,
+                       config.outputs_dir)
+        return ToolResultBlock(planned.call.id, content, is_error), int((time.monotonic() - t0) * 1000)
+
+    def _nested_memory(self, planned: _Planned) -> str:
+        """Instructions of subfolders the call touched (the paths the gate checked), once per folder."""
+        workspace = self.agent.config.workspace
+        notes = []
+        for path in planned.paths:
+            for source, text in nested_memory(path, workspace, self.memory_seen):
+                rel = source.relative_to(workspace)
+                notes.append(f"\n\n<project-instructions source=\"{rel}\">\n{text}\n</project-instructions>")
+        return "".join(notes)
+
+    def _run_batch(self, batch: list[_Planned], results: list[ToolResultBlock]) -> Iterator[Any]:
+        if len(batch) > 1:
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
+                outcomes = list(pool.map(self._execute, batch))
+        else:
+            outcomes = [self._execute(batch[0])]
+        for plan, (block, ms) in zip(batch, outcomes):
+            results.append(block)
+            yield from self._drain_emitted()
+            yield ev.ToolResult(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
+
+    def _drain_emitted(self) -> Iterator[Any]:
+        while self.emitted:
+            yield self.emitted.pop(0)
