@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     # Every stderr line may quote a server's error body, a setting or a file name: escape them all.
     from ketch.terminal_text import PrintableStream
 
-    sys.stderr = PrintableStream(sys.stderr)  # type: ignore[assignment]
+    sys.stderr = PrintableStream(sys.stderr)
     if args[:1] and args[0] in SUBCOMMANDS:
         sys.exit(importlib.import_module(SUBCOMMANDS[args[0]]).main(args[1:]))
     from ketch.cli.run import run

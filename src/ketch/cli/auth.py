@@ -28,7 +28,7 @@ environment always take precedence. Set KETCH_KEYRING=0 to never use the keyring
 
 def _parse(argv: Sequence[str]) -> tuple[str, str | None]:
     """(action, provider). Messages never repeat an unknown argument: it may be a key."""
-    from ketch.providers import PROVIDERS
+    from ketch.config.providers import PROVIDERS
 
     action: str | None = None
     provider: str | None = None
@@ -156,8 +156,8 @@ def _logout(providers: Sequence[str]) -> int:
 
 def main(argv: Sequence[str]) -> int:
     """Run `ketch auth ARGV...` and return the exit status."""
+    from ketch.config.providers import PROVIDERS
     from ketch.errors import ConfigError
-    from ketch.providers import PROVIDERS
 
     if any(a in ("-h", "--help") for a in argv):
         sys.stdout.write(HELP)

@@ -9,21 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
+from ketch.cli.common import parser_class
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `ketch models --help`)")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ketch models",
+    parser = parser_class("ketch models")
+    p = parser(prog="ketch models",
                 description="Local GGUF models run in process with llama-cpp-python (pip install 'ketch[local]'). "
                             "Use one with --model local:NAME or --model local:/path/to/file.gguf.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=parser, metavar="COMMAND")
     sub.add_parser("list", help="known models: installed or not, size, license")
     install = sub.add_parser("install", help="fetch a model, verify its sha256, put it in the cache")
     install.add_argument("name")

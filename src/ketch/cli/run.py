@@ -17,7 +17,9 @@ from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, KetchError, Usa
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
+    from ketch.agent import events as ev
     from ketch.agent.loop import Agent
     from ketch.cli.wiring import RunOptions
 
@@ -99,7 +101,8 @@ class Wiring:
     def build(self) -> Agent:
         from ketch.cli.wiring import build_agent
 
-        return build_agent(self.options)
+        agent: Agent = build_agent(self.options)
+        return agent
 
     def switch_model(self, agent: Agent, spec: str) -> None:
         from ketch.cli.wiring import switch_model
@@ -113,7 +116,7 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     # httpx imports its own command-line client (rich, pygments, click: ~50 ms) whenever those
     # are installed, and rich now is (the REPL's). ketch never uses that client: keep it out.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"
     try:
         if not args.print_mode:
             import os
@@ -182,21 +185,20 @@ def run_headless(args: Any, prompt: str) -> int:
         from ketch.conversation import Usage
         from ketch.ui.piped_input import announce
 
-        announce(piped, lambda tokens: agent.cost_fn(Usage(input_tokens=tokens)), agent.config.model,
-                 sys.stderr.write)
+        announce(piped, lambda tokens: agent.cost_fn(Usage(input_tokens=tokens)), agent.config.model, _warn_raw)
     printer = make_printer(args.output_format, agent.redact,
                            lambda: _slash_commands(options.workspace, ketch_home()))
-    transcript, warning = open_session(agent, ketch_home(), continue_=getattr(args, "continue_session", False),
+    transcript, resume_warning = open_session(agent, ketch_home(), continue_=getattr(args, "continue_session", False),
                                        resume=getattr(args, "resume", None),
                                        fork=getattr(args, "fork_session", False))  # SessionError: exit 2
-    if warning:
-        sys.stderr.write(f"ketch: warning: {warning}\n")
+    if resume_warning:
+        sys.stderr.write(f"ketch: warning: {resume_warning}\n")
     agent.config.transcript_path = str(getattr(transcript, "path", "") or "")
     if prompt.startswith("/"):
         from ketch.ext.custom_commands import expand_slash_prompt
 
         prompt = expand_slash_prompt(prompt, options.workspace, ketch_home(),
-                                     lambda message: sys.stderr.write(f"ketch: warning: {message}\n"))
+                                     lambda message: _warn_raw(f"ketch: warning: {message}\n"))
     consumers = [transcript.on_event, printer.on_event, NoticePrinter().on_event]
     if args.output_format != "text":
         consumers.append(lambda event: echo_errors(event, agent.redact))
@@ -248,10 +250,18 @@ def _say_interrupting(agent: Any) -> Callable[[], None]:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
-def _with_start(agent: Any, prompt: str):  # type: ignore[no-untyped-def]
+def _warn_raw(text: str) -> None:
+    sys.stderr.write(text)
+
+
+def _with_start(agent: Agent, prompt: str) -> Iterator[ev.Event]:
     yield agent.started_event()
     yield from agent.run(prompt)
 

@@ -12,22 +12,25 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
+from ketch.cli.common import parser_class
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from ketch.terminal_text import json_safe, printable
+
+if TYPE_CHECKING:
+    from ketch.agent.sessions.load import Loaded
+    from ketch.agent.sessions.store import SessionRef
 
 PROMPT_WIDTH = 60
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `ketch sessions --help`)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ketch sessions", description="Stored sessions of this folder (or of every folder with --all).")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    parser = parser_class("ketch sessions")
+    p = parser(prog="ketch sessions", description="Stored sessions of this folder (or of every folder with --all).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=parser, metavar="COMMAND")
     ls = sub.add_parser("list", help="sessions, newest first")
     ls.add_argument("--all", action="store_true", help="every folder's sessions")
     show = sub.add_parser("show", help="a readable transcript")
@@ -73,7 +76,7 @@ def cmd_list(every_folder: bool) -> int:
     return EXIT_OK
 
 
-def _load(ref_text: str):  # type: ignore[no-untyped-def]
+def _load(ref_text: str) -> tuple[SessionRef, Loaded]:
     """(SessionRef, Loaded) for an id given on the command line; a repair warning goes to stderr."""
     from ketch.agent.sessions.load import load_session
     from ketch.agent.sessions.store import find_session

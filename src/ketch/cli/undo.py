@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 MAX_LISTED_FILES = 6
 
@@ -28,8 +28,14 @@ content is kept in the shadow store first).
 
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
+if TYPE_CHECKING:
+    import argparse
 
-def _parser():  # type: ignore[no-untyped-def]
+    from ketch.agent.undo.restore import RestoreResult, Undo
+    from ketch.agent.undo.shadow_store import ShadowStore
+
+
+def _parser() -> argparse.ArgumentParser:
     import argparse
 
     p = argparse.ArgumentParser(prog="ketch undo", description=DESCRIPTION,
@@ -47,7 +53,7 @@ def _parser():  # type: ignore[no-untyped-def]
     return p
 
 
-def _prune(store, days: float, out: IO[str], err: IO[str]) -> int:  # type: ignore[no-untyped-def]
+def _prune(store: ShadowStore, days: float, out: IO[str], err: IO[str]) -> int:
     from ketch.agent.undo.prune import prune
 
     if days < 0:
@@ -70,7 +76,7 @@ def _files(files: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _list(undo, session: str | None, out: IO[str]) -> int:  # type: ignore[no-untyped-def]
+def _list(undo: Undo, session: str | None, out: IO[str]) -> int:
     records = undo.checkpoints(session)
     out.write(f"session {records[0].session_id} in {undo.workspace}\n")
     for r in records:
@@ -81,7 +87,7 @@ def _list(undo, session: str | None, out: IO[str]) -> int:  # type: ignore[no-un
     return EXIT_OK
 
 
-def _report(result, out: IO[str], err: IO[str]) -> int:  # type: ignore[no-untyped-def]
+def _report(result: RestoreResult, out: IO[str], err: IO[str]) -> int:
     plan = result.plan
     seqs = [r.seq for r in plan.checkpoints]
     what = f"checkpoint {seqs[0]}" if len(seqs) == 1 else f"checkpoints {seqs[-1]}-{seqs[0]}"

@@ -11,14 +11,25 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ketch.config.policy import EffectivePolicy, load_policy
 from ketch.config.settings import ketch_home
 from ketch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ketch.agent.dispatch import Approver
     from ketch.agent.loop import Agent
+    from ketch.agent.permissions.rules import Rule
+    from ketch.agent.undo.checkpoints import TurnCheckpoints
+    from ketch.config.models import ModelInfo
+    from ketch.config.policy import RuleSource
+    from ketch.providers.base import ProviderConfig
+    from ketch.security.sandbox.base import CommandResult, CommandRunner
+    from ketch.security.sandbox.bwrap import Sandbox
+    from ketch.tools.base import Tool
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 DEFAULT_OPENAI_MODEL = "gpt-5"
@@ -68,7 +79,7 @@ def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
     )
 
 
-def provider_config(provider: str):  # type: ignore[no-untyped-def]
+def provider_config(provider: str) -> ProviderConfig:
     """The provider's config: base URL only from the user's environment, key from env or store."""
     from ketch.providers import api_key_env, base_url_env, config_from_env
     from ketch.security.credentials import get_stored_key
@@ -91,10 +102,10 @@ def provider_config(provider: str):  # type: ignore[no-untyped-def]
     return config
 
 
-def _rules(sources):  # type: ignore[no-untyped-def]
+def _rules(sources: list[RuleSource]) -> list[Rule]:
     from ketch.agent.permissions import RuleSyntaxError, parse_rules
 
-    rules = []
+    rules: list[Rule] = []
     for source in sources:
         try:
             rules += parse_rules([source.rule])
@@ -107,21 +118,21 @@ def _rules(sources):  # type: ignore[no-untyped-def]
 class LazySandbox:
     """The sandbox, built at the first command: runs that never start a process skip its cost."""
 
-    def __init__(self, policy_args: dict) -> None:  # type: ignore[type-arg]
+    def __init__(self, policy_args: dict[str, Any]) -> None:
         self._args = policy_args
-        self._sandbox = None
+        self._sandbox: Sandbox | None = None
 
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> Sandbox:
         if self._sandbox is None:
             from ketch.security.sandbox import bwrap as sandbox
 
             self._sandbox = sandbox.Sandbox(sandbox.SandboxPolicy(**self._args))
         return self._sandbox
 
-    def __call__(self, argv, **kwargs):  # type: ignore[no-untyped-def]
+    def __call__(self, argv: list[str], **kwargs: Any) -> CommandResult:
         return self.get()(argv, **kwargs)
 
-    def read_only(self):  # type: ignore[no-untyped-def]
+    def read_only(self) -> CommandRunner:
         return self.get().read_only()
 
     @property
@@ -133,7 +144,7 @@ class LazySandbox:
             self._sandbox.close()
 
 
-def _check_rules(policy: EffectivePolicy, tools: list) -> None:  # type: ignore[type-arg]
+def _check_rules(policy: EffectivePolicy, tools: list[Tool]) -> None:
     """Rules that can never match (agent/permissions/rule_check.py): a deny or ask rule, or any rule on the
     command line, stops the run; an allow rule from a file becomes a warning naming the file.
 
@@ -169,7 +180,7 @@ def _check_rules(policy: EffectivePolicy, tools: list) -> None:  # type: ignore[
                                       "run without it, so ketch stops here: fix or remove it.")
 
 
-def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):  # type: ignore[no-untyped-def]
+def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy) -> CommandRunner:
     """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
     if options.sandbox == "off":
         from ketch.security.sandbox.process import run_unsandboxed
@@ -186,7 +197,7 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy):
     })
 
 
-def _context_window(info) -> int:  # type: ignore[no-untyped-def]
+def _context_window(info: ModelInfo | None) -> int:
     """KETCH_CONTEXT_WINDOW (for local models whose window the registry cannot know), else the registry."""
     from ketch.agent.compaction import DEFAULT_WINDOW
 
@@ -220,7 +231,7 @@ def _autocompact_threshold() -> float | None:
     return pct / 100
 
 
-def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-def]
+def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     """Return a ready Agent; nothing touches the network until its first request."""
     from ketch.agent.loop import Agent, AgentConfig, refuse_all
     from ketch.agent.permissions import PermissionGate
@@ -340,11 +351,11 @@ def _record_trust(workspace: Path) -> None:
 class LazyCheckpoints:
     """Undo's checkpoints, built at the first turn that edits or runs a command."""
 
-    def __init__(self, workspace: Path, home: Path, redact) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, workspace: Path, home: Path, redact: Callable[[str], str]) -> None:
         self._args = (workspace, home, redact)
-        self._real = None
+        self._real: TurnCheckpoints | None = None
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Any:
         if self._real is None:
             from ketch.agent.undo.checkpoints import make_checkpoints
 

@@ -13,9 +13,12 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ketch.agent import events as ev
+
+if TYPE_CHECKING:
+    from ketch.ui.input import PlainInput, TerminalInput
 
 MODE_LABELS = {"acceptEdits": "accept edits", "plan": "plan", "bypassPermissions": "bypass permissions",
                "dontAsk": "don't ask"}
@@ -81,7 +84,7 @@ class Repl:
         self.options: Any = None
         self.wiring: Any = None
         self.transcript: Any = None
-        self.input: Any = None
+        self.input: TerminalInput | PlainInput | None = None  # made once the session is open
         self.watcher: Any = None
         self._last_ctrl_c = 0.0
         self._start_mode: str | None = None
@@ -188,6 +191,7 @@ class Repl:
             text = typed.queued.pop(0)
             self.r.line(f"> {text}", "bold")
             return text
+        assert self.input is not None, "the session is open"
         return self.input.read(self.prompt_text, default=typed.take_draft())
 
     def prompt_text(self) -> str:
