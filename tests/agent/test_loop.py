@@ -136,3 +136,20 @@ def test_schema_violation_is_reported_to_the_model(tmp_path: Path):
     events = list(make_agent(provider, [SlowRead()], tmp_path).run("x"))
     result = next(e for e in events if isinstance(e, ev.ToolResult))
     assert result.is_error and "file_path" in result.content
+
+
+def test_a_permission_check_that_breaks_refuses_the_call_and_the_run_goes_on(tmp_path: Path):
+    """A gate bug on some input (sed '\\' f once raised IndexError) must refuse, not kill the session."""
+    from ketch.tools.registry import tool_by_name
+
+    provider = ScriptedProvider([answer(ToolUseBlock("b1", "Bash", {"command": "ls"})), answer(TextBlock("ok"))])
+    agent = make_agent(provider, [tool_by_name("Bash")], tmp_path, mode="bypassPermissions")
+
+    def broken(*args, **kwargs):
+        raise IndexError("string index out of range")
+
+    agent.config.gate.decide = broken
+    events = list(agent.run("list"))
+    result = next(e for e in events if isinstance(e, ev.ToolResults)).message.content[0]
+    assert result.is_error and "could not decide" in result.content
+    assert events[-1].subtype == "success" and events[-1].result == "ok"

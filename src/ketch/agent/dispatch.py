@@ -144,7 +144,13 @@ class Dispatch:
         except (ToolError, OSError, ValueError) as exc:
             yield _Planned(call, None, str(exc))
             return
-        decision = agent.config.gate.decide(call.name, tool.kind, call.input, paths, cwd=agent.state.bash_cwd)
+        try:
+            decision = agent.config.gate.decide(call.name, tool.kind, call.input, paths, cwd=agent.state.bash_cwd)
+        except Exception as exc:  # noqa: BLE001 - a check that breaks on some input refuses the call (fail closed)
+            from ketch.agent.permissions import Decision
+
+            decision = Decision("deny", f"the permission check could not decide this call ({type(exc).__name__}); "
+                                        "it was refused", "policy")
         allowed = decision.verdict == "allow"
         source: Literal["mode", "rule", "policy", "user", "headless"] = decision.source
         reason = decision.reason
