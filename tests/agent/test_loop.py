@@ -14,7 +14,7 @@ from ketch.agent import events as ev
 from ketch.agent.loop import Agent, AgentConfig
 from ketch.agent.permissions import PermissionGate
 from ketch.conversation import Message, TextBlock, ToolUseBlock, Usage
-from ketch.providers.base import Completed, ProviderError, Retrying, TextDelta
+from ketch.providers.base import Completed, ProviderError, Retrying, TextChunk
 from ketch.tools.base import ToolResult, load_definition
 
 
@@ -68,7 +68,7 @@ def test_independent_reads_run_concurrently_and_results_keep_call_order(tmp_path
 
 
 def test_retry_events_and_deltas_pass_through(tmp_path: Path):
-    provider = ScriptedProvider([[Retrying(1, 0.0, "HTTP 529"), TextDelta("he"), TextDelta("llo"),
+    provider = ScriptedProvider([[Retrying(1, 0.0, "HTTP 529"), TextChunk("he"), TextChunk("llo"),
                                   *answer(TextBlock("hello"))]])
     events = list(make_agent(provider, [], tmp_path).run("hi"))
     kinds = [type(e).__name__ for e in events]
@@ -126,7 +126,7 @@ def test_tool_crash_becomes_an_error_result_not_a_crash(tmp_path: Path):
 
     provider = ScriptedProvider([answer(ToolUseBlock("t", "Read", {"file_path": "x"})), answer(TextBlock("ok"))])
     events = list(make_agent(provider, [Broken()], tmp_path).run("x"))
-    result = next(e for e in events if isinstance(e, ev.ToolResult))
+    result = next(e for e in events if isinstance(e, ev.ToolFinished))
     assert result.is_error and "internal error in Read: RuntimeError: boom" in result.content
     assert events[-1].subtype == "success"
 
@@ -134,7 +134,7 @@ def test_tool_crash_becomes_an_error_result_not_a_crash(tmp_path: Path):
 def test_schema_violation_is_reported_to_the_model(tmp_path: Path):
     provider = ScriptedProvider([answer(ToolUseBlock("t", "Read", {"path": "x"})), answer(TextBlock("ok"))])
     events = list(make_agent(provider, [SlowRead()], tmp_path).run("x"))
-    result = next(e for e in events if isinstance(e, ev.ToolResult))
+    result = next(e for e in events if isinstance(e, ev.ToolFinished))
     assert result.is_error and "file_path" in result.content
 
 

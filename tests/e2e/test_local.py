@@ -105,7 +105,7 @@ def test_provider_contract_in_process(local_home, monkeypatch):
     """Exactly one Completed after the deltas; the shared prefix is served from the KV cache."""
     from ketch.conversation import Message, ModelRequest, TextBlock, ToolDef
     from ketch.providers import make_provider
-    from ketch.providers.base import Completed, ProviderConfig, TextDelta
+    from ketch.providers.base import Completed, ProviderConfig, TextChunk
 
     monkeypatch.setenv("KETCH_HOME", str(local_home))
     monkeypatch.setenv("KETCH_LOCAL_MAX_TOKENS", "24")
@@ -117,7 +117,7 @@ def test_provider_contract_in_process(local_home, monkeypatch):
     events = list(provider.stream(request))
     done = [e for e in events if isinstance(e, Completed)]
     assert len(done) == 1 and events[-1] is done[0]
-    assert all(isinstance(e, TextDelta) for e in events[:-1])
+    assert all(isinstance(e, TextChunk) for e in events[:-1])
     assert done[0].model == MODEL and done[0].stop_reason in ("end_turn", "tool_use", "max_tokens")
     again = list(provider.stream(request))[-1]
     assert again.usage.cache_read_input_tokens >= done[0].usage.input_tokens - 1

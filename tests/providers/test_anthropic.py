@@ -18,7 +18,7 @@ from ketch.conversation import (
     ToolUseBlock,
 )
 from ketch.providers.anthropic import AnthropicProvider, build_body
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta, UsageReport
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextChunk, ThinkingChunk, UsageReport
 
 KEY = "sk-ant-api03-very-secret-key"
 EPH = {"type": "ephemeral"}
@@ -205,7 +205,7 @@ def test_deltas_stream_in_order_and_usage_is_kept() -> None:
         ("some_future_event", {"type": "some_future_event"}),
         *end("max_tokens", 42),
     )))
-    assert events[:3] == [ThinkingDelta("hmm"), TextDelta("a"), TextDelta("b")]
+    assert events[:3] == [ThinkingChunk("hmm"), TextChunk("a"), TextChunk("b")]
     done = events[3]
     assert done.message.content == [ThinkingBlock("hmm", signature="SIG"), TextBlock("ab")]
     assert done.stop_reason == "max_tokens" and done.message_id == "msg_1" and done.model == "claude-x"

@@ -20,7 +20,7 @@ import pytest
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ThinkingBlock, ToolUseBlock
 from ketch.providers.anthropic import AnthropicProvider
-from ketch.providers.base import Completed, ProviderConfig, TextDelta, ThinkingDelta
+from ketch.providers.base import Completed, ProviderConfig, TextChunk, ThinkingChunk
 from ketch.providers.openai_chat import OpenAIChatProvider
 
 anthropic = pytest.importorskip("anthropic")
@@ -103,9 +103,9 @@ def assert_same_as_anthropic_sdk(ours: Completed, deltas: list[Any], sdk: Any) -
         elif isinstance(b, ThinkingBlock):
             got.append(("thinking", b.thinking, b.signature, b.redacted))
     assert got == expected
-    streamed_text = "".join(d.text for d in deltas if isinstance(d, TextDelta))
+    streamed_text = "".join(d.text for d in deltas if isinstance(d, TextChunk))
     assert streamed_text == "".join(b.text for b in sdk.content if b.type == "text")
-    streamed_thinking = "".join(d.text for d in deltas if isinstance(d, ThinkingDelta))
+    streamed_thinking = "".join(d.text for d in deltas if isinstance(d, ThinkingChunk))
     assert streamed_thinking == "".join(b.thinking for b in sdk.content if b.type == "thinking")
 
 
@@ -118,7 +118,7 @@ def assert_same_as_openai_sdk(ours: Completed, deltas: list[Any], sdk: Any) -> N
     assert ours.usage.cache_read_input_tokens == cached
     assert ours.usage.output_tokens == sdk.usage.completion_tokens
     assert ours.message.text() == (choice.message.content or "")
-    assert "".join(d.text for d in deltas if isinstance(d, TextDelta)) == (choice.message.content or "")
+    assert "".join(d.text for d in deltas if isinstance(d, TextChunk)) == (choice.message.content or "")
     ours_calls = [(b.id, b.name, b.input) for b in ours.message.tool_uses()]
     sdk_calls = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in choice.message.tool_calls or []]
     assert ours_calls == sdk_calls

@@ -17,7 +17,7 @@ from ketch.conversation import (
     ToolResultBlock,
     ToolUseBlock,
 )
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextDelta, ThinkingDelta, UsageReport
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, TextChunk, ThinkingChunk, UsageReport
 from ketch.providers.openai_chat import OpenAIChatProvider, build_body
 
 KEY = "sk-proj-very-secret-openai-key"
@@ -155,7 +155,7 @@ def test_text_reasoning_and_usage() -> None:
         {"content": "Hel"}, {"content": "lo"}, {"content": None},
         usage={"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 64}},
     )))
-    assert events[:4] == [ThinkingDelta("think "), ThinkingDelta("more"), TextDelta("Hel"), TextDelta("lo")]
+    assert events[:4] == [ThinkingChunk("think "), ThinkingChunk("more"), TextChunk("Hel"), TextChunk("lo")]
     done = events[-1]
     assert done.message.content == [ThinkingBlock("think more"), TextBlock("Hello")]
     assert done.usage.as_dict() == {"input_tokens": 36, "output_tokens": 7,
@@ -233,7 +233,7 @@ def test_server_that_ignores_stream_true_is_understood() -> None:
             {"id": "call_x", "type": "function", "function": {"name": "ls", "arguments": "{\"path\": \".\"}"}}]}}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
     events, _ = run(httpx.Response(200, json=payload))
-    assert events[0] == TextDelta("Sure.")
+    assert events[0] == TextChunk("Sure.")
     done = events[-1]
     assert done.message.tool_uses() == [ToolUseBlock("call_x", "ls", {"path": "."})] and done.usage.output_tokens == 3
 

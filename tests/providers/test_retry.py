@@ -15,7 +15,7 @@ import pytest
 
 from ketch.conversation import Message, ModelRequest, TextBlock
 from ketch.providers.anthropic import AnthropicProvider
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, Retrying, TextDelta, UsageReport
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, Retrying, TextChunk, UsageReport
 from ketch.providers.openai_chat import OpenAIChatProvider
 from ketch.providers.retry import RetryableError, parse_retry_after, retry_delay, with_retries
 
@@ -146,7 +146,7 @@ def test_stream_cut_mid_way_is_resent_and_partial_text_voided(dialect: str) -> N
     partial = full[: full.index("done") + 40]
     events, _ = run(dialect, [sse(partial), sse(full)])
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["TextDelta", "Retrying", "TextDelta", "Completed"]
+    assert kinds == ["TextChunk", "Retrying", "TextChunk", "Completed"]
     assert "cut" in events[1].reason and events[-1].message.text() == "done"
 
 
@@ -155,7 +155,7 @@ def test_connection_reset_mid_stream_is_resent(dialect: str) -> None:
     full = DIALECTS[dialect][2]
     partial = full[: full.index("done") + 40]
     events, script = run(dialect, [cut_after(partial, httpx.ReadError("Connection reset by peer")), sse(full)])
-    assert script.calls == 2 and [type(e).__name__ for e in events][-3:] == ["Retrying", "TextDelta", "Completed"]
+    assert script.calls == 2 and [type(e).__name__ for e in events][-3:] == ["Retrying", "TextChunk", "Completed"]
 
 
 def test_openai_stream_without_done_but_with_finish_reason_is_complete() -> None:
@@ -263,14 +263,14 @@ def test_with_retries_announces_before_sleeping() -> None:
     def attempt():  # type: ignore[no-untyped-def]
         failure = next(attempts)
         if failure:
-            yield TextDelta("partial")
+            yield TextChunk("partial")
             raise failure
-        yield TextDelta("ok")
+        yield TextChunk("ok")
 
     config = ProviderConfig(api_key=None, base_url="x", max_retries=1)
     for event in with_retries(config, attempt, sleep=lambda s: log.append(f"sleep {s}")):
         log.append(type(event).__name__)
-    assert log == ["TextDelta", "Retrying", "sleep 1.0", "TextDelta"]
+    assert log == ["TextChunk", "Retrying", "sleep 1.0", "TextChunk"]
 
 
 def test_with_retries_zero_retries_keeps_the_plain_message() -> None:

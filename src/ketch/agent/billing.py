@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ketch.conversation import Usage
-from ketch.providers.base import TextDelta, ThinkingDelta, UsageReport
+from ketch.providers.base import TextChunk, ThinkingChunk, UsageReport
 
 CHARS_PER_TOKEN = 4  # a rough floor for output the server had generated when the stream stopped
 
@@ -36,7 +36,7 @@ class AttemptTally:
         if isinstance(item, UsageReport):
             self.reported = item.usage
             self.heard = True
-        elif isinstance(item, (TextDelta, ThinkingDelta)):
+        elif isinstance(item, (TextChunk, ThinkingChunk)):
             self.streamed_chars += len(item.text)
             self.heard = True
 

@@ -273,7 +273,7 @@ class Dispatch:
         for plan, (block, ms) in zip(batch, outcomes):
             results.append(block)
             yield from self._drain_emitted()
-            yield ev.ToolResult(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
+            yield ev.ToolFinished(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
 
     def _drain_emitted(self) -> Iterator[Any]:
         while self.emitted:

@@ -95,7 +95,7 @@ class PermissionDecision:
 
 
 @dataclass
-class ToolResult:
+class ToolFinished:
     tool_use_id: str
     name: str
     content: str
@@ -208,6 +208,6 @@ class RunFinished:
 
 Event = (
     SessionStarted | UserPrompt | TextDelta | ThinkingDelta | AssistantMessage | ToolCall | PermissionRequest
-    | PermissionDecision | ToolResult | ToolResults | UsageUpdate | Retry | Error | Notice | Compacting | Compacted
+    | PermissionDecision | ToolFinished | ToolResults | UsageUpdate | Retry | Error | Notice | Compacting | Compacted
     | Rewound | RunFinished | TodosChanged | Checkpoint
 )

@@ -33,9 +33,7 @@ from ketch.conversation import (
     valid_message,
     valid_text,
 )
-from ketch.providers.base import Completed, Provider, ProviderError, Retrying
-from ketch.providers.base import TextDelta as PTextDelta
-from ketch.providers.base import ThinkingDelta as PThinkingDelta
+from ketch.providers.base import Completed, Provider, ProviderError, Retrying, TextChunk, ThinkingChunk
 from ketch.tools.base import SessionState, Tool
 
 __all__ = ["Agent", "AgentConfig", "Approval", "Approver", "CostFn", "refuse_all"]
@@ -188,10 +186,10 @@ class Agent:
         try:
             for item in self.provider.stream(request):
                 tally.observe(item)
-                if isinstance(item, PTextDelta):
+                if isinstance(item, TextChunk):
                     partial.append(valid_text(item.text))
                     yield ev.TextDelta(partial[-1])
-                elif isinstance(item, PThinkingDelta):
+                elif isinstance(item, ThinkingChunk):
                     yield ev.ThinkingDelta(valid_text(item.text))
                 elif isinstance(item, Retrying):
                     if self.cancel.is_set():

@@ -28,8 +28,8 @@ from ketch.providers.base import (
     ProviderConfig,
     ProviderError,
     StreamEvent,
-    TextDelta,
-    ThinkingDelta,
+    TextChunk,
+    ThinkingChunk,
     UsageReport,
 )
 from ketch.providers.retry import (
@@ -159,14 +159,14 @@ class StreamDecoder:
             text = str(delta.get("text", ""))
             block["text"] = block.get("text", "") + text
             if text:
-                yield TextDelta(text)
+                yield TextChunk(text)
         elif kind == "input_json_delta":
             block["_json"] += str(delta.get("partial_json", ""))
         elif kind == "thinking_delta":
             text = str(delta.get("thinking", ""))
             block["thinking"] = block.get("thinking", "") + text
             if text:
-                yield ThinkingDelta(text)
+                yield ThinkingChunk(text)
         elif kind == "signature_delta":
             block["signature"] = str(delta.get("signature", ""))
 

@@ -1,7 +1,7 @@
 """The one streaming contract every provider codec implements.
 
 A codec turns a `ModelRequest` into its wire dialect, streams the reply, and yields
-`TextDelta`/`ThinkingDelta` as they arrive (for live display), `Retrying` when a
+`TextChunk`/`ThinkingChunk` as they arrive (for live display), `Retrying` when a
 transport fault forces it to resend the request (consumers drop the partial reply),
 `UsageReport` whenever the server states what the attempt has used so far (so an attempt
 that is cut, resent or interrupted is still counted: it was billed), and exactly one
@@ -20,12 +20,12 @@ from ketch.errors import KetchError
 
 
 @dataclass
-class TextDelta:
+class TextChunk:
     text: str
 
 
 @dataclass
-class ThinkingDelta:
+class ThinkingChunk:
     text: str
 
 
@@ -58,7 +58,7 @@ class Completed:
     message_id: str = ""
 
 
-StreamEvent = TextDelta | ThinkingDelta | Retrying | UsageReport | Completed
+StreamEvent = TextChunk | ThinkingChunk | Retrying | UsageReport | Completed
 
 ErrorKind = Literal[
     "auth", "permission", "not_found", "context_length", "bad_request", "rate_limit",

@@ -30,8 +30,8 @@ from ketch.providers.base import (
     ProviderConfig,
     ProviderError,
     StreamEvent,
-    TextDelta,
-    ThinkingDelta,
+    TextChunk,
+    ThinkingChunk,
     UsageReport,
 )
 from ketch.providers.retry import (
@@ -163,11 +163,11 @@ class ChunkDecoder:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 self.reasoning.append(reasoning)
-                yield ThinkingDelta(reasoning)
+                yield ThinkingChunk(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
                 self.text.append(content)
-                yield TextDelta(content)
+                yield TextChunk(content)
             for position, call in enumerate(delta.get("tool_calls") or []):
                 self._add_call_piece(position, call)
             if choice.get("finish_reason"):

@@ -185,7 +185,7 @@ class Renderer:
             self.end_text()
             self._calls[event.tool_use_id] = event
             self.tool_line(event)
-        elif isinstance(event, ev.ToolResult):
+        elif isinstance(event, ev.ToolFinished):
             self._tool_result(event)
         elif isinstance(event, TodosChanged):
             for todo in event.todos:
@@ -235,7 +235,7 @@ class Renderer:
             line.append(f"({clean(arg)})")
         self._print(line)
 
-    def _tool_result(self, result: ev.ToolResult) -> None:
+    def _tool_result(self, result: ev.ToolFinished) -> None:
         call = self._calls.pop(result.tool_use_id, None)
         lines, _ = fold(clean(result.content))
         if result.is_error:

@@ -423,7 +423,7 @@ def test_loop_snapshots_only_around_turns_that_may_change_files(ws: Path, home: 
     assert isinstance(agent.messages[mark.message_index].content[0], ToolUseBlock)
     # the checkpoint follows the turn's last result and precedes the next request's reply
     kinds = [type(e).__name__ for e in events]
-    assert kinds.index("Checkpoint") == kinds.index("ToolResult", kinds.index("ToolResult") + 1) + 1
+    assert kinds.index("Checkpoint") == kinds.index("ToolFinished", kinds.index("ToolFinished") + 1) + 1
     from ketch.agent.sessions.transcript import to_record
 
     record = to_record(mark)

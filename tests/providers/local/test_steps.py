@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolDef, ToolResultBlock, ToolUseBlock
-from ketch.providers.base import Completed, TextDelta
+from ketch.providers.base import Completed, TextChunk
 from ketch.providers.local import provider as local
 from ketch.providers.local.format import chat_messages, prompt_text, repeated_look, reply_schema, tools_prompt
 from ketch.providers.local.reply import LOOP_TAIL, loop_cut
@@ -162,7 +162,7 @@ def test_a_looping_answer_stops_early_and_keeps_one_round(monkeypatch):
     done = events[-1]
     assert isinstance(done, Completed) and done.stop_reason == "end_turn"
     assert done.message.content == [TextBlock("Renamed. " + unit.rstrip())]
-    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    shown = "".join(e.text for e in events if isinstance(e, TextChunk))
     assert shown.count(unit.strip()) < 4  # generation stopped soon after the loop showed
     assert fake.closed  # the llama.cpp stream was closed, not left suspended
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from ketch.conversation import Block, Message, ModelRequest, TextBlock, ToolResultBlock, Usage
 from ketch.localmodels.profile import DEFAULT_CONTEXT, context_size
-from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextDelta
+from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextChunk
 from ketch.providers.local.format import chat_messages, repeated_failure, repeated_look, reply_schema
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 from ketch.providers.local.template import supports_system_role
@@ -237,7 +237,7 @@ class LocalProvider:
                 raw += piece
                 shown = answer.feed(piece) if structured else piece
                 if shown:
-                    yield TextDelta(shown)
+                    yield TextChunk(shown)
                     looped = loop_cut(answer.text if structured else raw)
                     if looped is not None:
                         break
