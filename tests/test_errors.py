@@ -29,7 +29,7 @@ CONTROL_FLOW = {
     "ui/turn.py": {"QuitRequested"},            # the person asked to leave mid-turn
     "ui/commands/builtin.py": {"Quit"},         # /exit
     "agent/permissions/change_preview.py": {"_NoPreview"},
-    "security/sandbox/proxy.py": {"Decision"},  # the proxy's answer to one request, raised to unwind
+    "security/sandbox/proxy.py": {"Refusal"},  # the proxy's refusal of one request, raised to unwind
     "agent/loop.py": {"Stop", "_Stop"},         # a run's end, carrying its events
 }
 

@@ -13,7 +13,7 @@ import pytest
 from sandbox_kit import make, sh
 
 from ketch.security.sandbox import proxy as sandbox_proxy
-from ketch.security.sandbox.proxy import Decision, Policy, parse_request
+from ketch.security.sandbox.proxy import Policy, Refusal, parse_request
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
     def resolve(host: str, port: int):  # type: ignore[no-untyped-def]
         if host not in table:
-            raise Decision("502 Bad Gateway", f"cannot resolve {host}")
+            raise Refusal("502 Bad Gateway", f"cannot resolve {host}")
         return [ipaddress.ip_address(table[host])]
 
     monkeypatch.setattr(sandbox_proxy, "_resolve", resolve)
@@ -45,7 +45,7 @@ def test_exact_host_is_allowed(target: str, fake_dns: dict[str, str]) -> None:
     "pypi.org%00.evil.com:443", "pypi.org@evil.com:443", "files.pythonhosted.org:443",
 ])
 def test_anything_else_is_refused(target: str, fake_dns: dict[str, str]) -> None:
-    with pytest.raises(Decision) as info:
+    with pytest.raises(Refusal) as info:
         parse_request(request(f"CONNECT {target} HTTP/1.1"), Policy(["pypi.org"]))
     assert info.value.status.startswith(("400", "403"))
 
@@ -61,20 +61,20 @@ def test_anything_else_is_refused(target: str, fake_dns: dict[str, str]) -> None
     b"GET http://pypi.org\xff/ HTTP/1.1",
 ])
 def test_smuggling_is_refused(raw: bytes, fake_dns: dict[str, str]) -> None:
-    with pytest.raises(Decision):
+    with pytest.raises(Refusal):
         parse_request(raw, Policy(["pypi.org"]))
 
 
 @pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "127.1", "0177.0.0.1", "127.000.000.001", "[::ffff:127.0.0.1]"])
 def test_ip_literal_tricks_are_refused(host: str) -> None:
-    with pytest.raises(Decision):
+    with pytest.raises(Refusal):
         parse_request(request(f"CONNECT {host}:8080 HTTP/1.1"), Policy(["127.0.0.1:8080"]))
     assert parse_request(request("CONNECT 127.0.0.1:8080 HTTP/1.1"), Policy(["127.0.0.1:8080"])).connect
 
 
 @pytest.mark.parametrize("host", ["rebind.example", "metadata.example"])
 def test_listed_names_resolving_to_local_addresses_are_refused(host: str, fake_dns: dict[str, str]) -> None:
-    with pytest.raises(Decision, match="local address"):
+    with pytest.raises(Refusal, match="local address"):
         parse_request(request(f"CONNECT {host}:443 HTTP/1.1"), Policy([host]))
 
 

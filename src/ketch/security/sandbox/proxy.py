@@ -92,7 +92,7 @@ def _split_host_port(text: str, default: int | None) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
-class Decision(Exception):
+class Refusal(Exception):
     """A refusal, with the status line and the reason sent back to the client."""
 
     def __init__(self, status: str, reason: str) -> None:
@@ -109,15 +109,15 @@ class Policy:
     def check(self, host: str, port: int) -> Target:
         canonical = normalize_host(host)
         if canonical is None:
-            raise Decision("400 Bad Request", f"not a valid host name: {host!r}")
+            raise Refusal("400 Bad Request", f"not a valid host name: {host!r}")
         if port not in self.allowed.get(canonical, ()):
-            raise Decision("403 Forbidden", f"{canonical}:{port} is not in the sandbox's network allow-list")
+            raise Refusal("403 Forbidden", f"{canonical}:{port} is not in the sandbox's network allow-list")
         if _is_address(canonical):
             return Target(canonical, port, (canonical.strip("[]"),))
         addresses = _resolve(canonical, port)
         for address in addresses:
             if address.is_loopback or address.is_link_local or address.is_unspecified:
-                raise Decision("403 Forbidden", f"{canonical} resolves to {address}, a local address")
+                raise Refusal("403 Forbidden", f"{canonical} resolves to {address}, a local address")
         return Target(canonical, port, tuple(dict.fromkeys(str(a) for a in addresses)))
 
 
@@ -133,7 +133,7 @@ def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise Decision("502 Bad Gateway", f"cannot resolve {host}: {exc}") from None
+        raise Refusal("502 Bad Gateway", f"cannot resolve {host}: {exc}") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]  # str: typed str | int
 
 
@@ -147,40 +147,40 @@ class Request:
 def parse_request(head: bytes, policy: Policy) -> Request:
     """Check one request head (everything up to the blank line) against the policy."""
     if b"\x00" in head:
-        raise Decision("400 Bad Request", "NUL byte in the request")
+        raise Refusal("400 Bad Request", "NUL byte in the request")
     try:
         text = head.decode("ascii")
     except UnicodeDecodeError:
-        raise Decision("400 Bad Request", "non-ASCII bytes in the request head") from None
+        raise Refusal("400 Bad Request", "non-ASCII bytes in the request head") from None
     lines = text.split("\r\n")
     if any("\r" in line or "\n" in line for line in lines):
-        raise Decision("400 Bad Request", "bare CR or LF in the request head")
+        raise Refusal("400 Bad Request", "bare CR or LF in the request head")
     parts = lines[0].split(" ")
     if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1"):
-        raise Decision("400 Bad Request", "malformed request line")
+        raise Refusal("400 Bad Request", "malformed request line")
     method, uri, version = parts
     headers = [line for line in lines[1:] if line]
     hosts = [h.split(":", 1)[1].strip() for h in headers if h.lower().startswith("host:")]
     if len(hosts) > 1:
-        raise Decision("400 Bad Request", "more than one Host header")
+        raise Refusal("400 Bad Request", "more than one Host header")
     if method == "CONNECT":
         host, port = _split_host_port(uri, None)
         if port is None:
-            raise Decision("400 Bad Request", "CONNECT needs host:port")
+            raise Refusal("400 Bad Request", "CONNECT needs host:port")
         target = policy.check(host, port)
         if hosts and _host_of(hosts[0], port) != (target.host, port):
-            raise Decision("400 Bad Request", "Host header does not match the CONNECT target")
+            raise Refusal("400 Bad Request", "Host header does not match the CONNECT target")
         return Request(target, True, b"")
     match = re.fullmatch(r"http://([^/?#]+)(.*)", uri)
     if match is None:
-        raise Decision("400 Bad Request", "only absolute http:// URLs or CONNECT are proxied")
+        raise Refusal("400 Bad Request", "only absolute http:// URLs or CONNECT are proxied")
     authority, path = match.groups()
     host, port = _split_host_port(authority, 80)
     if port is None:
-        raise Decision("400 Bad Request", "bad port")
+        raise Refusal("400 Bad Request", "bad port")
     target = policy.check(host, port)
     if hosts and _host_of(hosts[0], port) != (target.host, port):
-        raise Decision("400 Bad Request", "Host header does not match the URL")
+        raise Refusal("400 Bad Request", "Host header does not match the URL")
     kept = [h for h in headers if not h.lower().startswith(("connection:", "proxy-connection:", "proxy-authorization:",
                                                               "keep-alive:"))]
     # One request per connection: a second, pipelined one could name another host.
@@ -207,7 +207,7 @@ def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
         if len(data) > _HEAD_MAX:
-            raise Decision("431 Request Header Fields Too Large", "request head too large")
+            raise Refusal("431 Request Header Fields Too Large", "request head too large")
         chunk = conn.recv(8192)
         if not chunk:
             raise ConnectionError("client closed")
@@ -302,7 +302,7 @@ class Proxy:
                 head, rest = _read_head(conn)
                 request = parse_request(head, self.policy)
                 upstream = _connect(request.target)
-            except Decision as refusal:
+            except Refusal as refusal:
                 self.denied.append(str(refusal))
                 body = f"ketch sandbox: {refusal}\n".encode()
                 conn.sendall(f"HTTP/1.1 {refusal.status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
