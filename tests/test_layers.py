@@ -24,7 +24,8 @@ NEVER = {("Loop", "Screens"), ("Loop", "Face"), ("Loop", "Extensions"),
          ("Tools", "Wire"), ("Tools", "Screens"), ("Tools", "Loop"),
          ("Wire", "Tools"), ("Wire", "Screens"), ("Wire", "Loop"),
          ("Guard", "Loop"), ("Guard", "Screens"), ("Guard", "Wire"), ("Guard", "Tools"),
-         ("Screens", "Face"), ("Extensions", "Screens"),
+         ("Screens", "Face"), ("Screens", "Wire"),  # a front end reaches the model only through the Agent
+         ("Extensions", "Screens"),
          ("Audit", "Loop"), ("Audit", "Screens"), ("Audit", "Wire")}
 NEVER |= {(p, "Face") for p in PARTS - {"Face"}}  # arrows point down only, and Face is the top
 NEVER |= {("Settings", p) for p in PARTS - {"Settings", "Words"}}  # Settings: data only
