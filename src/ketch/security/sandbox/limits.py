@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ketch.security.sandbox.policy import SandboxLimits
-from ketch.security.sandbox.runtime import pid_alive
+from ketch.security.sandbox.runtime import pid_alive, pid_namespace
 
 _counter = itertools.count()
 
@@ -89,7 +89,7 @@ class Cgroups:
     def _make(self, limits: SandboxLimits) -> _Group | None:
         if not self._parents:
             return None
-        name = f"ketch-{os.getpid()}-{_pid_namespace()}-{next(_counter)}"
+        name = f"ketch-{os.getpid()}-{pid_namespace()}-{next(_counter)}"
         group = _Group(dirs=[])
         try:
             pids = self._parents["pids"] / name
@@ -155,16 +155,9 @@ class Cgroups:
                 self.release(trial)
 
 
-def _pid_namespace() -> int:
-    try:
-        return os.stat("/proc/self/ns/pid").st_ino
-    except OSError:
-        return 0
-
-
 def _reap_stale(parents: Iterable[Path]) -> None:
     """Remove the empty groups of ketch processes (of our pid namespace) that were killed mid-call."""
-    mine = f"-{_pid_namespace()}-"
+    mine = f"-{pid_namespace()}-"
     for parent in parents:
         try:
             names = [e.name for e in os.scandir(parent) if e.name.startswith("ketch-") and mine in e.name]

@@ -49,7 +49,7 @@ def runtime_parent() -> Path:
 def make_runtime(parent: Path | None) -> Runtime:
     parent = parent or runtime_parent()
     notes = reap_stale(parent)
-    root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{_pid_namespace()}-", dir=parent))
+    root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{pid_namespace()}-", dir=parent))
     state = root / "state"
     state.mkdir(mode=0o700)
     cache = root / "cache"
@@ -140,7 +140,7 @@ def now() -> float:
     return time.time()
 
 
-def _pid_namespace() -> int:
+def pid_namespace() -> int:
     """Which pid namespace our pids belong to: a folder from another one is not ours to judge."""
     try:
         return os.stat("/proc/self/ns/pid").st_ino
@@ -151,7 +151,7 @@ def _pid_namespace() -> int:
 def _pid_of(name: str) -> int | None:
     """The pid in `ketch-<pid>-<pid namespace>-<random>` if it is one of this namespace."""
     parts = name.split("-")
-    if len(parts) < 4 or parts[0] + "-" != _PREFIX or not parts[1].isdigit() or parts[2] != str(_pid_namespace()):
+    if len(parts) < 4 or parts[0] + "-" != _PREFIX or not parts[1].isdigit() or parts[2] != str(pid_namespace()):
         return None
     return int(parts[1])
 
