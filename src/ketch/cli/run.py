@@ -101,8 +101,7 @@ class Wiring:
     def build(self) -> Agent:
         from ketch.cli.wiring import build_agent
 
-        agent: Agent = build_agent(self.options)
-        return agent
+        return build_agent(self.options)
 
     def switch_model(self, agent: Agent, spec: str) -> None:
         from ketch.cli.wiring import switch_model
