@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROW = re.compile(r"^\| (?P<what>[^|]+?) \| [^|]* \| (?P<value>[0-9.]+) (?P<unit>ms|MB)")
+ROW = re.compile(r"^\| (?P<what>[^|]+?) \| [^|]* \| (?P<value>[0-9.]+) (?P<unit>ms|MiB|MB)")
 
 
 def run_bench(tree: Path) -> dict[str, float]:
