@@ -87,7 +87,11 @@ def timed_run(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, in
 
 
 def base_env(home: str) -> dict[str, str]:
+    """The caller's environment without credentials or ketch settings, and with bytecode caching on:
+    an installed ketch runs from its `__pycache__`, and compiling every module from source on every
+    start (PYTHONDONTWRITEBYTECODE=1, as some shells and CI set) would measure the compiler."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "KETCH_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["KETCH_HOME"] = home
     return env
 
