@@ -139,12 +139,12 @@ def _check_rules(policy: EffectivePolicy, tools: list) -> None:  # type: ignore[
     On the command line an unknown tool is almost always a prompt swallowed by
     `--allowedTools A B "the prompt"` (the flags take several values): say so.
     """
+    if not (policy.deny or policy.ask or policy.allow):
+        return
     from ketch.agent.permissions import parse_rules
     from ketch.agent.permissions.rule_check import closest_tool, why_never_matches
     from ketch.agent.permissions.rules import Rule
 
-    if not (policy.deny or policy.ask or policy.allow):
-        return
     fields = {t.name: list(t.definition().input_schema.get("properties", {})) for t in tools}
     for kind, sources in (("deny", policy.deny), ("ask", policy.ask), ("allow", policy.allow)):
         for source in sources:

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import sysconfig
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,12 @@ RG_TIMEOUT_S = 60.0
 # Enough for a listing of ~1M files; far more than any match list a model can use.
 LISTING_MAX_CHARS = 64_000_000
 _MAX_BRACE_EXPANSIONS = 256
-_MAGIC = re.compile(r"[*?\[{]")
+
+
+@cache
+def _magic() -> re.Pattern[str]:
+    """Compiled at first use: only a Glob call needs it."""
+    return re.compile(r"[*?\[{]")
 
 
 @lru_cache(maxsize=1)
@@ -213,7 +218,7 @@ def split_base(pattern: str) -> tuple[str, str]:
     parts = pattern.split("/")
     literal: list[str] = []
     for part in parts[:-1]:
-        if _MAGIC.search(part) or "\\" in part:
+        if _magic().search(part) or "\\" in part:
             break
         literal.append(part)
     rest = "/".join(parts[len(literal) :])
