@@ -8,13 +8,13 @@ raised as ConfigError with one line that says what to do.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ketch.config.policy import EffectivePolicy, load_policy
 from ketch.config.settings import ConfigError, ketch_home
+from ketch.ids import uuid4
 
 if TYPE_CHECKING:
     from ketch.agent.loop import Agent
@@ -268,7 +268,7 @@ def build_agent(options: RunOptions, approver=None):  # type: ignore[no-untyped-
         protected=LazyProtectedSet(roots, Path.home(), ketch_home()), home=Path.home(),
         sandboxed=options.sandbox != "off",
     )
-    session_id = str(uuid.uuid4())
+    session_id = uuid4()
     outputs_dir = ketch_home() / "outputs" / session_id
     gate.readable.append(outputs_dir)
     denied_outright = {r.tool for r in deny if r.spec is None}

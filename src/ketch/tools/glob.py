@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sysconfig
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,8 @@ def find_rg() -> str:
     per call, so a real binary installed beside this interpreter by the `ripgrep` wheel
     is preferred over a script found on PATH.
     """
+    import sysconfig  # here, not at the top: a run that never greps skips its import
+
     found = shutil.which("rg")
     bundled = os.path.join(sysconfig.get_path("scripts"), "rg")
     has_bundled = os.path.isfile(bundled) and os.access(bundled, os.X_OK)
