@@ -10,6 +10,8 @@ and then ketch, alternating, and the rows report medians of many rounds (BENCH_R
     server on 127.0.0.1 (tests/fakes/fakeserver.py), against the floor of a bare
     `python -c "import httpx; httpx.post(...)"` posting one request to the same server
   - the peak RSS of that round trip (ru_maxrss from wait4)
+  - where each round trip's time goes, on the fake server's clock: from the start of the process
+    to its request, and from the end of the reply to the end of the process
 Without --startup it also measures the fixed prompt overhead of the first request (system +
 tools) and the harness time per tool turn (Read, Bash): from the end of the model's reply
 carrying the tool call to the arrival of the next request carrying its result, on the wire.
@@ -71,19 +73,31 @@ def ketch_argv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "ketch"]
 
 
-def timed_run(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, int, str, float]:
-    """Wall seconds, peak RSS in KiB (from wait4), stdout, CPU seconds (user + system)."""
+@dataclass
+class Run:
+    """One process: wall and CPU (user + system) seconds, peak RSS in KiB (from wait4), stdout, and
+    when it started and ended on the fake server's clock (time.perf_counter, this process)."""
+
+    wall: float
+    kib: int
+    out: str
+    cpu: float
+    started: float
+    ended: float
+
+
+def timed_run(argv: list[str], env: dict[str, str], cwd: str) -> Run:
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     out = proc.stdout.read()  # type: ignore[union-attr]
     err = proc.stderr.read()  # type: ignore[union-attr]
     _, status, rusage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
+    t1 = time.perf_counter()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv)} exited {proc.returncode}: {err.decode(errors='replace')[-500:]}")
-    return elapsed, rusage.ru_maxrss, out.decode(), rusage.ru_utime + rusage.ru_stime
+    return Run(t1 - t0, rusage.ru_maxrss, out.decode(), rusage.ru_utime + rusage.ru_stime, t0, t1)
 
 
 def base_env(home: str) -> dict[str, str]:
@@ -105,6 +119,9 @@ class Pair:
     ketch: list[float] = field(default_factory=list)
     floor_cpu: list[float] = field(default_factory=list)
     ketch_cpu: list[float] = field(default_factory=list)
+    # A round trip split on the server's clock: start to request received, reply sent to exit.
+    floor_split: list[tuple[float, float]] = field(default_factory=list)
+    ketch_split: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -114,11 +131,18 @@ class Pair:
     def cpu_ratio(self) -> float:
         return statistics.median(self.ketch_cpu) / statistics.median(self.floor_cpu)
 
-    def add(self, floor: tuple[float, int, str, float], ketch: tuple[float, int, str, float]) -> None:
-        self.floor.append(floor[0])
-        self.ketch.append(ketch[0])
-        self.floor_cpu.append(floor[3])
-        self.ketch_cpu.append(ketch[3])
+    def add(self, floor: Run, ketch: Run) -> None:
+        self.floor.append(floor.wall)
+        self.ketch.append(ketch.wall)
+        self.floor_cpu.append(floor.cpu)
+        self.ketch_cpu.append(ketch.cpu)
+
+    def split(self) -> str:
+        """Where the time goes: before the request reaches the server, and after the reply left it."""
+        def medians(pairs: list[tuple[float, float]]) -> str:
+            before, after = (statistics.median(p[k] for p in pairs) * 1000 for k in (0, 1))
+            return f"{before:.1f} ms to the request, {after:.1f} ms after the reply"
+        return f"floor {medians(self.floor_split)}; ketch {medians(self.ketch_split)}"
 
 
 @dataclass
@@ -145,13 +169,18 @@ def bench_start_up(env: dict[str, str], cwd: str) -> StartUp:
             pass_run = timed_run(python_pass, env, cwd)
             version_run = timed_run(version, env, cwd)
             httpx_run = timed_run(httpx_post, env, cwd)
-            assert "message_stop" in httpx_run[2], httpx_run[2]
+            httpx_request = server.requests[-1]
+            assert "message_stop" in httpx_run.out, httpx_run.out
             ketch_run = timed_run(round_trip, env, cwd)
-            assert json.loads(ketch_run[2])["result"] == "ok", ketch_run[2]
+            ketch_request = server.requests[-1]
+            assert json.loads(ketch_run.out)["result"] == "ok", ketch_run.out
             if i:
                 versions.add(pass_run, version_run)
                 round_trips.add(httpx_run, ketch_run)
-                rss.append(ketch_run[1])
+                for run, request, split in ((httpx_run, httpx_request, round_trips.floor_split),
+                                            (ketch_run, ketch_request, round_trips.ketch_split)):
+                    split.append((request.received_at - run.started, run.ended - request.answered_at))
+                rss.append(ketch_run.kib)
         first = next(r.body for r in server.requests if r.body.get("system"))
     finally:
         server.stop()
@@ -218,6 +247,7 @@ def main() -> int:
     print("| what | budget | measured | floor | ratio | within budget |\n|---|---|---|---|---|---|")
     for *cells, ok in rows:
         print("| " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
+    print(f"\nround trip, split on the fake server's clock (medians): {s.round_trip.split()}")
     missed = [row[0] for row in rows if not row[-1]]
     if missed:
         print(f"bench: budget missed: {'; '.join(missed)}", file=sys.stderr)

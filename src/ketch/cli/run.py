@@ -169,10 +169,10 @@ def run(argv: Sequence[str]) -> int:
 def _start_up_over() -> None:
     """Collect garbage from here on, but never walk what the start-up built again.
 
-    The start-up (imports, settings, the Agent) makes ~23,000 objects that live as long as the
-    process, and ~700 of garbage. Collecting while it runs only promotes the survivors, and every
+    The start-up (imports, settings, the Agent) makes ~25,000 objects that live as long as the
+    process, and ~500 of garbage. Collecting while it runs only promotes the survivors, and every
     later collection and the last one at exit walk them again; frozen (gc.freeze), they are
-    skipped: ~20 ms of a ~175 ms headless round trip (BENCHMARKS.md). Objects made after this
+    skipped: ~19 ms of a ~175 ms headless round trip (BENCHMARKS.md). Objects made after this
     point are collected as before.
     """
     import gc
