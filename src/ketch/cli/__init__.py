@@ -6,7 +6,7 @@ tools and the agent are imported when a run needs them. Exit statuses: ketch/err
 
 import sys
 
-# Not typing's: importing typing costs ~4 ms, half of what `--version` would add to the bare interpreter
+# Not typing's: importing typing costs ~4 ms, a third of what `--version` added to the bare interpreter
 # (and no `from __future__ import annotations`, another module to import: the annotations are quoted).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
