@@ -10,23 +10,34 @@ what the person reads. Newline and tab stay as they are.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import IO
 
-# C0 but \t and \n, DEL, C1; the bidi embeddings, overrides and isolates (Trojan Source).
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# What JSON may still carry raw after json.dumps (which escapes only \x00-\x1f): DEL, C1, bidi,
-# and the line separators some JSON readers (and terminals) treat as line breaks.
-_JSON_RAW = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+@cache
+def _unsafe() -> re.Pattern[str]:
+    """C0 but \\t and \\n, DEL, C1; the bidi embeddings, overrides and isolates (Trojan Source).
+
+    Compiled at first use, as every pattern here: a run that prints nothing to a terminal never
+    needs it (start-up, DESIGN.md §6)."""
+    return re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@cache
+def _json_raw() -> re.Pattern[str]:
+    """What JSON may still carry raw after json.dumps (which escapes only \\x00-\\x1f): DEL, C1, bidi,
+    and the line separators some JSON readers (and terminals) treat as line breaks."""
+    return re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def printable(text: str) -> str:
     """`text` with terminal control characters made visible (`\\x1b`, `\\u202e`); CRLF becomes LF."""
-    return _UNSAFE.sub(_visible, text.replace("\r\n", "\n"))
+    return _unsafe().sub(_visible, text.replace("\r\n", "\n"))
 
 
 def json_safe(encoded: str) -> str:
     """A JSON document with the control characters json.dumps leaves raw escaped as `\\uXXXX` (same value)."""
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+    return _json_raw().sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
 
 def _visible(match: re.Match[str]) -> str:

@@ -7,7 +7,7 @@ paid on every request of every session.
 from __future__ import annotations
 
 import datetime
-import platform
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -71,6 +71,13 @@ def folder_listing(workspace: Path, limit: int = MAX_LISTED) -> str:
     return shown + (f", ... ({len(entries) - limit} more)" if len(entries) > limit else "")
 
 
+def _platform() -> str:
+    """`platform.system() platform.release()` ("Linux 6.1.0-18-amd64"), from os.uname: importing
+    `platform` costs ~1.5 ms of start-up, and on Linux and macOS both read uname."""
+    uname = os.uname()
+    return f"{uname.sysname} {uname.release}".strip()
+
+
 def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
                         today: datetime.date | None = None, user_home: Path | None = None,
                         template: str = "system.md", notices: list[str] | None = None) -> str:
@@ -84,7 +91,7 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
         git_root = find_git_root(workspace)
         base = text.format(
             cwd=str(workspace),
-            platform=f"{platform.system()} {platform.release()}".strip(),
+            platform=_platform(),
             date=(today or datetime.date.today()).isoformat(),
             git=f"yes (root {git_root})" if git_root else "no",
             files=folder_listing(workspace) if "{files}" in text else "",

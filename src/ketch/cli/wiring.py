@@ -8,7 +8,6 @@ raised as ConfigError with one line that says what to do.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ketch.config.policy import EffectivePolicy, load_policy
 from ketch.config.settings import ketch_home
 from ketch.errors import ConfigError
+from ketch.ids import uuid4
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -151,12 +151,12 @@ def _check_rules(policy: EffectivePolicy, tools: list[Tool]) -> None:
     On the command line an unknown tool is almost always a prompt swallowed by
     `--allowedTools A B "the prompt"` (the flags take several values): say so.
     """
+    if not (policy.deny or policy.ask or policy.allow):
+        return
     from ketch.agent.permissions import parse_rules
     from ketch.agent.permissions.rule_check import closest_tool, why_never_matches
     from ketch.agent.permissions.rules import Rule
 
-    if not (policy.deny or policy.ask or policy.allow):
-        return
     fields = {t.name: list(t.definition().input_schema.get("properties", {})) for t in tools}
     for kind, sources in (("deny", policy.deny), ("ask", policy.ask), ("allow", policy.allow)):
         for source in sources:
@@ -280,7 +280,7 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         protected=LazyProtectedSet(roots, Path.home(), ketch_home()), home=Path.home(),
         sandboxed=options.sandbox != "off",
     )
-    session_id = str(uuid.uuid4())
+    session_id = uuid4()
     outputs_dir = ketch_home() / "outputs" / session_id
     gate.readable.append(outputs_dir)
     denied_outright = {r.tool for r in deny if r.spec is None}

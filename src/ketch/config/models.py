@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ketch.conversation import Usage
 
@@ -19,10 +19,15 @@ UNKNOWN_MAX_TOKENS = 8192
 MAX_TOKENS_CAP = 32000
 
 _OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-")
+
+
 # What may follow a known id and still mean that model: snapshot dates, `-latest`,
 # Vertex's `@date`, Bedrock-style `-v1:0`. Anything else ("-6", "-mini") is another model,
 # and a wrong price is worse than none.
-_SNAPSHOT_SUFFIX = re.compile(r"(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest|v\d+(?::\d+)?))+")
+@cache
+def _snapshot_suffix() -> re.Pattern[str]:
+    """Compiled at first use: an exact model id needs no suffix match."""
+    return re.compile(r"(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest|v\d+(?::\d+)?))+")
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def model_info(provider: str, name: str) -> ModelInfo | None:
         return models[wanted]
     best: ModelInfo | None = None
     for known, info in models.items():
-        if (wanted.startswith(known) and _SNAPSHOT_SUFFIX.fullmatch(wanted[len(known):])
+        if (wanted.startswith(known) and _snapshot_suffix().fullmatch(wanted[len(known):])
                 and (best is None or len(known) > len(best.name))):
             best = info
     return best

@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,10 @@ class LayerSettings:
     project: str | None = None  # the per-project store's owner (its canonical path)
 
 
-_WS = re.compile(r"[ \t\n\r]*")
+@cache
+def _ws() -> re.Pattern[str]:
+    """JSON whitespace; compiled at first use: only a settings error needs a position."""
+    return re.compile(r"[ \t\n\r]*")
 
 
 def _value_offset(text: str, keys: Sequence[str]) -> int | None:
@@ -99,24 +103,24 @@ def _value_offset(text: str, keys: Sequence[str]) -> int | None:
     """
     decoder = json.JSONDecoder()
     try:
-        idx = _WS.match(text, 0).end()  # type: ignore[union-attr]
+        idx = _ws().match(text, 0).end()  # type: ignore[union-attr]
         for key in keys:
             if text[idx : idx + 1] != "{":
                 return None
-            idx = _WS.match(text, idx + 1).end()  # type: ignore[union-attr]
+            idx = _ws().match(text, idx + 1).end()  # type: ignore[union-attr]
             found = None
             while text[idx : idx + 1] == '"':
                 name, idx = json.decoder.scanstring(text, idx + 1)  # type: ignore[attr-defined]
-                idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+                idx = _ws().match(text, idx).end()  # type: ignore[union-attr]
                 if text[idx : idx + 1] != ":":
                     return None
-                idx = _WS.match(text, idx + 1).end()  # type: ignore[union-attr]
+                idx = _ws().match(text, idx + 1).end()  # type: ignore[union-attr]
                 if name == key:
                     found = idx
                 _, idx = decoder.raw_decode(text, idx)
-                idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+                idx = _ws().match(text, idx).end()  # type: ignore[union-attr]
                 if text[idx : idx + 1] == ",":
-                    idx = _WS.match(text, idx + 1).end()  # type: ignore[union-attr]
+                    idx = _ws().match(text, idx + 1).end()  # type: ignore[union-attr]
             if found is None:
                 return None
             idx = found
@@ -173,7 +177,10 @@ class _Checker:
         return list(value)
 
 
-_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+@cache
+def _host() -> re.Pattern[str]:
+    """An allowedHosts entry; compiled at first use: most settings name no hosts."""
+    return re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
 
 
 def parse_settings_text(text: str, path: Path, extra_keys: frozenset[str] = frozenset()) -> LayerSettings:
@@ -209,7 +216,7 @@ def parse_settings_text(text: str, path: Path, extra_keys: frozenset[str] = froz
     host_keys = ["sandbox", "network", "allowedHosts"]
     hosts = [h.strip().lower() for h in check.strings(network, host_keys, '["pypi.org"]')]
     for host in hosts:
-        if not _HOST.match(host):
+        if not _host().match(host):
             raise check.fail(host_keys, f"sandbox.network.allowedHosts entry {host!r} must be a bare host name "
                                         'such as "pypi.org" (no scheme, path or user)')
     return LayerSettings(

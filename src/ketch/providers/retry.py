@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ketch.errors import KetchError
@@ -28,11 +29,17 @@ if TYPE_CHECKING:
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 SNIPPET_CHARS = 300
 
-_CONTEXT_TOO_LONG = re.compile(
-    r"prompt is too long|context[_ ]length|maximum context|context (?:size|window|limit)"
-    r"|too many tokens|reduce the length of the messages",
-    re.IGNORECASE,
-)
+
+@cache
+def _context_too_long() -> re.Pattern[str]:
+    """Compiled at first use: only a failed request is classified."""
+    return re.compile(
+        r"prompt is too long|context[_ ]length|maximum context|context (?:size|window|limit)"
+        r"|too many tokens|reduce the length of the messages",
+        re.IGNORECASE,
+    )
+
+
 _SSE_START = (b"data:", b"event:", b"id:", b"retry:", b":")
 
 
@@ -215,7 +222,7 @@ def classify_failure(
             f"unknown model '{ep.model}' at {ep.base_url} ({http}: {msg}): check --model "
             f"(or {ep.base_url_env} if that is not the right server)", kind="not_found", status=status,
         )
-    if status == 413 or "context_length_exceeded" in tags or _CONTEXT_TOO_LONG.search(message):
+    if status == 413 or "context_length_exceeded" in tags or _context_too_long().search(message):
         return ProviderError(
             f"the conversation is too long for model '{ep.model}' ({http}): {msg}",
             kind="context_length", status=status,

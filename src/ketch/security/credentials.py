@@ -22,6 +22,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -212,12 +213,15 @@ def known_secret_values() -> list[str]:
     return sorted(set(values))
 
 
-_PREFIX = re.compile(r"^[A-Za-z]+-(?:[A-Za-z]+-)?")
+@cache
+def _prefix() -> re.Pattern[str]:
+    """A key's readable prefix (`sk-ant-`); compiled at first use: only `auth status` masks keys."""
+    return re.compile(r"^[A-Za-z]+-(?:[A-Za-z]+-)?")
 
 
 def mask(key: str) -> str:
     """A recognisable but useless form of a key: `sk-ant-…9f3c`."""
-    prefix_match = _PREFIX.match(key)
+    prefix_match = _prefix().match(key)
     prefix = prefix_match.group(0) if prefix_match and len(prefix_match.group(0)) <= 10 else ""
     tail = key[-4:] if len(key) - len(prefix) >= 16 else ""
     return f"{prefix}…{tail}"

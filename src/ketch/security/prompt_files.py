@@ -15,17 +15,23 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ketch.security.protected import HOME_SECRETS
 from ketch.security.safe_open import PathChanged, open_file
 
-# Names that hold credentials wherever they are (a project's own .env included).
-_CREDENTIAL_NAME = re.compile(
-    r"^(\.env(\..*)?|\.envrc|.*\.(pem|key|p12|pfx|jks|keystore|kdbx|gpg|asc)|id_(rsa|dsa|ecdsa|ed25519)(_sk)?"
-    r"|\.netrc|\.git-credentials|\.npmrc|\.pypirc|credentials(\.json|\.toml)?|\.vault-token|secrets?(\..*)?)$",
-    re.IGNORECASE,
-)
+
+@cache
+def _credential_name() -> re.Pattern[str]:
+    """Names that hold credentials wherever they are (a project's own .env included).
+
+    Compiled at first use: only a prompt file that exists is checked."""
+    return re.compile(
+        r"^(\.env(\..*)?|\.envrc|.*\.(pem|key|p12|pfx|jks|keystore|kdbx|gpg|asc)|id_(rsa|dsa|ecdsa|ed25519)(_sk)?"
+        r"|\.netrc|\.git-credentials|\.npmrc|\.pypirc|credentials(\.json|\.toml)?|\.vault-token|secrets?(\..*)?)$",
+        re.IGNORECASE,
+    )
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Refused:
 
 
 def is_credential_name(name: str) -> bool:
-    return bool(_CREDENTIAL_NAME.match(name))
+    return bool(_credential_name().match(name))
 
 
 def _inside(path: Path, root: Path) -> bool:

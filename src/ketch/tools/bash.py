@@ -16,7 +16,6 @@ the workspace is ever adopted.
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ def wrap(command: str, marker: str) -> str:
     the model's own line numbers. The trap's action does not call `exit`, so the shell's
     exit status stays the command's.
     """
+    import shlex  # here, not at the top: a run that runs no command skips its import
+
     action = f"pwd -P >| {shlex.quote(marker)} 2>/dev/null"
     return f"trap {shlex.quote(action)} EXIT; {command}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,12 @@ RG_TIMEOUT_S = 60.0
 # Enough for a listing of ~1M files; far more than any match list a model can use.
 LISTING_MAX_CHARS = 64_000_000
 _MAX_BRACE_EXPANSIONS = 256
-_MAGIC = re.compile(r"[*?\[{]")
+
+
+@cache
+def _magic() -> re.Pattern[str]:
+    """Compiled at first use: only a Glob call needs it."""
+    return re.compile(r"[*?\[{]")
 
 
 # --- glob to regex -----------------------------------------------------------------
@@ -182,7 +188,7 @@ def split_base(pattern: str) -> tuple[str, str]:
     parts = pattern.split("/")
     literal: list[str] = []
     for part in parts[:-1]:
-        if _MAGIC.search(part) or "\\" in part:
+        if _magic().search(part) or "\\" in part:
             break
         literal.append(part)
     rest = "/".join(parts[len(literal) :])

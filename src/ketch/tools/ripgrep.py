@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sysconfig
 from functools import lru_cache
 
 from ketch.tools.base import ToolError
@@ -18,6 +17,8 @@ def find_rg() -> str:
     per call, so a real binary installed beside this interpreter by the `ripgrep` wheel
     is preferred over a script found on PATH.
     """
+    import sysconfig  # here, not at the top: a run that never greps skips its import
+
     found = shutil.which("rg")
     bundled = os.path.join(sysconfig.get_path("scripts"), "rg")
     has_bundled = os.path.isfile(bundled) and os.access(bundled, os.X_OK)

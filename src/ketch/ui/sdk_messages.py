@@ -10,18 +10,18 @@ message, `modelUsage` and `errors` on the result. ketch's own additions (`provid
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from ketch.agent import events as ev
 from ketch.conversation import block_to_dict
+from ketch.ids import uuid4
 
 # API stop reasons; anything else (an interrupted reply) is reported as null, as the API would.
 STOP_REASONS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"})
 
 
 def _uuid() -> str:
-    return str(uuid.uuid4())
+    return uuid4()
 
 
 def init_message(event: ev.SessionStarted, slash_commands: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ketch.errors import KetchError
@@ -31,7 +31,10 @@ class RuleSyntaxError(KetchError, ValueError):
     pass
 
 
-_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+@cache
+def _tool_name() -> re.Pattern[str]:
+    """Compiled at first use: most runs parse no rules."""
+    return re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
 def parse_rules(values: list[str]) -> list[Rule]:
@@ -62,7 +65,7 @@ def _parse_one(text: str) -> Rule:
         name, spec = text[: text.index("(")], text[text.index("(") + 1 : -1]
     else:
         name, spec = text, None
-    if not _TOOL_NAME.match(name):
+    if not _tool_name().match(name):
         raise RuleSyntaxError(f"bad tool name in permission rule {text!r}")
     return Rule(tool=name, spec=spec if spec and spec.strip() else None)
 

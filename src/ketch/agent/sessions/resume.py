@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ketch.agent.sessions.lock import SessionBusy
-from ketch.agent.sessions.store import find_session, latest_session
 from ketch.agent.sessions.transcript import TranscriptWriter, transcript_path
 from ketch.conversation import Message, TextBlock, ToolResultBlock
 from ketch.errors import SessionError
@@ -47,6 +46,8 @@ def open_session(agent: Any, home: Path, continue_: bool = False, resume: str | 
     new_path = transcript_path(home, workspace, agent.session_id)
     if not continue_ and resume is None:
         return TranscriptWriter(new_path, redact=agent.redact), None
+    from ketch.agent.sessions.store import find_session, latest_session  # resuming only
+
     ref = latest_session(home, workspace) if continue_ else find_session(home, workspace, resume or "",
                                                                          this_folder_only=True)
     if ref is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ketch.agent.sessions.index import SessionInfo, meta_path, read_info
@@ -18,7 +19,11 @@ from ketch.agent.sessions.lock import SessionBusy, lock_exclusive
 from ketch.agent.sessions.transcript import sessions_dir
 from ketch.errors import SessionError
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+@cache
+def _id() -> re.Pattern[str]:
+    """A session id as a file name; compiled at first use: only -c/-r and `sessions` look sessions up."""
+    return re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass
@@ -36,7 +41,7 @@ def _transcripts(folder: Path) -> list[Path]:
     except OSError:
         return []
     for entry in entries:
-        if entry.name.endswith(".jsonl") and _ID.fullmatch(entry.name[:-6]):
+        if entry.name.endswith(".jsonl") and _id().fullmatch(entry.name[:-6]):
             try:
                 found.append((entry.stat().st_mtime, entry.name, Path(entry.path)))
             except OSError:
@@ -96,7 +101,7 @@ def find_session(home: Path, workspace: Path, ref: str, this_folder_only: bool =
     With `this_folder_only` (resuming), a session found only under another folder is an
     error that says where it lives: its tools would otherwise run in the wrong place.
     """
-    if not _ID.fullmatch(ref):
+    if not _id().fullmatch(ref):
         raise SessionError(f"{ref!r} is not a session id (see `ketch sessions list`)")
     here_folder = sessions_dir(home, workspace)
     here: list[SessionRef] = []
