@@ -153,3 +153,22 @@ def test_a_permission_check_that_breaks_refuses_the_call_and_the_run_goes_on(tmp
     result = next(e for e in events if isinstance(e, ev.ToolResults)).message.content[0]
     assert result.is_error and "could not decide" in result.content
     assert events[-1].subtype == "success" and events[-1].result == "ok"
+
+
+def test_a_new_conversation_is_told_a_subfolders_instructions_again(tmp_path: Path):
+    from ketch.tools.registry import tool_by_name
+
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "AGENTS.md").write_text("Run make svc-test in svc.\n")
+    (tmp_path / "svc" / "a.py").write_text("x = 1\n")
+    read = ToolUseBlock("r", "Read", {"file_path": str(tmp_path / "svc" / "a.py")})
+    provider = ScriptedProvider([answer(read), answer(TextBlock("ok")), answer(read), answer(TextBlock("ok"))])
+    agent = make_agent(provider, [tool_by_name("Read")], tmp_path)
+
+    def told(events: list) -> bool:
+        result = next(e for e in events if isinstance(e, ev.ToolResults)).message.content[0]
+        return "make svc-test" in result.content
+
+    assert told(list(agent.run("read it")))
+    agent.reset()  # /clear
+    assert told(list(agent.run("read it again")))

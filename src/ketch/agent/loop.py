@@ -288,15 +288,16 @@ class Agent:
     def reset(self) -> None:
         """A new conversation (/clear, /resume): new session id, empty history, totals and tool
         state; the provider, tools, settings and approver stay."""
-        import uuid
+        from ketch.ids import uuid4
 
-        self.session_id = str(uuid.uuid4())
+        self.session_id = uuid4()
         self.messages = []
         self.instructions = []
         self.state = SessionState()
         self.usage = Usage()
         self.denials = []
         self.compacted_len = 0
+        self.dispatch.memory_seen = {self.config.workspace}  # the new conversation has seen no subfolder's AGENTS.md
 
     def interrupt(self) -> bool:
         """Stop the run from another thread: the loop and tools see `cancel`, and the reply
