@@ -138,3 +138,16 @@ def test_tests_mirror_src():
               and not any(p in shared for p in d.relative_to(tests).parts)
               and not (SRC / d.relative_to(tests)).is_dir()]
     assert strays == []
+
+
+def test_no_module_is_over_400_lines():
+    """DESIGN.md §1: a module past ~400 lines is asking to be split."""
+    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
+
+
+def test_the_loop_reads_on_one_screen():
+    tree = ast.parse((SRC / "agent" / "loop.py").read_text(encoding="utf-8"))
+    run = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "run")
+    assert run.end_lineno is not None and run.end_lineno - run.lineno + 1 <= 60
