@@ -23,6 +23,7 @@ _SPEC = Spec({"n": NONE, "e": REQUIRED, "f": REQUIRED, "i": OPTIONAL, "l": REQUI
               "sandbox": NONE, "unbuffered": NONE, "binary": NONE, "help": NONE, "version": NONE})
 
 _NO_ARG = set("=dDgGhHnNpPxzF")
+_LABEL_END = frozenset(" \t\n\v\f\r;#}")  # where GNU sed ends a label (read_label)
 _ADDRESS_NUMBER = re.compile(r"[0-9]+(~[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -127,10 +128,14 @@ class _SedScanner:
             while i < n and s[i].isdigit():
                 i += 1
         elif c in ":btTv":
-            if c == ":" and self._skip_ws(i) >= n:
-                return None
-            while i < n and s[i] not in "\n;":
+            i = self._skip_ws(i)
+            start = i
+            while i < n and s[i] not in _LABEL_END:
                 i += 1
+            if c == ":" and i == start:
+                return None  # `:` needs a label
+            self.pos = i
+            return True  # sed reads the next command right after the label, no `;` needed
         elif c in "aic":
             while i < n and s[i] != "\n":  # text runs to the end of the line...
                 i += 2 if s[i] == "\\" else 1  # ...and escaped newlines continue it
