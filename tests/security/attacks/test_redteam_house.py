@@ -36,3 +36,24 @@ def test_sed_command_after_a_label_runs(lab, name):
     script = SED_LABELS[name].format(canary=canary)
     _refused(lab, f"sed -n '{script}' README.md")
     assert not canary.exists(), "sed ran a command the gate had read as part of a label"
+
+
+# `r FILE` and `R FILE` read a file named inside the script, where the path check never looked.
+SED_READS = {
+    "r_relative": "1r ../home/.ssh/id_rsa",
+    "R_absolute": "R {home}/.ssh/id_rsa",
+    "r_after_label": ":a r {home}/.ssh/id_rsa",
+    "r_second_expression": "p\n$r ../home/.aws/credentials",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SED_READS))
+def test_sed_reads_a_credential_named_in_its_script(lab, name):
+    _refused(lab, f"sed -n '{SED_READS[name].format(home=lab.home)}' README.md")
+
+
+def test_sed_reads_a_workspace_file_named_in_its_script(lab):
+    """What stays allowed: `r` of a file inside the workspace is an ordinary read."""
+    out = lab.run([turn(bash("c1", "sed '1r app.py' README.md"))], *OFF)
+    assert out.denials == [] and "def greet" in out.result_text("c1"), out.results()
+    lab.assert_safe(out)

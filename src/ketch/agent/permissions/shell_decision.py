@@ -125,7 +125,9 @@ class ShellDecider:
         if cmd.input_args:  # xargs: the file names come from its input
             finding: Finding | None = Finding("unknown", "the words xargs reads from its input")
         else:
-            finding = worst(f for w in cmd.words[1:] if (f := self.policy.word_finding(w, self.cwds)) is not None)
+            findings = [f for w in cmd.words[1:] if (f := self.policy.word_finding(w, self.cwds)) is not None]
+            findings += [self.policy.classify(name, self.cwds) for name in shell.files_named_inside(cmd)]
+            finding = worst(findings)
         verdict = self._finding_decision(cmd, finding, "reads")
         if verdict is None or verdict.verdict == "deny":
             return verdict

@@ -76,6 +76,15 @@ def is_read_only(cmd: SimpleCommand) -> bool:
     return bool(check and check(words))
 
 
+def files_named_inside(cmd: SimpleCommand) -> list[str]:
+    """Files a read-only command opens that no word of its own names (sed's `r FILE` inside
+    its script): the gate must check them as it checks the words."""
+    words = cmd.word_list()
+    if not words or not words[0].literal or program_name(words[0].value) != "sed":
+        return []
+    return list(classify_sed(words).reads)
+
+
 def program_name(value: str) -> str | None:
     """`ls` or `/usr/bin/ls` -> "ls"; any other path (`./ls`) is not the program it names."""
     if "/" not in value:
