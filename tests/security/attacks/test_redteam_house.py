@@ -57,3 +57,27 @@ def test_sed_reads_a_workspace_file_named_in_its_script(lab):
     out = lab.run([turn(bash("c1", "sed '1r app.py' README.md"))], *OFF)
     assert out.denials == [] and "def greet" in out.result_text("c1"), out.results()
     lab.assert_safe(out)
+
+
+def _ketch_key_file(lab: Lab) -> None:
+    """ketch's own file store holding the API key (the keyring is off in the lab)."""
+    (lab.ketch_home / "credentials.json").write_text(f'{{"anthropic": "{lab.secrets["api_key"]}"}}\n')
+    (lab.ws / "q.jq").write_text('import "../home/.ketch/credentials" as $c; $c\n')
+    lab.rebaseline()
+
+
+# jq loads `import "path" as $x;` (a JSON data file, `.json` added) and `include` from a path
+# inside the program, relative to the current folder or to a `search` folder the program names.
+JQ_IMPORTS = {
+    "relative": "jq -n 'import \"../home/.ketch/credentials\" as $c; $c'",
+    "search_path": "jq -n 'import \"credentials\" as $c {{search: \"{ketch_home}\"}}; $c'",
+    "include": "jq -n 'include \"../home/.ketch/credentials\"; .'",
+    "program_file": "jq -n -f q.jq",
+    "program_file_cluster": "jq -nrf q.jq",
+}
+
+
+@pytest.mark.parametrize("name", sorted(JQ_IMPORTS))
+def test_jq_module_import_reads_ketch_key_store(lab, name):
+    _ketch_key_file(lab)
+    _refused(lab, JQ_IMPORTS[name].format(ketch_home=lab.ketch_home))

@@ -30,7 +30,7 @@ _NO_WRAPPER_READ = frozenset({"sudo", "doas", "exec", "coproc", "nohup"})
 ANY_ARGS = frozenset({
     "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "echo", "pwd", "which", "type",
     "stat", "du", "df", "cut", "tr", "basename", "dirname", "realpath", "readlink", "true", "false",
-    "id", "whoami", "uname", "nproc", "free", "uptime", "ps", "printenv", "cmp", "diff", "jq",
+    "id", "whoami", "uname", "nproc", "free", "uptime", "ps", "printenv", "cmp", "diff",
     "tac", "nl", "seq", "od", "comm", "md5sum", "sha1sum", "sha256sum", "sha512sum", "cksum", "[[", ":",
 })
 _FIND_UNSAFE = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0",
@@ -45,6 +45,7 @@ _DATE = Spec({"d": REQUIRED, "f": REQUIRED, "I": OPTIONAL, "r": REQUIRED, "R": N
 _READ = Spec({"a": REQUIRED, "d": REQUIRED, "e": NONE, "E": NONE, "i": REQUIRED, "n": REQUIRED,
               "N": REQUIRED, "p": REQUIRED, "r": NONE, "s": NONE, "t": REQUIRED, "u": REQUIRED}, {})
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_JQ_MODULE = re.compile(r"\b(import|include)\b")
 _UNIQ = Spec({"c": NONE, "d": NONE, "D": NONE, "i": NONE, "u": NONE, "z": NONE, "f": REQUIRED,
               "s": REQUIRED, "w": REQUIRED},
              {"count": NONE, "repeated": NONE, "all-repeated": OPTIONAL, "skip-fields": REQUIRED,
@@ -184,6 +185,16 @@ def _read(words: list[Word]) -> bool:
         w.literal and _PLAIN_NAME.fullmatch(w.value) and w.value not in RISKY_LOWER_VARS for w in names)
 
 
+def _jq(words: list[Word]) -> bool:
+    """`import "../x" as $d;` and `include` load a file named inside the program (a JSON file,
+    searched from the current folder or a `search` folder the program names), which no path
+    check sees; `-f` takes the program from a file, which is not read here. jq parses `-nf` as
+    holding `-f`, and takes no abbreviated long options."""
+    if short_cluster_has(words, "f") or any(w.value == "--from-file" for w in words[1:]):
+        return False
+    return not any(w.literal and _JQ_MODULE.search(w.value) for w in words[1:])
+
+
 def _sed(words: list[Word]) -> bool:
     return classify_sed(words).reads_only
 
@@ -191,5 +202,5 @@ def _sed(words: list[Word]) -> bool:
 _CHECKS: dict[str, Callable[[list[Word]], bool]] = {
     "printf": _printf, "file": _file, "hostname": _hostname, "date": _date, "test": _test, "[": _test,
     "env": _env, "command": _command, "sort": _sort, "uniq": _uniq, "tree": _tree, "find": _find,
-    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read,
+    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read, "jq": _jq,
 }
