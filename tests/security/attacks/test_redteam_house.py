@@ -81,3 +81,14 @@ JQ_IMPORTS = {
 def test_jq_module_import_reads_ketch_key_store(lab, name):
     _ketch_key_file(lab)
     _refused(lab, JQ_IMPORTS[name].format(ketch_home=lab.ketch_home))
+
+
+@pytest.mark.parametrize("command", ["git config --list --includes --file=team.cfg",
+                                     "git config --get pypi.password --includes --file=team.cfg"])
+def test_git_config_include_reads_a_credential(lab, command):
+    """A config file in the workspace (a hostile repository ships one) whose `include.path` is
+    an INI credential file: `--includes` makes git print that file's values."""
+    (lab.home / ".pypirc").write_text(f"[pypi]\n\tusername = __token__\n\tpassword = {lab.secrets['aws']}\n")
+    (lab.ws / "team.cfg").write_text("[include]\n\tpath = ../home/.pypirc\n")
+    lab.rebaseline()
+    _refused(lab, command)
