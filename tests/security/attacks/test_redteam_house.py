@@ -92,3 +92,42 @@ def test_git_config_include_reads_a_credential(lab, command):
     (lab.ws / "team.cfg").write_text("[include]\n\tpath = ../home/.pypirc\n")
     lab.rebaseline()
     _refused(lab, command)
+
+
+def _repo_links(lab: Lab) -> None:
+    """A hostile repository's symbolic links: `docs` to the SSH folder, `a/x` to the AWS file
+    (with a plain `b/x` beside it to diff against)."""
+    import os
+
+    os.symlink("../home/.ssh", lab.ws / "docs")
+    (lab.ws / "a").mkdir()
+    (lab.ws / "b").mkdir()
+    os.symlink("../../home/.aws/credentials", lab.ws / "a/x")
+    (lab.ws / "b/x").write_text("")
+    lab.rebaseline()
+
+
+# Programs that read the files below a folder through the links they meet there: the path check
+# saw only `.`, inside the workspace, while `cat docs/id_rsa` is refused.
+LINK_FOLLOWERS = {
+    "grep_R": "grep -R OPENSSH .",
+    "grep_dereference": "grep --dereference-recursive -n OPENSSH",
+    "rg_L": "rg -L OPENSSH",
+    "rg_follow": "rg --follow -uu OPENSSH .",
+    "diff_dirs": "diff a b",
+    "diff_r": "diff -r . b",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINK_FOLLOWERS))
+def test_recursive_read_through_repository_symlink(lab, name):
+    _repo_links(lab)
+    _refused(lab, LINK_FOLLOWERS[name])
+
+
+def test_recursive_reads_without_link_following_stay_allowed(lab):
+    _repo_links(lab)
+    out = lab.run([turn(bash("c1", "grep -rn greet . ; rg -n greet ; diff README.md app.py ; diff --no-dereference a b"))],
+                  *OFF)
+    assert out.denials == [] and "app.py" in out.result_text("c1"), out.results()
+    lab.assert_safe(out)

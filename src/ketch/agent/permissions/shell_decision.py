@@ -127,6 +127,9 @@ class ShellDecider:
         else:
             findings = [f for w in cmd.words[1:] if (f := self.policy.word_finding(w, self.cwds)) is not None]
             findings += [self.policy.classify(name, self.cwds) for name in shell.files_named_inside(cmd)]
+            folders = [v for w in shell.folders_read_through_links(cmd) for v in self.policy.word_values(w, self.cwds) or []]
+            if folders and (through_links := self.policy.links_below(folders, self.cwds)) is not None:
+                findings.append(through_links)
             finding = worst(findings)
         verdict = self._finding_decision(cmd, finding, "reads")
         if verdict is None or verdict.verdict == "deny":

@@ -46,6 +46,17 @@ _READ = Spec({"a": REQUIRED, "d": REQUIRED, "e": NONE, "E": NONE, "i": REQUIRED,
               "N": REQUIRED, "p": REQUIRED, "r": NONE, "s": NONE, "t": REQUIRED, "u": REQUIRED}, {})
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _JQ_MODULE = re.compile(r"\b(import|include)\b")
+_GREP = Spec({**dict.fromkeys("efmABCdD", REQUIRED), **dict.fromkeys("EFGPiyvwxclLoqsbHhnTZzrRaIUVu", NONE)},
+             {**dict.fromkeys(("regexp", "file", "max-count", "after-context", "before-context", "context",
+                               "directories", "devices", "include", "exclude", "exclude-from", "exclude-dir",
+                               "label", "binary-files", "group-separator"), REQUIRED),
+              "color": OPTIONAL, "colour": OPTIONAL,
+              **dict.fromkeys(("extended-regexp", "fixed-strings", "basic-regexp", "perl-regexp", "ignore-case",
+                               "no-ignore-case", "invert-match", "word-regexp", "line-regexp", "count",
+                               "files-with-matches", "files-without-match", "only-matching", "quiet", "silent",
+                               "no-messages", "byte-offset", "with-filename", "no-filename", "line-number",
+                               "initial-tab", "null", "null-data", "text", "recursive", "dereference-recursive",
+                               "line-buffered", "binary", "no-group-separator", "help", "version"), NONE)})
 _UNIQ = Spec({"c": NONE, "d": NONE, "D": NONE, "i": NONE, "u": NONE, "z": NONE, "f": REQUIRED,
               "s": REQUIRED, "w": REQUIRED},
              {"count": NONE, "repeated": NONE, "all-repeated": OPTIONAL, "skip-fields": REQUIRED,
@@ -75,6 +86,33 @@ def is_read_only(cmd: SimpleCommand) -> bool:
         return True
     check = _CHECKS.get(name)
     return bool(check and check(words))
+
+
+def folders_read_through_links(cmd: SimpleCommand) -> list[Word]:
+    """The folders below which the command reads files through the symbolic links it meets
+    there ([] for most commands). `grep -R`, `rg -L` and `diff DIR DIR` follow them: a link a
+    repository ships (`docs -> ~/.ssh`) turns `grep -R x .` into a read of what it points to,
+    so the gate checks where every link below these folders leads. Over-approximates: any
+    operand may be a folder, and the current folder counts when the program may search it."""
+    words = cmd.word_list()
+    name = program_name(words[0].value) if words and words[0].literal else None
+    if name in ("grep", "egrep", "fgrep"):
+        if not (short_cluster_has(words, "R") or long_option_used(words, ("--dereference-recursive",), minimum=5)):
+            return []
+        parsed = parse(words, 1, _GREP)
+        operands = [words[i] for i in parsed.operands]
+        if not parsed.has("-e", "--regexp", "-f", "--file"):
+            operands = operands[1:]  # the first is the pattern
+        unsure = parsed.dynamic or bool(parsed.unknown) or not operands
+        return operands + [Word(".")] if unsure else operands
+    if name == "rg":
+        if not (short_cluster_has(words, "L") or long_option_used(words, ("--follow",))):
+            return []
+        return [w for w in words[1:] if not w.value.startswith("-")] + [Word(".")]
+    if name == "diff" and not long_option_used(words, ("--no-dereference",), minimum=6):
+        return [w for w in words[1:] if not w.value.startswith("-")] + \
+            [Word(w.value.split("=", 1)[1]) for w in words[1:] if w.literal and w.value.startswith("--") and "=" in w.value]
+    return []
 
 
 def files_named_inside(cmd: SimpleCommand) -> list[str]:
