@@ -9,7 +9,7 @@ done may happen (no canary, no secret in what the model received).
 from __future__ import annotations
 
 import pytest
-from attack_kit import Lab, bash, turn
+from attack_kit import Lab, bash, call, turn
 
 OFF = ("--sandbox", "off")
 
@@ -130,4 +130,17 @@ def test_recursive_reads_without_link_following_stay_allowed(lab):
     out = lab.run([turn(bash("c1", "grep -rn greet . ; rg -n greet ; diff README.md app.py ; diff --no-dereference a b"))],
                   *OFF)
     assert out.denials == [] and "app.py" in out.result_text("c1"), out.results()
+    lab.assert_safe(out)
+
+
+def test_sourcing_an_activate_script_the_model_wrote(lab):
+    """acceptEdits lets the model write files, not run them: a folder it made look like a
+    virtual environment (`pyvenv.cfg` and `bin/activate`) is not one whose activate only sets PATH."""
+    canary = lab.outside / "PWNED-activate"
+    out = lab.run([turn(call("Write", "w1", file_path="v/pyvenv.cfg", content="home = /usr/bin\n"),
+                        call("Write", "w2", file_path="v/bin/activate", content=f"touch {canary}\n")),
+                   turn(bash("c1", "source v/bin/activate"))], *OFF, mode="acceptEdits")
+    assert (lab.ws / "v/bin/activate").exists(), out.results()  # the writes themselves were allowed
+    assert "c1" in out.denied_ids(), "sourcing the model's own script was auto-allowed"
+    assert not canary.exists()
     lab.assert_safe(out)
