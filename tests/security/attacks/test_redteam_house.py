@@ -144,3 +144,14 @@ def test_sourcing_an_activate_script_the_model_wrote(lab):
     assert "c1" in out.denied_ids(), "sourcing the model's own script was auto-allowed"
     assert not canary.exists()
     lab.assert_safe(out)
+
+
+@pytest.mark.parametrize("pattern", ["../home/.ssh/*", "{home}/.ssh/*", "../outside/**"])
+def test_glob_lists_the_folder_its_pattern_names(lab, pattern):
+    """Glob lists below the pattern's literal folders (`../x/*` searches `../x`), while the gate
+    checked only the `path` argument, or nothing when there was none."""
+    out = lab.run([turn(call("Glob", "g1", pattern=pattern.format(home=lab.home)))], *OFF)
+    assert "g1" in out.denied_ids(), out.result_text("g1")[:500]
+    text = out.result_text("g1")
+    assert "id_rsa" not in text and "canary.txt" not in text
+    lab.assert_safe(out)
