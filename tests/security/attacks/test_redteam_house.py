@@ -155,3 +155,25 @@ def test_glob_lists_the_folder_its_pattern_names(lab, pattern):
     text = out.result_text("g1")
     assert "id_rsa" not in text and "canary.txt" not in text
     lab.assert_safe(out)
+
+
+# tree-sitter-bash's scanner reads out of bounds on `{` followed by a code point past the planes
+# in use: the process dies of SIGSEGV about half the time, which no `except` in the loop catches.
+FAR_CODE_POINTS = ["{\U0010ffff}", "echo {\U000f0000", "x{\U000e0001", "echo {1..\U000c0c12}"]
+
+
+def test_parsing_far_code_points_does_not_crash_the_process():
+    import subprocess
+    import sys
+
+    code = ("from ketch.security import shell\n"
+            f"for line in {FAR_CODE_POINTS!r} * 10:\n"
+            "    assert not shell.analyze(line).auto_allowable\n")
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-1000:]}"
+
+
+def test_far_code_point_in_a_command_is_refused_not_a_crash(lab):
+    out = lab.run([turn(bash("c1", "echo {\U0010ffff}"), bash("c2", "echo {1..\U000f0000}"))], *OFF)
+    assert {"c1", "c2"} <= out.denied_ids(), out.results()
+    lab.assert_safe(out)

@@ -8,6 +8,7 @@ first, as bash does, because the parser would split `r\\<newline>m` into `r` and
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -15,6 +16,11 @@ _lock = threading.Lock()
 _language: Any = None
 _local = threading.local()  # a tree-sitter Parser must not be shared between threads
 
+
+# tree-sitter-bash's scanner reads out of bounds on `{` followed by a code point from plane 8
+# up (U+F0000 kills the process with SIGSEGV about half the time, which no `except` catches).
+# Planes 4-16 hold no letters a command needs (plane 14's tags, private use): not parsed at all.
+_FAR_PLANES = re.compile("[\U00040000-\U0010ffff]")
 
 # Nodes whose text is data (not tokens): checked as a whole, never looked into for gaps.
 OPAQUE = frozenset({"heredoc_body", "comment", "raw_string", "ansi_c_string", "string_content",
@@ -131,6 +137,8 @@ def parse(text: str) -> tuple[Source, Any, list[str]]:
     """Parse, removing token-joining line continuations first; problems found on the way."""
     problems: list[str] = []
     source = Source(text)
+    if _FAR_PLANES.search(text):
+        return source, parser().parse(b""), ["parse error"]  # an empty tree: no commands, never allowed
     tree = parser().parse(source.data)
     removals, bad = gaps(tree.root_node, source.data)
     if removals and not bad:
