@@ -177,3 +177,16 @@ def test_far_code_point_in_a_command_is_refused_not_a_crash(lab):
     out = lab.run([turn(bash("c1", "echo {\U0010ffff}"), bash("c2", "echo {1..\U000f0000}"))], *OFF)
     assert {"c1", "c2"} <= out.denied_ids(), out.results()
     lab.assert_safe(out)
+
+
+@pytest.mark.parametrize("command", ["ps eww", "ps axe -o pid,args", "ps -o pid,args ewwx"])
+def test_ps_environment_of_ketch_itself(lab, command):
+    """BSD `e` makes ps print each process's environment after its command: unsandboxed, that
+    is ketch's own, API key included (the sandbox's pid namespace hides ketch; the gate did not)."""
+    _refused(lab, command)
+
+
+def test_ps_without_environment_stays_allowed(lab):
+    out = lab.run([turn(bash("c1", "ps -ef | head -3; ps aux | head -2; ps -o pid,user,etime,args -p 1"))], *OFF)
+    assert out.denials == [], out.results()
+    lab.assert_safe(out)

@@ -30,7 +30,7 @@ _NO_WRAPPER_READ = frozenset({"sudo", "doas", "exec", "coproc", "nohup"})
 ANY_ARGS = frozenset({
     "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "echo", "pwd", "which", "type",
     "stat", "du", "df", "cut", "tr", "basename", "dirname", "realpath", "readlink", "true", "false",
-    "id", "whoami", "uname", "nproc", "free", "uptime", "ps", "printenv", "cmp", "diff",
+    "id", "whoami", "uname", "nproc", "free", "uptime", "printenv", "cmp", "diff",
     "tac", "nl", "seq", "od", "comm", "md5sum", "sha1sum", "sha256sum", "sha512sum", "cksum", "[[", ":",
 })
 _FIND_UNSAFE = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0",
@@ -46,6 +46,10 @@ _READ = Spec({"a": REQUIRED, "d": REQUIRED, "e": NONE, "E": NONE, "i": REQUIRED,
               "N": REQUIRED, "p": REQUIRED, "r": NONE, "s": NONE, "t": REQUIRED, "u": REQUIRED}, {})
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _JQ_MODULE = re.compile(r"\b(import|include)\b")
+_PS_VALUE_SHORT = frozenset("oOpuUgGtCqsk")      # `-o FORMAT`, `-p PID`...: the value may be the next word
+_PS_VALUE_BSD = frozenset("oOpUtk")               # `axo FORMAT`: a BSD cluster ending in one takes the next word
+_PS_VALUE_LONG = frozenset({"format", "pid", "ppid", "user", "User", "group", "Group", "tty", "sid", "sort",
+                            "cols", "columns", "rows", "lines", "width", "quick-pid"})
 _GREP = Spec({**dict.fromkeys("efmABCdD", REQUIRED), **dict.fromkeys("EFGPiyvwxclLoqsbHhnTZzrRaIUVu", NONE)},
              {**dict.fromkeys(("regexp", "file", "max-count", "after-context", "before-context", "context",
                                "directories", "devices", "include", "exclude", "exclude-from", "exclude-dir",
@@ -233,6 +237,29 @@ def _jq(words: list[Word]) -> bool:
     return not any(w.literal and _JQ_MODULE.search(w.value) for w in words[1:])
 
 
+def _ps(words: list[Word]) -> bool:
+    """BSD `e` (`ps axe`, `ps eww`) prints every process's environment after its command:
+    unsandboxed, that is ketch's own, API key included. `-e` (every process) is harmless."""
+    skip = False
+    for word in words[1:]:
+        if skip:
+            skip = False
+            continue
+        if not word.literal:
+            return False
+        v = word.value
+        if v.startswith("--"):
+            skip = "=" not in v and v[2:] in _PS_VALUE_LONG
+        elif v.startswith("-"):  # `-eo FORMAT`: the first letter that takes a value takes the rest, or the next word
+            taker = next((k for k, ch in enumerate(v[1:], 1) if ch in _PS_VALUE_SHORT), None)
+            skip = taker == len(v) - 1
+        elif "e" in v:
+            return False
+        else:
+            skip = v[-1:] in _PS_VALUE_BSD
+    return True
+
+
 def _sed(words: list[Word]) -> bool:
     return classify_sed(words).reads_only
 
@@ -240,5 +267,5 @@ def _sed(words: list[Word]) -> bool:
 _CHECKS: dict[str, Callable[[list[Word]], bool]] = {
     "printf": _printf, "file": _file, "hostname": _hostname, "date": _date, "test": _test, "[": _test,
     "env": _env, "command": _command, "sort": _sort, "uniq": _uniq, "tree": _tree, "find": _find,
-    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read, "jq": _jq,
+    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read, "jq": _jq, "ps": _ps,
 }
