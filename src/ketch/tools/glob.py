@@ -215,6 +215,18 @@ def list_files(ctx: ToolContext, root: Path) -> list[str]:
     return [name.removeprefix("./") for name in result.output.split("\0") if name]
 
 
+def _root(input: dict[str, Any], ctx: ToolContext) -> tuple[Path, str]:
+    """(the folder listed, the pattern below it) for a call."""
+    pattern = input.get("pattern")
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ToolError("pattern is empty")
+    raw_path = input.get("path")
+    if raw_path in (None, "", "undefined", "null"):
+        raw_path = str(ctx.workspace)
+    base, rest = split_base(pattern.strip().removeprefix("./"))
+    return resolve(os.path.join(raw_path, base) if base else raw_path, ctx.workspace), rest
+
+
 class GlobTool:
     name = "Glob"
     kind: ToolKind = "read"
@@ -222,16 +234,14 @@ class GlobTool:
     def definition(self) -> ToolDef:
         return load_definition(self.name)
 
+    def paths(self, input: dict[str, Any], ctx: ToolContext) -> list[Path]:
+        """The folder this call lists: `path` joined with the pattern's literal folders, so the
+        gate checks `../other` for `pattern="../other/*"` (not only the `path` argument)."""
+        return [_root(input, ctx)[0]]
+
     def run(self, input: dict[str, Any], ctx: ToolContext) -> ToolResult:
         require_valid(self.name, self.definition().input_schema, input)
-        pattern: str = input["pattern"].strip()
-        if not pattern:
-            raise ToolError("pattern is empty")
-        raw_path = input.get("path")
-        if raw_path in (None, "", "undefined", "null"):
-            raw_path = str(ctx.workspace)
-        base, rest = split_base(pattern.removeprefix("./"))
-        root = resolve(os.path.join(raw_path, base) if base else raw_path, ctx.workspace)
+        root, rest = _root(input, ctx)
         if not os.path.isdir(root):
             what = "does not exist" if not os.path.exists(root) else "is not a directory"
             raise ToolError(f"Search directory {root} {what}")

@@ -125,7 +125,12 @@ class ShellDecider:
         if cmd.input_args:  # xargs: the file names come from its input
             finding: Finding | None = Finding("unknown", "the words xargs reads from its input")
         else:
-            finding = worst(f for w in cmd.words[1:] if (f := self.policy.word_finding(w, self.cwds)) is not None)
+            findings = [f for w in cmd.words[1:] if (f := self.policy.word_finding(w, self.cwds)) is not None]
+            findings += [self.policy.classify(name, self.cwds) for name in shell.files_named_inside(cmd)]
+            folders = [v for w in shell.folders_read_through_links(cmd) for v in self.policy.word_values(w, self.cwds) or []]
+            if folders and (through_links := self.policy.links_below(folders, self.cwds)) is not None:
+                findings.append(through_links)
+            finding = worst(findings)
         verdict = self._finding_decision(cmd, finding, "reads")
         if verdict is None or verdict.verdict == "deny":
             return verdict
@@ -158,13 +163,19 @@ class ShellDecider:
     def _venv_activation(self, cmd: Any) -> bool:
         """`source .venv/bin/activate` (or `.`): a virtual environment's own activate script
         inside the roots only sets PATH and VIRTUAL_ENV for the commands after it, which are
-        decided on their own; in the sandbox it can reach nothing else."""
+        decided on their own; in the sandbox it can reach nothing else. Unsandboxed, only a
+        venv that was there when the session began counts: its activate script is protected,
+        so no tool wrote it since, while a folder the model made look like a venv (`pyvenv.cfg`
+        and a `bin/activate` of its own) would run whatever it wrote, on the host."""
         if cmd.argv[:1] not in (["source"], ["."]) or cmd.redirects or len(cmd.words) != 2:
             return False
         word = cmd.words[1]
         if not word.literal or word.value.startswith("-"):
             return False
         targets = [Path(os.path.realpath(os.path.join(cwd, word.value))) for cwd in self.cwds]
+        protected = self.gate.protected
+        if not self.gate.sandboxed and (protected is None or not all(protected.blocks_write(t) for t in targets)):
+            return False
         return all(self.policy.inside(str(t)) and t.name == "activate" and t.parent.name == "bin"
                    and (t.parent.parent / "pyvenv.cfg").is_file() for t in targets)
 

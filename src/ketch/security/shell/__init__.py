@@ -10,6 +10,8 @@ command is still listed, wherever it is nested, so deny rules apply to each of t
 Public API (the gate is written against these names):
     analyze(command) -> ShellAnalysis
     is_read_only(cmd), runs_arbitrary_code(cmd)
+    files_named_inside(cmd) (files a read-only command opens that no word names: sed's `r FILE`)
+    folders_read_through_links(cmd) (`grep -R`, `rg -L`, `diff DIR DIR` read through the links below them)
     prefix_matches(rule_prefix, cmd), exact_matches(rule, cmd), wildcard_matches(pattern, cmd)
         (pass deny=True for deny and ask rules: then a word known only at run time, `$X`,
         matches whatever it could become, so hiding a word in a variable cannot dodge a deny)
@@ -25,7 +27,12 @@ import re
 
 from ketch.security.shell.code import SHELLS, runs_arbitrary_code
 from ketch.security.shell.match import exact_matches, prefix_matches, wildcard_matches
-from ketch.security.shell.readonly import assignment_is_harmless, is_read_only
+from ketch.security.shell.readonly import (
+    assignment_is_harmless,
+    files_named_inside,
+    folders_read_through_links,
+    is_read_only,
+)
 from ketch.security.shell.types import Redirect, ShellAnalysis, SimpleCommand, Word
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "analyze",
     "assignment_is_harmless",
     "exact_matches",
+    "files_named_inside",
+    "folders_read_through_links",
     "is_read_only",
     "prefix_matches",
     "runs_arbitrary_code",

@@ -40,8 +40,10 @@ _TAG_FILTERS = ("--contains", "--no-contains", "--merged", "--no-merged", "--poi
                 "--format", "-n", "--column", "--color")
 _CONFIG_READ = frozenset({"--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list", "-l",
                           "get", "list", "--get-color", "--get-colorbool"})
+# Not `--includes`: with `--file=` or `--blob=` it makes git read the files a config's
+# `include.path` names (`../.pypirc`), which no path check sees; without them it is the default.
 _CONFIG_MODIFIERS = frozenset({"--global", "--system", "--local", "--worktree", "--show-origin",
-                               "--show-scope", "--name-only", "-z", "--null", "--includes", "--no-includes",
+                               "--show-scope", "--name-only", "-z", "--null", "--no-includes",
                                "--bool", "--int", "--bool-or-int", "--path", "--expiry-date",
                                "--all", "--regexp", "--url"})
 

@@ -28,6 +28,7 @@ from ketch.security.shell.types import Word
 HARMLESS_DEVICES = frozenset({"/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/zero", "/dev/tty"})
 MAX_GLOB_MATCHES = 2_000
 MAX_CWDS = 16
+MAX_WALK = 20_000  # entries `links_below` looks at before it calls a folder unknowable
 _GLOB_ONLY = re.compile(r"[^$`{}~]*")  # a glob with no other expansion in it (see `glob_matches`)
 
 Kind = Literal["secret", "protected", "outside", "unknown", "inside"]
@@ -135,6 +136,38 @@ class PathPolicy:
         for value in values:
             for piece in self.path_pieces(value, cwds) if attached else [value]:
                 findings.append(self.classify(piece, cwds))
+        return worst(findings)
+
+    def links_below(self, values: Iterable[str], cwds: list[str]) -> Finding | None:
+        """The worst place a symbolic link below any of the folders `values` leads to, for a
+        program that reads through such links (`grep -R`); "unknown" past MAX_WALK entries.
+
+        Linked folders that stay inside are walked too (the program descends into them), each
+        real folder once."""
+        todo = [real for v in values for real in self.candidates(v, cwds) if os.path.isdir(real)]
+        seen: set[str] = set()
+        findings: list[Finding] = []
+        count = 0
+        while todo:
+            folder = todo.pop()
+            if folder in seen:
+                continue
+            seen.add(folder)
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            count += len(entries)
+            if count > MAX_WALK:
+                return Finding("unknown", f"the {MAX_WALK:,}+ files below {folder}")
+            for entry in entries:
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path)
+                    findings.append(Finding(self._kind(real, False), entry.path, real))
+                    if os.path.isdir(real) and self.inside(real):
+                        todo.append(real)
+                elif entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
         return worst(findings)
 
     def path_pieces(self, value: str, cwds: list[str]) -> list[str]:

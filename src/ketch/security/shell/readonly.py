@@ -30,7 +30,7 @@ _NO_WRAPPER_READ = frozenset({"sudo", "doas", "exec", "coproc", "nohup"})
 ANY_ARGS = frozenset({
     "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "echo", "pwd", "which", "type",
     "stat", "du", "df", "cut", "tr", "basename", "dirname", "realpath", "readlink", "true", "false",
-    "id", "whoami", "uname", "nproc", "free", "uptime", "ps", "printenv", "cmp", "diff", "jq",
+    "id", "whoami", "uname", "nproc", "free", "uptime", "printenv", "cmp", "diff",
     "tac", "nl", "seq", "od", "comm", "md5sum", "sha1sum", "sha256sum", "sha512sum", "cksum", "[[", ":",
 })
 _FIND_UNSAFE = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0",
@@ -45,6 +45,22 @@ _DATE = Spec({"d": REQUIRED, "f": REQUIRED, "I": OPTIONAL, "r": REQUIRED, "R": N
 _READ = Spec({"a": REQUIRED, "d": REQUIRED, "e": NONE, "E": NONE, "i": REQUIRED, "n": REQUIRED,
               "N": REQUIRED, "p": REQUIRED, "r": NONE, "s": NONE, "t": REQUIRED, "u": REQUIRED}, {})
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_JQ_MODULE = re.compile(r"\b(import|include)\b")
+_PS_VALUE_SHORT = frozenset("oOpuUgGtCqsk")      # `-o FORMAT`, `-p PID`...: the value may be the next word
+_PS_VALUE_BSD = frozenset("oOpUtk")               # `axo FORMAT`: a BSD cluster ending in one takes the next word
+_PS_VALUE_LONG = frozenset({"format", "pid", "ppid", "user", "User", "group", "Group", "tty", "sid", "sort",
+                            "cols", "columns", "rows", "lines", "width", "quick-pid"})
+_GREP = Spec({**dict.fromkeys("efmABCdD", REQUIRED), **dict.fromkeys("EFGPiyvwxclLoqsbHhnTZzrRaIUVu", NONE)},
+             {**dict.fromkeys(("regexp", "file", "max-count", "after-context", "before-context", "context",
+                               "directories", "devices", "include", "exclude", "exclude-from", "exclude-dir",
+                               "label", "binary-files", "group-separator"), REQUIRED),
+              "color": OPTIONAL, "colour": OPTIONAL,
+              **dict.fromkeys(("extended-regexp", "fixed-strings", "basic-regexp", "perl-regexp", "ignore-case",
+                               "no-ignore-case", "invert-match", "word-regexp", "line-regexp", "count",
+                               "files-with-matches", "files-without-match", "only-matching", "quiet", "silent",
+                               "no-messages", "byte-offset", "with-filename", "no-filename", "line-number",
+                               "initial-tab", "null", "null-data", "text", "recursive", "dereference-recursive",
+                               "line-buffered", "binary", "no-group-separator", "help", "version"), NONE)})
 _UNIQ = Spec({"c": NONE, "d": NONE, "D": NONE, "i": NONE, "u": NONE, "z": NONE, "f": REQUIRED,
               "s": REQUIRED, "w": REQUIRED},
              {"count": NONE, "repeated": NONE, "all-repeated": OPTIONAL, "skip-fields": REQUIRED,
@@ -74,6 +90,42 @@ def is_read_only(cmd: SimpleCommand) -> bool:
         return True
     check = _CHECKS.get(name)
     return bool(check and check(words))
+
+
+def folders_read_through_links(cmd: SimpleCommand) -> list[Word]:
+    """The folders below which the command reads files through the symbolic links it meets
+    there ([] for most commands). `grep -R`, `rg -L` and `diff DIR DIR` follow them: a link a
+    repository ships (`docs -> ~/.ssh`) turns `grep -R x .` into a read of what it points to,
+    so the gate checks where every link below these folders leads. Over-approximates: any
+    operand may be a folder, and the current folder counts when the program may search it."""
+    words = cmd.word_list()
+    name = program_name(words[0].value) if words and words[0].literal else None
+    if name in ("grep", "egrep", "fgrep"):
+        if not (short_cluster_has(words, "R") or long_option_used(words, ("--dereference-recursive",), minimum=5)):
+            return []
+        parsed = parse(words, 1, _GREP)
+        operands = [words[i] for i in parsed.operands]
+        if not parsed.has("-e", "--regexp", "-f", "--file"):
+            operands = operands[1:]  # the first is the pattern
+        unsure = parsed.dynamic or bool(parsed.unknown) or not operands
+        return operands + [Word(".")] if unsure else operands
+    if name == "rg":
+        if not (short_cluster_has(words, "L") or long_option_used(words, ("--follow",))):
+            return []
+        return [w for w in words[1:] if not w.value.startswith("-")] + [Word(".")]
+    if name == "diff" and not long_option_used(words, ("--no-dereference",), minimum=6):
+        return [w for w in words[1:] if not w.value.startswith("-")] + \
+            [Word(w.value.split("=", 1)[1]) for w in words[1:] if w.literal and w.value.startswith("--") and "=" in w.value]
+    return []
+
+
+def files_named_inside(cmd: SimpleCommand) -> list[str]:
+    """Files a read-only command opens that no word of its own names (sed's `r FILE` inside
+    its script): the gate must check them as it checks the words."""
+    words = cmd.word_list()
+    if not words or not words[0].literal or program_name(words[0].value) != "sed":
+        return []
+    return list(classify_sed(words).reads)
 
 
 def program_name(value: str) -> str | None:
@@ -175,6 +227,39 @@ def _read(words: list[Word]) -> bool:
         w.literal and _PLAIN_NAME.fullmatch(w.value) and w.value not in RISKY_LOWER_VARS for w in names)
 
 
+def _jq(words: list[Word]) -> bool:
+    """`import "../x" as $d;` and `include` load a file named inside the program (a JSON file,
+    searched from the current folder or a `search` folder the program names), which no path
+    check sees; `-f` takes the program from a file, which is not read here. jq parses `-nf` as
+    holding `-f`, and takes no abbreviated long options."""
+    if short_cluster_has(words, "f") or any(w.value == "--from-file" for w in words[1:]):
+        return False
+    return not any(w.literal and _JQ_MODULE.search(w.value) for w in words[1:])
+
+
+def _ps(words: list[Word]) -> bool:
+    """BSD `e` (`ps axe`, `ps eww`) prints every process's environment after its command:
+    unsandboxed, that is ketch's own, API key included. `-e` (every process) is harmless."""
+    skip = False
+    for word in words[1:]:
+        if skip:
+            skip = False
+            continue
+        if not word.literal:
+            return False
+        v = word.value
+        if v.startswith("--"):
+            skip = "=" not in v and v[2:] in _PS_VALUE_LONG
+        elif v.startswith("-"):  # `-eo FORMAT`: the first letter that takes a value takes the rest, or the next word
+            taker = next((k for k, ch in enumerate(v[1:], 1) if ch in _PS_VALUE_SHORT), None)
+            skip = taker == len(v) - 1
+        elif "e" in v:
+            return False
+        else:
+            skip = v[-1:] in _PS_VALUE_BSD
+    return True
+
+
 def _sed(words: list[Word]) -> bool:
     return classify_sed(words).reads_only
 
@@ -182,5 +267,5 @@ def _sed(words: list[Word]) -> bool:
 _CHECKS: dict[str, Callable[[list[Word]], bool]] = {
     "printf": _printf, "file": _file, "hostname": _hostname, "date": _date, "test": _test, "[": _test,
     "env": _env, "command": _command, "sort": _sort, "uniq": _uniq, "tree": _tree, "find": _find,
-    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read,
+    "rg": _rg, "sed": _sed, "git": git_read_only, "read": _read, "jq": _jq, "ps": _ps,
 }

@@ -4,7 +4,8 @@
 `w file` / `s///w file` write, and `-i` edits in place. Finding an `e` or `w` by searching
 the script for the letter would flag `s/hello/world/`; so the script is scanned the way sed
 itself reads it (addresses, commands, s/// delimiters, text arguments). Anything the scanner
-does not understand counts as unsafe.
+does not understand counts as unsafe. `r file` / `R file` read a file that no word of the
+command names: the scan lists them (`SedVerdict.reads`) so the gate can check them like words.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _SPEC = Spec({"n": NONE, "e": REQUIRED, "f": REQUIRED, "i": OPTIONAL, "l": REQUI
               "sandbox": NONE, "unbuffered": NONE, "binary": NONE, "help": NONE, "version": NONE})
 
 _NO_ARG = set("=dDgGhHnNpPxzF")
+_LABEL_END = frozenset(" \t\n\v\f\r;#}")  # where GNU sed ends a label (read_label)
 _ADDRESS_NUMBER = re.compile(r"[0-9]+(~[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -31,6 +33,14 @@ _DIGITS = re.compile(r"[0-9]+")
 class SedVerdict:
     reads_only: bool    # no -i, no w/W, no s///w, no e, script fully understood
     runs_code: bool     # an `e` command or s///e flag, or a script we cannot see
+    reads: tuple[str, ...] = ()  # the files `r`/`R` commands read, as sed opens them
+
+
+@dataclass(frozen=True)
+class ScriptScan:
+    runs: bool                # an `e` command or s///e
+    writes: bool              # `w`, `W` or s///w
+    reads: tuple[str, ...]    # files named by `r` and `R`
 
 
 def classify(words: list[Word]) -> SedVerdict:
@@ -52,13 +62,12 @@ def classify(words: list[Word]) -> SedVerdict:
     scan = scan_script("\n".join(s for s in scripts if s is not None))
     if scan is None:
         return SedVerdict(False, True)
-    runs, writes = scan
     in_place = parsed.has("-i", "--in-place")
-    return SedVerdict(not (runs or writes or in_place), runs)
+    return SedVerdict(not (scan.runs or scan.writes or in_place), scan.runs, scan.reads)
 
 
-def scan_script(script: str) -> tuple[bool, bool] | None:
-    """(runs code, writes files) for a sed script, or None if it is not understood.
+def scan_script(script: str) -> ScriptScan | None:
+    """What a sed script does (runs code, writes, reads named files), or None if it is not understood.
 
     GNU sed skips delimiters inside bracket expressions of a regex (`s/[/]/x/`), other seds
     may not; the script is read both ways and trusted only if both readings agree.
@@ -67,7 +76,7 @@ def scan_script(script: str) -> tuple[bool, bool] | None:
     return aware if aware is not None and aware == plain else None
 
 
-def _scan(script: str, brackets: bool) -> tuple[bool, bool] | None:
+def _scan(script: str, brackets: bool) -> ScriptScan | None:
     return _SedScanner(script, brackets).scan()
 
 
@@ -83,14 +92,15 @@ class _SedScanner:
         self.s, self.n, self.brackets = script, len(script), brackets
         self.pos = 0
         self.runs = self.writes = False
+        self.reads: list[str] = []
 
-    def scan(self) -> tuple[bool, bool] | None:
+    def scan(self) -> ScriptScan | None:
         s, n = self.s, self.n
         while True:
             while self.pos < n and s[self.pos] in " \t\n;":
                 self.pos += 1
             if self.pos >= n:
-                return self.runs, self.writes
+                return ScriptScan(self.runs, self.writes, tuple(self.reads))
             if s[self.pos] == "#":
                 self.pos = self._line_end(self.pos)
                 continue
@@ -127,10 +137,14 @@ class _SedScanner:
             while i < n and s[i].isdigit():
                 i += 1
         elif c in ":btTv":
-            if c == ":" and self._skip_ws(i) >= n:
-                return None
-            while i < n and s[i] not in "\n;":
+            i = self._skip_ws(i)
+            start = i
+            while i < n and s[i] not in _LABEL_END:
                 i += 1
+            if c == ":" and i == start:
+                return None  # `:` needs a label
+            self.pos = i
+            return True  # sed reads the next command right after the label, no `;` needed
         elif c in "aic":
             while i < n and s[i] != "\n":  # text runs to the end of the line...
                 i += 2 if s[i] == "\\" else 1  # ...and escaped newlines continue it
@@ -140,6 +154,8 @@ class _SedScanner:
             self.writes = self.writes or c in "wW"
             self.runs = self.runs or c == "e"
             self.pos = self._line_end(i)
+            if c in "rR":  # the file name: from the first non-blank to the end of the line
+                self.reads.append(s[self._skip_ws(i):self.pos])
             return True
         elif c in "sy":
             if i >= n or s[i] in "\n\\[]":

@@ -8,6 +8,7 @@ first, as bash does, because the parser would split `r\\<newline>m` into `r` and
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -15,6 +16,14 @@ _lock = threading.Lock()
 _language: Any = None
 _local = threading.local()  # a tree-sitter Parser must not be shared between threads
 
+
+# tree-sitter-bash's external scanner hands code points to <ctype.h> isdigit/isalpha, whose
+# table covers -128..255: after a `{` (`x{中`, `{1..\U000f0000`) a code point past U+00FF reads
+# out of bounds, and the process dies of SIGSEGV (no `except` catches it) when that lands outside
+# the mapped table: often from plane 8 up, now and then for a CJK ideograph of plane 2. Such a
+# character (2 to 4 bytes of UTF-8) is shown to the parser as as many ASCII letters: to bash both
+# are plain word characters, and every byte offset stays the same.
+_PAST_LATIN1 = re.compile(rb"[\xc4-\xf4][\x80-\xbf]+")
 
 # Nodes whose text is data (not tokens): checked as a whole, never looked into for gaps.
 OPAQUE = frozenset({"heredoc_body", "comment", "raw_string", "ansi_c_string", "string_content",
@@ -127,16 +136,23 @@ def remove_ranges(data: bytes, ranges: list[tuple[int, int]]) -> bytes:
     return b"".join(out)
 
 
+def _parse_bytes(data: bytes) -> Any:
+    """The tree for `data`, with each character past U+00FF given to the parser as ASCII letters."""
+    if data.isascii():
+        return parser().parse(data)
+    return parser().parse(_PAST_LATIN1.sub(lambda m: b"a" * len(m.group()), data))
+
+
 def parse(text: str) -> tuple[Source, Any, list[str]]:
     """Parse, removing token-joining line continuations first; problems found on the way."""
     problems: list[str] = []
     source = Source(text)
-    tree = parser().parse(source.data)
+    tree = _parse_bytes(source.data)
     removals, bad = gaps(tree.root_node, source.data)
     if removals and not bad:
         joined = remove_ranges(source.data, removals).decode("utf-8", "replace")
         source = Source(joined)
-        tree = parser().parse(source.data)
+        tree = _parse_bytes(source.data)
         removals, bad = gaps(tree.root_node, source.data)
         if removals:
             bad = True
