@@ -34,13 +34,12 @@ from ketch.providers.base import (
     ThinkingChunk,
     UsageReport,
 )
+from ketch.providers.http import abort_streams, new_client, post_sse
 from ketch.providers.retry import (
     Endpoint,
     RetryableError,
     classify_failure,
     error_fields,
-    new_client,
-    post_sse,
     snippet,
     with_retries,
 )
@@ -286,8 +285,6 @@ class OpenAIChatProvider:
 
     def abort(self) -> None:
         """Cut the reply being streamed, from another thread: the blocked read raises at once."""
-        from ketch.providers.http import abort_streams
-
         abort_streams(self._client)
 
     def close(self) -> None:

@@ -1,10 +1,11 @@
-"""How a model request is attempted, judged, retried, and explained when it fails for good.
+"""How a model request is judged, retried, and explained when it fails for good (the policy).
 
 Shared by every codec so that all dialects agree on one policy (DESIGN.md §3): resend only
 what another attempt can fix (429, 500, 502, 503, 504, 529, connection faults, read
 timeouts, streams cut mid-way), never a client error or a bug, and turn everything else
 into a one-line `ProviderError` that tells the user what to change. Codecs raise
 `RetryableError` for the first kind; `with_retries` owns the waiting and the counting.
+How the request is sent and its stream read is in http.py.
 """
 
 from __future__ import annotations
@@ -14,17 +15,13 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ketch.errors import KetchError
 from ketch.providers.base import ErrorKind, ProviderConfig, ProviderError, Retrying, StreamEvent
-from ketch.providers.sse import SSEEvent, iter_sse
-
-if TYPE_CHECKING:
-    import httpx
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 SNIPPET_CHARS = 300
@@ -38,9 +35,6 @@ def _context_too_long() -> re.Pattern[str]:
         r"|too many tokens|reduce the length of the messages",
         re.IGNORECASE,
     )
-
-
-_SSE_START = (b"data:", b"event:", b"id:", b"retry:", b":")
 
 
 @dataclass
@@ -258,110 +252,3 @@ def transport_failure(exc: Exception, endpoint: Endpoint) -> RetryableError | Pr
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
         return ProviderError(f"bad base URL {base!r}: {reason}: check {endpoint.base_url_env}", kind="config")
     return ProviderError(f"cannot talk to {base}: {reason}", kind="transport")
-
-
-def new_client(config: ProviderConfig, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """One client per provider, kept for its connection pool: later turns skip the TLS handshake."""
-    import httpx
-
-    from ketch import __version__
-
-    return httpx.Client(
-        timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-        transport=transport,
-        headers={"user-agent": f"ketch/{__version__}"},
-        # A plain-http server (Ollama, vLLM, a test server) never makes a TLS connection (redirects
-        # are not followed), so skip loading the CA bundle: ~17 ms of start-up.
-        verify=not config.base_url.lower().startswith("http://"),
-    )
-
-
-def post_sse(
-    client: httpx.Client,
-    url: str,
-    *,
-    body: dict[str, Any],
-    headers: Mapping[str, str],
-    endpoint: Endpoint,
-    json_fallback: Callable[[Any], Iterable[SSEEvent]] | None = None,
-) -> Generator[SSEEvent, None, None]:
-    """POST `body` and yield the reply's SSE events; every failure leaves as a typed error.
-
-    A 2xx reply that is not an event stream is sniffed rather than trusted to its
-    content type: compatible servers mislabel streams, and some answer a streaming request
-    with one JSON object, which `json_fallback` (if given) turns into events.
-    """
-    import httpx
-
-    try:
-        with client.stream("POST", url, json=body, headers=headers) as resp:
-            if not 200 <= resp.status_code < 300:
-                resp.read()
-                raise _status_failure(resp, endpoint)
-            chunks: Iterable[bytes] = resp.iter_bytes()
-            if "event-stream" not in resp.headers.get("content-type", "").lower():
-                chunks = yield from _sniff(resp, chunks, endpoint, json_fallback)
-            yield from iter_sse(chunks)
-    except httpx.RequestError as exc:  # transport faults, bad URLs, undecodable bodies
-        raise transport_failure(exc, endpoint) from None
-
-
-def _status_failure(resp: httpx.Response, endpoint: Endpoint) -> RetryableError | ProviderError:
-    text = resp.text
-    try:
-        message, err_type, code = error_fields(json.loads(text))
-    except ValueError:
-        message, err_type, code = "", "", ""
-    return classify_failure(
-        endpoint, status=resp.status_code, message=message or text, err_type=err_type,
-        code=code, headers=resp.headers,
-    )
-
-
-def _sniff(
-    resp: httpx.Response,
-    chunks: Iterable[bytes],
-    endpoint: Endpoint,
-    json_fallback: Callable[[Any], Iterable[SSEEvent]] | None,
-) -> Generator[SSEEvent, None, Iterable[bytes]]:
-    """Decide from the first bytes whether an unlabelled reply is SSE, JSON, or junk.
-
-    Returns (as the generator's value) the chunks to parse as SSE, re-prefixed with what
-    was read; yields events itself when it handled a JSON reply.
-    """
-    iterator = iter(chunks)
-    head = b""
-    for chunk in iterator:
-        head += chunk
-        if head.strip():
-            break
-    start = head.lstrip()
-    if not start:
-        return iter(())  # an empty reply: the codec sees no terminal event and retries
-    if start.startswith(_SSE_START):
-        return _chain(head, iterator)
-    ctype = resp.headers.get("content-type") or "no content type"
-    text = (head + b"".join(iterator)).decode("utf-8", errors="replace")
-    if start[:1] in (b"{", b"["):
-        try:
-            payload = json.loads(text)
-        except ValueError:
-            raise ProviderError(
-                f"{endpoint.label} sent a reply that is neither an event stream nor valid JSON "
-                f"({ctype}): {snippet(endpoint.scrub(text), 120)}", kind="malformed",
-            ) from None
-        message, err_type, code = error_fields(payload)
-        if isinstance(payload, dict) and ("error" in payload or payload.get("type") == "error"):
-            raise classify_failure(endpoint, status=None, message=message, err_type=err_type, code=code)
-        if json_fallback is not None:
-            yield from json_fallback(payload)
-            return iter(())
-    raise ProviderError(
-        f"{endpoint.label} sent {ctype} instead of an event stream: {snippet(endpoint.scrub(text), 120)}",
-        kind="malformed",
-    )
-
-
-def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield head
-    yield from rest
