@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ketch.agent import events as ev
+from ketch.agent.permissions import Decision
 from ketch.agent.prompt import nested_memory
 from ketch.agent.tool_output import trim
 from ketch.conversation import ToolResultBlock, ToolUseBlock, valid_text
+from ketch.errors import SandboxUnavailable
 from ketch.tools.base import TargetsPaths, Tool, ToolContext, ToolError
 from ketch.tools.paths import resolve as resolve_path
 from ketch.tools.validate import validate as validate_input
@@ -65,8 +66,6 @@ refuse_all = RefuseAll()
 
 def _no_runner(argv: list[str], **kwargs: Any) -> Any:
     """Fail closed: an Agent built without a runner never starts processes unsandboxed."""
-    from ketch.errors import SandboxUnavailable
-
     raise SandboxUnavailable("no sandbox was configured for this session; commands cannot run")
 
 
@@ -147,8 +146,6 @@ class Dispatch:
         try:
             decision = agent.config.gate.decide(call.name, tool.kind, call.input, paths, cwd=agent.state.bash_cwd)
         except Exception as exc:  # noqa: BLE001 - a check that breaks on some input refuses the call (fail closed)
-            from ketch.agent.permissions import Decision
-
             decision = Decision("deny", f"the permission check could not decide this call ({type(exc).__name__}); "
                                         "it was refused", "policy")
         allowed = decision.verdict == "allow"
@@ -266,6 +263,8 @@ class Dispatch:
 
     def _run_batch(self, batch: list[_Planned], results: list[ToolResultBlock]) -> Iterator[Any]:
         if len(batch) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only parallel reads need it (~1 ms to import)
+
             with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
                 outcomes = list(pool.map(self._execute, batch))
         else:
