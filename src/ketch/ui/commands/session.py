@@ -37,14 +37,7 @@ def _undo(repl: Any, arg: str) -> None:
 
     undo = Undo.for_workspace(repl.agent.config.workspace, repl.home)
     try:
-        plan = undo.plan(None, repl.agent.session_id)
-        if plan.conflicts:
-            repl.r.warn("changed after the agent wrote them:")
-            for c in plan.conflicts:
-                repl.r.warn(f"  {c.path}: {c.reason}")
-            if repl.confirm("overwrite them too?"):
-                plan = undo.plan(None, repl.agent.session_id, force=True)
-        result = undo.apply(plan)
+        result = _apply_confirmed(repl, undo, None)
     except NothingToUndo as exc:
         repl.r.info(str(exc))
         return
@@ -116,14 +109,7 @@ def _rewind_files(repl: Any, undo: Any, seq: int) -> bool:
     from ketch.agent.undo.shadow_store import ShadowError
 
     try:
-        plan = undo.plan(seq, repl.agent.session_id)
-        if plan.conflicts:
-            repl.r.warn("changed after the agent wrote them:")
-            for conflict in plan.conflicts:
-                repl.r.warn(f"  {conflict.path}: {conflict.reason}")
-            if repl.confirm("overwrite them too?"):
-                plan = undo.plan(seq, repl.agent.session_id, force=True)
-        result = undo.apply(plan)
+        result = _apply_confirmed(repl, undo, seq)
     except (NothingToUndo, ShadowError, OSError) as exc:
         repl.r.error(f"rewind failed: {exc}")
         return False
@@ -132,6 +118,19 @@ def _rewind_files(repl: Any, undo: Any, seq: int) -> bool:
     for conflict in result.conflicts:
         repl.r.warn(f"  left as is: {conflict.path}: {conflict.reason}")
     return True
+
+
+def _apply_confirmed(repl: Any, undo: Any, seq: int | None) -> Any:
+    """Undo the files to before checkpoint `seq` (None: the last one); files changed since the
+    agent wrote them are overwritten only if the person says so."""
+    plan = undo.plan(seq, repl.agent.session_id)
+    if plan.conflicts:
+        repl.r.warn("changed after the agent wrote them:")
+        for conflict in plan.conflicts:
+            repl.r.warn(f"  {conflict.path}: {conflict.reason}")
+        if repl.confirm("overwrite them too?"):
+            plan = undo.plan(seq, repl.agent.session_id, force=True)
+    return undo.apply(plan)
 
 
 def matching_sessions(refs: list[Any], query: str) -> list[Any]:
