@@ -1,8 +1,7 @@
 """Every failure ketch names, and the exit status each one ends the `ketch` command with.
 
-One tree, so a front end maps any failure to an exit status with `exit_status(exc)` and a
-newcomer sees every failure in one place (the classes marked * live beside the code that
-raises them, because they carry that code's fields; they all derive from a class here):
+One tree, so a front end ends with `exc.exit_status` whatever the failure, and a newcomer
+sees every failure in one place (the classes marked * live beside the code that raises them, because they carry that code's fields; they all derive from a class here):
 
     KetchError                       exit 1: the run or command failed
     ├── UsageError                   exit 2: bad input from the person; `str()` says what to fix
@@ -78,12 +77,3 @@ class SandboxUnavailable(ToolError):
     """
 
     tell_user = True
-
-
-def exit_status(exc: BaseException) -> int:
-    """The exit status a failure ends the `ketch` command with."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, KetchError):
-        return exc.exit_status
-    return EXIT_FAILED
