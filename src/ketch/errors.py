@@ -1,7 +1,8 @@
 """Every failure ketch names, and the exit status each one ends the `ketch` command with.
 
 One tree, so a front end ends with `exc.exit_status` whatever the failure, and a newcomer
-sees every failure in one place (the classes marked * live beside the code that raises them, because they carry that code's fields; they all derive from a class here):
+sees every failure in one place (the classes marked * live beside the code that raises them,
+because they carry that code's fields; they all derive from a class here):
 
     KetchError                       exit 1: the run or command failed
     ├── UsageError                   exit 2: bad input from the person; `str()` says what to fix
