@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ketch.cli.wiring import RunOptions
 
 
-# Handled before argparse (see main); listed here so `ketch --help` shows them.
-SUBCOMMANDS = """\
+# Handled by cli/__init__ before any flag is parsed (its SUBCOMMANDS); listed here so `ketch --help` shows them.
+SUBCOMMANDS_HELP = """\
 commands (each has its own --help):
   ketch sessions list|show|search|export|rm   this folder's stored sessions (--all: every folder's)
   ketch undo [--list] [--to N]                undo the file changes of the agent's last turns
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ketch",
         description="A terminal coding agent: interactive by default, headless with -p.",
-        epilog=SUBCOMMANDS,
+        epilog=SUBCOMMANDS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", nargs="?", help="the prompt (with -p), or the first message of the interactive session; piped stdin is appended as context with -p")
