@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +93,13 @@ def discover(roots: list[Path], home: Path, *, bounded: bool = True) -> GitPlace
         if _looks_like_git_dir(root):
             # A git folder added as a root so that a linked worktree can commit into it.
             _add_git_dir(places, root, None, home, global_values, real_roots, shared=True)
-        known = _KNOWN_POINTERS.setdefault(root, set())
-        known.update(_walk_for_dot_git(root, places, bounded))
-        known.difference_update([p for p in known if not os.path.lexists(p)])
-        for pointer in sorted(known):
+        found = _walk_for_dot_git(root, places, bounded)
+        with _KNOWN_LOCK:  # sandboxed calls run in parallel threads, each discovering
+            known = _KNOWN_POINTERS.setdefault(root, set())
+            known.update(found)
+            known.difference_update([p for p in known if not os.path.lexists(p)])
+            snapshot = sorted(known)
+        for pointer in snapshot:
             places.pointers.add(pointer)
             _add_pointer(places, pointer, home, global_values, real_roots)
     return places
@@ -103,6 +107,7 @@ def discover(roots: list[Path], home: Path, *, bounded: bool = True) -> GitPlace
 
 # root -> every `.git` entry found under it in this process; an entry goes only when it is gone.
 _KNOWN_POINTERS: dict[Path, set[Path]] = {}
+_KNOWN_LOCK = threading.Lock()
 
 
 def remember_pointer(pointer: Path, roots: list[Path]) -> None:
@@ -110,7 +115,8 @@ def remember_pointer(pointer: Path, roots: list[Path]) -> None:
     pointer = Path(os.path.abspath(pointer))
     for root in (Path(os.path.realpath(r)) for r in roots):
         if pointer.parts[: len(root.parts)] == root.parts:
-            _KNOWN_POINTERS.setdefault(root, set()).add(pointer)
+            with _KNOWN_LOCK:
+                _KNOWN_POINTERS.setdefault(root, set()).add(pointer)
             return
 
 
