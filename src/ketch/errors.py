@@ -11,7 +11,8 @@ because they carry that code's fields; they all derive from a class here):
     │   ├── SessionError             a session the person named cannot be used
     │   └── PipedInputError          piped stdin that cannot be used
     ├── ToolError                    shown to the model as an error result; never ends the process
-    │   └── SandboxUnavailable       the OS sandbox cannot run commands here (the person is told too)
+    │   ├── SandboxUnavailable       the OS sandbox cannot run commands here (the person is told too)
+    │   └── McpError                 an MCP server failed, refused or broke the protocol (ext/mcp/)
     ├── ProviderError *              a model call failed for good (providers/base.py)
     ├── RetryableError *             a failure another attempt may fix (providers/retry.py)
     ├── ShadowError *, NothingToUndo *     undo cannot be done (agent/undo/)
@@ -78,3 +79,9 @@ class SandboxUnavailable(ToolError):
     """
 
     tell_user = True
+
+
+class McpError(ToolError):
+    """An MCP server could not be started or reached, broke the protocol, or answered a call with an
+    error. A tool call that meets it gives the model an error result; a server that meets it at
+    start-up is reported in one line and the session goes on without it."""

@@ -1,0 +1,15 @@
+"""MCP: the servers people already use, sandboxed, without paying for them in tokens (issue 12).
+
+    config.py     Claude-Code-compatible server entries: .mcp.json, user/local settings, --mcp-config
+    transport.py  the Transport Protocol every way of reaching a server implements
+    jsonrpc.py    JSON-RPC 2.0 over a Transport: requests, notifications, the server's own requests
+    stdio.py      a server started as a process (in the OS sandbox unless the person said otherwise)
+    http.py       Streamable HTTP and the older HTTP+SSE
+    client.py     one server's session: initialize, tools, resources, prompts
+    manager.py    every configured server, started concurrently in the background; a ToolSource
+    tools.py      McpTool (`mcp__server__tool`) and ToolSearch (schemas loaded on demand)
+
+The official `mcp` SDK is not used at run time: importing its client costs ~0.85 s and takes
+ketch's resident size from 29 to 63 MiB (measured here), against a 35 MiB budget
+(DESIGN.md §6). Tests use it to build real servers.
+"""
