@@ -126,9 +126,9 @@ class Dispatch:
     def _plan(self, call: ToolUseBlock) -> Iterator[ev.Event | _Planned]:
         agent = self.agent
         yield ev.ToolCall(call.id, call.name, call.input)
-        tool = self.by_name.get(call.name)
+        tool = agent.find_tool(call.name)
         if tool is None:
-            known = ", ".join(sorted(self.by_name))
+            known = ", ".join(sorted(d.name for d in agent.offered_definitions()))
             yield _Planned(call, None, f"unknown tool {call.name!r}; available tools: {known}")
             return
         if call.input_error:
@@ -184,7 +184,7 @@ class Dispatch:
         return []
 
     def _is_read(self, call: ToolUseBlock) -> bool:
-        tool = self.by_name.get(call.name)
+        tool = self.agent.find_tool(call.name)
         return tool is not None and tool.kind == "read"
 
     def _plan_into(self, call: ToolUseBlock, batch: list[_Planned]) -> Iterator[ev.Event]:
@@ -202,7 +202,7 @@ class Dispatch:
             return None
         turn = sum(1 for m in agent.messages if m.role == "assistant")
         return agent.checkpoints.begin(agent.session_id, turn, len(agent.messages) - 1,
-                                       [(c.name, c.input) for c in rest if c.name in self.by_name])
+                                       [(c.name, c.input) for c in rest if agent.find_tool(c.name) is not None])
 
     # -- running ----------------------------------------------------------------------------
 

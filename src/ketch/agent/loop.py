@@ -34,7 +34,7 @@ from ketch.conversation import (
     valid_text,
 )
 from ketch.providers.base import Completed, Provider, ProviderError, Retrying, TextChunk, ThinkingChunk
-from ketch.tools.base import SessionState, Tool
+from ketch.tools.base import SessionState, Tool, ToolSource
 
 __all__ = ["Agent", "AgentConfig", "Approval", "Approver", "CostFn", "refuse_all"]
 
@@ -101,6 +101,7 @@ class Agent:
     redact: Callable[[str], str] = lambda text: text
     runner: Any = None
     checkpoints: Any = None  # agent.checkpoints.TurnCheckpoints, or None: no undo snapshots
+    sources: list[ToolSource] = field(default_factory=list)  # tools that come and go (MCP servers)
     messages: list[Message] = field(default_factory=list)
     state: SessionState = field(default_factory=SessionState)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -127,10 +128,11 @@ class Agent:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self, prompt: str) -> Iterator[ev.Event]:
-        run = _Run(tools=[t.definition() for t in self.tools])
+        run = _Run(tools=self.offered_definitions())
         yield self._take_prompt(prompt)
         try:
             while True:
+                run.tools = self.offered_definitions() if self.sources else run.tools
                 yield from self._compact_if_full(run)
                 self._stop_if_over_budget(run)
                 reply = yield from self._ask_model(run)
@@ -256,10 +258,31 @@ class Agent:
 
     def system_as_sent(self) -> str:
         """The system prompt as sent: redacted, since memory files and --append-system-prompt
-        are text ketch did not write (computed once per prompt text)."""
-        if self._system_cache[0] != self.config.system_prompt:
-            self._system_cache = (self.config.system_prompt, self.redact(self.config.system_prompt))
+        are text ketch did not write (computed once per prompt text). The tool sources' status
+        lines (MCP servers still starting or failed) go at its end while there are any."""
+        prompt = self.config.system_prompt
+        status = [line for source in self.sources if (line := source.status())]
+        if status:
+            prompt = prompt.rstrip("\n") + "\n\n" + "\n".join(status) + "\n"
+        if self._system_cache[0] != prompt:
+            self._system_cache = (prompt, self.redact(prompt))
         return self._system_cache[1]
+
+    def offered_definitions(self) -> list[ToolDef]:
+        """The tools sent with the next request: the built-in ones, then what each source offers now."""
+        defs = [t.definition() for t in self.tools]
+        for source in self.sources:
+            defs += [t.definition() for t in source.offered()]
+        return defs
+
+    def find_tool(self, name: str) -> Tool | None:
+        """The tool a call names: built-in first, then the sources (which may hold tools not offered yet)."""
+        tool = self.dispatch.by_name.get(name)
+        for source in self.sources:
+            if tool is not None:
+                break
+            tool = source.find(name)
+        return tool
 
     def bill_unfinished(self, tally: AttemptTally, request: ModelRequest) -> Iterator[ev.Event]:
         """Count an attempt that ended without a whole reply: the provider billed it all the same."""

@@ -31,6 +31,7 @@ __all__ = [
     "ToolError",
     "ToolKind",
     "ToolResult",
+    "ToolSource",
     "load_definition",
     "read_only_runner",
 ]
@@ -81,6 +82,25 @@ class Tool(Protocol):
         ...
 
     def run(self, input: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        ...
+
+
+class ToolSource(Protocol):
+    """Tools that come and go during a session (MCP servers joining, a schema loaded on demand).
+
+    The loop asks before every request: `offered()` are the tools whose definitions go with
+    it; `find(name)` any tool the source can run now (offered or not: a tool loaded by
+    ToolSearch in this turn); `status()` a line for the system prompt ("" when all is well),
+    e.g. which servers are still starting or failed.
+    """
+
+    def offered(self) -> list[Tool]:
+        ...
+
+    def find(self, name: str) -> Tool | None:
+        ...
+
+    def status(self) -> str:
         ...
 
 

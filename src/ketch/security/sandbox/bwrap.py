@@ -15,13 +15,8 @@ fallback. `run_unsandboxed` exists only for an explicit `--sandbox off`.
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -32,9 +27,10 @@ from ketch.errors import SandboxUnavailable
 from ketch.security.git.audit import audit_after_command
 from ketch.security.protected import sandbox_entries
 from ketch.security.sandbox.base import CommandResult
-from ketch.security.sandbox.env import child_env, sandbox_env
+from ketch.security.sandbox.env import child_env
 from ketch.security.sandbox.hints import network_hint
-from ketch.security.sandbox.limits import Cgroups, Enforcement, apply_rlimits, enforcement
+from ketch.security.sandbox.launch import launch
+from ketch.security.sandbox.limits import Cgroups, Enforcement, enforcement
 from ketch.security.sandbox.mounts import CallPlan, Planner, static_args
 from ketch.security.sandbox.policy import SandboxLimits, SandboxPolicy
 from ketch.security.sandbox.probe import OPT_OUT, Bwrap, probe
@@ -50,7 +46,8 @@ from ketch.security.sandbox.runtime import (
     remove_runtime,
     restore_link,
 )
-from ketch.security.sandbox.seccomp import filter_fd, machine, unix_socket_filter
+from ketch.security.sandbox.seccomp import machine, unix_socket_filter
+from ketch.security.sandbox.served import Served, on_lasting_thread
 from ketch.security.sandbox.tripwire import Tripwire
 
 __all__ = [
@@ -58,13 +55,9 @@ __all__ = [
     "run_unsandboxed",
 ]
 
-_START_TIMEOUT_S = 20.0
 # File systems keep coarse timestamps: a git folder changed during a call may show a ctime
 # up to a tick before the call started.
 _CTIME_SLACK_NS = 1_000_000_000
-_EXIT_WAIT_S = 5.0
-# Where the in-sandbox forwarder listens; the sandbox's loopback is its own, so any fixed port works.
-PROXY_PORT = 3128
 
 
 class _Core:
@@ -152,14 +145,6 @@ def _shut_down(root: Path, proxy: Proxy | None) -> None:
     remove_runtime(root)
 
 
-def _python_inside() -> str:
-    """An interpreter the sandbox can see for the forwarder: ketch's own unless under /tmp."""
-    exe = sys.executable
-    if exe and not Path(exe).resolve().is_relative_to("/tmp"):
-        return exe
-    return shutil.which("python3") or "python3"
-
-
 class Sandbox:
     """A CommandRunner that runs every command under bubblewrap with `policy`.
 
@@ -227,13 +212,7 @@ class Sandbox:
         try:
             result = self._run(static + plan.args, argv, timeout_s, cancel, max_output_chars, stop)
         finally:
-            tripped = self._core.tripwire.release(ticket)
-            with self._core.lock:
-                notes += self._release(plan, tripped)
-            if self._writable and plan.git_places is not None and self.policy.home is not None:
-                # Runs even when the call failed: what the command wrote is on disk either way.
-                notes += audit_after_command(plan.git_places, list(self.policy.writable_roots),
-                                             self.policy.home, started_ns)
+            notes += self._end_call(plan, ticket, started_ns)
         if not self.policy.network and result.exit_code not in (0, None):
             refused = proxy.denied[refused_before:] if proxy is not None else []
             hint = network_hint(result.output, (self.policy.ketch_home or Path("~/.ketch")) / "settings.json", refused)
@@ -243,102 +222,69 @@ class Sandbox:
             result.output = (result.output.rstrip("\n") + "\n" if result.output else "") + "\n".join(notes)
         return result
 
+    def spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> Served:
+        """Start a long-lived process (an MCP server) in this sandbox, speaking over three pipes.
+
+        It gets what a command gets (the same mounts, limits, proxy and protections, and
+        the tripwire kills it the moment it creates a protected path); `env` is added to
+        the sandbox's environment. `Served.close()` ends it and runs the checks a command's
+        end runs, returning their notes.
+        """
+        _, static, planner = self._core.prepare()
+        started_ns = time.time_ns() - _CTIME_SLACK_NS
+        with self._core.lock:
+            plan = planner.plan(Path(os.path.abspath(cwd)), self._writable, self._core.suspects)
+            self._hold(plan)
+        stop: list[Callable[[], None]] = []
+        ticket = self._core.tripwire.watch(plan.suspects, lambda path: [kill() for kill in stop])
+        try:
+            launched = on_lasting_thread(lambda: launch(self._core, static + plan.args, argv,
+                                                        writable=self._writable, pipes=True, extra_env=env))
+        except BaseException:
+            self._end_call(plan, ticket, started_ns)
+            raise
+        stop.append(launched.kill)
+
+        def finish() -> list[str]:
+            launched.kill()
+            launched.proc.wait()
+            launched.reap(self._core)
+            return self._end_call(plan, ticket, started_ns)
+
+        return Served(launched.proc, finish)
+
+    def _end_call(self, plan: CallPlan, ticket: int, started_ns: int) -> list[str]:
+        """What ends every call: release the tripwire and the plan, check what git folders it touched."""
+        tripped = self._core.tripwire.release(ticket)
+        with self._core.lock:
+            notes = self._release(plan, tripped)
+        if self._writable and plan.git_places is not None and self.policy.home is not None:
+            # Runs even when the call failed: what the command wrote is on disk either way.
+            notes += audit_after_command(plan.git_places, list(self.policy.writable_roots),
+                                         self.policy.home, started_ns)
+        return notes
+
     # --- one call -----------------------------------------------------------------
 
     def _run(
         self, bwrap_args: list[str], argv: list[str], timeout_s: float, cancel: threading.Event | None,
         max_output_chars: int, stop: list[Callable[[], None]],
     ) -> CommandResult:
-        """Start bwrap held at its gate, put limits on its pid 1, open the gate, supervise."""
-        limits = self.policy.limits
-        proxy_port = None
-        passed: list[int] = []  # fds for bwrap and the sandbox; ours are closed once it started
-        channel = None
-        if self._core.proxy is not None:
-            proxy_port = PROXY_PORT
-            assert self._core.runtime is not None
-            forwarder = str(self._core.runtime.net / "forwarder.py")
-            channel = self._core.proxy.channel()
-            passed.append(channel.fileno())
-            argv = [_python_inside(), "-I", "-S", forwarder, str(channel.fileno()), str(PROXY_PORT), "--", *argv]
-        extra: list[str] = []
-        if self._core.seccomp is not None:
-            seccomp_fd = filter_fd(self._core.seccomp)
-            passed.append(seccomp_fd)
-            extra += ["--seccomp", str(seccomp_fd)]
-        cache = None
-        if self._writable and not self.policy.writable_caches and self._core.runtime is not None:
-            cache = self._core.runtime.cache
-        info_r, info_w = os.pipe()
-        gate_r, gate_w = os.pipe()
-        try:
-            proc = subprocess.Popen(
-                [*bwrap_args, *extra, "--info-fd", str(info_w), "--block-fd", str(gate_r), "--", *argv],
-                env=sandbox_env(self.policy.home or Path("/"), proxy_port, cache=cache),
-                cwd="/",
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(info_w, gate_r, *passed),
-            )
-        except OSError as exc:
-            for fd in (info_r, info_w, gate_r, gate_w):
-                os.close(fd)
-            raise SandboxUnavailable(f"bubblewrap could not be started ({exc}); {OPT_OUT}.") from None
-        finally:
-            if channel is not None:
-                channel.close()
-            for fd in passed[1 if channel is not None else 0:]:
-                os.close(fd)
-        os.close(info_w)
-        os.close(gate_r)
-        pidfd = -1
-        group = None
-        try:
-            child = _read_child_pid(info_r)
-            if child is not None:
-                pidfd = os.pidfd_open(child)
-                apply_rlimits(child, limits)
-                group = self._core.cgroups.create(limits)
-                if group is not None:
-                    self._core.cgroups.attach(group, child)
-        except BaseException as exc:  # also Ctrl-C while bwrap waits at its gate: it must not stay
-            _kill(proc, pidfd)
-            proc.wait()
-            if pidfd >= 0:
-                os.close(pidfd)
-            os.close(gate_w)
-            if group is not None:
-                self._core.cgroups.release(group)
-            if not isinstance(exc, (OSError, ValueError)):
-                raise
-            raise SandboxUnavailable(f"could not put limits on the sandbox ({exc}); {OPT_OUT}.") from None
-        finally:
-            os.close(info_r)
+        """Launch the sandbox, supervise the command, and wait until its namespace is gone."""
+        launched = launch(self._core, bwrap_args, argv, writable=self._writable, pipes=False)
         # The watch was armed before bwrap started: a protected path made at once is seen at once.
-        stop.append(lambda: _kill(proc, pidfd))
+        stop.append(launched.kill)
         try:
-            os.write(gate_w, b"go")
-        except BrokenPipeError:
-            pass  # already stopped: a protected path appeared (a concurrent call made it)
-        os.close(gate_w)
-        try:
-            result = supervise(proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
-                               kill=lambda: _kill(proc, pidfd))
+            return supervise(launched.proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
+                             kill=launched.kill)
         except BaseException:  # Ctrl-C on the way in or out of supervise: take the tree down first
-            _kill(proc, pidfd)
+            launched.kill()
             raise
         finally:
-            if pidfd >= 0:
-                # bwrap's pid 1 takes the whole namespace with it (the kernel kills and reaps
-                # every process in it first); wait until it is gone, so nothing of the command
-                # (a background job included) can create a protected path after the check.
-                select.select([pidfd], [], [], _EXIT_WAIT_S)
-                os.close(pidfd)
-            if group is not None:
-                self._core.cgroups.release(group)
-        return result
+            # bwrap's pid 1 takes the whole namespace with it (the kernel kills and reaps
+            # every process in it first); wait until it is gone, so nothing of the command
+            # (a background job included) can create a protected path after the check.
+            launched.reap(self._core)
 
     def _hold(self, plan: CallPlan) -> None:
         """Count this call's suspects (a concurrent call treats them as suspects too) and journal them."""
@@ -368,33 +314,3 @@ class Sandbox:
         if not counts and self._core.runtime is not None:
             forget_calls(self._core.runtime)
         return notes + [note for path, target in plan.guards if (note := restore_link(path, target))]
-
-
-def _read_child_pid(fd: int) -> int | None:
-    """bwrap's pid 1 (host pid) from --info-fd, or None if bwrap failed before making it."""
-    data = b""
-    while True:
-        ready, _, _ = select.select([fd], [], [], _START_TIMEOUT_S)
-        if not ready:
-            raise OSError(f"bubblewrap did not start within {_START_TIMEOUT_S:g} s")
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return None
-        data += chunk
-        try:
-            return int(json.loads(data)["child-pid"])
-        except (ValueError, KeyError):
-            continue
-
-
-def _kill(proc: subprocess.Popen[bytes], pidfd: int) -> None:
-    """Kill bwrap's pid 1 (which takes the whole pid namespace down) and bwrap itself."""
-    if pidfd >= 0:
-        try:
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        except (ProcessLookupError, OSError):
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -1,0 +1,243 @@
+"""Every configured MCP server: started concurrently in the background, offered to the loop as tools.
+
+Nothing waits for a server: the prompt and the first request go ahead, a server's tools join
+the request after it is ready, and until then (or when it failed) the system prompt says so
+in one line. When the servers' schemas would pass their share of the context window (10% by
+default), the model gets ToolSearch and one line per tool instead, and a tool's schema is
+sent only once the model loaded it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ketch.errors import KetchError
+from ketch.ext.mcp.client import Handlers, McpClient
+from ketch.ext.mcp.config import ServerConfig
+from ketch.ext.mcp.stdio import ServerProcess, StdioTransport
+from ketch.ext.mcp.tools import McpTool, ToolSearch, definition_tokens
+from ketch.ext.mcp.transport import Transport
+from ketch.tools.base import Tool, ToolKind
+
+DEFAULT_BUDGET_SHARE = 0.10
+
+
+@dataclass
+class ServerStatus:
+    name: str
+    scope: str
+    transport: str
+    state: str  # "starting" | "connected" | "failed" | "needs approval" | "disabled"
+    detail: str = ""
+    tools: int = 0
+    tokens: int = 0
+    sandboxed: bool = True
+
+
+class _Server:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.state = "starting"
+        self.detail = ""
+        self.client: McpClient | None = None
+        self.tools: list[McpTool] = []
+        self.sandbox: Any = None  # the server's own Sandbox, closed with it
+
+    def live(self) -> bool:
+        if self.state == "connected" and self.client is not None and self.client.connection.closed_reason:
+            self.state, self.detail = "failed", f"stopped: {self.client.connection.closed_reason}"
+        return self.state == "connected"
+
+
+class McpManager:
+    """A ToolSource (tools.base) over the servers. `notify(line)` tells the person about a server
+    that failed or stopped, once; `sandbox_args` are the commands' SandboxPolicy fields (None:
+    the person ran with `--sandbox off`, so servers are not sandboxed either)."""
+
+    def __init__(self, servers: list[ServerConfig], *, workspace: Path, sandbox_args: dict[str, Any] | None,
+                 context_window: int = 200_000, budget_share: float = DEFAULT_BUDGET_SHARE,
+                 handlers: Handlers | None = None, notify: Callable[[str], None] = lambda line: None) -> None:
+        self.workspace = workspace
+        self.sandbox_args = sandbox_args
+        self.budget_tokens = int(context_window * budget_share)
+        self.handlers = handlers or Handlers(roots=[workspace])
+        self.notify = notify
+        self.servers = {s.name: _Server(s) for s in servers}
+        self.loaded: set[str] = set()  # deferred tools the model loaded with ToolSearch
+        self.search = ToolSearch(self._deferred, self.loaded.update)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    # -- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every server in a thread of its own; returns at once."""
+        for server in self.servers.values():
+            thread = threading.Thread(target=self._connect, args=(server,), daemon=True,
+                                      name=f"mcp-{server.config.name}")
+            self._threads.append(thread)
+            thread.start()
+
+    def wait(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s` in all) until every server connected or failed."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def reconnect(self, name: str) -> None:
+        server = self.servers[name]
+        self._stop(server)
+        server.state, server.detail = "starting", ""
+        threading.Thread(target=self._connect, args=(server,), daemon=True, name=f"mcp-{name}").start()
+
+    def disable(self, name: str) -> None:
+        server = self.servers[name]
+        self._stop(server)
+        server.state, server.detail = "disabled", "for this session"
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            self._stop(server)
+
+    # -- ToolSource ------------------------------------------------------------------------
+
+    def offered(self) -> list[Tool]:
+        tools = self._live_tools()
+        if sum(definition_tokens(t) for t in tools) <= self.budget_tokens:
+            return list(tools)
+        return [self.search, *(t for t in tools if t.name in self.loaded)]
+
+    def find(self, name: str) -> Tool | None:
+        tools = self._live_tools()
+        if name == ToolSearch.name and tools and self.offered()[:1] == [self.search]:
+            return self.search
+        return next((t for t in tools if t.name == name), None)
+
+    def status(self) -> str:
+        waiting = []
+        for server in self.servers.values():
+            if server.live() or server.state == "disabled":
+                continue
+            why = "still starting" if server.state == "starting" else server.detail or server.state
+            waiting.append(f"{server.config.name} ({why[:200]})")
+        return "MCP servers not available now: " + "; ".join(waiting) if waiting else ""
+
+    def statuses(self) -> list[ServerStatus]:
+        out = []
+        for server in self.servers.values():
+            server.live()
+            config = server.config
+            out.append(ServerStatus(config.name, config.scope, config.transport, server.state, server.detail,
+                                    len(server.tools), sum(definition_tokens(t) for t in server.tools),
+                                    config.sandbox and self.sandbox_args is not None))
+        return out
+
+    # -- inside ----------------------------------------------------------------------------
+
+    def _live_tools(self) -> list[McpTool]:
+        return [t for s in list(self.servers.values()) if s.live() for t in s.tools]
+
+    def _deferred(self) -> list[McpTool]:
+        return [t for t in self._live_tools() if t.name not in self.loaded]
+
+    def _connect(self, server: _Server) -> None:
+        config = server.config
+        client = None
+        try:
+            client = McpClient(self._transport(server), self.handlers,
+                               on_tools_changed=lambda: self._rebuild(server))
+            server.client = client
+            client.connect(config.timeout_s)
+        except KetchError as exc:  # McpError, SandboxUnavailable, a bad URL
+            if client is not None:
+                client.close()
+            if server.state == "starting":
+                server.state, server.detail = "failed", _one_line(str(exc), client)
+                self.notify(f"MCP server {config.name!r} failed to start: {server.detail}")
+            return
+        if server.state != "starting":  # disabled or restarted while it was connecting
+            client.close()
+            return
+        self._rebuild(server)
+        server.state = "connected"
+
+    def _rebuild(self, server: _Server) -> None:
+        client = server.client
+        if client is None:
+            return
+        believe_read_only = server.config.scope != "project"
+        seen: set[str] = set()
+        tools = []
+        for info in client.tools:
+            kind: ToolKind = "read" if info.read_only and believe_read_only else "execute"
+            tool = McpTool(server.config.name, info, client.call_tool, kind)
+            if tool.name not in seen:
+                seen.add(tool.name)
+                tools.append(tool)
+        server.tools = tools
+
+    def _transport(self, server: _Server) -> Transport:
+        config = server.config
+        if config.transport in ("http", "sse"):
+            from ketch.ext.mcp import http
+
+            kind = http.StreamableHttpTransport if config.transport == "http" else http.SseTransport
+            return kind(config.url, dict(config.headers), timeout_s=config.timeout_s)
+        return StdioTransport(lambda: self._start_process(server))
+
+    def _start_process(self, server: _Server) -> ServerProcess:
+        config = server.config
+        argv = [config.command, *config.args]
+        cwd = Path(config.cwd) if config.cwd else self.workspace
+        cwd = cwd if cwd.is_absolute() else self.workspace / cwd
+        env = dict(config.env)
+        if config.sandbox and self.sandbox_args is not None:
+            from ketch.security.sandbox.bwrap import Sandbox, SandboxPolicy
+
+            args = {**self.sandbox_args, "network": False, "allowed_hosts": config.allowed_hosts}
+            server.sandbox = Sandbox(SandboxPolicy(**args))
+            return server.sandbox.spawn(argv, cwd=cwd, env=env)  # type: ignore[no-any-return]
+        from ketch.security.sandbox.served import spawn_unsandboxed
+
+        return spawn_unsandboxed(argv, cwd=cwd, env=env)
+
+    def _stop(self, server: _Server) -> None:
+        client, server.client = server.client, None
+        server.tools = []
+        if client is not None:
+            client.close()
+            notes = getattr(client.connection.transport, "notes", [])
+            for note in notes:
+                self.notify(f"MCP server {server.config.name!r}: {note}")
+        if server.sandbox is not None:
+            server.sandbox.close()
+            server.sandbox = None
+
+
+def _one_line(text: str, client: McpClient | None) -> str:
+    """The reason a server failed, with what it printed when that says more."""
+    line = " ".join(text.split())[:300]
+    if client is not None and client.connection.dropped and "no answer" in line:
+        line += f"; it printed what is not JSON-RPC: {client.connection.last_dropped[:100]}"
+    return line
+
+
+def check_servers(servers: list[ServerConfig], workspace: Path, timeout_s: float) -> list[ServerStatus]:
+    """Connect to each server once, concurrently, and say how it went (`ketch mcp list`)."""
+    from ketch.config.settings import ketch_home
+
+    args = {"workspace": workspace, "ketch_home": ketch_home(), "home": Path.home()}
+    manager = McpManager(servers, workspace=workspace, sandbox_args=args)
+    manager.start()
+    manager.wait(timeout_s)
+    try:
+        return manager.statuses()
+    finally:
+        manager.close()
+
