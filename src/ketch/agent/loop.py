@@ -332,6 +332,16 @@ class Agent:
         self.provider.abort()
         return True
 
+    def close(self) -> None:
+        """End what the session holds open: the provider's connections, the sandbox's folder,
+        the tool sources' servers."""
+        self.provider.close()
+        for source in self.sources:
+            source.close()
+        close_runner = getattr(self.runner, "close", None)
+        if callable(close_runner):
+            close_runner()
+
     def set_approver(self, approver: Approver) -> None:
         """Who answers what the gate cannot decide from now on (the REPL's permission question)."""
         self.approver = approver

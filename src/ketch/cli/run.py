@@ -237,10 +237,7 @@ def run_headless(args: Any, prompt: str) -> int:
     finally:
         restore_sigint()
         transcript.close()
-        agent.provider.close()
-        close_runner = getattr(agent.runner, "close", None)
-        if callable(close_runner):
-            close_runner()
+        agent.close()
     return EXIT_OK if finished is not None and not finished.is_error else EXIT_FAILED
 
 

@@ -8,6 +8,7 @@ raised as ConfigError with one line that says what to do.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,13 +181,11 @@ def _check_rules(policy: EffectivePolicy, tools: list[Tool]) -> None:
                                       "run without it, so ketch stops here: fix or remove it.")
 
 
-def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy) -> CommandRunner:
-    """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
+def sandbox_args(options: RunOptions, workspace: Path, policy: EffectivePolicy) -> dict[str, Any] | None:
+    """The SandboxPolicy fields of this run; None when the person explicitly opted out."""
     if options.sandbox == "off":
-        from ketch.security.sandbox.process import run_unsandboxed
-
-        return run_unsandboxed
-    return LazySandbox({
+        return None
+    return {
         "workspace": workspace,
         "extra_writable": tuple(policy.additional_directories),
         "ketch_home": ketch_home(),
@@ -194,7 +193,41 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy) 
         "allowed_hosts": tuple(policy.allowed_hosts),
         "writable_caches": policy.writable_caches,
         "allow_unix_sockets": policy.allow_unix_sockets,
-    })
+    }
+
+
+def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy) -> CommandRunner:
+    """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
+    args = sandbox_args(options, workspace, policy)
+    if args is None:
+        from ketch.security.sandbox.process import run_unsandboxed
+
+        return run_unsandboxed
+    return LazySandbox(args)
+
+
+def start_mcp(options: RunOptions, agent: Agent, trusted: bool, policy: EffectivePolicy) -> None:
+    """Start the configured MCP servers in the background and hand them to the agent as a tool source.
+
+    Project servers not yet approved are not started; they become notices (the REPL asks).
+    """
+    from ketch.ext.mcp.config import load_servers
+
+    workspace = agent.config.workspace
+    found = load_servers(workspace, trusted=trusted, cli_configs=list(options.mcp_configs),
+                         strict=options.strict_mcp_config)
+    agent.config.notices += found.notices
+    agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
+                             "start ketch in this folder and approve it to use it" for s in found.pending]
+    if not found.servers:
+        return
+    from ketch.ext.mcp.manager import McpManager
+
+    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox_args(options, workspace, policy),
+                         context_window=agent.config.context_window,
+                         notify=lambda line: sys.stderr.write(f"ketch: {line}\n"))
+    manager.start()
+    agent.sources.append(manager)
 
 
 def _context_window(info: ModelInfo | None) -> int:
@@ -249,8 +282,9 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     if options.max_budget_usd is not None and not options.max_budget_usd > 0:
         raise ConfigError("--max-budget-usd must be a positive amount of dollars, e.g. 0.50")
     workspace = Path(os.path.realpath(options.workspace))
+    trusted = options.trust or is_trusted(workspace)
     policy = load_policy(
-        workspace, trusted=options.trust or is_trusted(workspace), cli_allow=options.allowed_tools,
+        workspace, trusted=trusted, cli_allow=options.allowed_tools,
         cli_deny=options.disallowed_tools, cli_mode=options.permission_mode, cli_model=options.model,
         cli_add_dirs=options.add_dirs,
     )
@@ -320,6 +354,7 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         runner=build_runner(options, workspace, policy),
     )
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
+    start_mcp(options, agent, trusted, policy)
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
     if options.trust:

@@ -103,6 +103,9 @@ class ToolSource(Protocol):
     def status(self) -> str:
         ...
 
+    def close(self) -> None:
+        ...
+
 
 @runtime_checkable
 class TargetsPaths(Protocol):

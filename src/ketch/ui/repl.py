@@ -60,7 +60,7 @@ def run_repl(args: Any, wiring: Wiring) -> int:
     repl.wiring, repl.options = wiring, wiring.options
     repl.agent = wiring.build()  # --trust is recorded once the settings loaded; ConfigError: exit 2
     if repl.ask_trust():
-        repl.agent.provider.close()
+        repl.agent.close()
         repl.options.trust = True
         repl.agent = wiring.build()  # the project's settings apply; recorded only if they load
         repl.r.info("trusted")
@@ -242,8 +242,7 @@ class Repl:
             self.r.error("WARNING: --sandbox off: commands the model runs have your full user rights")
 
     def close(self) -> None:
-        for closer in (getattr(self.transcript, "close", None), getattr(getattr(self.agent, "provider", None), "close", None),
-                       getattr(getattr(self.agent, "runner", None), "close", None),
+        for closer in (getattr(self.transcript, "close", None), getattr(self.agent, "close", None),
                        getattr(getattr(self, "runner", None), "close", None)):
             if callable(closer):
                 try:

@@ -17,7 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from ketch.agent.permissions.rules import Rule, RuleSyntaxError, parse_rules, path_rule_matches, web_rule_matches
+from ketch.agent.permissions.rules import (
+    Rule,
+    RuleSyntaxError,
+    names_tool,
+    parse_rules,
+    path_rule_matches,
+    web_rule_matches,
+)
 from ketch.config.settings import MODES
 from ketch.security.protected import LazyProtectedSet, ProtectedSet
 from ketch.tools.paths import is_inside
@@ -106,7 +113,7 @@ class PermissionGate:
 
     def _matches(self, rule: Rule, tool_name: str, tool_input: dict[str, Any], paths: list[Path],
                  *, for_deny: bool) -> bool:
-        if rule.tool != tool_name:
+        if not names_tool(rule.tool, tool_name):
             return False
         if rule.spec is None:
             return True

@@ -27,6 +27,17 @@ class Rule:
         return self.tool if self.spec is None else f"{self.tool}({self.spec})"
 
 
+def names_tool(rule_tool: str, tool_name: str) -> bool:
+    """Whether a rule's tool part covers `tool_name`: the same name, or, as in Claude Code,
+    `mcp__server` and `mcp__server__*` for every tool of that MCP server."""
+    if rule_tool == tool_name:
+        return True
+    if not rule_tool.startswith("mcp__"):
+        return False
+    server = rule_tool.removesuffix("__*")
+    return server.count("__") == 1 and tool_name.startswith(server + "__")
+
+
 class RuleSyntaxError(KetchError, ValueError):
     pass
 
@@ -34,7 +45,7 @@ class RuleSyntaxError(KetchError, ValueError):
 @cache
 def _tool_name() -> re.Pattern[str]:
     """Compiled at first use: most runs parse no rules."""
-    return re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+    return re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*(__\*)?$")
 
 
 def parse_rules(values: list[str]) -> list[Rule]:

@@ -19,7 +19,7 @@ from ketch.errors import KetchError
 from ketch.ext.mcp.client import Handlers, McpClient
 from ketch.ext.mcp.config import ServerConfig
 from ketch.ext.mcp.stdio import ServerProcess, StdioTransport
-from ketch.ext.mcp.tools import McpTool, ToolSearch, definition_tokens
+from ketch.ext.mcp.tools import McpTool, ToolSearch, definition_tokens, tool_name
 from ketch.ext.mcp.transport import Transport
 from ketch.tools.base import Tool, ToolKind
 
@@ -46,6 +46,7 @@ class _Server:
         self.client: McpClient | None = None
         self.tools: list[McpTool] = []
         self.sandbox: Any = None  # the server's own Sandbox, closed with it
+        self.thread: threading.Thread | None = None  # the one connecting it
 
     def live(self) -> bool:
         if self.state == "connected" and self.client is not None and self.client.connection.closed_reason:
@@ -69,32 +70,33 @@ class McpManager:
         self.servers = {s.name: _Server(s) for s in servers}
         self.loaded: set[str] = set()  # deferred tools the model loaded with ToolSearch
         self.search = ToolSearch(self._deferred, self.loaded.update)
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
 
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start every server in a thread of its own; returns at once."""
         for server in self.servers.values():
-            thread = threading.Thread(target=self._connect, args=(server,), daemon=True,
-                                      name=f"mcp-{server.config.name}")
-            self._threads.append(thread)
-            thread.start()
+            self._launch(server)
+
+    def _launch(self, server: _Server) -> None:
+        server.thread = threading.Thread(target=self._connect, args=(server,), daemon=True,
+                                         name=f"mcp-{server.config.name}")
+        server.thread.start()
 
     def wait(self, timeout_s: float) -> None:
         """Wait (at most `timeout_s` in all) until every server connected or failed."""
         import time
 
         deadline = time.monotonic() + timeout_s
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for server in list(self.servers.values()):
+            if server.thread is not None:
+                server.thread.join(max(0.0, deadline - time.monotonic()))
 
     def reconnect(self, name: str) -> None:
         server = self.servers[name]
         self._stop(server)
         server.state, server.detail = "starting", ""
-        threading.Thread(target=self._connect, args=(server,), daemon=True, name=f"mcp-{name}").start()
+        self._launch(server)
 
     def disable(self, name: str) -> None:
         server = self.servers[name]
@@ -114,10 +116,19 @@ class McpManager:
         return [self.search, *(t for t in tools if t.name in self.loaded)]
 
     def find(self, name: str) -> Tool | None:
+        """The tool `name` names; a call to a server still starting waits for it (up to its timeout),
+        so the model may call a tool that was not ready when its request was sent."""
         tools = self._live_tools()
         if name == ToolSearch.name and tools and self.offered()[:1] == [self.search]:
             return self.search
-        return next((t for t in tools if t.name == name), None)
+        found = next((t for t in tools if t.name == name), None)
+        if found is None:
+            for server in list(self.servers.values()):
+                if server.state == "starting" and server.thread is not None and \
+                        name.startswith(tool_name(server.config.name, "")):
+                    server.thread.join(server.config.timeout_s)
+                    found = next((t for t in server.tools if t.name == name and server.live()), None)
+        return found
 
     def status(self) -> str:
         waiting = []
