@@ -85,15 +85,17 @@ class _Layer:
 
 
 def load_servers(workspace: Path, *, trusted: bool, cli_configs: list[str], strict: bool,
-                 environ: Mapping[str, str] | None = None) -> ServerSet:
+                 environ: Mapping[str, str] | None = None, expand: bool = True) -> ServerSet:
     """The servers of a session in `workspace`. A name in several scopes is taken from the
     highest: cli > local > project > user. `strict` (--strict-mcp-config): only `cli_configs`.
     A project's `.mcp.json` is read only when `trusted`. ConfigError for a problem in the
     person's own files; `environ` (default os.environ) is what `${VAR}` expands from.
+    `expand` False leaves `${VAR}` as written: to show entries (`ketch mcp get`), never to start them.
     """
     from ketch.ext.mcp.entries import MissingVariable, build_server, entry_problem, name_problem
 
     workspace = Path(os.path.realpath(workspace))
+    variables = (os.environ if environ is None else environ) if expand else None
     result = ServerSet()
     switches = ProjectSwitches()
     layers = [] if strict else _person_and_project_layers(workspace, trusted, switches, result.notices)
@@ -110,7 +112,7 @@ def load_servers(workspace: Path, *, trusted: bool, cli_configs: list[str], stri
                 chosen[name] = None
                 continue
             try:
-                config, notices = build_server(name, entry, layer.scope, layer.source, os.environ if environ is None else environ)
+                config, notices = build_server(name, entry, layer.scope, layer.source, variables)
             except MissingVariable as exc:
                 result.notices.append(f'{layer.source}: server "{name}" skipped: ${{{exc.name}}} is not set '
                                       f"(export it, or write ${{{exc.name}:-default}})")

@@ -140,8 +140,12 @@ def _extras_problem(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def expand(text: str, environ: Mapping[str, str]) -> str:
-    """`${VAR}` and `${VAR:-default}` replaced; MissingVariable for a variable unset with no default."""
+def expand(text: str, environ: Mapping[str, str] | None) -> str:
+    """`${VAR}` and `${VAR:-default}` replaced; MissingVariable for a variable unset with no default.
+
+    `environ` None: the text as written (for showing an entry, never for starting it)."""
+    if environ is None:
+        return text
 
     def one(match: re.Match[str]) -> str:
         value = environ.get(match.group(1))
@@ -164,7 +168,7 @@ def runner_hosts(command: str, args: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def build_server(name: str, entry: dict[str, Any], scope: Scope, source: str,
-                 environ: Mapping[str, str]) -> tuple[ServerConfig, list[str]]:
+                 environ: Mapping[str, str] | None) -> tuple[ServerConfig, list[str]]:
     """The ServerConfig of a valid entry (see `entry_problem`) and notices about what was ignored.
 
     Raises MissingVariable, or ValueError when an expanded header would split the request.
