@@ -250,3 +250,15 @@ def test_list_in_an_untrusted_folder_says_why_project_servers_are_missing(mcp, w
     (ws / ".mcp.json").write_text(json.dumps({"mcpServers": {"p": {"command": "p"}}}))
     r = mcp("list")
     assert r.code == 0 and "not trusted" in r.err and "no MCP servers configured" in r.out
+
+
+def test_run_flags_reach_the_run_options(tmp_path):
+    from ketch.cli.run import build_parser, options_from_args
+
+    inline = '{"mcpServers": {"a": {"command": "a"}}}'
+    args = build_parser().parse_args(["-p", "hi", "--mcp-config", "one.json", "--mcp-config", inline,
+                                      "--strict-mcp-config"])
+    options = options_from_args(args, tmp_path)
+    assert options.mcp_configs == ["one.json", inline] and options.strict_mcp_config is True
+    options = options_from_args(build_parser().parse_args(["-p", "hi"]), tmp_path)
+    assert options.mcp_configs == [] and options.strict_mcp_config is False
