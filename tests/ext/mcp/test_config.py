@@ -288,6 +288,8 @@ def test_timeout_is_seconds(home, ws):
     ({"command": "srv", "args": ["--port", 8080]}, '"args" must be a list of strings'),
     ({"command": "srv", "env": {"PORT": 8080}}, '"env" must map names to strings'),
     ({"command": ["srv"]}, '"command" must be the program'),
+    ({"command": "srv", "env": {"A=B": "1"}}, "cannot be an environment variable's name"),
+    ({"command": "srv", "args": ["a\x00b"]}, "NUL character"),
     ({"type": "http", "url": "https://x", "headers": {"Bad Name": "v"}}, "not a valid HTTP header name"),
     ({"command": "srv", "sandbox": "no"}, '"sandbox" must be true or false'),
     ("npx pkg", "an entry must be an object"),

@@ -155,7 +155,7 @@ def _person_and_project_layers(workspace: Path, trusted: bool, switches: Project
     else:
         project, note = scopes.read_project(workspace)
         if note:
-            notices.append(note)
+            notices.append(f"{note}; its servers are skipped")
         try:
             servers = scopes.servers_of(project)
         except ValueError as exc:

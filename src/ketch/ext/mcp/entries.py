@@ -106,6 +106,11 @@ def entry_problem(entry: Any) -> str | None:
             return '"args" must be a list of strings, e.g. ["-y", "pkg"]'
         if "env" in entry and not _string_map(entry["env"]):
             return '"env" must map names to strings, e.g. {"TOKEN": "${TOKEN}"}'
+        bad_names = [k for k in entry.get("env", {}) if not k or "=" in k or "\x00" in k]
+        if bad_names:
+            return f"env name {bad_names[0]!r} cannot be an environment variable's name"
+        if any("\x00" in text for text in (entry["command"], *entry.get("args", []), *entry.get("env", {}).values())):
+            return "a command, argument or env value cannot hold a NUL character"
         if "cwd" in entry and not isinstance(entry["cwd"], str):
             return '"cwd" must be a folder path'
     else:

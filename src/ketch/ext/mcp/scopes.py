@@ -93,7 +93,7 @@ def read_project(workspace: Path) -> tuple[dict[str, Any] | None, str | None]:
     try:
         return parse_object(text, path), None
     except ValueError as exc:
-        return None, f"{exc}; its servers are skipped"
+        return None, str(exc)
 
 
 def project_file_exists(workspace: Path) -> bool:
