@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # `ketch NAME ...` is handed to the module's main(argv) before any flag is parsed.
 SUBCOMMANDS = {"auth": "ketch.cli.auth", "sessions": "ketch.cli.sessions", "models": "ketch.cli.models",
-               "undo": "ketch.cli.undo"}
+               "undo": "ketch.cli.undo", "mcp": "ketch.cli.mcp"}
 
 
 def version_line() -> str:

@@ -31,6 +31,7 @@ commands (each has its own --help):
   ketch undo [--list] [--to N]                undo the file changes of the agent's last turns
   ketch models list|install|rm|path           local GGUF models, run offline in process
   ketch auth login|status|logout              store API keys in the OS keyring or $KETCH_HOME
+  ketch mcp add|add-json|list|get|remove      MCP servers: this folder's, yours, the project's .mcp.json
 """
 
 
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="more folders the tools may read and write")
     p.add_argument("--sandbox", choices=["on", "off"], default="on",
                    help="off runs the model's commands WITHOUT the OS sandbox (not recommended)")
+    p.add_argument("--mcp-config", dest="mcp_configs", action="append", default=[], metavar="FILE|JSON",
+                   help='MCP servers from a file or inline JSON ({"mcpServers": {...}}); repeatable')
+    p.add_argument("--strict-mcp-config", action="store_true",
+                   help="use only the --mcp-config servers, none from settings or .mcp.json")
     p.add_argument("--trust", action="store_true",
                    help="trust this folder from now on: its project settings may then loosen your policy")
     p.add_argument("-c", "--continue", dest="continue_session", action="store_true",
@@ -89,6 +94,7 @@ def options_from_args(args: Any, workspace: Path) -> RunOptions:
         allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
         add_dirs=args.add_dir, sandbox=args.sandbox, trust=args.trust,
+        mcp_configs=list(args.mcp_configs), strict_mcp_config=args.strict_mcp_config,
     )
 
 

@@ -50,6 +50,8 @@ class RunOptions:
     add_dirs: list[str] = field(default_factory=list)
     sandbox: str = "on"  # "off" only by the user's explicit, loud opt-out
     trust: bool = False  # --trust: read the project's settings as trusted, record it once they loaded
+    mcp_configs: list[str] = field(default_factory=list)  # --mcp-config FILE|JSON, in order (ext/mcp/config.py)
+    strict_mcp_config: bool = False  # --strict-mcp-config: only those servers
 
 
 def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:

@@ -17,7 +17,9 @@ Keys = tuple[str, ...]
 
 # What ketch reads, by the object that holds it (() is the top level).
 KNOWN: dict[Keys, frozenset[str]] = {
-    (): frozenset({"model", "permissions", "sandbox", "env"}),
+    (): frozenset({"model", "permissions", "sandbox", "env",
+                   # MCP servers and Claude Code's answers about a project's (ext/mcp/config.py)
+                   "mcpServers", "enableAllProjectMcpServers", "enabledMcpjsonServers", "disabledMcpjsonServers"}),
     ("permissions",): frozenset({"allow", "ask", "deny", "defaultMode", "additionalDirectories",
                                  "disableBypassPermissionsMode"}),
     ("sandbox",): frozenset({"network", "writableCaches"}),
@@ -27,8 +29,7 @@ KNOWN: dict[Keys, frozenset[str]] = {
 CLAUDE_CODE: dict[Keys, frozenset[str]] = {
     (): frozenset({
         "$schema", "apiKeyHelper", "awsAuthRefresh", "awsCredentialExport", "cleanupPeriodDays",
-        "companyAnnouncements", "disableAllHooks", "enableAllProjectMcpServers", "enabledMcpjsonServers",
-        "disabledMcpjsonServers", "forceLoginMethod", "forceLoginOrgUUID", "hooks", "includeCoAuthoredBy",
+        "companyAnnouncements", "disableAllHooks", "forceLoginMethod", "forceLoginOrgUUID", "hooks", "includeCoAuthoredBy",
         "otelHeadersHelper", "outputStyle", "spinnerTipsEnabled", "statusLine", "alwaysThinkingEnabled",
         "subagentStatusLine", "theme", "verbose", "autoUpdates", "preferredNotifChannel",
         "allowManagedHooksOnly", "enabledPlugins", "extraKnownMarketplaces",

@@ -1,6 +1,9 @@
 """MCP: the servers people already use, sandboxed, without paying for them in tokens (issue 12).
 
     config.py     Claude-Code-compatible server entries: .mcp.json, user/local settings, --mcp-config
+    entries.py    one entry checked, `${VAR}`-expanded and made a ServerConfig; package runners' registries
+    scopes.py     the file of each scope: read (a project's safely), edited for `ketch mcp`
+    approvals.py  which of a project's servers the person approved (fingerprints, outside the tree)
     transport.py  the Transport Protocol every way of reaching a server implements
     jsonrpc.py    JSON-RPC 2.0 over a Transport: requests, notifications, the server's own requests
     stdio.py      a server started as a process (in the OS sandbox unless the person said otherwise)
