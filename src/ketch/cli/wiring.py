@@ -8,7 +8,6 @@ raised as ConfigError with one line that says what to do.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,30 +207,6 @@ def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy) 
     return LazySandbox(args)
 
 
-def start_mcp(options: RunOptions, agent: Agent, trusted: bool, policy: EffectivePolicy) -> None:
-    """Start the configured MCP servers in the background and hand them to the agent as a tool source.
-
-    Project servers not yet approved are not started; they become notices (the REPL asks).
-    """
-    from ketch.ext.mcp.config import load_servers
-
-    workspace = agent.config.workspace
-    found = load_servers(workspace, trusted=trusted, cli_configs=list(options.mcp_configs),
-                         strict=options.strict_mcp_config)
-    agent.config.notices += found.notices
-    agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
-                             "start ketch in this folder and approve it to use it" for s in found.pending]
-    if not found.servers:
-        return
-    from ketch.ext.mcp.manager import McpManager
-
-    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox_args(options, workspace, policy),
-                         context_window=agent.config.context_window,
-                         notify=lambda line: sys.stderr.write(f"ketch: {line}\n"))
-    manager.start()
-    agent.sources.append(manager)
-
-
 def _context_window(info: ModelInfo | None) -> int:
     """KETCH_CONTEXT_WINDOW (for local models whose window the registry cannot know), else the registry."""
     from ketch.agent.compaction import DEFAULT_WINDOW
@@ -356,7 +331,9 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         runner=build_runner(options, workspace, policy),
     )
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
-    start_mcp(options, agent, trusted, policy)
+    from ketch.cli.extensions import start_mcp
+
+    start_mcp(options, agent, trusted, sandbox_args(options, workspace, policy))
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
     if options.trust:

@@ -121,7 +121,7 @@ def test_the_servers_requests_are_answered_ping_by_us_unknown_ones_refused() -> 
             if len(answers) == 3:
                 done.set()
         return []
-    conn, transport = _connection(reply, handlers={"roots/list": lambda p: {"roots": []}})
+    _conn, transport = _connection(reply, handlers={"roots/list": lambda p: {"roots": []}})
     transport.deliver({"jsonrpc": "2.0", "id": "a", "method": "ping"})
     transport.deliver({"jsonrpc": "2.0", "id": "b", "method": "sampling/createMessage", "params": {}})
     transport.deliver({"jsonrpc": "2.0", "id": "c", "method": "roots/list"})
@@ -134,7 +134,7 @@ def test_the_servers_requests_are_answered_ping_by_us_unknown_ones_refused() -> 
 
 def test_notifications_reach_the_handler() -> None:
     got: list[str] = []
-    conn, transport = _connection(lambda m: [], on_notification=lambda method, params: got.append(method))
+    _conn, transport = _connection(lambda m: [], on_notification=lambda method, params: got.append(method))
     transport.deliver({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     transport.deliver([{"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info"}}])
     assert got == ["notifications/tools/list_changed", "notifications/message"]

@@ -1,0 +1,37 @@
+"""Extensions the composition root plugs into an Agent: MCP servers now; hooks, subagents, skills next."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ketch.agent.loop import Agent
+    from ketch.cli.wiring import RunOptions
+
+
+def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[str, Any] | None) -> None:
+    """Start the configured MCP servers in the background and hand them to the agent as a tool source.
+
+    Project servers not yet approved are not started; they become notices (the REPL asks).
+    """
+    from ketch.ext.mcp.config import load_servers
+
+    workspace = agent.config.workspace
+    found = load_servers(workspace, trusted=trusted, cli_configs=list(options.mcp_configs),
+                         strict=options.strict_mcp_config)
+    agent.config.notices += found.notices
+    agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
+                             "start ketch in this folder and approve it to use it" for s in found.pending]
+    if not found.servers:
+        return
+    from ketch.ext.mcp.manager import McpManager
+
+    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox,
+                         context_window=agent.config.context_window, notify=_tell)
+    manager.start()
+    agent.sources.append(manager)
+
+
+def _tell(line: str) -> None:
+    sys.stderr.write(f"ketch: {line}\n")
