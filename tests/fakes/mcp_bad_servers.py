@@ -113,6 +113,8 @@ def hang_initialize(argv: list[str]) -> None:
     stubborn = "--stubborn" in argv
     if stubborn:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.stderr.write("hang-initialize: ignoring SIGTERM and the end of stdin\n")
+        sys.stderr.flush()
     for _line in sys.stdin.buffer:
         pass
     while stubborn:
@@ -131,7 +133,6 @@ def malformed(argv: list[str]) -> None:
         write({"hello": "world", "id": request.get("id")})  # has the id, but no jsonrpc/result/error
         write_raw(b"[1, 2, 3]\n")
         write({"jsonrpc": "1.0", "id": request.get("id"), "result": "wrong version"})
-        return None
 
     serve("malformed", {"initialize": garbage, "tools/list": garbage, "tools/call": garbage, "ping": garbage})
 

@@ -110,7 +110,7 @@ def basic(argv: list[str]) -> None:
         import urllib.request
 
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the point of the tool
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return f"status {response.status}"
         except urllib.error.HTTPError as exc:
             return f"status {exc.code}"
@@ -170,7 +170,7 @@ def many_tools(count: int, prefix: str = "") -> list[dict[str, Any]]:
             f"{verb.replace('_', ' ').capitalize()} a {thing} in the organisation's workspace. Use this when the "
             f"user asks about a {thing} by its number or name; results are paginated (per_page up to 100) and "
             f"sorted newest first. Requires read access to the owning repository; write actions need the "
-            f"{noun}:write scope. Returns JSON; an error names the permission that is missing."
+            f"{noun}:write scope. Returns JSON; errors name the scope."
         )
         tools.append({
             "name": name,

@@ -12,7 +12,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations only, never imported at run time
 
 Message = dict[str, Any]
 PROTOCOL_VERSION = "2025-06-18"
@@ -120,7 +123,7 @@ class WireClient:
             self.proc.kill()
             return self.proc.wait()
 
-    def __enter__(self) -> WireClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
