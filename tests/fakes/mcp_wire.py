@@ -110,18 +110,23 @@ class WireClient:
         self.notify("notifications/initialized")
         return response
 
-    def close(self) -> int:
-        """Closes stdin and waits a moment, then kills: returns the exit status."""
+    def close(self, grace: float = 2.0) -> int:
+        """The spec's stdio shutdown: close stdin, then SIGTERM, then SIGKILL, `grace` seconds apart.
+
+        Returns the exit status. (server-everything 2026.8.31 does not exit when stdin closes: it
+        needs the SIGTERM.)
+        """
         if self.proc.stdin and not self.proc.stdin.closed:
             try:
                 self.proc.stdin.close()
             except BrokenPipeError:
                 pass
-        try:
-            return self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        for stop in (self.proc.terminate, self.proc.kill):
+            try:
+                return self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                stop()
+        return self.proc.wait()
 
     def __enter__(self) -> Self:
         return self

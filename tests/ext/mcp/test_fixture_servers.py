@@ -36,8 +36,9 @@ def tool_names(client: WireClient) -> list[str]:
     return [tool["name"] for tool in client.request("tools/list")["result"]["tools"]]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def basic():
+    """One `basic` server for the module's tests (it takes ~0.8 s to start: the SDK's import)."""
     with WireClient(COMMAND + ["basic"], env={**os.environ, "FIXTURE_MARKER": "marker-value"}) as client:
         response = client.initialize(timeout=30)
         assert response["result"]["serverInfo"]["name"] == "basic"
@@ -105,6 +106,7 @@ def test_basic_asks_the_client_for_roots_and_elicitation(basic):
 
 
 def test_basic_slow_reports_progress_and_stops_when_cancelled(basic):
+    basic.seen.clear()
     done = basic.request("tools/call", {"name": "slow", "arguments": {"seconds": 0.3}, "_meta": {"progressToken": "p"}})
     assert text_of(done["result"]) == "slept 0.3 s in 3 ticks"
     progress = [m["params"] for m in basic.seen if isinstance(m, dict) and m.get("method") == "notifications/progress"]
@@ -181,7 +183,7 @@ def test_hang_initialize_never_answers_anything():
         client.start_request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
                                             "clientInfo": {"name": "t", "version": "0"}})
         client.start_request("ping")
-        assert client.close() == 0  # exits when stdin ends...
+        assert client.close(grace=30) == 0  # exits when stdin ends...
     with pytest.raises(EOFError):
         client.next_line()  # ...having written nothing
 
@@ -286,6 +288,7 @@ def test_server_everything_over_stdio():
         names = tool_names(client)
         assert {"echo", "get-sum", "trigger-long-running-operation", "get-roots-list"} <= set(names)
         assert text_of(call(client, "echo", {"message": "hi"})) == "Echo: hi"
+    assert client.proc.returncode == -15  # it outlives the end of stdin: a client must send SIGTERM
 
 
 def test_server_filesystem_over_stdio(tmp_path):
