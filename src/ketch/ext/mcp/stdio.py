@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import IO, Protocol
@@ -107,6 +108,9 @@ class StdioTransport:
         if not self._closing:
             if self._stderr_reader is not None:
                 self._stderr_reader.join(timeout=1.0)  # its last words say why it stopped
+            deadline = time.monotonic() + 1.0
+            while proc.poll() is None and time.monotonic() < deadline:  # and its exit status
+                time.sleep(0.02)
             closed(self._why_gone(reason))
             self.close()
 
