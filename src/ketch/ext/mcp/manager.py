@@ -118,17 +118,19 @@ class McpManager:
     def find(self, name: str) -> Tool | None:
         """The tool `name` names; a call to a server still starting waits for it (up to its timeout),
         so the model may call a tool that was not ready when its request was sent."""
-        tools = self._live_tools()
-        if name == ToolSearch.name and tools and self.offered()[:1] == [self.search]:
-            return self.search
-        found = next((t for t in tools if t.name == name), None)
-        if found is None:
-            for server in list(self.servers.values()):
-                if server.state == "starting" and server.thread is not None and \
-                        name.startswith(tool_name(server.config.name, "")):
-                    server.thread.join(server.config.timeout_s)
-                    found = next((t for t in server.tools if t.name == name and server.live()), None)
+        if name == ToolSearch.name:
+            self._wait_for(lambda server: True)  # it searches every server's tools
+            return self.search if self.offered()[:1] == [self.search] else None
+        found = next((t for t in self._live_tools() if t.name == name), None)
+        if found is None and name.startswith("mcp__"):
+            self._wait_for(lambda server: name.startswith(tool_name(server.config.name, "")))
+            found = next((t for t in self._live_tools() if t.name == name), None)
         return found
+
+    def _wait_for(self, which: Callable[[_Server], bool]) -> None:
+        for server in list(self.servers.values()):
+            if server.state == "starting" and server.thread is not None and which(server):
+                server.thread.join(server.config.timeout_s)
 
     def status(self) -> str:
         waiting = []

@@ -79,7 +79,7 @@ class ToolSearch:
         self._load = load
 
     def definition(self) -> ToolDef:
-        lines = "\n".join(t.summary() for t in self._deferred())
+        lines = catalog(self._deferred())
         return ToolDef(
             name=self.name,
             description=(
@@ -112,6 +112,31 @@ class ToolSearch:
                            f"{json.dumps(t.definition().input_schema, ensure_ascii=False)}" for t in picked)
         note = f"\n\nnot found: {', '.join(missing)}" if missing else ""
         return ToolResult(f"Loaded {len(picked)} tool(s); call them in your next reply.\n\n{body}{note}")
+
+
+CATALOG_CHARS = 5000  # what listing the deferred tools may add to every request, however many there are
+
+
+def catalog(tools: list[McpTool], limit: int = CATALOG_CHARS) -> str:
+    """The deferred tools as the model sees them before loading any: a line each with its description
+    while that fits, else names only, else each server's count and as many names as fit."""
+    lines = "\n".join(t.summary() for t in tools)
+    if len(lines) <= limit:
+        return lines
+    names = ", ".join(t.name for t in tools)
+    if len(names) <= limit:
+        return names
+    by_server: dict[str, list[str]] = {}
+    for tool in tools:
+        by_server.setdefault(tool.server, []).append(tool.name)
+    share = max(200, limit // max(1, len(by_server)))
+    out = []
+    for server, server_names in by_server.items():
+        shown = ", ".join(server_names)
+        if len(shown) > share:
+            shown = shown[:share].rsplit(", ", 1)[0] + ", … (search by keyword for the rest)"
+        out.append(f"server {server} ({len(server_names)} tools): {shown}")
+    return "\n".join(out)[: limit + 400]
 
 
 def _rank(query: str, tools: list[McpTool]) -> list[McpTool]:
