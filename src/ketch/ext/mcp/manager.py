@@ -2,9 +2,10 @@
 
 Nothing waits for a server: the prompt and the first request go ahead, a server's tools join
 the request after it is ready, and until then (or when it failed) the system prompt says so
-in one line. When the servers' schemas would pass their share of the context window (10% by
-default), the model gets ToolSearch and one line per tool instead, and a tool's schema is
-sent only once the model loaded it.
+in one line; a call to a tool of a server still starting waits for that server. When the
+servers' schemas would pass their share of the context window (10%, and never more than
+MAX_EAGER_TOKENS), the model gets ToolSearch and a bounded catalog of the tools instead, and
+a tool's schema is sent only once the model loaded it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from ketch.ext.mcp.transport import Transport
 from ketch.tools.base import Tool, ToolKind
 
 DEFAULT_BUDGET_SHARE = 0.10
+# However large the window, MCP schemas sent in full may add no more than this to a request: with
+# ketch's own ~12 kB, the request stays within DESIGN.md §6's 20 kB whatever servers are installed.
+MAX_EAGER_TOKENS = 2000
 
 
 @dataclass
@@ -64,7 +68,7 @@ class McpManager:
                  handlers: Handlers | None = None, notify: Callable[[str], None] = lambda line: None) -> None:
         self.workspace = workspace
         self.sandbox_args = sandbox_args
-        self.budget_tokens = int(context_window * budget_share)
+        self.budget_tokens = min(int(context_window * budget_share), MAX_EAGER_TOKENS)
         self.handlers = handlers or Handlers(roots=[workspace])
         self.notify = notify
         self.servers = {s.name: _Server(s) for s in servers}
