@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,9 +17,11 @@ def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[st
 
     Project servers not yet approved are not started; they become notices (the REPL asks).
     """
+    workspace = agent.config.workspace
+    if not _may_have_servers(options, workspace):
+        return
     from ketch.ext.mcp.config import load_servers
 
-    workspace = agent.config.workspace
     found = load_servers(workspace, trusted=trusted, cli_configs=list(options.mcp_configs),
                          strict=options.strict_mcp_config)
     agent.config.notices += found.notices
@@ -31,6 +35,22 @@ def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[st
                          context_window=agent.config.context_window, notify=_tell)
     manager.start()
     agent.sources.append(manager)
+
+
+def _may_have_servers(options: RunOptions, workspace: Path) -> bool:
+    """A few stats and reads instead of importing the MCP config (~4 ms) on runs that have none."""
+    if options.mcp_configs or os.path.lexists(workspace / ".mcp.json"):
+        return True
+    from ketch.config.project_store import remembered_path
+    from ketch.config.settings import user_settings_path
+
+    for path in (user_settings_path(), remembered_path(workspace)):
+        try:
+            if b"mcpServers" in path.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _tell(line: str) -> None:
