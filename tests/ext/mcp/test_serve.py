@@ -15,15 +15,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import pytest
 from harness import ketch_argv
-from mcp_wire import WireClient
-
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp_wire import WireClient
 
 SERVED = {"Bash", "Glob", "Grep", "Read", "Edit", "MultiEdit", "Write"}
 
@@ -50,15 +49,14 @@ def session(ws: Path, env: dict[str, str], tmp_path: Path, *flags: str):
     params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=ws)
 
     def run(body: Callable[[ClientSession], Awaitable[Any]]) -> Any:
-        async def main() -> Any:
-            with open(tmp_path / "serve.log", "a") as log:
-                async with stdio_client(params, errlog=log) as (read, write):
-                    async with ClientSession(read, write) as client:
-                        info = await client.initialize()
-                        assert info.server_info.name == "ketch" and info.protocol_version == "2025-06-18"
-                        return await body(client)
+        async def main(log: TextIO) -> Any:
+            async with stdio_client(params, errlog=log) as (read, write), ClientSession(read, write) as client:
+                info = await client.initialize()
+                assert info.server_info.name == "ketch" and info.protocol_version == "2025-06-18"
+                return await body(client)
 
-        return anyio.run(main)
+        with open(tmp_path / "serve.log", "a") as log:
+            return anyio.run(main, log)
 
     return run
 
@@ -108,7 +106,7 @@ def test_bash_runs_in_the_sandbox_and_cannot_write_outside_the_workspace(ws, env
         return await call(client, "Bash", command=f"echo in > inside.txt; echo out > {outside}/o.txt; echo done")
 
     text, error = session(ws, env, tmp_path, "--permission-mode", "bypassPermissions")(body)
-    assert "done" in text, text
+    assert not error and "done" in text, text
     assert (ws / "inside.txt").read_text() == "in\n"
     assert not (outside / "o.txt").exists()  # the gate let it through; the sandbox did not
 
