@@ -10,6 +10,7 @@ get the instructions of subfolders the call touched, and are trimmed (`tool_outp
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -121,6 +122,18 @@ class Dispatch:
             yield mark
         return results
 
+    def call(self, call: ToolUseBlock, cancel: threading.Event) -> ToolResultBlock:
+        """One call outside any turn (`ketch mcp serve`): the same validation, gate, approver,
+        open-time checks, redaction and trimming as in a turn; `cancel` stops only this call.
+        No undo snapshot is taken: there is no turn to undo."""
+        batch: list[_Planned] = []
+        for _ in self._plan_into(call, batch):
+            pass  # the events are a turn's record; the caller gets the result alone
+        planned = batch[0]
+        ctx = self._context(planned)
+        ctx.cancel, ctx.emit = cancel, lambda event: None
+        return self._execute(planned, ctx)[0]
+
     # -- deciding ---------------------------------------------------------------------------
 
     def _plan(self, call: ToolUseBlock) -> Iterator[ev.Event | _Planned]:
@@ -231,17 +244,18 @@ class Dispatch:
 
         return check
 
-    def _execute(self, planned: _Planned) -> tuple[ToolResultBlock, int]:
+    def _execute(self, planned: _Planned, ctx: ToolContext | None = None) -> tuple[ToolResultBlock, int]:
         t0 = time.monotonic()
         if planned.tool is None:
             return ToolResultBlock(planned.call.id, planned.error or "error", is_error=True), 0
+        ctx = ctx or self._context(planned)
         try:
-            out = planned.tool.run(planned.call.input, self._context(planned))
+            out = planned.tool.run(planned.call.input, ctx)
             content, is_error = out.content, out.is_error
         except ToolError as exc:
             content, is_error = str(exc), True
             if exc.tell_user:
-                self.emitted.append(ev.Notice(str(exc)))
+                ctx.emit(ev.Notice(str(exc)))
         except Exception as exc:  # noqa: BLE001 - a tool bug must not kill the session; the model sees it
             content, is_error = f"internal error in {planned.call.name}: {type(exc).__name__}: {exc}", True
         if not is_error:

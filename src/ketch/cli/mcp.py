@@ -1,4 +1,5 @@
-"""`ketch mcp add|add-json|list|get|remove`: the MCP servers of this folder, as Claude Code's `claude mcp`.
+"""`ketch mcp add|add-json|list|get|remove`: the MCP servers of this folder, as Claude Code's `claude mcp`;
+`ketch mcp serve`: ketch's own tools served to an MCP client (ext/mcp/serve.py).
 
 Where each scope is kept is told in ext/mcp/scopes.py: `local` (the default: this folder,
 in ketch's own store), `user` (every folder), `project` (the folder's `.mcp.json`, shared
@@ -57,7 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     remove = sub.add_parser("remove", help="remove a server from its scope")
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--scope", "-s", choices=SCOPES, help="needed only when the name is in several scopes")
+    _serve_arguments(sub.add_parser("serve", help="serve ketch's tools (Read, Edit, Write, Bash, Grep, Glob) to an MCP "
+                                                  "client over stdin/stdout, behind its permission gate and sandbox"))
     return p
+
+
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    from ketch.config.settings import MODES
+
+    serve.add_argument("--permission-mode", choices=list(MODES),
+                       help="as for a run (default: your settings'); what would ask a person is refused")
+    serve.add_argument("--allowedTools", "--allowed-tools", dest="allowed_tools", nargs="+", default=[],
+                       metavar="RULE", help="rules such as Edit 'Bash(npm test:*)' that run without asking")
+    serve.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", nargs="+", default=[],
+                       metavar="RULE", help="rules that are always refused")
+    serve.add_argument("--add-dir", dest="add_dir", nargs="+", default=[], metavar="DIR",
+                       help="more folders the tools may read and write")
 
 
 def _add_arguments(add: argparse.ArgumentParser) -> None:
@@ -309,6 +325,37 @@ def _names(mapping: Any) -> str:
     return (", ".join(mapping) + " (values not shown)") if mapping else "none"
 
 
+# --- serve ----------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace, workspace: Path) -> int:
+    """Serve until the client closes ketch's stdin. stdout is the protocol's alone; notes go to stderr."""
+    from ketch.cli.tool_wiring import build_tool_agent
+    from ketch.cli.wiring import RunOptions
+    from ketch.ext.mcp.own_stdio import OwnStdio
+    from ketch.ext.mcp.serve import SERVED, ToolServer
+
+    options = RunOptions(workspace=workspace, allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
+                         permission_mode=args.permission_mode, add_dirs=args.add_dir)
+    agent = build_tool_agent(options, SERVED)
+    try:
+        for line in (*agent.config.notices, *agent.config.warnings):
+            _log(f"note: {line}")
+        _log(f"serving {', '.join(t.name for t in agent.tools)} over MCP on stdin/stdout in {agent.config.workspace} "
+             f"(permission mode {agent.config.gate.mode})")
+        ToolServer(agent, OwnStdio.take_process_streams(), log=_log).serve()
+    finally:
+        agent.close()
+    return EXIT_OK
+
+
+def _log(line: str) -> None:
+    from ketch.terminal_text import printable
+
+    sys.stderr.write(f"ketch: {printable(line)}\n")
+    sys.stderr.flush()
+
+
 def main(argv: Sequence[str]) -> int:
     args_list = list(argv)
     command: list[str] | None = None
@@ -326,6 +373,8 @@ def main(argv: Sequence[str]) -> int:
             return _remove(args.name, args.scope, workspace)
         if args.command == "get":
             return _get(args.name, workspace)
+        if args.command == "serve":
+            return _serve(args, workspace)
         return _list(workspace, args.timeout)
     except KetchError as exc:
         sys.stderr.write(f"ketch: {exc}\n")

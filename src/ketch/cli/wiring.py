@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ketch.config.policy import EffectivePolicy, load_policy
+from ketch.cli.tool_wiring import build_gate, build_runner, load_run_policy, sandbox_args
+from ketch.config.policy import EffectivePolicy
 from ketch.config.settings import ketch_home
 from ketch.errors import ConfigError
 from ketch.ids import uuid4
@@ -22,14 +23,9 @@ if TYPE_CHECKING:
 
     from ketch.agent.dispatch import Approver
     from ketch.agent.loop import Agent
-    from ketch.agent.permissions.rules import Rule
     from ketch.agent.undo.checkpoints import TurnCheckpoints
     from ketch.config.models import ModelInfo
-    from ketch.config.policy import RuleSource
     from ketch.providers.base import ProviderConfig
-    from ketch.security.sandbox.base import CommandResult, CommandRunner
-    from ketch.security.sandbox.bwrap import Sandbox
-    from ketch.tools.base import Tool
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 DEFAULT_OPENAI_MODEL = "gpt-5"
@@ -104,109 +100,6 @@ def provider_config(provider: str) -> ProviderConfig:
     return config
 
 
-def _rules(sources: list[RuleSource]) -> list[Rule]:
-    from ketch.agent.permissions import RuleSyntaxError, parse_rules
-
-    rules: list[Rule] = []
-    for source in sources:
-        try:
-            rules += parse_rules([source.rule])
-        except RuleSyntaxError as exc:
-            where = source.path or ("the command line" if source.layer == "cli" else source.layer)
-            raise ConfigError(f"{where}: {exc}") from None
-    return rules
-
-
-class LazySandbox:
-    """The sandbox, built at the first command: runs that never start a process skip its cost."""
-
-    def __init__(self, policy_args: dict[str, Any]) -> None:
-        self._args = policy_args
-        self._sandbox: Sandbox | None = None
-
-    def get(self) -> Sandbox:
-        if self._sandbox is None:
-            from ketch.security.sandbox import bwrap as sandbox
-
-            self._sandbox = sandbox.Sandbox(sandbox.SandboxPolicy(**self._args))
-        return self._sandbox
-
-    def __call__(self, argv: list[str], **kwargs: Any) -> CommandResult:
-        return self.get()(argv, **kwargs)
-
-    def read_only(self) -> CommandRunner:
-        return self.get().read_only()
-
-    @property
-    def state_dir(self) -> Path:
-        return self.get().state_dir
-
-    def close(self) -> None:
-        if self._sandbox is not None:
-            self._sandbox.close()
-
-
-def _check_rules(policy: EffectivePolicy, tools: list[Tool]) -> None:
-    """Rules that can never match (agent/permissions/rule_check.py): a deny or ask rule, or any rule on the
-    command line, stops the run; an allow rule from a file becomes a warning naming the file.
-
-    On the command line an unknown tool is almost always a prompt swallowed by
-    `--allowedTools A B "the prompt"` (the flags take several values): say so.
-    """
-    if not (policy.deny or policy.ask or policy.allow):
-        return
-    from ketch.agent.permissions import parse_rules
-    from ketch.agent.permissions.rule_check import closest_tool, why_never_matches
-    from ketch.agent.permissions.rules import Rule
-
-    fields = {t.name: list(t.definition().input_schema.get("properties", {})) for t in tools}
-    for kind, sources in (("deny", policy.deny), ("ask", policy.ask), ("allow", policy.allow)):
-        for source in sources:
-            for rule in parse_rules([source.rule]):
-                problem = why_never_matches(rule, fields)
-                if problem is None:
-                    continue
-                if source.layer == "cli" and rule.tool not in fields:
-                    near = closest_tool(rule.tool, fields)
-                    hint = f" (did you mean {str(Rule(near, rule.spec))!r}?)" if near else ""
-                    raise ConfigError(
-                        f"unknown tool {rule.tool!r} in a permission rule on the command line{hint}; if that "
-                        "was your prompt, put it right after -p (e.g. ketch -p \"fix it\" --allowedTools Edit)")
-                if source.layer == "cli":
-                    raise ConfigError(f"{kind} rule {str(rule)!r} on the command line {problem}")
-                where = f"{source.path}: {kind} rule {str(rule)!r} {problem}"
-                if kind == "allow":
-                    policy.warnings.append(f"{where} (the rule is ignored)")
-                else:
-                    raise ConfigError(f"{where} A {kind} rule that never matches would let those calls "
-                                      "run without it, so ketch stops here: fix or remove it.")
-
-
-def sandbox_args(options: RunOptions, workspace: Path, policy: EffectivePolicy) -> dict[str, Any] | None:
-    """The SandboxPolicy fields of this run; None when the person explicitly opted out."""
-    if options.sandbox == "off":
-        return None
-    return {
-        "workspace": workspace,
-        "extra_writable": tuple(policy.additional_directories),
-        "ketch_home": ketch_home(),
-        "home": Path.home(),
-        "allowed_hosts": tuple(policy.allowed_hosts),
-        "writable_caches": policy.writable_caches,
-        "allow_unix_sockets": policy.allow_unix_sockets,
-    }
-
-
-def build_runner(options: RunOptions, workspace: Path, policy: EffectivePolicy) -> CommandRunner:
-    """The CommandRunner for tools: the OS sandbox, unless the user explicitly opted out."""
-    args = sandbox_args(options, workspace, policy)
-    if args is None:
-        from ketch.security.sandbox.process import run_unsandboxed
-
-        return run_unsandboxed
-    return LazySandbox(args)
-
-
 def _context_window(info: ModelInfo | None) -> int:
     """KETCH_CONTEXT_WINDOW (for local models whose window the registry cannot know), else the registry."""
     from ketch.agent.compaction import DEFAULT_WINDOW
@@ -244,27 +137,18 @@ def _autocompact_threshold() -> float | None:
 def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     """Return a ready Agent; nothing touches the network until its first request."""
     from ketch.agent.loop import Agent, AgentConfig, refuse_all
-    from ketch.agent.permissions import PermissionGate
     from ketch.agent.prompt import build_system_prompt
     from ketch.config.models import cost_usd, default_max_tokens, model_info, parse_model_spec
     from ketch.providers import make_provider
     from ketch.security.credentials import known_secret_values
-    from ketch.security.protected import LazyProtectedSet
     from ketch.security.redact import Redactor
-    from ketch.security.trust import is_trusted
-    from ketch.tools.registry import default_tools
 
     if options.max_turns is not None and options.max_turns < 1:
         raise ConfigError("--max-turns must be at least 1")
     if options.max_budget_usd is not None and not options.max_budget_usd > 0:
         raise ConfigError("--max-budget-usd must be a positive amount of dollars, e.g. 0.50")
-    workspace = Path(os.path.realpath(options.workspace))
-    trusted = options.trust or is_trusted(workspace)
-    policy = load_policy(
-        workspace, trusted=trusted, cli_allow=options.allowed_tools,
-        cli_deny=options.disallowed_tools, cli_mode=options.permission_mode, cli_model=options.model,
-        cli_add_dirs=options.add_dirs,
-    )
+    run = load_run_policy(options)
+    workspace, trusted, policy = run.workspace, run.trusted, run.policy
     try:
         provider_name, model = parse_model_spec(choose_model(options.model, policy))
     except ValueError as exc:
@@ -278,24 +162,9 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     config = provider_config(provider_name)
     info = model_info(provider_name, model)
 
-    allow, ask, deny = _rules(policy.allow), _rules(policy.ask), _rules(policy.deny)
-    _check_rules(policy, default_tools())
-    roots = [workspace, *policy.additional_directories]
-    from ketch.security.host_programs import pin_writable_roots
-
-    # git and bwrap run on the host: never from a folder a tool can write (DESIGN.md §5.5).
-    pin_writable_roots(roots)
-    gate = PermissionGate(
-        mode=policy.default_mode or "default", allow=allow, ask=ask, deny=deny, workspace=workspace,
-        extra_roots=list(policy.additional_directories),
-        protected=LazyProtectedSet(roots, Path.home(), ketch_home()), home=Path.home(),
-        sandboxed=options.sandbox != "off",
-    )
     session_id = uuid4()
     outputs_dir = ketch_home() / "outputs" / session_id
-    gate.readable.append(outputs_dir)
-    denied_outright = {r.tool for r in deny if r.spec is None}
-    tools = [t for t in default_tools() if t.name not in denied_outright]
+    gate, tools = build_gate(options, run, outputs_dir)
     if local:
         tools = small_tools(tools)
     agent_config = AgentConfig(

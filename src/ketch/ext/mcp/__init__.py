@@ -11,6 +11,8 @@
     client.py     one server's session: initialize, tools, resources, prompts
     manager.py    every configured server, started concurrently in the background; a ToolSource
     tools.py      McpTool (`mcp__server__tool`) and ToolSearch (schemas loaded on demand)
+    serve.py      `ketch mcp serve`: ketch's own tools for an MCP client, through the run's gate and sandbox
+    own_stdio.py  the Transport over ketch's own stdin and stdout that serve.py answers on
 
 The official `mcp` SDK is not used at run time: importing its client costs ~0.85 s and takes
 ketch's resident size from 29 to 63 MiB (measured here), against a 35 MiB budget
