@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[str, Any] | None) -> None:
     """Start the configured MCP servers in the background and hand them to the agent as a tool source.
 
-    Project servers not yet approved are not started; they become notices (the REPL asks).
+    Project servers not yet approved are not started. Headless, they become notices; in the
+    REPL (`options.interactive`) they wait on `manager.pending` for the REPL to ask about, and
+    the servers are told ketch answers elicitation (the REPL sets `manager.handlers.elicit`,
+    and `manager.notify`, once it has the agent).
     """
     from ketch.ext.mcp.config import load_servers
 
@@ -21,16 +24,27 @@ def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[st
     found = load_servers(workspace, trusted=trusted, cli_configs=list(options.mcp_configs),
                          strict=options.strict_mcp_config)
     agent.config.notices += found.notices
-    agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
-                             "start ketch in this folder and approve it to use it" for s in found.pending]
-    if not found.servers:
+    interactive = options.interactive
+    if not interactive:
+        agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
+                                 "start ketch in this folder and approve it to use it" for s in found.pending]
+    if not found.servers and not (interactive and found.pending):
         return
+    from ketch.ext.mcp.client import Handlers
     from ketch.ext.mcp.manager import McpManager
 
-    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox,
+    handlers = Handlers(roots=[workspace], elicit=_decline if interactive else None)
+    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox, handlers=handlers,
                          context_window=agent.config.context_window, notify=_tell)
+    if interactive:
+        manager.pending = list(found.pending)
     manager.start()
     agent.sources.append(manager)
+
+
+def _decline(message: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Until the REPL takes over elicitation (it does as soon as it has the agent)."""
+    return {"action": "decline"}
 
 
 def _tell(line: str) -> None:
