@@ -103,7 +103,7 @@ def ask_form(r: Any, ask_line: Callable[[str], str], message: str, schema: dict[
                 if "default" in spec:
                     content[name] = spec["default"]
                 break
-            value, problem = parse(spec, text)
+            value, problem = parse(spec, text) if text.strip() else (None, "an answer is required")
             if problem is None:
                 content[name] = value
                 break
