@@ -274,3 +274,28 @@ def test_an_elicitation_outside_a_turn_is_declined_and_one_during_a_turn_is_aske
     runner.run(turn())  # the call is served on this (the main) thread before the turn ends
     assert answers == ["asked"]
     runner.close()
+
+
+def test_a_projects_server_is_shown_escaped_then_approved_and_started_or_left(tmp_path, monkeypatch):
+    from ketch.ext.mcp.approvals import is_approved
+    from ketch.ui.mcp_session import McpSession
+
+    monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))
+    raw = '{"command":"srv\\u001b]52;c;aGk=\\u0007","args":["\\u202egnp.exe"]}'
+    asked = ServerConfig(name="p", transport="stdio", scope="project", source=".mcp.json",
+                         command="srv\x1b]52;c;aGk=\x07", args=("\u202egnp.exe",), raw=raw)
+    other = ServerConfig(name="q", transport="stdio", scope="project", source=".mcp.json", command="q", raw="{}")
+    started: list[str] = []
+    manager = SimpleNamespace(pending=[asked, other], workspace=tmp_path, sandbox_args={},
+                              add_and_start=lambda c: (started.append(c.name), manager.pending.remove(c)))
+    answers = iter([True, False])
+    repl = SimpleNamespace(r=Screen(), commands=default_registry(), agent=None, confirm=lambda q: next(answers))
+    session = McpSession(repl)
+    monkeypatch.setattr(McpSession, "manager", property(lambda self: manager))
+    session.ask_pending()
+    assert started == ["p"] and manager.pending == [] and session.declined == [other]
+    assert is_approved(tmp_path, asked) and not is_approved(tmp_path, other)
+    shown = repl.r.text
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert "it runs: 'srv\\x1b]52;c;aGk=\\x07' '\\u202egnp.exe'" in shown
+    assert "not started; ketch asks again next time" in shown

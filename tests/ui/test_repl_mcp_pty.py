@@ -168,7 +168,8 @@ def test_a_server_failing_while_the_prompt_is_shown_prints_a_warning_above_it(se
     assert "ketch: MCP server" not in t.printed  # through the renderer, not a raw stderr write
     t.wait("> abc")  # the prompt is drawn again below the notice, the draft intact
     rows = t.text.splitlines()
-    assert [i for i, r in enumerate(rows) if "failed to start" in r][0] < [i for i, r in enumerate(rows) if r == "> abc"][0]
+    notice = next(i for i, r in enumerate(rows) if "failed to start" in r)
+    assert notice < next(i for i, r in enumerate(rows) if r == "> abc")
     t.send("\x15/mcp\r")
     t.wait("failed: ", where="printed")
     t.send("\x04")
