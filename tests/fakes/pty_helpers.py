@@ -58,10 +58,11 @@ class Term:
         """Everything written so far, escape sequences removed (what scrolled away too)."""
         return ANSI.sub(b"", self.raw).decode("utf-8", "replace").replace("\r", "")
 
-    def wait(self, needle: str, timeout: float = 15, where: str = "screen") -> None:
+    def wait(self, needle: str, timeout: float = 15, where: str = "screen", since: int = 0) -> None:
+        """`needle` on the screen, or (where="printed") in what was printed after the first `since` characters."""
         deadline = time.monotonic() + timeout
         while True:
-            haystack = self.text if where == "screen" else self.printed
+            haystack = self.text if where == "screen" else self.printed[since:]
             if needle in haystack:
                 return
             left = deadline - time.monotonic()

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[str, Any] | None) -> None:
     """Start the configured MCP servers in the background and hand them to the agent as a tool source.
 
-    Project servers not yet approved are not started; they become notices (the REPL asks).
+    Project servers not yet approved are not started. Headless, they become notices; in the
+    REPL (`options.interactive`) they wait on `manager.pending` for the REPL to ask about, and
+    the servers are told ketch answers elicitation (the REPL sets `manager.handlers.elicit`,
+    and `manager.notify`, once it has the agent).
     """
     workspace = agent.config.workspace
     if not _may_have_servers(options, workspace):
@@ -25,15 +28,24 @@ def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[st
     found = load_servers(workspace, trusted=trusted, cli_configs=list(options.mcp_configs),
                          strict=options.strict_mcp_config)
     agent.config.notices += found.notices
-    agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
-                             "start ketch in this folder and approve it to use it" for s in found.pending]
-    if not found.servers:
+    interactive = options.interactive
+    if not interactive:
+        agent.config.notices += [f"project MCP server {s.name!r} ({s.describe()}) has not been approved: "
+                                 "start ketch in this folder and approve it to use it" for s in found.pending]
+    if not found.servers and not (interactive and found.pending):
         return
+    from ketch.ext.mcp.client import Handlers
     from ketch.ext.mcp.manager import McpManager
 
-    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox,
+    handlers = Handlers(roots=[workspace], elicit=_decline if interactive else None)
+    manager = McpManager(found.servers, workspace=workspace, sandbox_args=sandbox, handlers=handlers,
                          context_window=agent.config.context_window, notify=_tell)
-    manager.start()
+    if interactive:
+        # Started by the REPL once its prompt is drawn: starting servers costs ketch's own Python
+        # work (the sandbox's mounts, imports), which would otherwise slow the prompt by ~0.2 s.
+        manager.pending = list(found.pending)
+    else:
+        manager.start()
     agent.sources.append(manager)
 
 
@@ -51,6 +63,11 @@ def _may_have_servers(options: RunOptions, workspace: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+def _decline(message: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Until the REPL takes over elicitation (it does as soon as it has the agent)."""
+    return {"action": "decline"}
 
 
 def _tell(line: str) -> None:

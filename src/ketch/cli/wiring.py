@@ -47,6 +47,7 @@ class RunOptions:
     trust: bool = False  # --trust: read the project's settings as trusted, record it once they loaded
     mcp_configs: list[str] = field(default_factory=list)  # --mcp-config FILE|JSON, in order (ext/mcp/config.py)
     strict_mcp_config: bool = False  # --strict-mcp-config: only those servers
+    interactive: bool = False  # the REPL: it asks about a project's unapproved MCP servers (headless: notices)
 
 
 def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:

@@ -7,6 +7,10 @@ They never build an Agent (cli/ hands them one) and never decide policy.
     headless.py       Headless printers: `--output-format text | json | stream-json` (Claude Code's shapes)
     input.py          Reading the person's next message: prompt_toolkit on a terminal, plain lines otherwise
     markdown_line.py  Markdown for one finished line of prose (and for a finished table), as rich Text
+    mcp_elicit.py     An MCP server's elicitation, asked in the REPL: its message and the fields of a flat form
+    mcp_prompts.py    Each connected MCP server's prompts as slash commands: `/mcp__server__prompt ARG1 ARG2`
+    mcp_resources.py  `@server:uri` mentions: an MCP server's resource read and attached to the prompt
+    mcp_session.py    MCP servers in the REPL: the session's McpManager, its notices, elicitation, approvals
     mentions.py       `@path` mentions: the project's files for completion, and attaching mentioned files
     permission_prompt.py  The inline permission question: what exactly would run, and the person's answer
     piped_input.py    Piped stdin as part of a headless prompt: read up to a limit, and say what it will cost

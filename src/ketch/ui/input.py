@@ -27,11 +27,14 @@ def history_path(home: Path, workspace: Path) -> Path:
     return path
 
 
-def make_completer(command_names: Callable[[], Iterable[tuple[str, str]]], files: ProjectFiles) -> Any:
+def make_completer(command_names: Callable[[], Iterable[tuple[str, str]]], files: ProjectFiles,
+                   arguments: Callable[[str], Iterable[tuple[str, str]]] = lambda before: (),
+                   resources: Callable[[], Iterable[tuple[str, str]]] = lambda: ()) -> Any:
+    """`arguments(before)`: (argument, typed part) a command offers; `resources()`: (`server:uri`, name)."""
     from prompt_toolkit.completion import Completer, Completion
 
     class KetchCompleter(Completer):
-        """Slash commands at the start of the message; `@path` anywhere."""
+        """Slash commands (and what some take) at the start of the message; `@path`, `@server:uri` anywhere."""
 
         def get_completions(self, document, complete_event):  # type: ignore[no-untyped-def]
             before = document.text_before_cursor
@@ -40,8 +43,16 @@ def make_completer(command_names: Callable[[], Iterable[tuple[str, str]]], files
                     if name.startswith(before[1:]):
                         yield Completion("/" + name, start_position=-len(before), display_meta=help_text)
                 return
+            offers = list(arguments(before)) if before.startswith("/") and "\n" not in before else []
+            for offer, typed in offers:
+                yield Completion(offer, start_position=-len(typed))
+            if offers:
+                return
             word = before.rsplit(None, 1)[-1] if before and not before[-1].isspace() else ""
             if word.startswith("@"):
+                for mention, name in resources():
+                    if mention.startswith(word[1:]):
+                        yield Completion("@" + mention, start_position=-len(word), display=mention, display_meta=name)
                 for path in best_matches(word[1:], files.files(), limit=30):
                     yield Completion("@" + path, start_position=-len(word), display=path)
 

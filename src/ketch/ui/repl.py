@@ -27,7 +27,7 @@ MODE_LABELS = {"acceptEdits": "accept edits", "plan": "plan", "bypassPermissions
 class Wiring(Protocol):
     """What the REPL gets from the composition root (cli/run.py): it never builds an Agent itself."""
 
-    options: Any  # cli.wiring.RunOptions: `.trust` read, `.trust` set after a yes
+    options: Any  # cli.wiring.RunOptions: `.trust` read, `.trust` set after a yes; `.interactive` set
 
     def build(self) -> Any: ...
 
@@ -58,11 +58,14 @@ def run_repl(args: Any, wiring: Wiring) -> int:
         if problem:
             raise UsageError(problem)
     repl.wiring, repl.options = wiring, wiring.options
+    repl.options.interactive = True  # a project's unapproved MCP servers are asked about (mcp_session.py)
     repl.agent = wiring.build()  # --trust is recorded once the settings loaded; ConfigError: exit 2
+    repl.mcp.attach()
     if repl.ask_trust():
         repl.agent.close()
         repl.options.trust = True
         repl.agent = wiring.build()  # the project's settings apply; recorded only if they load
+        repl.mcp.attach()
         repl.r.info("trusted")
     return repl.main(args)
 
@@ -71,6 +74,7 @@ class Repl:
     def __init__(self, console: Any, workspace: Path, home: Path, fancy: bool) -> None:
         from ketch.ui.commands import default_registry
         from ketch.ui.commands.custom import register_custom
+        from ketch.ui.mcp_session import McpSession
         from ketch.ui.render import Renderer
 
         self.console = console
@@ -89,6 +93,7 @@ class Repl:
         self._last_ctrl_c = 0.0
         self._start_mode: str | None = None
         self.pending_context: list[str] = []  # `!command` outputs waiting for the next message
+        self.mcp = McpSession(self)  # the agent's MCP servers: /mcp, approvals, notices, @server:uri
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -99,13 +104,19 @@ class Repl:
         records the trust once the project's settings have loaded).
         """
         from ketch.config.settings import project_settings_paths
+        from ketch.ext.mcp.scopes import project_file_exists
         from ketch.security.trust import is_trusted
 
         if self.options.trust or is_trusted(self.workspace):
             return False
-        if not any(p.exists() for p in project_settings_paths(self.workspace).values()):
+        settings = any(p.exists() for p in project_settings_paths(self.workspace).values())
+        servers = project_file_exists(self.workspace)
+        if not settings and not servers:
             return False
-        self.r.warn(f"{self.workspace} has project settings (.ketch/) that can allow tools and change the model.")
+        if settings:
+            self.r.warn(f"{self.workspace} has project settings (.ketch/) that can allow tools and change the model.")
+        if servers:
+            self.r.warn(f"{self.workspace} has MCP servers (.mcp.json); trusted, you are asked about each one.")
         self.r.warn("Only trust folders whose contents you trust; untrusted, only their deny/ask rules apply.")
         return self.confirm("trust this folder?")
 
@@ -136,7 +147,9 @@ class Repl:
         from ketch.ui.turn import TurnRunner
 
         if self.fancy:
-            completer = make_completer(self.commands.names, ProjectFiles(self.workspace))
+            completer = make_completer(self.commands.names, ProjectFiles(self.workspace),
+                                       lambda before: self.commands.complete_arguments(self, before),
+                                       self.mcp.resources.mentions)
             self.input = TerminalInput(history_path(self.home, self.workspace), completer, self.cycle_mode)
             self.watcher = KeyWatcher(sys.stdin.fileno())
             read_key = self.watcher.read_key
@@ -161,6 +174,7 @@ class Repl:
                        recap=False)
             self._make_io()
             self._banner()
+            self.mcp.ask_pending()
             self._recap()
             if args.resume == "":
                 self.commands.dispatch(self, "/resume")
@@ -192,7 +206,9 @@ class Repl:
             self.r.line(f"> {text}", "bold")
             return text
         assert self.input is not None, "the session is open"
-        return self.input.read(self.prompt_text, default=typed.take_draft())
+        self.mcp.before_prompt()
+        with self.mcp.notices.live(self.fancy and self.mcp.manager is not None):
+            return self.input.read(self.prompt_text, default=typed.take_draft())
 
     def prompt_text(self) -> str:
         """`> `, or the permission mode in front of it when it is not the default one."""
@@ -220,6 +236,7 @@ class Repl:
             self.r.info("  (the output goes to the model with your next message)")
             return
         if text.startswith("/") and not text.startswith("//"):
+            self.mcp.before_command()
             if not self.commands.dispatch(self, text.strip()):
                 self.r.error(f"unknown command {text.split()[0]} (/help lists them)")
             return
@@ -252,12 +269,16 @@ class Repl:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def run_prompt(self, text: str) -> None:
+    def run_prompt(self, text: str, mentions: bool = True) -> None:
+        """Send `text`; `mentions`: attach the files and MCP resources it mentions (a server's text: not)."""
         from ketch.ui.mentions import attach_mentions
 
-        message, attached = attach_mentions(text, self.workspace, self.agent.state)
+        self.mcp.start_now()
+        message, attached = attach_mentions(text, self.workspace, self.agent.state) if mentions else (text, [])
         if attached:
             self.r.info("attached " + ", ".join(attached))
+        if mentions:
+            message = self.mcp.attach_resources(message)
         if self.pending_context:  # `!command` output the person ran since their last message
             message = "\n\n".join(self.pending_context + [message])
             self.pending_context = []

@@ -38,6 +38,16 @@ class _Ask:
 
 
 @dataclass
+class _Call:
+    """Something a background thread needs the main thread to do (a question to the person)."""
+
+    fn: Callable[[], Any]
+    default: Any
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+
+
+@dataclass
 class TypeAhead:
     """What the person typed while the model worked: queued lines and an unfinished draft."""
 
@@ -84,6 +94,8 @@ class TurnRunner:
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self.last_ctrl_c = 0.0
+        self.running = False  # a turn is being consumed: call_on_main will be served
+        self._running_lock = threading.Lock()
 
     def close(self) -> None:
         os.close(self._wake_r)
@@ -107,6 +119,17 @@ class TurnRunner:
         ask.answered.wait()
         return ask.answer
 
+    def call_on_main(self, fn: Callable[[], Any], default: Any) -> Any:
+        """Run `fn` on the main thread during this turn and return what it returned (from any thread:
+        an MCP server's elicitation); `default` at once when no turn is running or it ends first."""
+        call = _Call(fn, default)
+        with self._running_lock:
+            if not self.running:
+                return default
+            self._put("call", call)
+        call.done.wait()
+        return call.result
+
     def _work(self, events: Iterable[object]) -> None:
         try:
             for event in events:
@@ -121,6 +144,7 @@ class TurnRunner:
     def run(self, events: Iterable[object]) -> ev.RunFinished | None:
         """Consume one turn's events to the end; return its RunFinished (None if it crashed)."""
         self.agent.cancel.clear()
+        self.running = True
         finished: ev.RunFinished | None = None
         worker = threading.Thread(target=self._work, args=(events,), name="ketch-turn", daemon=True)
         worker.start()
@@ -142,6 +166,8 @@ class TurnRunner:
                             payload.answer = self.ask(payload.request)
                         finally:
                             payload.answered.set()
+                    elif kind == "call":
+                        self._serve(payload)
                     elif kind == "crash":
                         for consume in self.consumers:
                             consume(ev.Error(f"internal error: {type(payload).__name__}: {payload}", kind="crash"))
@@ -152,9 +178,34 @@ class TurnRunner:
         finally:
             if not done:  # leaving on a quit: stop the worker before the caller closes things
                 self.interrupt()
+            with self._running_lock:
+                self.running = False
+                self._release()
             worker.join(timeout=5)
             self.agent.cancel.clear()
         return finished
+
+    @staticmethod
+    def _serve(call: _Call) -> None:
+        try:
+            call.result = call.fn()
+        except Exception:  # noqa: BLE001 - the asking thread gets the default; the turn goes on
+            call.result = call.default
+        finally:
+            call.done.set()
+
+    def _release(self) -> None:
+        """A turn that ended with calls still queued (Esc, a quit): their threads get the default."""
+        while True:
+            try:
+                kind, payload = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "call":
+                payload.result = payload.default
+                payload.done.set()
+            elif kind == "ask":
+                payload.answered.set()  # the default answer: denied
 
     def _wait(self, timeout: float | None) -> list[tuple[str, Any]]:
         """Block until the worker or the keyboard has something, or `timeout` passes (the ticker).

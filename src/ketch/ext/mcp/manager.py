@@ -72,14 +72,19 @@ class McpManager:
         self.handlers = handlers or Handlers(roots=[workspace])
         self.notify = notify
         self.servers = {s.name: _Server(s) for s in servers}
+        self.started = False
+        self.pending: list[ServerConfig] = []  # a project's servers waiting for the person's approval (REPL)
         self.loaded: set[str] = set()  # deferred tools the model loaded with ToolSearch
         self.search = ToolSearch(self._deferred, self.loaded.update)
 
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every server in a thread of its own; returns at once."""
-        for server in self.servers.values():
+        """Start every server in a thread of its own; returns at once. Once: later calls do nothing."""
+        if self.started:
+            return
+        self.started = True
+        for server in list(self.servers.values()):
             self._launch(server)
 
     def _launch(self, server: _Server) -> None:
@@ -235,6 +240,24 @@ class McpManager:
         if server.sandbox is not None:
             server.sandbox.close()
             server.sandbox = None
+
+    # -- for a front end (the REPL) --------------------------------------------------------
+
+    def add_and_start(self, config: ServerConfig) -> None:
+        """Start a server approved during the session (a project's, once the person said yes)."""
+        if config in self.pending:
+            self.pending.remove(config)
+        server = self.servers[config.name] = _Server(config)
+        self._launch(server)
+
+    def connected_client(self, name: str) -> McpClient | None:
+        """The session of server `name` when it is connected (resources, prompts), else None."""
+        server = self.servers.get(name)
+        return server.client if server is not None and server.live() else None
+
+    def server_tools(self, name: str) -> list[McpTool]:
+        server = self.servers.get(name)
+        return list(server.tools) if server is not None else []
 
 
 def _one_line(text: str, client: McpClient | None) -> str:

@@ -25,13 +25,17 @@ def _help(repl: Any, arg: str) -> None:
     for command in commands:
         if not command.source:
             repl.r.line(f"  /{command.name:<12} {command.help}")
-    custom = [c for c in commands if c.source]
-    if custom:
-        repl.r.line("  custom commands (.ketch/commands/*.md, $KETCH_HOME/commands/*.md):")
-    for command in custom:
-        name = f"{command.name} {command.usage}".strip()
-        repl.r.line(f"  /{name:<12} {command.help}")
+    groups = (("custom commands (.ketch/commands/*.md, $KETCH_HOME/commands/*.md):",
+               [c for c in commands if c.source and c.source != "mcp"]),
+              ("MCP servers' prompts:", [c for c in commands if c.source == "mcp"]))
+    for heading, listed in groups:
+        if listed:
+            repl.r.line(f"  {heading}")
+        for command in listed:
+            name = f"{command.name} {command.usage}".strip()
+            repl.r.line(f"  /{name:<12} {command.help}")
     repl.r.info("  Enter sends · Alt-Enter or a trailing \\ adds a line · @path attaches a file · "
+                "@server:uri attaches an MCP resource · "
                 "!cmd runs a shell command (its output goes with your next message) · "
                 "Shift-Tab switches the permission mode · Esc interrupts · Ctrl-D exits")
 

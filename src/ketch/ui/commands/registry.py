@@ -17,7 +17,8 @@ class SlashCommand:
     handler: Callable[[Any, str], None]
     usage: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
-    source: str = ""  # "" for a built-in; "project" or "user" for a prompt-file command
+    source: str = ""  # "" for a built-in; "project" or "user" for a prompt-file command; "mcp": a server's prompt
+    complete: Callable[[Any, str], list[str]] | None = None  # (repl, typed) -> whole arguments to offer
 
 
 class Registry:
@@ -38,6 +39,14 @@ class Registry:
 
     def names(self) -> list[tuple[str, str]]:
         return [(c.name, c.help) for c in self.all()]
+
+    def complete_arguments(self, repl: Any, before: str) -> list[tuple[str, str]]:
+        """(argument, what is typed of it) for `/name partial`: the command's offers that start with it."""
+        name, _, typed = before[1:].partition(" ")
+        command = self.get(name)
+        if command is None or command.complete is None:
+            return []
+        return [(offer, typed) for offer in command.complete(repl, typed) if offer.startswith(typed) and offer != typed]
 
     def dispatch(self, repl: Any, text: str) -> bool:
         """Run `/name args`; False if there is no such command (the caller says so)."""
