@@ -54,4 +54,6 @@ def _may_have_servers(options: RunOptions, workspace: Path) -> bool:
 
 
 def _tell(line: str) -> None:
-    sys.stderr.write(f"ketch: {line}\n")
+    from ketch.terminal_text import printable
+
+    sys.stderr.write(f"ketch: {printable(line)}\n")  # it quotes what a server printed
