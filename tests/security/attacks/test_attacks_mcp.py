@@ -414,3 +414,37 @@ def test_model_cannot_reach_tools_by_unknown_or_builtin_names(script: Path, repo
         assert manager.find("mcp__s__echo") is not None
     finally:
         manager.close()
+
+
+@pytest.mark.xfail(strict=True, reason="Sandbox.spawn runs audit_after_command only in Served.close(): a "
+                   "server's planted sub/.git (core.fsmonitor) lives for the whole session, and for ever if "
+                   "ketch is killed. Fix: audit the server's sandbox after each of its tool calls (and watch "
+                   "for a new .git anywhere under the roots with the tripwire), quarantining what it planted.")
+def test_long_lived_server_cannot_plant_a_git_folder_for_the_session(script: Path, repo: Path, tmp_path: Path) -> None:
+    """A command's planted `sub/.git` (config with core.fsmonitor: code the person's git runs) is
+    audited when the command ends; a server's only when it is closed, at the end of the session.
+    Meanwhile `git status` in sub/ (the person's, or a hook's) runs the server's program unsandboxed."""
+    from ketch.config.settings import ketch_home
+
+    script = repo / "server.py"
+    script.write_text(SERVER)
+    config = ServerConfig(name="p", transport="stdio", scope="project", source="test", command=sys.executable,
+                          args=(str(script), "probe"), timeout_s=30)
+    manager = McpManager([config], workspace=repo, sandbox_args={"workspace": repo, "ketch_home": ketch_home(),
+                                                                 "home": tmp_path / "home"})
+    manager.start()
+    manager.wait(30)
+    planted = repo / "sub" / ".git" / "config"
+    try:
+        tool = manager.find("mcp__p__echo")
+        assert tool is not None, manager.status()
+        ctx: Any = type("Ctx", (), {"cancel": threading.Event()})()
+        try:
+            tool.run({"secret": SECRET, "port": 1, "write": {"git": str(planted)}}, ctx)
+        except McpError:
+            pass  # killed for it: fine
+        there_while_running = planted.exists()
+    finally:
+        manager.close()
+    assert not planted.exists()  # the audit at close moved it out
+    assert not there_while_running
