@@ -71,4 +71,6 @@ def _decline(message: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tell(line: str) -> None:
-    sys.stderr.write(f"ketch: {line}\n")
+    from ketch.terminal_text import printable
+
+    sys.stderr.write(f"ketch: {printable(line)}\n")  # it quotes what a server printed

@@ -248,8 +248,10 @@ def _load(workspace: Path, *, expand: bool = True) -> ServerSet:
     from ketch.security.trust import is_trusted
 
     servers = load_servers(workspace, trusted=is_trusted(workspace), cli_configs=[], strict=False, expand=expand)
-    for notice in servers.notices:
-        sys.stderr.write(f"ketch: note: {notice}\n")
+    from ketch.terminal_text import printable
+
+    for notice in servers.notices:  # they quote a project's .mcp.json
+        sys.stderr.write(f"ketch: note: {printable(notice)}\n")
     return servers
 
 

@@ -71,6 +71,9 @@ class McpClient:
         self.protocol_version = PROTOCOL_VERSION
         self.tools: list[ToolInfo] = []
         self.skipped_tools: list[str] = []  # names the server offered that cannot be tools
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False  # one re-listing at a time, however many list_changed arrive
+        self._refresh_again = False
 
     def connect(self, timeout_s: float) -> None:
         """Open, initialize, and list the tools; McpError (with the server's reason) when it cannot."""
@@ -169,14 +172,26 @@ class McpClient:
 
     def _notified(self, method: str, params: dict[str, Any]) -> None:
         if method == "notifications/tools/list_changed":
+            with self._refresh_lock:  # a flood must not become a thread (and a 30 s wait) each
+                if self._refreshing:
+                    self._refresh_again = True
+                    return
+                self._refreshing = True
             threading.Thread(target=self._refresh_tools, daemon=True, name="mcp-list-changed").start()
 
     def _refresh_tools(self) -> None:
-        try:
-            self.tools = self.list_tools(30.0)
-        except McpError:
-            return
-        self.on_tools_changed()
+        while True:
+            try:
+                self.tools = self.list_tools(30.0)
+            except McpError:
+                pass
+            else:
+                self.on_tools_changed()
+            with self._refresh_lock:
+                if not self._refresh_again or self.connection.closed_reason is not None:
+                    self._refreshing = self._refresh_again = False
+                    return
+                self._refresh_again = False
 
     def _roots(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"roots": [{"uri": root.as_uri(), "name": root.name or str(root)} for root in self.handlers.roots]}

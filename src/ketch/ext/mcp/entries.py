@@ -172,6 +172,21 @@ def runner_hosts(command: str, args: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
+def _refuse_ketch_credentials(entry: dict[str, Any]) -> None:
+    """ValueError when a project's entry would expand ketch's own provider key (DESIGN.md §5.7).
+
+    The approval question shows `${ANTHROPIC_API_KEY}`, not the key, and a repository's server
+    has no business with the key ketch talks to its provider with; the person's own service
+    tokens (`${GITHUB_TOKEN}`) still expand, as in Claude Code."""
+    from ketch.config.providers import API_KEY_ENV
+
+    texts = [entry.get("command", ""), *entry.get("args", []), *entry.get("env", {}).values(),
+             entry.get("url", ""), *entry.get("headers", {}).values()]
+    named = {m.group(1) for text in texts if isinstance(text, str) for m in _var_re().finditer(text)}
+    for name in sorted(named & set(API_KEY_ENV.values())):
+        raise ValueError(f"${{{name}}} is ketch's own credential: a project's server is never given it")
+
+
 def build_server(name: str, entry: dict[str, Any], scope: Scope, source: str,
                  environ: Mapping[str, str] | None) -> tuple[ServerConfig, list[str]]:
     """The ServerConfig of a valid entry (see `entry_problem`) and notices about what was ignored.
@@ -179,6 +194,8 @@ def build_server(name: str, entry: dict[str, Any], scope: Scope, source: str,
     Raises MissingVariable, or ValueError when an expanded header would split the request.
     """
     notices: list[str] = []
+    if scope == "project" and environ is not None:
+        _refuse_ketch_credentials(entry)
     kind = transport_of(entry) or "stdio"
     sandbox = entry.get("sandbox", True)
     if sandbox is False and scope == "project":

@@ -120,10 +120,13 @@ class Connection:
     # -- server -> ketch -------------------------------------------------------------------
 
     def _deliver(self, message: Any) -> None:
-        if isinstance(message, list):  # a batch (allowed before protocol 2025-06-18)
+        if isinstance(message, list):  # a batch (allowed before protocol 2025-06-18); one level only
             for item in message:
-                self._deliver(item)
+                self._deliver_one(item)
             return
+        self._deliver_one(message)
+
+    def _deliver_one(self, message: Any) -> None:
         if not isinstance(message, dict):
             self._drop(message)
             return

@@ -196,10 +196,13 @@ class McpManager:
         believe_read_only = server.config.scope != "project"
         seen: set[str] = set()
         tools = []
+        prefix = f"mcp__{server.config.name}__"  # server names hold only characters tool names keep
         for info in client.tools:
             kind: ToolKind = "read" if info.read_only and believe_read_only else "execute"
             tool = McpTool(server.config.name, info, client.call_tool, kind)
-            if tool.name not in seen:
+            # Cut at 64 characters, a long server name leaves no `__tool`: the name would be
+            # another server's too (and its rules would cover this one).
+            if tool.name.startswith(prefix) and len(tool.name) > len(prefix) and tool.name not in seen:
                 seen.add(tool.name)
                 tools.append(tool)
         server.tools = tools

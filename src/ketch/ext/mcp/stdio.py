@@ -100,7 +100,7 @@ class StdioTransport:
                     continue
                 try:
                     message = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
                     message = line[:200].decode("utf-8", errors="replace")  # dropped, remembered for the notice
                 deliver(message)
         except (OSError, ValueError):
