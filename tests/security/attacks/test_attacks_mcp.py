@@ -254,10 +254,6 @@ def test_deeply_nested_message_does_not_kill_the_reader(script: Path, repo: Path
         client.close()
 
 
-@pytest.mark.xfail(strict=True, reason="StdioTransport.send writes to the server's stdin with no timeout and "
-                   "outside the cancel check: a server that stops reading its input hangs the tool call (and "
-                   "Esc) forever once the pipe is full. Fix: a writer thread with a bounded queue; send() "
-                   "enqueues, and a request waits (timeout, cancel) for its bytes to be written too.")
 def test_server_that_stops_reading_cannot_hang_a_call(script: Path, repo: Path) -> None:
     client = client_for(script, "no-read", repo)
     client.connect(10)
@@ -416,10 +412,6 @@ def test_model_cannot_reach_tools_by_unknown_or_builtin_names(script: Path, repo
         manager.close()
 
 
-@pytest.mark.xfail(strict=True, reason="Sandbox.spawn runs audit_after_command only in Served.close(): a "
-                   "server's planted sub/.git (core.fsmonitor) lives for the whole session, and for ever if "
-                   "ketch is killed. Fix: audit the server's sandbox after each of its tool calls (and watch "
-                   "for a new .git anywhere under the roots with the tripwire), quarantining what it planted.")
 def test_long_lived_server_cannot_plant_a_git_folder_for_the_session(script: Path, repo: Path, tmp_path: Path) -> None:
     """A command's planted `sub/.git` (config with core.fsmonitor: code the person's git runs) is
     audited when the command ends; a server's only when it is closed, at the end of the session.

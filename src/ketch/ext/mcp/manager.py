@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.errors import KetchError
-from ketch.ext.mcp.client import Handlers, McpClient
+from ketch.ext.mcp.client import CallResult, Handlers, McpClient
 from ketch.ext.mcp.config import ServerConfig
 from ketch.ext.mcp.stdio import ServerProcess, StdioTransport
 from ketch.ext.mcp.tools import McpTool, ToolSearch, definition_tokens, tool_name
@@ -199,13 +199,29 @@ class McpManager:
         prefix = f"mcp__{server.config.name}__"  # server names hold only characters tool names keep
         for info in client.tools:
             kind: ToolKind = "read" if info.read_only and believe_read_only else "execute"
-            tool = McpTool(server.config.name, info, client.call_tool, kind)
+            tool = McpTool(server.config.name, info, self._caller(server, client), kind)
             # Cut at 64 characters, a long server name leaves no `__tool`: the name would be
             # another server's too (and its rules would cover this one).
             if tool.name.startswith(prefix) and len(tool.name) > len(prefix) and tool.name not in seen:
                 seen.add(tool.name)
                 tools.append(tool)
         server.tools = tools
+
+    def _caller(self, server: _Server, client: McpClient) -> Callable[..., CallResult]:
+        """client.call_tool, then the sandbox's git check of what the server may have written (as
+        after every command): a git folder it planted is made harmless before the call's result,
+        and with it the person's next git command, comes back."""
+        check = getattr(client.connection.transport, "check", None)
+
+        def call(name: str, arguments: dict[str, Any], **kw: Any) -> CallResult:
+            try:
+                result = client.call_tool(name, arguments, **kw)
+            finally:
+                notes = check() if callable(check) else []
+            if notes:
+                result.text = (result.text.rstrip("\n") + "\n" if result.text else "") + "\n".join(notes)
+            return result
+        return call
 
     def _transport(self, server: _Server) -> Transport:
         config = server.config

@@ -9,17 +9,24 @@ with a cap, so a server cannot make ketch hold an unbounded line.
 from __future__ import annotations
 
 import json
+import queue
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from ketch.errors import McpError
 from ketch.ext.mcp.transport import Message
 
 MAX_MESSAGE_BYTES = 32 << 20
+# Objects and arrays one message may hold: 32 MiB of `[{},{},...]` would take gigabytes once parsed.
+MAX_NODES = 200_000
 _STDERR_KEEP = 4096
+_QUEUE = 256  # messages waiting for a server that is slow to read its input
+_SEND_WAIT_S = 5.0
+_ID = re.compile(rb'"id"\s*:\s*(-?\d{1,15})')
 
 
 class ServerProcess(Protocol):
@@ -46,45 +53,62 @@ class StdioTransport:
         self._start = start
         self._max = max_message_bytes
         self._proc: ServerProcess | None = None
-        self._write_lock = threading.Lock()
+        self._outbox: queue.Queue[bytes | None] = queue.Queue(_QUEUE)
         self._stderr: deque[bytes] = deque()
         self._stderr_size = 0
         self._closing = False
         self._stderr_reader: threading.Thread | None = None
         self.notes: list[str] = []  # what the sandbox's end-of-call checks said when it closed
 
-    def open(self, deliver: Callable[[Message], None], closed: Callable[[str], None]) -> None:
+    def open(self, deliver: Callable[[Any], None], closed: Callable[[str], None]) -> None:
         self._proc = self._start()
         self._stderr_reader = threading.Thread(target=self._drain_stderr, args=(self._proc.stderr,), daemon=True,
                                                name="mcp-stderr")
         self._stderr_reader.start()
         threading.Thread(target=self._read, args=(self._proc, deliver, closed), daemon=True,
                          name="mcp-stdout").start()
+        threading.Thread(target=self._write, args=(self._proc,), daemon=True, name="mcp-stdin").start()
 
     def send(self, message: Message) -> None:
-        proc = self._proc
-        if proc is None or self._closing:
+        """Queue the message for the writer thread: a server that stops reading its input never
+        blocks the caller (whose request then waits with its timeout and the person's Esc)."""
+        if self._proc is None or self._closing:
             raise McpError("the server is not running")
         data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         try:
-            with self._write_lock:
-                proc.stdin.write(data)
-                proc.stdin.flush()
-        except (OSError, ValueError):
-            raise McpError(self._why_gone("stopped reading its input")) from None
+            self._outbox.put(data, timeout=_SEND_WAIT_S)
+        except queue.Full:
+            raise McpError(f"the server has not read its input for {_SEND_WAIT_S:g} s") from None
 
     def close(self) -> None:
         self._closing = True
         proc, self._proc = self._proc, None
+        try:
+            self._outbox.put_nowait(None)
+        except queue.Full:
+            pass  # the writer is stuck on a full pipe; closing the process ends it
         if proc is not None:
             self.notes += proc.close()
+
+    def check(self) -> list[str]:
+        """The sandbox's checks of what the server wrote so far (git folders it planted), or []."""
+        check = getattr(self._proc, "check", None)
+        return check() if callable(check) else []
 
     def stderr_tail(self) -> str:
         return b"".join(self._stderr).decode("utf-8", errors="replace").strip()
 
     # -- threads ---------------------------------------------------------------------------
 
-    def _read(self, proc: ServerProcess, deliver: Callable[[Message], None], closed: Callable[[str], None]) -> None:
+    def _write(self, proc: ServerProcess) -> None:
+        for data in iter(self._outbox.get, None):
+            try:
+                proc.stdin.write(data)
+                proc.stdin.flush()
+            except (OSError, ValueError):
+                return  # the reader sees the server go and says why
+
+    def _read(self, proc: ServerProcess, deliver: Callable[[Any], None], closed: Callable[[str], None]) -> None:
         stream = proc.stdout
         reason = "the server closed its output"
         try:
@@ -93,10 +117,17 @@ class StdioTransport:
                 if not line:
                     break
                 if len(line) > self._max and not line.endswith(b"\n"):
-                    reason = f"the server sent a message over {self._max >> 20} MiB; ketch stopped it"
-                    break
+                    head = line[:200]
+                    while line and not line.endswith(b"\n"):  # skip the rest, never holding it
+                        line = stream.readline(1 << 20)
+                    deliver(_refusal(head, b"", f"the answer was over {self._max >> 20} MiB; ketch dropped it"))
+                    continue
                 line = line.strip()
                 if not line:
+                    continue
+                if line.count(b"{") + line.count(b"[") > MAX_NODES:
+                    deliver(_refusal(line[:200], line[-200:], f"the answer held over {MAX_NODES} objects; ketch "
+                                                              "dropped it"))
                     continue
                 try:
                     message = json.loads(line)
@@ -131,3 +162,12 @@ class StdioTransport:
         tail = self.stderr_tail().splitlines()
         said = f": {tail[-1][:300]}" if tail else ""
         return f"{what}{status}{said}"
+
+
+def _refusal(head: bytes, tail: bytes, why: str) -> Message | str:
+    """An error answer to the request a dropped message answered (its id, read from either end),
+    so that request fails now instead of waiting out its timeout; else a dropped message."""
+    found = _ID.search(head) or _ID.search(tail)
+    if found is None:
+        return why
+    return {"jsonrpc": "2.0", "id": int(found.group(1)), "error": {"code": -32603, "message": why}}

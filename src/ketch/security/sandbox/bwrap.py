@@ -251,7 +251,13 @@ class Sandbox:
             launched.reap(self._core)
             return self._end_call(plan, ticket, started_ns)
 
-        return Served(launched.proc, finish)
+        def check() -> list[str]:
+            if not self._writable or plan.git_places is None or self.policy.home is None:
+                return []
+            return audit_after_command(plan.git_places, list(self.policy.writable_roots), self.policy.home,
+                                       started_ns)
+
+        return Served(launched.proc, finish, check)
 
     def _end_call(self, plan: CallPlan, ticket: int, started_ns: int) -> list[str]:
         """What ends every call: release the tripwire and the plan, check what git folders it touched."""

@@ -22,10 +22,18 @@ class Served:
     a git folder it planted). It runs once; later calls return [].
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], finish: Callable[[], list[str]]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], finish: Callable[[], list[str]],
+                 check: Callable[[], list[str]] = list) -> None:
         self.proc = proc
         self._finish: Callable[[], list[str]] | None = finish
+        self._check = check
         self._lock = threading.Lock()
+
+    def check(self) -> list[str]:
+        """The end-of-call git check, now, while it runs (after each of its tool calls): a git
+        folder it planted is made harmless before anyone's git runs in it."""
+        with self._lock:
+            return [] if self._finish is None else self._check()
 
     @property
     def stdin(self) -> IO[bytes]:
