@@ -11,6 +11,7 @@ kill() the server once the log message came, for a server dying mid-answer).
 Hostile routes beside them, on the same server (`server.base + path`):
   /needs-auth          401 with a WWW-Authenticate challenge naming protected-resource metadata
   /echo-auth           500 whose body repeats the request's Authorization header
+  /no-get              answers every request with an initialize result; GET is 405 (no server-sent stream)
   /moved               307 to /mcp (same origin)
   /away                307 to the same server under the name `localhost` (another origin)
   /endless-json        application/json that never ends
@@ -122,6 +123,16 @@ def _build(kind: str, port: int) -> Any:
     async def echo_auth(request: Request) -> Response:
         return Response(f"bad request\x1b[2J from {request.headers.get('authorization')}", status_code=500)
 
+    @server.custom_route("/no-get", methods=["GET", "POST"])
+    async def no_get(request: Request) -> Response:
+        if request.method == "GET":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        message = await request.json()
+        if "id" not in message:
+            return Response(status_code=202)
+        result = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "no-get", "version": "0"}}
+        return JSONResponse({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
     @server.custom_route("/moved", methods=["GET", "POST", "DELETE"])
     async def moved(request: Request) -> Response:
         return RedirectResponse("/mcp", status_code=307)
@@ -131,7 +142,10 @@ def _build(kind: str, port: int) -> Any:
         return RedirectResponse(f"http://localhost:{port}/mcp", status_code=307)
 
     async def endless(piece: bytes) -> Any:
+        import anyio.lowlevel
+
         while True:
+            await anyio.lowlevel.checkpoint()  # writes to a gone client do not yield: this loop would starve the server
             yield piece
 
     @server.custom_route("/endless-json", methods=["POST"])

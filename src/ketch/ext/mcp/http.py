@@ -59,6 +59,8 @@ class StreamableHttpTransport:
         self._stopping = threading.Event()
         self._ended: str | None = None  # why the connection is over (close() or a failure)
         self._listener: threading.Thread | None = None
+        self.listening = threading.Event()  # set once the server's GET stream is open (it may drop what it
+        # sends on its own before then, and a server without one answers 405: then it is never set)
 
     def set_protocol_version(self, version: str) -> None:
         """The version the initialize result named (read from it as it passes, too)."""
@@ -262,6 +264,7 @@ class StreamableHttpTransport:
                         return  # the server sends nothing on its own
                     self._check(response, http)
                     errors = 0
+                    self.listening.set()
                     for event in http.events(response):
                         last_id = event.id if event.id else last_id
                         retry_ms = event.retry_ms if event.retry_ms is not None else retry_ms
