@@ -2,12 +2,14 @@
 
     with McpHttpServer("streamable") as server:      # Streamable HTTP at server.url ("/mcp")
     with McpHttpServer("json") as server:            # stateless, JSON answers (json_response, stateless_http)
+    with McpHttpServer("resumable") as server:       # events kept and replayed (Last-Event-ID), retry: 50 ms
     with McpHttpServer("sse") as server:             # the older HTTP+SSE transport at "/sse"
 
 Tools: `add(a, b)`, `echo(text)`, `big(size)` (a result of `size` characters), `chatty(text)` (logs
 a message on the answer stream first), `announce()` (a tools/list_changed notification sent outside
 any request, so it travels on the GET stream), `hang()` (logs, then never answers:
-kill() the server once the log message came, for a server dying mid-answer).
+kill() the server once the log message came, for a server dying mid-answer), `interrupted()` (cuts
+its answer stream, then answers: a resumable server replays the answer after Last-Event-ID).
 Hostile routes beside them, on the same server (`server.base + path`):
   /needs-auth          401 with a WWW-Authenticate challenge naming protected-resource metadata
   /echo-auth           500 whose body repeats the request's Authorization header
@@ -113,6 +115,13 @@ def _build(kind: str, port: int) -> Any:
         await anyio.sleep_forever()
         return "never"
 
+    @server.tool()
+    async def interrupted(ctx: Context) -> str:
+        """Log, cut the answer's stream, then answer: the answer reaches the client only by resuming."""
+        await ctx.info("before the cut")
+        await ctx.close_sse_stream()
+        return "after the cut"
+
     @server.custom_route("/needs-auth", methods=["GET", "POST", "DELETE"])
     async def needs_auth(request: Request) -> Response:
         base = f"http://127.0.0.1:{port}"
@@ -173,9 +182,34 @@ def _build(kind: str, port: int) -> Any:
 
     if kind == "sse":
         return server.sse_app()
+    if kind == "resumable":
+        return server.streamable_http_app(event_store=_event_store(), retry_interval=50)
     if kind == "json":
         return server.streamable_http_app(json_response=True, stateless_http=True)
     return server.streamable_http_app()
+
+
+def _event_store() -> Any:
+    """Every event kept in memory, replayed after the one a client names (the SDK ships only the interface)."""
+    from mcp.server.streamable_http import EventMessage, EventStore
+
+    class MemoryEventStore(EventStore):
+        def __init__(self) -> None:
+            self.events: list[tuple[str, str, Any]] = []
+
+        async def store_event(self, stream_id: str, message: Any) -> str:
+            event_id = str(len(self.events) + 1)
+            self.events.append((event_id, stream_id, message))
+            return event_id
+
+        async def replay_events_after(self, last_event_id: str, send_callback: Any) -> str | None:
+            stream = next((s for e, s, _ in self.events if e == last_event_id), None)
+            for event_id, stream_id, message in self.events[int(last_event_id):]:
+                if stream_id == stream and message is not None:
+                    await send_callback(EventMessage(message, event_id))
+            return stream
+
+    return MemoryEventStore()
 
 
 def main(kind: str) -> None:

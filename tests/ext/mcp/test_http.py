@@ -203,6 +203,23 @@ def test_a_server_without_a_get_stream_is_fine(streamable: McpHttpServer) -> Non
         transport.close()
 
 
+def test_cut_streams_are_resumed_from_the_last_event() -> None:
+    with McpHttpServer("resumable") as server:
+        inbox = Inbox()
+        transport = StreamableHttpTransport(server.url, {})
+        transport.open(inbox.deliver, inbox.close)
+        try:
+            transport.send(initialize("2025-11-25"))  # priming events (an id, no data) come from this version on
+            transport.send(INITIALIZED)
+            transport.send(call(2, "interrupted"))  # returns only once the answer came, over a resumed stream
+            assert text_of(inbox.answer(2)) == "after the cut"
+            logs = [m for m in inbox.messages if m.get("method") == "notifications/message"]
+            assert [m["params"]["data"] for m in logs] == ["before the cut"]  # nothing replayed twice
+            assert inbox.closed == []
+        finally:
+            transport.close()
+
+
 def test_sends_from_several_threads_at_once(streamable: McpHttpServer) -> None:
     transport, inbox = started(streamable.url)
     try:

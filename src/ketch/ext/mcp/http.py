@@ -214,6 +214,8 @@ class StreamableHttpTransport:
                 for m in messages(http.parse(event.data), http.origin):
                     self._pass(m)
                     answered = answered or ("method" not in m and m.get("id") == request_id)
+                if answered:
+                    break  # the answer ends it; a replayed stream may be held open after
         except httpx.TransportError:
             if self._stopping.is_set() or last_id is None:
                 raise
