@@ -100,7 +100,7 @@ class StreamableHttpTransport:
             self._start_listener(http)
 
     def _read_answer(self, http: HttpConnection, response: httpx.Response, request_id: Any) -> None:
-        kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        kind = _content_type(response)
         if kind == "text/event-stream":
             last_id, retry_ms = self._read_answer_stream(http, response, request_id)
             if last_id is not None:
@@ -265,6 +265,8 @@ class StreamableHttpTransport:
                     if response.status_code == 405:
                         return  # the server sends nothing on its own
                     self._check(response, http)
+                    if not _is_event_stream(response):
+                        return  # some servers answer a GET they do not serve with JSON or a page
                     errors = 0
                     self.listening.set()
                     for event in http.events(response):
@@ -282,8 +284,10 @@ class StreamableHttpTransport:
             except (httpx.TransportError, McpError) as e:
                 if self._stopping.is_set():
                     return
-                if isinstance(e, McpError) and not (isinstance(e, HttpStatusError) and e.retryable):
-                    self._fail(str(e))
+                if isinstance(e, HttpStatusError) and not e.retryable:
+                    return  # a 4xx where 405 was meant (POSTs still work): no stream, the connection stays
+                if isinstance(e, McpError) and not isinstance(e, HttpStatusError):
+                    self._fail(str(e))  # an expired session, a message over the cap or not JSON
                     return
                 errors += 1
                 if errors > _RESUME_ATTEMPTS:
@@ -292,3 +296,11 @@ class StreamableHttpTransport:
             if self._stopping.wait(retry_ms / 1000 if retry_ms is not None else _RECONNECT_S):
                 return
 
+
+def _content_type(response: httpx.Response) -> str:
+    kind: str = response.headers.get("content-type", "")
+    return kind.partition(";")[0].strip().lower()
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return _content_type(response) == "text/event-stream"

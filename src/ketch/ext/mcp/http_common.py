@@ -104,14 +104,19 @@ class HttpConnection:
 
     @contextmanager
     def stream(self, method: str, url: str, headers: dict[str, str], content: bytes | None = None,
-               timeout_s: float | None = None) -> Iterator[httpx.Response]:
-        """A response being read, after following redirects that stay on the server's origin."""
+               timeout_s: float | None = None, endless: bool = False) -> Iterator[httpx.Response]:
+        """A response being read, after following redirects that stay on the server's origin.
+
+        `timeout_s`: one bound for every phase instead of the client's; `endless`: a stream that may
+        stay silent for as long as the server likes (only connecting is bounded)."""
         import httpx
 
         for _ in range(MAX_REDIRECTS + 1):
             request = self.client.build_request(method, url, headers={**self.headers, **headers}, content=content)
             if timeout_s is not None:
                 request.extensions["timeout"] = httpx.Timeout(timeout_s).as_dict()
+            elif endless:
+                request.extensions["timeout"] = httpx.Timeout(self.client.timeout.connect, read=None).as_dict()
             response = self.client.send(request, stream=True)
             location = response.headers.get("location")
             if response.status_code in _REDIRECTS and location:

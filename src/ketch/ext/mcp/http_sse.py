@@ -35,7 +35,7 @@ class SseTransport:
         self.url = check_url(url, "MCP server")
         self._headers = dict(headers)
         self._timeout_s = timeout_s
-        self._read_timeout_s = read_timeout_s  # the longest the stream may stay silent
+        self._read_timeout_s = read_timeout_s  # for answers to POSTs; the event stream may stay silent
         self._max = max_message_bytes
         self.endpoint: str | None = None
         self.www_authenticate: str | None = None
@@ -99,7 +99,7 @@ class SseTransport:
 
         reason = f"the MCP server at {http.origin} ended its event stream"
         try:
-            with http.stream("GET", self.url, {"accept": "text/event-stream"}) as response:
+            with http.stream("GET", self.url, {"accept": "text/event-stream"}, endless=True) as response:
                 if response.status_code >= 400:
                     raise self._status_error(http, response)
                 kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -117,7 +117,7 @@ class SseTransport:
             if not self._ready.is_set():
                 self._start_error = e
         except httpx.TimeoutException:
-            reason = f"the MCP server at {http.origin} went silent for {self._read_timeout_s:g} s"
+            reason = f"the MCP server at {http.origin} did not answer in {self._timeout_s:g} s"
         except httpx.TransportError as e:
             reason = f"lost the connection to the MCP server at {http.origin} ({type(e).__name__})"
         if not self._ready.is_set() and self._start_error is None:
