@@ -13,6 +13,7 @@ because they carry that code's fields; they all derive from a class here):
     ├── ToolError                    shown to the model as an error result; never ends the process
     │   ├── SandboxUnavailable       the OS sandbox cannot run commands here (the person is told too)
     │   └── McpError                 an MCP server failed, refused or broke the protocol (ext/mcp/)
+    │       └── HttpStatusError *    an HTTP error status; AuthorizationRequired * on 401/403 (ext/mcp/http_common.py)
     ├── ProviderError *              a model call failed for good (providers/base.py)
     ├── RetryableError *             a failure another attempt may fix (providers/retry.py)
     ├── ShadowError *, NothingToUndo *     undo cannot be done (agent/undo/)

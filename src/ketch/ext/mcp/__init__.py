@@ -7,7 +7,9 @@
     transport.py  the Transport Protocol every way of reaching a server implements
     jsonrpc.py    JSON-RPC 2.0 over a Transport: requests, notifications, the server's own requests
     stdio.py      a server started as a process (in the OS sandbox unless the person said otherwise)
-    http.py       Streamable HTTP and the older HTTP+SSE
+    http.py       Streamable HTTP
+    http_sse.py   the older HTTP+SSE
+    http_common.py  what both share: same-origin redirects, status errors, capped bodies and event streams
     client.py     one server's session: initialize, tools, resources, prompts
     manager.py    every configured server, started concurrently in the background; a ToolSource
     tools.py      McpTool (`mcp__server__tool`) and ToolSearch (schemas loaded on demand)
