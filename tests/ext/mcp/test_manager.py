@@ -259,3 +259,27 @@ def test_the_reference_servers_from_npm(places: dict[str, Path]) -> None:
         assert "hello from the workspace" in read.content
     finally:
         manager.close()
+
+
+@pytest.mark.parametrize("kind", ["streamable", "sse"])
+def test_remote_servers_over_both_http_transports(places: dict[str, Path], kind: str) -> None:
+    from mcp_http_servers import McpHttpServer
+
+    with McpHttpServer(kind) as remote:
+        config = ServerConfig(name="remote", transport="http" if kind == "streamable" else "sse", scope="user",
+                              source="test", url=remote.url, timeout_s=20)
+        manager = _manager(places, [config])
+        manager.start()
+        manager.wait(20)
+        try:
+            assert manager.statuses()[0].state == "connected", manager.statuses()
+            assert _tool(manager, "mcp__remote__add").run({"a": 2, "b": 40}, _ctx(places)).content == "42"
+            cancel = threading.Event()
+            threading.Timer(0.3, cancel.set).start()
+            started = time.monotonic()
+            with pytest.raises(McpError, match="interrupted"):  # Esc ends a call whose answer never comes
+                _tool(manager, "mcp__remote__hang").run({}, _ctx(places, cancel))
+            assert time.monotonic() - started < 5
+            assert _tool(manager, "mcp__remote__echo").run({"text": "after"}, _ctx(places)).content == "after"
+        finally:
+            manager.close()

@@ -40,6 +40,8 @@ _RESUME_ATTEMPTS = 3
 class StreamableHttpTransport:
     """A Transport over Streamable HTTP. `send` may be called from several threads at once."""
 
+    sends_block = True  # send() returns once the answer has been read: jsonrpc waits beside it
+
     def __init__(self, url: str, headers: dict[str, str], *, timeout_s: float = 30.0,
                  max_message_bytes: int = MAX_MESSAGE_BYTES, read_timeout_s: float = 300.0) -> None:
         self.url = check_url(url, "MCP server")

@@ -83,8 +83,12 @@ class Connection:
             params["_meta"] = {**params.get("_meta", {}), "progressToken": request_id}
         with self._lock:
             self._pending[request_id] = pending
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         try:
-            self.transport.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+            if getattr(self.transport, "sends_block", False):
+                self._send_aside(message, pending)  # its send reads the answer: wait beside it, with Esc
+            else:
+                self.transport.send(message)
             self._wait(pending, method, timeout_s, cancel, request_id)
         finally:
             with self._lock:
@@ -93,6 +97,17 @@ class Connection:
             raise McpError(pending.error)
         assert pending.result is not None
         return pending.result
+
+    def _send_aside(self, message: Message, pending: _Pending) -> None:
+        def send() -> None:
+            try:
+                self.transport.send(message)
+            except McpError as exc:
+                if not pending.done.is_set():
+                    pending.error = str(exc)
+                    pending.done.set()
+
+        threading.Thread(target=send, daemon=True, name="mcp-send").start()
 
     def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         message: Message = {"jsonrpc": "2.0", "method": method}

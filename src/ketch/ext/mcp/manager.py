@@ -226,10 +226,17 @@ class McpManager:
     def _transport(self, server: _Server) -> Transport:
         config = server.config
         if config.transport in ("http", "sse"):
-            from ketch.ext.mcp import http
+            from ketch.ext.mcp.tools import CALL_TIMEOUT_S
 
-            kind = http.StreamableHttpTransport if config.transport == "http" else http.SseTransport
-            return kind(config.url, dict(config.headers), timeout_s=config.timeout_s)
+            if config.transport == "http":
+                from ketch.ext.mcp.http import StreamableHttpTransport
+
+                return StreamableHttpTransport(config.url, dict(config.headers), timeout_s=config.timeout_s,
+                                               read_timeout_s=CALL_TIMEOUT_S)
+            from ketch.ext.mcp.http_sse import SseTransport
+
+            return SseTransport(config.url, dict(config.headers), timeout_s=config.timeout_s,
+                                read_timeout_s=CALL_TIMEOUT_S)
         return StdioTransport(lambda: self._start_process(server))
 
     def _start_process(self, server: _Server) -> ServerProcess:
