@@ -94,3 +94,20 @@ def test_an_untrusted_folders_mcp_json_is_not_started(server, run_ketch, workspa
     run = run_ketch(["-p", "hi"], server=fake)
     assert run.returncode == 0, run.stderr
     assert not marker.exists()
+
+
+def test_the_reference_filesystem_server_end_to_end(server, run_ketch, workspace: Path):
+    from mcp_npm import filesystem_argv
+
+    (workspace / "notes.md").write_text("the answer is 42\n")
+    fake = server([
+        {"tool_calls": [{"name": "mcp__fs__read_text_file", "input": {"path": str(workspace / "notes.md")}}]},
+        {"text": "42"},
+    ])
+    run = run_ketch(["-p", "what is the answer?", "--output-format", "stream-json",
+                     "--mcp-config", _config(fs=filesystem_argv(workspace)), "--allowedTools", "mcp__fs"], server=fake)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+    init = next(m for m in lines if m.get("subtype") == "init")
+    assert init["mcp_servers"] and init["mcp_servers"][0]["name"] == "fs"
+    assert "the answer is 42" in tool_results(fake.requests[1].body, "anthropic")[-1]["content"]

@@ -25,6 +25,7 @@ class SessionStarted:
     notices: list[str] = field(default_factory=list)
     api_key_source: str = "none"  # where the provider key came from: an env variable's name, "ketch auth", "none"
     context_window: int = 0
+    servers: list[dict[str, str]] = field(default_factory=list)  # the tool sources' servers: name, status
 
 
 @dataclass

@@ -123,6 +123,7 @@ class Agent:
             permission_mode=self.config.gate.mode, sandbox=self.config.sandbox,
             notices=list(self.config.notices), api_key_source=self.config.api_key_source,
             context_window=self.config.context_window,
+            servers=[server for source in self.sources for server in source.server_states()],
         )
 
     # -- the loop ---------------------------------------------------------------------------

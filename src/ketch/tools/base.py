@@ -103,6 +103,10 @@ class ToolSource(Protocol):
     def status(self) -> str:
         ...
 
+    def server_states(self) -> list[dict[str, str]]:
+        """Each server behind the source, `{"name", "status"}` (stream-json's `mcp_servers`)."""
+        ...
+
     def close(self) -> None:
         ...
 

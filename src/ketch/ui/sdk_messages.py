@@ -27,7 +27,7 @@ def _uuid() -> str:
 def init_message(event: ev.SessionStarted, slash_commands: list[str]) -> dict[str, Any]:
     return {
         "type": "system", "subtype": "init", "cwd": event.cwd, "session_id": event.session_id,
-        "tools": event.tools, "mcp_servers": [], "model": event.model,
+        "tools": event.tools, "mcp_servers": event.servers, "model": event.model,
         "permissionMode": event.permission_mode, "slash_commands": slash_commands,
         "apiKeySource": event.api_key_source, "output_style": "default", "uuid": _uuid(),
         "provider": event.provider, "sandbox": event.sandbox,

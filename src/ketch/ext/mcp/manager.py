@@ -150,6 +150,13 @@ class McpManager:
             waiting.append(f"{server.config.name} ({why[:200]})")
         return "MCP servers not available now: " + "; ".join(waiting) if waiting else ""
 
+    def server_states(self) -> list[dict[str, str]]:
+        """As Claude Code's init message lists them: "connected", "pending" (starting or not yet
+        approved), "failed", "disabled"."""
+        names = {"starting": "pending", "needs approval": "pending"}
+        listed = [{"name": s.name, "status": names.get(s.state, s.state)} for s in self.statuses()]
+        return listed + [{"name": c.name, "status": "pending"} for c in self.pending]
+
     def statuses(self) -> list[ServerStatus]:
         out = []
         for server in self.servers.values():
