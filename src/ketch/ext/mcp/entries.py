@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from ketch.errors import ConfigError
 from ketch.ext.mcp.config import Scope, ServerConfig, TransportKind
 
 TRANSPORTS = ("stdio", "http", "sse")
@@ -37,7 +38,7 @@ RUNNERS: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 
 
-class MissingVariable(Exception):
+class MissingVariable(ConfigError):
     """A `${VAR}` with no default and no such variable: the server is skipped, naming VAR."""
 
     def __init__(self, name: str) -> None:
