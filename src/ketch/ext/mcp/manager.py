@@ -51,6 +51,7 @@ class _Server:
         self.tools: list[McpTool] = []
         self.sandbox: Any = None  # the server's own Sandbox, closed with it
         self.thread: threading.Thread | None = None  # the one connecting it
+        self.generation = 0  # counts stops: a connection finished after one is closed at once
 
     def live(self) -> bool:
         if self.state == "connected" and self.client is not None and self.client.connection.closed_reason:
@@ -177,6 +178,7 @@ class McpManager:
 
     def _connect(self, server: _Server) -> None:
         config = server.config
+        generation = server.generation  # stopped or restarted meanwhile: this attempt's result is dropped
         client = None
         try:
             client = McpClient(self._transport(server), self.handlers,
@@ -186,11 +188,11 @@ class McpManager:
         except KetchError as exc:  # McpError, SandboxUnavailable, a bad URL
             if client is not None:
                 client.close()
-            if server.state == "starting":
+            if server.state == "starting" and server.generation == generation:
                 server.state, server.detail = "failed", _one_line(str(exc), client)
                 self.notify(f"MCP server {config.name!r} failed to start: {server.detail}")
             return
-        if server.state != "starting":  # disabled or restarted while it was connecting
+        if server.state != "starting" or server.generation != generation:  # stopped while it connected
             client.close()
             return
         self._rebuild(server)
@@ -263,6 +265,7 @@ class McpManager:
         return spawn_unsandboxed(argv, cwd=cwd, env=env)
 
     def _stop(self, server: _Server) -> None:
+        server.generation += 1
         client, server.client = server.client, None
         server.tools = []
         if client is not None:
