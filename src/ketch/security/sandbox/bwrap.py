@@ -239,11 +239,11 @@ class Sandbox:
         ticket = self._core.tripwire.watch(plan.suspects, lambda path: [kill() for kill in stop])
         try:
             launched = on_lasting_thread(lambda: launch(self._core, static + plan.args, argv,
-                                                        writable=self._writable, pipes=True, extra_env=env))
+                                                        writable=self._writable, pipes=True, extra_env=env,
+                                                        before_gate=lambda started: stop.append(started.kill)))
         except BaseException:
             self._end_call(plan, ticket, started_ns)
             raise
-        stop.append(launched.kill)
 
         def finish() -> list[str]:
             launched.kill()
@@ -277,9 +277,9 @@ class Sandbox:
         max_output_chars: int, stop: list[Callable[[], None]],
     ) -> CommandResult:
         """Launch the sandbox, supervise the command, and wait until its namespace is gone."""
-        launched = launch(self._core, bwrap_args, argv, writable=self._writable, pipes=False)
-        # The watch was armed before bwrap started: a protected path made at once is seen at once.
-        stop.append(launched.kill)
+        # The watch was armed before bwrap started, and can kill it before its gate opens.
+        launched = launch(self._core, bwrap_args, argv, writable=self._writable, pipes=False,
+                          before_gate=lambda started: stop.append(started.kill))
         try:
             return supervise(launched.proc, timeout_s=timeout_s, cancel=cancel, max_output_chars=max_output_chars,
                              kill=launched.kill)

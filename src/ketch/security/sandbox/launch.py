@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,11 +57,14 @@ class Launched:
 
 
 def launch(core: _Core, bwrap_args: list[str], argv: list[str], *, writable: bool, pipes: bool,
-           extra_env: dict[str, str] | None = None) -> Launched:
+           extra_env: dict[str, str] | None = None,
+           before_gate: Callable[[Launched], None] = lambda launched: None) -> Launched:
     """Start bwrap held at its gate, put limits on its pid 1, open the gate.
 
     `pipes`: stdin, stdout and stderr are three pipes (a server speaking over stdio);
     otherwise stdin is /dev/null and stderr goes with stdout (a command's output).
+    `before_gate` gets the started sandbox before the gate opens: the caller's tripwire can
+    kill it from then on, so a protected path made at once is never missed.
     """
     policy = core.policy
     limits = policy.limits
@@ -134,6 +138,7 @@ def launch(core: _Core, bwrap_args: list[str], argv: list[str], *, writable: boo
     finally:
         os.close(info_r)
     launched = Launched(proc, pidfd, group)
+    before_gate(launched)
     try:
         os.write(gate_w, b"go")
     except BrokenPipeError:
