@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import httpx
 
 SECTION = "mcpOAuth"
-REFRESH_MARGIN_S = 60.0  # refresh a token this close to its expiry rather than send it
+REFRESH_MARGIN_S = 60.0  # refresh a token this close to its expiry (or half its lifetime) rather than send it
 HTTP_TIMEOUT_S = 30.0
 _store_lock = threading.Lock()  # one read-modify-write of the credential file at a time
 
@@ -80,6 +80,7 @@ def _record(data: dict[str, Any], token_endpoint: str, client: Any, previous: di
     expires_in = data.get("expires_in")
     if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
         record["expires_at"] = time.time() + float(expires_in)
+        record["lifetime"] = float(expires_in)
     for key in ("resource", "scope"):
         if (previous or {}).get(key) is not None:
             record[key] = previous[key]  # type: ignore[index]
@@ -158,7 +159,9 @@ class BearerAuth:
             if record is None:
                 return None
             expires_at = record.get("expires_at")
-            if isinstance(expires_at, (int, float)) and expires_at - REFRESH_MARGIN_S <= time.time():
+            lifetime = record.get("lifetime")
+            margin = min(REFRESH_MARGIN_S, lifetime / 2 if isinstance(lifetime, (int, float)) else REFRESH_MARGIN_S)
+            if isinstance(expires_at, (int, float)) and expires_at - margin <= time.time():
                 record = self._refresh(record)
                 if record is None:
                     return None
