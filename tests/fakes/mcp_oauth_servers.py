@@ -19,8 +19,11 @@ import json
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -87,7 +90,7 @@ class OAuthServers:
             server.shutdown()
             server.server_close()
 
-    def __enter__(self) -> OAuthServers:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
