@@ -1,4 +1,5 @@
 """`ketch mcp add|add-json|list|get|remove`: the MCP servers of this folder, as Claude Code's `claude mcp`;
+`ketch mcp auth NAME`: OAuth sign-in for a remote server (cli/mcp_auth.py);
 `ketch mcp serve`: ketch's own tools served to an MCP client (ext/mcp/serve.py).
 
 Where each scope is kept is told in ext/mcp/scopes.py: `local` (the default: this folder,
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ketch.cli import mcp_auth
 from ketch.cli.common import parser_class
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, KetchError, UsageError
 
@@ -58,10 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     remove = sub.add_parser("remove", help="remove a server from its scope")
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--scope", "-s", choices=SCOPES, help="needed only when the name is in several scopes")
-    auth = sub.add_parser("auth", help="sign in to a remote (http/sse) server with OAuth in your browser; ketch keeps "
-                                       "the tokens with its credentials")
-    auth.add_argument("name", metavar="NAME")
-    auth.add_argument("--no-browser", action="store_true", help="only print the link, do not open a browser")
+    mcp_auth.add_parser(sub)
     _serve_arguments(sub.add_parser("serve", help="serve ketch's tools (Read, Edit, Write, Bash, Grep, Glob) to an MCP "
                                                   "client over stdin/stdout, behind its permission gate and sandbox"))
     return p
@@ -331,33 +330,6 @@ def _names(mapping: Any) -> str:
     return (", ".join(mapping) + " (values not shown)") if mapping else "none"
 
 
-# --- auth -----------------------------------------------------------------------------------
-
-
-def _auth(name: str, workspace: Path, *, browser: bool) -> int:
-    """The OAuth flow for one configured remote server (ext/mcp/oauth.py); the tokens are never shown."""
-    from ketch.ext.mcp.oauth import authenticate
-
-    loaded = _load(workspace)
-    config = next((c for c in loaded.servers if c.name == name), None)
-    if config is None:
-        pending = any(c.name == name for c in loaded.pending)
-        sys.stderr.write(f'ketch: server "{name}" ' + ("is not approved yet: start ketch here and approve it first\n"
-                         if pending else "is not configured here (see `ketch mcp list`)\n"))
-        return EXIT_FAILED
-    if config.transport == "stdio":
-        raise UsageError(f'server "{name}" is a stdio server: OAuth is for http and sse servers')
-
-    def say(line: str) -> None:
-        _say(line)
-        sys.stdout.flush()
-
-    authenticate(config.url, transport=config.transport, client_id=config.oauth_client_id,
-                 scopes=config.oauth_scopes, say=say, browser=browser)
-    _say(f'authenticated: server "{name}" ({config.url}); the tokens are kept with ketch\'s credentials')
-    return EXIT_OK
-
-
 # --- serve ----------------------------------------------------------------------------------
 
 
@@ -409,7 +381,7 @@ def main(argv: Sequence[str]) -> int:
         if args.command == "serve":
             return _serve(args, workspace)
         if args.command == "auth":
-            return _auth(args.name, workspace, browser=not args.no_browser)
+            return mcp_auth.run(args, _load(workspace), _say)
         return _list(workspace, args.timeout)
     except KetchError as exc:
         sys.stderr.write(f"ketch: {exc}\n")
