@@ -139,7 +139,7 @@ def test_mcp_reconnect_disable_tools_and_mistakes():
     assert any(k == "line" and "mcp__docs__echo" in t and "tokens  Returns its text unchanged." in t for k, t in lines)
     assert ("info", "loose offers no tools now (starting)") in lines
     assert ("error", "no MCP server 'nosuch' in this session (/mcp lists them)") in lines
-    assert [t for k, t in lines if k == "error"][1:] == ["usage: /mcp [reconnect|disable|tools NAME]"] * 2
+    assert [t for k, t in lines if k == "error"][1:] == ["usage: /mcp [reconnect|disable|tools|auth NAME]"] * 2
 
 
 def test_mcp_without_servers_says_how_to_add_one():

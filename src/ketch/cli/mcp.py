@@ -1,4 +1,5 @@
 """`ketch mcp add|add-json|list|get|remove`: the MCP servers of this folder, as Claude Code's `claude mcp`;
+`ketch mcp auth NAME`: OAuth sign-in for a remote server (cli/mcp_auth.py);
 `ketch mcp serve`: ketch's own tools served to an MCP client (ext/mcp/serve.py).
 
 Where each scope is kept is told in ext/mcp/scopes.py: `local` (the default: this folder,
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ketch.cli import mcp_auth
 from ketch.cli.common import parser_class
 from ketch.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, KetchError, UsageError
 
@@ -58,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     remove = sub.add_parser("remove", help="remove a server from its scope")
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--scope", "-s", choices=SCOPES, help="needed only when the name is in several scopes")
+    mcp_auth.add_parser(sub)
     _serve_arguments(sub.add_parser("serve", help="serve ketch's tools (Read, Edit, Write, Bash, Grep, Glob) to an MCP "
                                                   "client over stdin/stdout, behind its permission gate and sandbox"))
     return p
@@ -377,6 +380,8 @@ def main(argv: Sequence[str]) -> int:
             return _get(args.name, workspace)
         if args.command == "serve":
             return _serve(args, workspace)
+        if args.command == "auth":
+            return mcp_auth.run(args, _load(workspace), _say)
         return _list(workspace, args.timeout)
     except KetchError as exc:
         sys.stderr.write(f"ketch: {exc}\n")

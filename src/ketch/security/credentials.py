@@ -54,11 +54,16 @@ def _check_provider(provider: str) -> None:
 
 
 def _read_file() -> dict[str, str]:
+    return _read_data()[0]
+
+
+def _read_data() -> tuple[dict[str, str], dict[str, Any]]:
+    """The provider keys, and the file's other sections (MCP servers' OAuth tokens), kept as they are."""
     path = credentials_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return {}, {}
     except (OSError, UnicodeDecodeError) as exc:
         raise CredentialError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
@@ -70,19 +75,37 @@ def _read_file() -> dict[str, str]:
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         raise CredentialError(f'{path}: expected {{"keys": {{"anthropic": "..."}}}}: delete the file and run '
                               "`ketch auth login` again")
-    return {k: v for k, v in keys.items() if v}
+    sections = {k: v for k, v in data.items() if k not in ("version", "keys") and isinstance(v, dict)}
+    return {k: v for k, v in keys.items() if v}, sections
 
 
-def _write_file(keys: dict[str, str]) -> None:
+def _write_file(keys: dict[str, str], sections: dict[str, Any] | None = None) -> None:
+    """Write the keys; `sections` None keeps the file's other sections as they are."""
     path = credentials_path()
-    if not keys:
+    if sections is None:
+        sections = _read_data()[1]
+    sections = {k: v for k, v in sections.items() if v}
+    if not keys and not sections:
         try:
             path.unlink()
         except FileNotFoundError:
             pass
         return
-    body = {"version": 1, "keys": dict(sorted(keys.items()))}
+    body = {"version": 1, "keys": dict(sorted(keys.items())), **dict(sorted(sections.items()))}
     write_private_atomic(path, (json.dumps(body, indent=2) + "\n").encode("utf-8"))
+
+
+def read_section(name: str) -> dict[str, Any]:
+    """A section of the credential file beside the provider keys (e.g. "mcpOAuth"), {} when absent."""
+    return dict(_read_data()[1].get(name, {}))
+
+
+def write_section(name: str, value: dict[str, Any]) -> None:
+    """Replace one section (an empty one is removed); the keys and other sections stay. The callers
+    serialise their own read-modify-write; the file itself is replaced atomically, 0600 from its first byte."""
+    keys, sections = _read_data()
+    sections[name] = value
+    _write_file(keys, sections)
 
 
 # --- the keyring ---------------------------------------------------------------------------
@@ -201,7 +224,9 @@ def known_secret_values() -> list[str]:
     """
     values: list[str] = []
     try:
-        values += list(_read_file().values())
+        keys, sections = _read_data()
+        values += list(keys.values())
+        values += [v for v in _nested_strings(sections.get("mcpOAuth", {}), _SECRET_FIELDS) if len(v) >= 8]
     except CredentialError:
         pass
     if "keyring" in sys.modules:
@@ -211,6 +236,21 @@ def known_secret_values() -> list[str]:
             if found:
                 values.append(found.value)
     return sorted(set(values))
+
+
+_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "client_secret"})
+
+
+def _nested_strings(value: Any, fields: frozenset[str]) -> list[str]:
+    """The string values of `fields` anywhere in nested dicts."""
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for key, item in value.items():
+        if key in fields and isinstance(item, str):
+            found.append(item)
+        found += _nested_strings(item, fields)
+    return found
 
 
 @cache

@@ -10,6 +10,9 @@
     http.py       Streamable HTTP
     http_sse.py   the older HTTP+SSE
     http_common.py  what both share: same-origin redirects, status errors, capped bodies and event streams
+    oauth.py      OAuth for remote servers: `ketch mcp auth`'s flow, tokens kept with the credentials, Bearer + refresh
+    oauth_discovery.py  protected-resource and authorization-server metadata, checked (https, issuer)
+    oauth_flow.py       client registration, PKCE browser step on a 127.0.0.1 listener, token endpoint
     client.py     one server's session: initialize, tools, resources, prompts
     manager.py    every configured server, started concurrently in the background; a ToolSource
     tools.py      McpTool (`mcp__server__tool`) and ToolSearch (schemas loaded on demand)

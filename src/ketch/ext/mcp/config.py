@@ -28,7 +28,8 @@ class ServerConfig:
     """One server, `${VAR}` and `${VAR:-default}` already expanded.
 
     stdio: `command`, `args`, `env` (the only variables the server gets beyond a plain
-    PATH/HOME/LANG: never ketch's credentials), `cwd`. http/sse: `url`, `headers`.
+    PATH/HOME/LANG: never ketch's credentials), `cwd`. http/sse: `url`, `headers`, and `"oauth"`'s
+    `oauth_client_id` / `oauth_scopes` for the authorization flow (oauth.py).
     `sandbox`: False only when the person wrote `"sandbox": false` for this server (a
     project's `.mcp.json` cannot say it); `allowed_hosts`: where a sandboxed stdio server may
     connect (the `"network"` list of its entry; a package runner adds its registry).
@@ -49,6 +50,8 @@ class ServerConfig:
     sandbox: bool = True
     allowed_hosts: tuple[str, ...] = ()
     timeout_s: float = 30.0  # initialize and list; a tool call has its own
+    oauth_client_id: str = ""  # http/sse: a client id the authorization server gave (else ketch registers one)
+    oauth_scopes: tuple[str, ...] = ()  # http/sse: the scopes to ask for (else what the server asks for)
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     raw: str = field(default="{}", compare=False)
 

@@ -114,6 +114,8 @@ def entry_problem(entry: Any) -> str | None:
             return "a command, argument or env value cannot hold a NUL character"
         if "cwd" in entry and not isinstance(entry["cwd"], str):
             return '"cwd" must be a folder path'
+        if "oauth" in entry:
+            return '"oauth" is for "type": "http" or "sse" servers (a stdio server gets its secrets through "env")'
     else:
         if not isinstance(entry.get("url"), str) or not entry["url"].strip():
             return f'"url" must be the server\'s address for "type": "{kind}", e.g. "https://example.com/mcp"'
@@ -123,7 +125,25 @@ def entry_problem(entry: Any) -> str | None:
             bad = [k for k in entry["headers"] if not _header_name_re().match(k)]
             if bad:
                 return f"header name {bad[0]!r} is not a valid HTTP header name"
+        if "oauth" in entry:
+            problem = _oauth_problem(entry["oauth"])
+            if problem:
+                return problem
     return _extras_problem(entry)
+
+
+def _oauth_problem(oauth: Any) -> str | None:
+    """`"oauth": {"clientId": "...", "scopes": ["..."]}`: both optional, nothing else."""
+    hint = 'e.g. "oauth": {"clientId": "my-client", "scopes": ["read"]}'
+    if not isinstance(oauth, dict) or set(oauth) - {"clientId", "scopes"}:
+        return f'"oauth" may hold only "clientId" and "scopes": {hint}'
+    client_id = oauth.get("clientId", "x")
+    if not isinstance(client_id, str) or not client_id.strip() or any(c.isspace() or ord(c) < 32 for c in client_id):
+        return f'"oauth": "clientId" must be the client id the authorization server gave you: {hint}'
+    scopes = oauth.get("scopes", [])
+    if not _strings(scopes) or not all(s and not any(c.isspace() or c in '"\\' for c in s) for s in scopes):
+        return f'"oauth": "scopes" must be a list of scope names without spaces: {hint}'
+    return None
 
 
 def _extras_problem(entry: dict[str, Any]) -> str | None:
@@ -219,4 +239,6 @@ def build_server(name: str, entry: dict[str, Any], scope: Scope, source: str,
         cwd=entry.get("cwd"), url=expand(entry.get("url", ""), environ), headers=headers,
         sandbox=bool(sandbox), allowed_hosts=tuple(dict.fromkeys(hosts)),
         timeout_s=float(entry.get("timeout", 30.0)), raw=canonical_json(entry),
+        oauth_client_id=entry.get("oauth", {}).get("clientId", ""),
+        oauth_scopes=tuple(entry.get("oauth", {}).get("scopes", [])),
     ), notices

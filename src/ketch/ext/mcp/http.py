@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ketch.errors import McpError
 from ketch.ext.mcp.http_common import (
     MAX_MESSAGE_BYTES,
+    Auth,
     AuthorizationRequired,
     HttpConnection,
     HttpStatusError,
@@ -43,7 +44,8 @@ class StreamableHttpTransport:
     sends_block = True  # send() returns once the answer has been read: jsonrpc waits beside it
 
     def __init__(self, url: str, headers: dict[str, str], *, timeout_s: float = 30.0,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES, read_timeout_s: float = 300.0) -> None:
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, read_timeout_s: float = 300.0,
+                 auth: Auth | None = None) -> None:
         self.url = check_url(url, "MCP server")
         self._headers = dict(headers)
         self._timeout_s = timeout_s
@@ -51,6 +53,8 @@ class StreamableHttpTransport:
         self._max = max_message_bytes
         self.session_id: str | None = None
         self.protocol_version: str | None = None
+        self.auth = auth
+        self.auth_required = False  # the server answered 401/403: the manager says "needs authentication"
         self.www_authenticate: str | None = None  # the last 401/403 challenge, for the authorization flow
         self._http: HttpConnection | None = None
         self._deliver: Callable[[Message], None] | None = None
@@ -73,7 +77,8 @@ class StreamableHttpTransport:
     def open(self, deliver: Callable[[Message], None], closed: Callable[[str], None]) -> None:
         self._deliver, self._closed = deliver, closed
         self._http = HttpConnection(self.url, self._headers, timeout_s=self._timeout_s,
-                                    read_timeout_s=self._read_timeout_s, max_message_bytes=self._max)
+                                    read_timeout_s=self._read_timeout_s, max_message_bytes=self._max,
+                                    auth=self.auth)
 
     def send(self, message: Message) -> None:
         import httpx
@@ -168,6 +173,7 @@ class StreamableHttpTransport:
         error = http.status_error(response)
         if isinstance(error, AuthorizationRequired):
             self.www_authenticate = error.www_authenticate
+            self.auth_required = True
         raise error
 
     def _fail(self, reason: str) -> McpError:

@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from ketch.errors import McpError
@@ -51,6 +51,16 @@ class AuthorizationRequired(HttpStatusError):
         self.www_authenticate = www_authenticate
 
 
+class Auth(Protocol):
+    """Where a transport's `Authorization` header comes from (oauth.BearerAuth)."""
+
+    def header(self) -> str | None:
+        """The header's value now (refreshed when about to expire), or None to send none."""
+
+    def refresh(self, sent: str | None) -> bool:
+        """After a 401 to `sent`: True when there is a new value to retry with."""
+
+
 def origin(url: str) -> str:
     """scheme://host[:port], lower-cased: what a redirect or an endpoint must keep, and all an error shows
     of a URL (its path or query may hold a token)."""
@@ -82,13 +92,14 @@ class HttpConnection:
     """
 
     def __init__(self, url: str, headers: dict[str, str], *, timeout_s: float, read_timeout_s: float,
-                 max_message_bytes: int) -> None:
+                 max_message_bytes: int, auth: Auth | None = None) -> None:
         import httpx
 
         from ketch import __version__
 
         self.origin = origin(url)
         self.headers = dict(headers)
+        self.auth = auth
         self.max_message_bytes = max_message_bytes
         self.client = httpx.Client(
             timeout=httpx.Timeout(read_timeout_s, connect=timeout_s, write=timeout_s, pool=timeout_s),
@@ -111,13 +122,22 @@ class HttpConnection:
         stay silent for as long as the server likes (only connecting is bounded)."""
         import httpx
 
-        for _ in range(MAX_REDIRECTS + 1):
-            request = self.client.build_request(method, url, headers={**self.headers, **headers}, content=content)
+        retried = False
+        for _ in range(MAX_REDIRECTS + 2):
+            sent = self._authorization()
+            extra = {"authorization": sent} if sent is not None else {}
+            request = self.client.build_request(method, url, headers={**self.headers, **extra, **headers},
+                                                content=content)
             if timeout_s is not None:
                 request.extensions["timeout"] = httpx.Timeout(timeout_s).as_dict()
             elif endless:
                 request.extensions["timeout"] = httpx.Timeout(self.client.timeout.connect, read=None).as_dict()
             response = self.client.send(request, stream=True)
+            if response.status_code == 401 and sent is not None and not retried and self.auth is not None:
+                retried = True  # once: a refreshed token the server refuses too is the person's to fix
+                if self.auth.refresh(sent):
+                    response.close()
+                    continue
             location = response.headers.get("location")
             if response.status_code in _REDIRECTS and location:
                 response.close()
@@ -140,6 +160,15 @@ class HttpConnection:
                 response.close()
             return
         raise McpError(f"the MCP server at {self.origin} redirected more than {MAX_REDIRECTS} times")
+
+    def _authorization(self) -> str | None:
+        """The auth's header value, remembered as a secret an error body must not quote."""
+        if self.auth is None:
+            return None
+        value = self.auth.header()
+        if value is not None and value not in self._secrets:
+            self._secrets = sorted({*self._secrets, value, value.split()[-1]}, key=len, reverse=True)
+        return value
 
     def abort_all(self) -> None:
         """Cut every response being read, from any thread: its reader gets a transport error at once."""

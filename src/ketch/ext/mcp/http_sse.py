@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ketch.errors import McpError
 from ketch.ext.mcp.http_common import (
     MAX_MESSAGE_BYTES,
+    Auth,
     AuthorizationRequired,
     HttpConnection,
     check_url,
@@ -31,13 +32,16 @@ class SseTransport:
     """A Transport over HTTP+SSE. `open` returns once the endpoint is known (or raises McpError)."""
 
     def __init__(self, url: str, headers: dict[str, str], *, timeout_s: float = 30.0,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES, read_timeout_s: float = 300.0) -> None:
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, read_timeout_s: float = 300.0,
+                 auth: Auth | None = None) -> None:
         self.url = check_url(url, "MCP server")
         self._headers = dict(headers)
         self._timeout_s = timeout_s
         self._read_timeout_s = read_timeout_s  # for answers to POSTs; the event stream may stay silent
         self._max = max_message_bytes
         self.endpoint: str | None = None
+        self.auth = auth
+        self.auth_required = False  # the server answered 401/403: the manager says "needs authentication"
         self.www_authenticate: str | None = None
         self._http: HttpConnection | None = None
         self._deliver: Callable[[Message], None] | None = None
@@ -51,7 +55,8 @@ class SseTransport:
     def open(self, deliver: Callable[[Message], None], closed: Callable[[str], None]) -> None:
         self._deliver, self._closed = deliver, closed
         self._http = HttpConnection(self.url, self._headers, timeout_s=self._timeout_s,
-                                    read_timeout_s=self._read_timeout_s, max_message_bytes=self._max)
+                                    read_timeout_s=self._read_timeout_s, max_message_bytes=self._max,
+                                    auth=self.auth)
         self._reader = threading.Thread(target=self._read, args=(self._http,), name="mcp-sse", daemon=True)
         self._reader.start()
         if not self._ready.wait(self._timeout_s):
@@ -129,6 +134,7 @@ class SseTransport:
         error = http.status_error(response)
         if isinstance(error, AuthorizationRequired):
             self.www_authenticate = error.www_authenticate
+            self.auth_required = True
         return error
 
     def _take_endpoint(self, http: HttpConnection, response: httpx.Response, data: str) -> None:

@@ -35,7 +35,7 @@ class ServerStatus:
     name: str
     scope: str
     transport: str
-    state: str  # "starting" | "connected" | "failed" | "needs approval" | "disabled"
+    state: str  # "starting" | "connected" | "failed" | "needs authentication" | "needs approval" | "disabled"
     detail: str = ""
     tools: int = 0
     tokens: int = 0
@@ -179,16 +179,22 @@ class McpManager:
     def _connect(self, server: _Server) -> None:
         config = server.config
         generation = server.generation  # stopped or restarted meanwhile: this attempt's result is dropped
-        client = None
+        client = transport = None
         try:
-            client = McpClient(self._transport(server), self.handlers,
-                               on_tools_changed=lambda: self._rebuild(server))
+            transport = self._transport(server)
+            client = McpClient(transport, self.handlers, on_tools_changed=lambda: self._rebuild(server))
             server.client = client
             client.connect(config.timeout_s)
         except KetchError as exc:  # McpError, SandboxUnavailable, a bad URL
             if client is not None:
                 client.close()
-            if server.state == "starting" and server.generation == generation:
+            if server.state != "starting" or server.generation != generation:
+                return
+            if getattr(transport, "auth_required", False):
+                server.state = "needs authentication"  # no tokens, or refreshing them was refused
+                server.detail = f"run `ketch mcp auth {config.name}` (or /mcp auth {config.name} in the REPL)"
+                self.notify(f"MCP server {config.name!r} needs authentication: {server.detail}")
+            else:
                 server.state, server.detail = "failed", _one_line(str(exc), client)
                 self.notify(f"MCP server {config.name!r} failed to start: {server.detail}")
             return
@@ -235,17 +241,21 @@ class McpManager:
     def _transport(self, server: _Server) -> Transport:
         config = server.config
         if config.transport in ("http", "sse"):
+            from ketch.ext.mcp.oauth import BearerAuth
             from ketch.ext.mcp.tools import CALL_TIMEOUT_S
+
+            # Tokens from `ketch mcp auth`, unless the entry sends its own Authorization header.
+            auth = None if any(k.lower() == "authorization" for k, _ in config.headers) else BearerAuth(config.url)
 
             if config.transport == "http":
                 from ketch.ext.mcp.http import StreamableHttpTransport
 
                 return StreamableHttpTransport(config.url, dict(config.headers), timeout_s=config.timeout_s,
-                                               read_timeout_s=CALL_TIMEOUT_S)
+                                               read_timeout_s=CALL_TIMEOUT_S, auth=auth)
             from ketch.ext.mcp.http_sse import SseTransport
 
             return SseTransport(config.url, dict(config.headers), timeout_s=config.timeout_s,
-                                read_timeout_s=CALL_TIMEOUT_S)
+                                read_timeout_s=CALL_TIMEOUT_S, auth=auth)
         return StdioTransport(lambda: self._start_process(server))
 
     def _start_process(self, server: _Server) -> ServerProcess:

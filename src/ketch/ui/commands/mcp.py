@@ -8,8 +8,8 @@ from ketch.terminal_text import printable as clean
 from ketch.ui.commands.registry import SlashCommand
 from ketch.ui.render import human
 
-VERBS = ("reconnect", "disable", "tools")
-USAGE = "/mcp [reconnect|disable|tools NAME]"
+VERBS = ("reconnect", "disable", "tools", "auth")
+USAGE = "/mcp [reconnect|disable|tools|auth NAME]"
 
 
 def state_text(status: Any) -> str:
@@ -17,6 +17,8 @@ def state_text(status: Any) -> str:
         return f"failed: {status.detail}" if status.detail else "failed"
     if status.state == "disabled":
         return "disabled" + (f" {status.detail}" if status.detail else "")
+    if status.state == "needs authentication":
+        return f"needs authentication: /mcp auth {status.name}"
     return str(status.state)
 
 
@@ -67,8 +69,32 @@ def _mcp(repl: Any, arg: str) -> None:
     elif verb == "disable":
         manager.disable(name)
         repl.r.info(f"disabled {clean(name)} for this session (/mcp reconnect {clean(name)} enables it again)")
+    elif verb == "auth":
+        _auth(repl, manager, name)
     else:
         _tools(repl, manager, name)
+
+
+def _auth(repl: Any, manager: Any, name: str) -> None:
+    """The OAuth flow in the browser (it waits here, up to 5 minutes), then the server reconnects."""
+    from ketch.errors import McpError
+    from ketch.ext.mcp.oauth import authenticate
+
+    config = manager.servers[name].config
+    if config.transport == "stdio":
+        repl.r.error(f"{clean(name)} is a stdio server: OAuth is for http and sse servers")
+        return
+    try:
+        authenticate(config.url, transport=config.transport, client_id=config.oauth_client_id,
+                     scopes=config.oauth_scopes, say=lambda line: repl.r.info(clean(line)))
+    except McpError as exc:
+        repl.r.error(f"{clean(name)}: {clean(str(exc))}")
+        return
+    except KeyboardInterrupt:
+        repl.r.info("authorization interrupted")
+        return
+    manager.reconnect(name)
+    repl.r.info(f"authenticated {clean(name)}; reconnecting (/mcp shows when it is connected)")
 
 
 def _tools(repl: Any, manager: Any, name: str) -> None:
@@ -92,5 +118,5 @@ def complete(repl: Any, typed: str) -> list[str]:
     return [f"{verb} {name}" for verb in VERBS for name in names]
 
 
-COMMANDS = [SlashCommand("mcp", "MCP servers: status, tools, token cost; reconnect|disable|tools NAME", _mcp,
+COMMANDS = [SlashCommand("mcp", "MCP servers: status, tools, token cost; reconnect|disable|tools|auth NAME", _mcp,
                          complete=complete)]
