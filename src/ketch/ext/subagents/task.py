@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from ketch.agent import events as ev
 from ketch.conversation import ToolDef, Usage
 from ketch.ext.subagents.definitions import AgentDefinition
-from ketch.tools.base import ToolContext, ToolError, ToolResult
+from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult
 
 MAX_DEPTH = 2  # the parent is depth 0; a child at this depth gets no Task tool
 
@@ -57,7 +57,7 @@ ChildFactory = Callable[[AgentDefinition, int], ChildAgent]
 
 class TaskTool:
     name = "Task"
-    kind = "other"  # the gate lets it run; every call the child makes meets the gate itself
+    kind: ToolKind = "other"  # the gate lets it run; every call the child makes meets the gate itself
     parallel_safe = True
     changes_files = True
 
