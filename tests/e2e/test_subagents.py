@@ -108,7 +108,7 @@ def test_two_tasks_run_concurrently_with_their_own_prompts_and_tools(server, run
     records = [json.loads(line) for line in transcript.read_text().splitlines()]
     side = [r for r in records if r.get("isSidechain")]
     assert {(r["agent"], r["parent_tool_use_id"]) for r in side} == {("alpha", "task_a"), ("beta", "task_b")}
-    alpha_prompt = [r for r in side if r["agent"] == "alpha" and r["type"] == "user"][0]
+    alpha_prompt = next(r for r in side if r["agent"] == "alpha" and r["type"] == "user")
     assert alpha_prompt["content"] == [{"type": "text", "text": "go A"}]
     main = [r for r in records if not r.get("isSidechain") and r["type"] == "assistant"]
     assert len(main) == 2
