@@ -160,3 +160,17 @@ def test_depth_limit_the_grandchild_has_no_task(server, run_ketch):
     assert seen[1:] == [(1, ["Read", "Task"]), (2, ["Read"])]
     grandchild_last = [r.body for r in fake.requests if "deeper" in json.dumps(r.body["messages"][:1])][-1]
     assert "unknown tool 'Task'" in tool_results(grandchild_last, "anthropic")[-1]["content"]
+
+
+def test_stream_json_marks_the_childrens_messages_with_their_task_call(server, run_ketch):
+    script = Script()
+    fake = server([script])
+    fake.repeat_last = True
+    run = run_ketch(["-p", "use both agents", "--output-format", "stream-json", "--agents", json.dumps(AGENTS)],
+                    server=fake)
+    assert run.returncode == 0, run.stderr
+    lines = run.lines()
+    nested = {(m["type"], m["parent_tool_use_id"]) for m in lines if m.get("parent_tool_use_id")}
+    assert nested == {("assistant", "task_a"), ("user", "task_a"), ("assistant", "task_b")}
+    top = [m for m in lines if m["type"] == "assistant" and m["parent_tool_use_id"] is None]
+    assert len(top) == 2
