@@ -6,6 +6,11 @@ nothing, so they are decided together and run in parallel. What the gate cannot 
 to the `Approver` (a person in the REPL, `refuse_all` headless). A tool may later open only
 the paths the gate checked for its call (`ToolContext.check_opened`). Results are redacted,
 get the instructions of subfolders the call touched, and are trimmed (`tool_output`).
+
+The seam for tools that are not reads but may run beside them (the Task tool's child agents):
+a tool with `parallel_safe = True` joins a batch of reads; while such a batch runs, the events
+its tools emit reach the front end as they happen (`_run_live`), not after the batch. A tool with
+`changes_files = True` takes the turn's undo snapshot as edits and commands do.
 """
 
 from __future__ import annotations
@@ -109,7 +114,7 @@ class Dispatch:
                     i += 1
                     if not self._is_read(batch[-1].call) or batch[-1].tool is None:
                         break
-                if pending is None and any(p.tool is not None and p.tool.kind in ("edit", "execute") for p in batch):
+                if pending is None and any(p.tool is not None and _changes_files(p.tool) for p in batch):
                     pending = self._begin_checkpoint(calls[i - len(batch):])
                     if isinstance(pending, ev.Notice):
                         yield pending
@@ -198,7 +203,7 @@ class Dispatch:
 
     def _is_read(self, call: ToolUseBlock) -> bool:
         tool = self.agent.find_tool(call.name)
-        return tool is not None and tool.kind == "read"
+        return tool is not None and (tool.kind == "read" or getattr(tool, "parallel_safe", False))
 
     def _plan_into(self, call: ToolUseBlock, batch: list[_Planned]) -> Iterator[ev.Event]:
         for item in self._plan(call):
@@ -225,6 +230,7 @@ class Dispatch:
                           runner=agent.runner or _no_runner, cancel=agent.cancel, emit=self.emitted.append)
         if planned is not None:
             ctx.check_opened = self._opened_checker(planned)
+            ctx.call_id = planned.call.id
         return ctx
 
     def _opened_checker(self, planned: _Planned) -> Callable[[str, Path], None]:
@@ -276,7 +282,9 @@ class Dispatch:
         return "".join(notes)
 
     def _run_batch(self, batch: list[_Planned], results: list[ToolResultBlock]) -> Iterator[Any]:
-        if len(batch) > 1:
+        if any(getattr(p.tool, "parallel_safe", False) for p in batch):
+            outcomes = yield from self._run_live(batch)
+        elif len(batch) > 1:
             from concurrent.futures import ThreadPoolExecutor  # only parallel reads need it (~1 ms to import)
 
             with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
@@ -291,3 +299,42 @@ class Dispatch:
     def _drain_emitted(self) -> Iterator[Any]:
         while self.emitted:
             yield self.emitted.pop(0)
+
+    def _run_live(self, batch: list[_Planned]) -> Generator[Any, None, list[tuple[ToolResultBlock, int]]]:
+        """Run the batch in threads, passing on what its tools emit as it comes (a subagent's
+        progress). On an interruption of this thread (Ctrl-C headless) the running tools are
+        told to stop (`Agent.on_interrupt`) before the pool is waited for."""
+        import queue
+        from concurrent.futures import ThreadPoolExecutor
+
+        live: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        done = object()
+
+        def work(planned: _Planned) -> tuple[ToolResultBlock, int]:
+            ctx = self._context(planned)
+            ctx.emit = live.put
+            try:
+                return self._execute(planned, ctx)
+            finally:
+                live.put(done)
+
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
+            futures = [pool.submit(work, planned) for planned in batch]
+            try:
+                remaining = len(batch)
+                while remaining:
+                    item = live.get()
+                    if item is done:
+                        remaining -= 1
+                    else:
+                        yield item
+            except BaseException:
+                self.agent.cancel.set()
+                for hook in list(self.agent.on_interrupt):
+                    hook()
+                raise
+        return [f.result() for f in futures]
+
+
+def _changes_files(tool: Tool) -> bool:
+    return tool.kind in ("edit", "execute") or bool(getattr(tool, "changes_files", False))

@@ -115,6 +115,9 @@ class Agent:
             if self.config.autocompact_threshold else None
         self._system_cache: tuple[str | None, str] = (None, "")
         self.dispatch = Dispatch(self)
+        self.children_usage, self.children_usd = Usage(), 0.0  # subagents' spend, at their models' prices
+        self.on_interrupt: list[Callable[[], object]] = []  # cuts subagents' streams when this one stops
+        self._spend_lock = threading.Lock()
 
     def started_event(self) -> ev.SessionStarted:
         return ev.SessionStarted(
@@ -171,9 +174,9 @@ class Agent:
 
     def _stop_if_over_budget(self, run: _Run) -> None:
         budget = self.config.max_budget_usd
-        if budget is not None and run.turns and self.cost_fn(self.usage) >= budget:
+        if budget is not None and run.turns and self.spent_usd() >= budget:
             raise Stop("error_max_budget_usd",
-                       f"stopped: spent ${self.cost_fn(self.usage):.4f} of the ${budget:.4f} budget")
+                       f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
 
     def _ask_model(self, run: _Run) -> Generator[ev.Event, None, Completed | None]:
         """Stream one reply, passing deltas and retries on; None when the context overflowed
@@ -237,7 +240,7 @@ class Agent:
         self.usage.add(reply.usage)
         yield ev.AssistantMessage(reply.message, reply.message_id, reply.model or self.config.model,
                                   reply.stop_reason, reply.usage)
-        yield ev.UsageUpdate(reply.usage, self.usage, self.cost_fn(self.usage))
+        yield ev.UsageUpdate(reply.usage, self.total_usage(), self.spent_usd())
 
     def _stop_if_out_of_turns(self, calls: list[ToolUseBlock], run: _Run) -> None:
         """At the turn limit the calls are answered, not run: the history stays well formed."""
@@ -252,7 +255,7 @@ class Agent:
         return ev.RunFinished(
             subtype=stop.subtype, result=stop.result, session_id=self.session_id, num_turns=run.turns,
             duration_ms=int((time.monotonic() - run.started) * 1000), duration_api_ms=int(run.api_s * 1000),
-            cost_usd=self.cost_fn(self.usage), usage=self.usage, permission_denials=list(self.denials),
+            cost_usd=self.spent_usd(), usage=self.total_usage(), permission_denials=list(self.denials),
         )
 
     # -- request and record helpers (compaction uses them too) ------------------------------
@@ -292,7 +295,24 @@ class Agent:
         if usage == Usage():
             return
         self.usage.add(usage)
-        yield ev.UsageUpdate(usage, self.usage, self.cost_fn(self.usage))
+        yield ev.UsageUpdate(usage, self.total_usage(), self.spent_usd())
+
+    def spent_usd(self) -> float:
+        """The session's cost: this agent's requests at its model's prices, plus its subagents' at theirs."""
+        return self.cost_fn(self.usage) + self.children_usd
+
+    def total_usage(self) -> Usage:
+        """Tokens of this agent's requests and of its subagents' (the same object when it had none)."""
+        total = Usage(**self.usage.as_dict()) if self.children_usage != Usage() else self.usage
+        if total is not self.usage:
+            total.add(self.children_usage)
+        return total
+
+    def add_child_spend(self, usage: Usage, usd: float) -> None:
+        """A subagent's tokens and cost roll up into this agent's (from the child's thread)."""
+        with self._spend_lock:
+            self.children_usage.add(usage)
+            self.children_usd += usd
 
     def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
         """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
@@ -319,6 +339,7 @@ class Agent:
         self.instructions = []
         self.state = SessionState()
         self.usage = Usage()
+        self.children_usage, self.children_usd = Usage(), 0.0
         self.denials = []
         self.compacted_len = 0
         self.dispatch.memory_seen = {self.config.workspace}  # the new conversation has seen no subfolder's AGENTS.md
@@ -331,6 +352,8 @@ class Agent:
             return False
         self.cancel.set()
         self.provider.abort()
+        for hook in list(self.on_interrupt):
+            hook()
         return True
 
     def close(self) -> None:

@@ -49,6 +49,13 @@ def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[st
     agent.sources.append(manager)
 
 
+def start_subagents(options: RunOptions, agent: Agent) -> None:
+    """Offer the Task tool: the built-in agents, the user's and the project's definitions, --agents."""
+    from ketch.cli.subagents import plug_subagents
+
+    plug_subagents(agent, list(options.agents))
+
+
 def _may_have_servers(options: RunOptions, workspace: Path) -> bool:
     """A few stats and reads instead of importing the MCP config (~4 ms) on runs that have none."""
     if options.mcp_configs or os.path.lexists(workspace / ".mcp.json"):

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='MCP servers from a file or inline JSON ({"mcpServers": {...}}); repeatable')
     p.add_argument("--strict-mcp-config", action="store_true",
                    help="use only the --mcp-config servers, none from settings or .mcp.json")
+    p.add_argument("--agents", dest="agents", action="append", default=[], metavar="JSON",
+                   help='subagents as JSON: {"name": {"description": "...", "prompt": "...", "tools": [...], "model": "..."}}')
     p.add_argument("--trust", action="store_true",
                    help="trust this folder from now on: its project settings may then loosen your policy")
     p.add_argument("-c", "--continue", dest="continue_session", action="store_true",
@@ -94,7 +96,7 @@ def options_from_args(args: Any, workspace: Path) -> RunOptions:
         allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
         add_dirs=args.add_dir, sandbox=args.sandbox, trust=args.trust,
-        mcp_configs=list(args.mcp_configs), strict_mcp_config=args.strict_mcp_config,
+        mcp_configs=list(args.mcp_configs), strict_mcp_config=args.strict_mcp_config, agents=list(args.agents),
     )
 
 

@@ -87,9 +87,26 @@ class StreamJsonPrinter(JsonPrinter):
             message = sdk.compact_boundary(event, self.session_id)
         elif isinstance(event, ev.Retry):
             message = sdk.api_retry(event, self.session_id)
+        elif isinstance(event, ev.ChildEvent):
+            message = self._child_message(event)
         if message is not None:
             _dump(message, self.out, self.redact)
         super().on_event(event)
+
+
+    def _child_message(self, event: ev.ChildEvent) -> dict[str, Any] | None:
+        """A subagent's reply or results, marked with the Task call it runs under (Claude Code's shape)."""
+        parent, inner = event.parent_call_id, event.event
+        while isinstance(inner, ev.ChildEvent):
+            parent, inner = inner.parent_call_id, inner.event
+        message: dict[str, Any] | None = None
+        if isinstance(inner, ev.AssistantMessage):
+            message = sdk.assistant_message(inner, self.session_id)
+        elif isinstance(inner, ev.ToolResults):
+            message = sdk.user_message(inner, self.session_id)
+        if message is not None:
+            message["parent_tool_use_id"] = parent
+        return message
 
 
 def make_printer(output_format: str, redact: Callable[[str], str] = _same,
