@@ -21,6 +21,7 @@ from ketch.agent import events as ev
 from ketch.agent.billing import AttemptTally
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
+from ketch.agent.hooks_seam import LoopHooks, prompt_hooks, stop_hooks
 from ketch.agent.permissions import PermissionGate
 from ketch.conversation import (
     Message,
@@ -80,7 +81,7 @@ class _Run:
     (A plain class: a dataclass costs most of a millisecond to create at import, on every run.)
     """
 
-    __slots__ = ("api_s", "overflow_retried", "started", "tools", "turns")
+    __slots__ = ("api_s", "overflow_retried", "started", "stop_continues", "tools", "turns")
 
     def __init__(self, tools: list[ToolDef]) -> None:
         self.tools = tools  # the definitions sent with every request of this run
@@ -88,6 +89,7 @@ class _Run:
         self.api_s = 0.0
         self.turns = 0
         self.overflow_retried = False  # compacted once because the provider said the context is too long
+        self.stop_continues = 0  # times a Stop hook made the model go on
 
 
 @dataclass
@@ -102,6 +104,7 @@ class Agent:
     runner: Any = None
     checkpoints: Any = None  # agent.checkpoints.TurnCheckpoints, or None: no undo snapshots
     sources: list[ToolSource] = field(default_factory=list)  # tools that come and go (MCP servers)
+    hooks: LoopHooks | None = None  # Claude Code's hooks (ext/hooks), plugged in by cli/extensions.py
     messages: list[Message] = field(default_factory=list)
     state: SessionState = field(default_factory=SessionState)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -132,6 +135,10 @@ class Agent:
         run = _Run(tools=self.offered_definitions())
         yield self._take_prompt(prompt)
         try:
+            if self.hooks is not None:
+                blocked = yield from prompt_hooks(self, self.hooks)
+                if blocked:
+                    raise Stop("error_during_execution", blocked)
             while True:
                 run.tools = self.offered_definitions() if self.sources else run.tools
                 yield from self._compact_if_full(run)
@@ -142,11 +149,15 @@ class Agent:
                 yield from self._record(reply, run)
                 calls = reply.message.tool_uses()
                 if not calls:
+                    if self.hooks is not None and (yield from stop_hooks(self, self.hooks, reply.message, run)):
+                        continue
                     raise Stop("success", reply.message.text())
                 self._stop_if_out_of_turns(calls, run)
                 results = yield from self.dispatch.run(calls)
                 self.messages.append(Message("user", list(results)))
                 yield ev.ToolResults(self.messages[-1])
+                if self.dispatch.hook_stop is not None:
+                    raise Stop("success", f"stopped by a hook: {self.dispatch.hook_stop}")
                 if self.cancel.is_set():
                     raise Stop("interrupted", "interrupted")
         except Stop as stop:

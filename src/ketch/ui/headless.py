@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ketch.agent import events as ev
+from ketch.agent.hooks_seam import HookRan
 from ketch.terminal_text import json_safe, printable
 from ketch.ui import sdk_messages as sdk
 
@@ -73,9 +74,14 @@ class StreamJsonPrinter(JsonPrinter):
 
     session_id: str = ""
     slash_commands: list[str] = field(default_factory=list)
+    hook_events: bool = False  # --include-hook-events
 
     def on_event(self, event: object) -> None:
         message: dict[str, Any] | None = None
+        if self.hook_events and isinstance(event, HookRan):
+            for line in sdk.hook_messages(event, self.session_id):
+                _dump(line, self.out, self.redact)
+            return
         if isinstance(event, ev.SessionStarted):
             self.session_id = event.session_id
             message = sdk.init_message(event, self.slash_commands)
@@ -93,11 +99,12 @@ class StreamJsonPrinter(JsonPrinter):
 
 
 def make_printer(output_format: str, redact: Callable[[str], str] = _same,
-                 slash_commands: Callable[[], list[str]] = list) -> TextPrinter | JsonPrinter:
+                 slash_commands: Callable[[], list[str]] = list,
+                 hook_events: bool = False) -> TextPrinter | JsonPrinter:
     if output_format == "json":
         return JsonPrinter(redact=redact)
     if output_format == "stream-json":
-        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands())
+        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands(), hook_events=hook_events)
     return TextPrinter(redact=redact)
 
 
