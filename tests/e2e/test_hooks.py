@@ -213,8 +213,8 @@ def test_a_project_hook_runs_only_once_its_exact_set_is_approved(server, run_ket
     assert not marker.exists() and "have not been approved" in run.stderr
 
     monkeypatch.setenv("KETCH_HOME", str(ketch_home))
-    from ketch.ext.hooks.config import load_hooks
     from ketch.ext.hooks.approvals import approve_hooks
+    from ketch.ext.hooks.config import load_hooks
 
     approve_hooks(workspace, load_hooks(workspace, trusted=True).pending)
     run = run_ketch(["-p", "hello"], server=fake)
