@@ -33,8 +33,8 @@ def ask_pending_hooks(repl: Any) -> None:
     from ketch.ext.hooks.approvals import approve_hooks
 
     try:
-        where = approve_hooks(repl.agent.config.workspace, found.pending)
-        r.info(f"  approved (kept in {clean(str(where))})")
+        kept = approve_hooks(repl.agent.config.workspace, found.pending)
+        r.info(f"  approved (kept in {clean(str(kept))})")
     except OSError as exc:
         r.error(f"  could not record the approval ({clean(str(exc))}); they run for this session only")
     found.active += found.pending
