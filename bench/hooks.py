@@ -24,10 +24,10 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from ketch.conversation import ToolUseBlock  # noqa: E402
-from ketch.ext.hooks.bridge import HookBridge  # noqa: E402
-from ketch.ext.hooks.config import HookCommand, HookSet  # noqa: E402
-from ketch.ext.hooks.runner import shell  # noqa: E402
+from ketch.conversation import ToolUseBlock
+from ketch.ext.hooks.bridge import HookBridge
+from ketch.ext.hooks.config import HookCommand, HookSet
+from ketch.ext.hooks.runner import shell
 
 BUDGET_MS = 5.0
 COMMAND = "true"
