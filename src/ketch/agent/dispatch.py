@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ketch.agent import events as ev
-from ketch.agent.hooks_seam import HookDecision
 from ketch.agent.permissions import Decision
 from ketch.agent.prompt import nested_memory
 from ketch.agent.tool_output import trim
@@ -29,6 +28,7 @@ from ketch.tools.paths import resolve as resolve_path
 from ketch.tools.validate import validate as validate_input
 
 if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookDecision
     from ketch.agent.loop import Agent
 
 MAX_PARALLEL_READS = 8

@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.agent import compaction
 from ketch.agent import events as ev
 from ketch.agent.billing import AttemptTally
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
-from ketch.agent.hooks_seam import LoopHooks, prompt_hooks, stop_hooks
 from ketch.agent.permissions import PermissionGate
 from ketch.conversation import (
     Message,
@@ -36,6 +35,9 @@ from ketch.conversation import (
 )
 from ketch.providers.base import Completed, Provider, ProviderError, Retrying, TextChunk, ThinkingChunk
 from ketch.tools.base import SessionState, Tool, ToolSource
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import LoopHooks
 
 __all__ = ["Agent", "AgentConfig", "Approval", "Approver", "CostFn", "refuse_all"]
 
@@ -136,6 +138,8 @@ class Agent:
         yield self._take_prompt(prompt)
         try:
             if self.hooks is not None:
+                from ketch.agent.hooks_seam import prompt_hooks  # ~2 ms of dataclasses: only runs with hooks
+
                 blocked = yield from prompt_hooks(self, self.hooks)
                 if blocked:
                     raise Stop("error_during_execution", blocked)
@@ -149,7 +153,7 @@ class Agent:
                 yield from self._record(reply, run)
                 calls = reply.message.tool_uses()
                 if not calls:
-                    if self.hooks is not None and (yield from stop_hooks(self, self.hooks, reply.message, run)):
+                    if self.hooks is not None and (yield from self._stop_hooks(reply, run)):
                         continue
                     raise Stop("success", reply.message.text())
                 self._stop_if_out_of_turns(calls, run)
@@ -174,6 +178,12 @@ class Agent:
             self.messages.append(Message("user", [TextBlock(prompt)]))
         self.instructions.append(prompt)
         return ev.UserPrompt(prompt)
+
+    def _stop_hooks(self, reply: Completed, run: _Run) -> Generator[ev.Event, None, bool]:
+        from ketch.agent.hooks_seam import stop_hooks
+
+        assert self.hooks is not None
+        return (yield from stop_hooks(self, self.hooks, reply.message, run))
 
     def _compact_if_full(self, run: _Run) -> Iterator[ev.Event]:
         if self.meter is not None and len(self.messages) > max(2, self.compacted_len) and self.meter.over_threshold(

@@ -10,12 +10,14 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ketch.agent import events as ev
-from ketch.agent.hooks_seam import HookRan
 from ketch.terminal_text import json_safe, printable
 from ketch.ui import sdk_messages as sdk
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookRan
 
 
 def _same(text: str) -> str:
@@ -78,8 +80,8 @@ class StreamJsonPrinter(JsonPrinter):
 
     def on_event(self, event: object) -> None:
         message: dict[str, Any] | None = None
-        if self.hook_events and isinstance(event, HookRan):
-            for line in sdk.hook_messages(event, self.session_id):
+        if self.hook_events and type(event).__name__ == "HookRan":  # not imported: most runs have no hooks
+            for line in sdk.hook_messages(cast("HookRan", event), self.session_id):
                 _dump(line, self.out, self.redact)
             return
         if isinstance(event, ev.SessionStarted):

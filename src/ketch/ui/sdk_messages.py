@@ -10,12 +10,14 @@ message, `modelUsage` and `errors` on the result. ketch's own additions (`provid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.agent import events as ev
-from ketch.agent.hooks_seam import HookRan
 from ketch.conversation import block_to_dict
 from ketch.ids import uuid4
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookRan
 
 # API stop reasons; anything else (an interrupted reply) is reported as null, as the API would.
 STOP_REASONS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"})
