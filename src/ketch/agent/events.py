@@ -92,7 +92,7 @@ class PermissionDecision:
     tool_name: str
     allowed: bool
     reason: str
-    source: Literal["mode", "rule", "policy", "user", "headless"]
+    source: Literal["mode", "rule", "policy", "user", "headless", "hook"]
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.agent import compaction
 from ketch.agent import events as ev
@@ -22,6 +22,7 @@ from ketch.agent.billing import AttemptTally
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
 from ketch.agent.permissions import PermissionGate
+from ketch.agent.run_state import Stop, RunState
 from ketch.conversation import (
     Message,
     ModelRequest,
@@ -35,6 +36,9 @@ from ketch.conversation import (
 )
 from ketch.providers.base import Completed, Provider, ProviderError, Retrying, TextChunk, ThinkingChunk
 from ketch.tools.base import SessionState, Tool, ToolSource
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import LoopHooks
 
 __all__ = ["Agent", "AgentConfig", "Approval", "Approver", "CostFn", "refuse_all"]
 
@@ -63,33 +67,6 @@ class AgentConfig:
     api_key_source: str = "none"  # where the provider key came from (stream-json's apiKeySource)
 
 
-class Stop(Exception):
-    """How a run ends: the RunFinished subtype and result, and the events that precede it.
-
-    Raised anywhere below `Agent.run` and caught there; it never leaves the loop.
-    """
-
-    def __init__(self, subtype: ev.Subtype, result: str, *events: ev.Event) -> None:
-        super().__init__(subtype, result)
-        self.subtype, self.result, self.events = subtype, result, events
-
-
-class _Run:
-    """One run's counters: turns, wall time and time spent waiting on the model.
-
-    (A plain class: a dataclass costs most of a millisecond to create at import, on every run.)
-    """
-
-    __slots__ = ("api_s", "overflow_retried", "started", "tools", "turns")
-
-    def __init__(self, tools: list[ToolDef]) -> None:
-        self.tools = tools  # the definitions sent with every request of this run
-        self.started = time.monotonic()
-        self.api_s = 0.0
-        self.turns = 0
-        self.overflow_retried = False  # compacted once because the provider said the context is too long
-
-
 @dataclass
 class Agent:
     provider: Provider
@@ -102,6 +79,7 @@ class Agent:
     runner: Any = None
     checkpoints: Any = None  # agent.checkpoints.TurnCheckpoints, or None: no undo snapshots
     sources: list[ToolSource] = field(default_factory=list)  # tools that come and go (MCP servers)
+    hooks: LoopHooks | None = None  # Claude Code's hooks (ext/hooks), plugged in by cli/extensions.py
     messages: list[Message] = field(default_factory=list)
     state: SessionState = field(default_factory=SessionState)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -132,9 +110,15 @@ class Agent:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self, prompt: str) -> Iterator[ev.Event]:
-        run = _Run(tools=self.offered_definitions())
+        run = RunState(tools=self.offered_definitions())
         yield self._take_prompt(prompt)
         try:
+            if self.hooks is not None:
+                from ketch.agent.hooks_seam import prompt_hooks  # ~2 ms of dataclasses: only runs with hooks
+
+                blocked = yield from prompt_hooks(self, self.hooks)
+                if blocked:
+                    raise Stop("error_during_execution", blocked)
             while True:
                 run.tools = self.offered_definitions() if self.sources else run.tools
                 yield from self._compact_if_full(run)
@@ -145,11 +129,15 @@ class Agent:
                 yield from self._record(reply, run)
                 calls = reply.message.tool_uses()
                 if not calls:
+                    if self.hooks is not None and (yield from self._stop_hooks(reply, run)):
+                        continue
                     raise Stop("success", reply.message.text())
                 self._stop_if_out_of_turns(calls, run)
                 results = yield from self.dispatch.run(calls)
                 self.messages.append(Message("user", list(results)))
                 yield ev.ToolResults(self.messages[-1])
+                if self.dispatch.hook_stop is not None:
+                    raise Stop("success", f"stopped by a hook: {self.dispatch.hook_stop}")
                 if self.cancel.is_set():
                     raise Stop("interrupted", "interrupted")
         except Stop as stop:
@@ -167,18 +155,24 @@ class Agent:
         self.instructions.append(prompt)
         return ev.UserPrompt(prompt)
 
-    def _compact_if_full(self, run: _Run) -> Iterator[ev.Event]:
+    def _stop_hooks(self, reply: Completed, run: RunState) -> Generator[ev.Event, None, bool]:
+        from ketch.agent.hooks_seam import stop_hooks
+
+        assert self.hooks is not None
+        return (yield from stop_hooks(self, self.hooks, reply.message, run))
+
+    def _compact_if_full(self, run: RunState) -> Iterator[ev.Event]:
         if self.meter is not None and len(self.messages) > max(2, self.compacted_len) and self.meter.over_threshold(
                 self.config.system_prompt, self.messages, run.tools):
             yield from self.compact(reason="threshold")
 
-    def _stop_if_over_budget(self, run: _Run) -> None:
+    def _stop_if_over_budget(self, run: RunState) -> None:
         budget = self.config.max_budget_usd
         if budget is not None and run.turns and self.spent_usd() >= budget:
             raise Stop("error_max_budget_usd",
                        f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
 
-    def _ask_model(self, run: _Run) -> Generator[ev.Event, None, Completed | None]:
+    def _ask_model(self, run: RunState) -> Generator[ev.Event, None, Completed | None]:
         """Stream one reply, passing deltas and retries on; None when the context overflowed
         and was compacted (ask again). Stop on an error, a broken stream or an interruption."""
         request = ModelRequest(
@@ -233,7 +227,7 @@ class Agent:
             self.meter.observe(request, completed.usage)
         return completed
 
-    def _record(self, reply: Completed, run: _Run) -> Iterator[ev.Event]:
+    def _record(self, reply: Completed, run: RunState) -> Iterator[ev.Event]:
         run.turns += 1
         reply.message = valid_message(reply.message)
         self.messages.append(reply.message)
@@ -242,7 +236,7 @@ class Agent:
                                   reply.stop_reason, reply.usage)
         yield ev.UsageUpdate(reply.usage, self.total_usage(), self.spent_usd())
 
-    def _stop_if_out_of_turns(self, calls: list[ToolUseBlock], run: _Run) -> None:
+    def _stop_if_out_of_turns(self, calls: list[ToolUseBlock], run: RunState) -> None:
         """At the turn limit the calls are answered, not run: the history stays well formed."""
         limit = self.config.max_turns
         if limit is None or run.turns < limit:
@@ -251,7 +245,7 @@ class Agent:
         self.messages.append(Message("user", [ToolResultBlock(c.id, note, is_error=True) for c in calls]))
         raise Stop("error_max_turns", f"reached the maximum of {limit} turns", ev.ToolResults(self.messages[-1]))
 
-    def _finished(self, stop: Stop, run: _Run) -> ev.RunFinished:
+    def _finished(self, stop: Stop, run: RunState) -> ev.RunFinished:
         return ev.RunFinished(
             subtype=stop.subtype, result=stop.result, session_id=self.session_id, num_turns=run.turns,
             duration_ms=int((time.monotonic() - run.started) * 1000), duration_api_ms=int(run.api_s * 1000),

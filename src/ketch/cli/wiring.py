@@ -202,9 +202,10 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         runner=build_runner(options, workspace, policy),
     )
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
-    from ketch.cli.extensions import start_mcp, start_subagents
+    from ketch.cli.extensions import attach_hooks, start_mcp, start_subagents
 
     start_mcp(options, agent, trusted, sandbox_args(options, workspace, policy))
+    attach_hooks(options, agent, trusted)
     if not local:  # small local models do better without a Task tool
         start_subagents(options, agent)
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.

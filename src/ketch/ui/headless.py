@@ -10,11 +10,14 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ketch.agent import events as ev
 from ketch.terminal_text import json_safe, printable
 from ketch.ui import sdk_messages as sdk
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookRan
 
 
 def _same(text: str) -> str:
@@ -73,9 +76,14 @@ class StreamJsonPrinter(JsonPrinter):
 
     session_id: str = ""
     slash_commands: list[str] = field(default_factory=list)
+    hook_events: bool = False  # --include-hook-events
 
     def on_event(self, event: object) -> None:
         message: dict[str, Any] | None = None
+        if self.hook_events and type(event).__name__ == "HookRan":  # not imported: most runs have no hooks
+            for line in sdk.hook_messages(cast("HookRan", event), self.session_id):
+                _dump(line, self.out, self.redact)
+            return
         if isinstance(event, ev.SessionStarted):
             self.session_id = event.session_id
             message = sdk.init_message(event, self.slash_commands)
@@ -110,11 +118,12 @@ class StreamJsonPrinter(JsonPrinter):
 
 
 def make_printer(output_format: str, redact: Callable[[str], str] = _same,
-                 slash_commands: Callable[[], list[str]] = list) -> TextPrinter | JsonPrinter:
+                 slash_commands: Callable[[], list[str]] = list,
+                 hook_events: bool = False) -> TextPrinter | JsonPrinter:
     if output_format == "json":
         return JsonPrinter(redact=redact)
     if output_format == "stream-json":
-        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands())
+        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands(), hook_events=hook_events)
     return TextPrinter(redact=redact)
 
 
