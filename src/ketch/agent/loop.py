@@ -22,7 +22,7 @@ from ketch.agent.billing import AttemptTally
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
 from ketch.agent.permissions import PermissionGate
-from ketch.agent.run_state import Stop, RunState
+from ketch.agent.run_state import RunState, Stop
 from ketch.conversation import (
     Message,
     ModelRequest,
