@@ -149,6 +149,8 @@ def compact(agent: Agent, focus: str | None = None, reason: str = "requested") -
     cost counted). A failed or empty summary leaves the conversation as it was."""
     meter = agent.meter
     assert meter is not None
+    if agent.hooks is not None:
+        yield from agent.hooks.pre_compact("manual" if reason == "requested" else "auto", focus or "").events
     tools = [t.definition() for t in agent.tools]
     before = meter.estimate(agent.config.system_prompt, agent.messages, tools)
     yield ev.Compacting(tokens_before=before, reason=reason)

@@ -6,6 +6,11 @@ nothing, so they are decided together and run in parallel. What the gate cannot 
 to the `Approver` (a person in the REPL, `refuse_all` headless). A tool may later open only
 the paths the gate checked for its call (`ToolContext.check_opened`). Results are redacted,
 get the instructions of subfolders the call touched, and are trimmed (`tool_output`).
+
+The seam for tools that are not reads but may run beside them (the Task tool's child agents):
+a tool with `parallel_safe = True` joins a batch of reads; while such a batch runs, the events
+its tools emit reach the front end as they happen (`_run_live`), not after the batch. A tool with
+`changes_files = True` takes the turn's undo snapshot as edits and commands do.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from ketch.agent import events as ev
+from ketch.agent.approval import Approval, Approver, RefuseAll, refuse_all
 from ketch.agent.permissions import Decision
 from ketch.agent.prompt import nested_memory
 from ketch.agent.tool_output import trim
@@ -28,41 +34,11 @@ from ketch.tools.paths import resolve as resolve_path
 from ketch.tools.validate import validate as validate_input
 
 if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookDecision
     from ketch.agent.loop import Agent
 
 MAX_PARALLEL_READS = 8
-
-
-@dataclass
-class Approval:
-    """An approver's answer: allowed or not, what the person wants the model to know, and who
-    answered (the PermissionDecision's source). `bool(Approval)` is `allowed`."""
-
-    allowed: bool
-    note: str = ""
-    source: Literal["user", "headless"] = "user"
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-
-class Approver(Protocol):
-    """Answers what the gate could not decide alone. ketch's approvers return an `Approval`;
-    a plain bool (a person's yes or no, without a note) is accepted too."""
-
-    def __call__(self, request: ev.PermissionRequest, /) -> Approval | bool:
-        ...
-
-
-class RefuseAll:
-    """Headless policy: whatever would need a person is refused. Nobody reads the question,
-    so it is asked without a change preview (the preview reads the file and diffs it)."""
-
-    def __call__(self, request: ev.PermissionRequest, /) -> Approval:
-        return Approval(False, source="headless")
-
-
-refuse_all = RefuseAll()
+__all__ = ["Approval", "Approver", "Dispatch", "RefuseAll", "refuse_all"]  # approvers live in approval.py
 
 
 def _no_runner(argv: list[str], **kwargs: Any) -> Any:
@@ -80,6 +56,28 @@ class _Planned:
     paths: list[Path] = field(default_factory=list)  # canonical, as the gate checked them
 
 
+@dataclass
+class _Hooked:
+    """PreToolUse's answer as `_plan` uses it: the call to decide and run, and the hooks' verdict."""
+
+    call: ToolUseBlock
+    decision: HookDecision | None
+    reason: str
+
+
+def _with_hook(decision: Decision, hook: HookDecision, reason: str, mode: str) -> tuple[Decision, Any]:
+    """The gate's decision after a PreToolUse hook's: its allow only spares the question (a
+    deny of any kind stands), its ask forces the question (a refusal where nobody may be asked)."""
+    said = f": {reason}" if reason else ""
+    if decision.verdict == "ask" and hook == "allow":
+        return Decision("allow", f"allowed by a PreToolUse hook{said}"), "hook"
+    if decision.verdict == "allow" and hook == "ask":
+        if mode == "dontAsk":
+            return Decision("deny", f"dontAsk mode: a PreToolUse hook asks for approval{said}"), "hook"
+        return Decision("ask", f"a PreToolUse hook asks for approval{said}"), "hook"
+    return decision, decision.source
+
+
 class Dispatch:
     """The tool calls of an Agent's turns. It reads the agent's current fields each turn (the
     REPL resets the conversation, swaps the approver), and keeps what only calls need: the
@@ -90,6 +88,7 @@ class Dispatch:
         self.by_name = {t.name: t for t in agent.tools}
         self.emitted: list[Any] = []  # events tools emit while running (TodoWrite)
         self.memory_seen: set[Path] = {agent.config.workspace}
+        self.hook_stop: str | None = None  # a hook's `continue: false`: the loop ends the run after this turn
 
     def run(self, calls: list[ToolUseBlock]) -> Generator[Any, None, list[ToolResultBlock]]:
         """Decide and run the calls in order; return their results, in the order of the calls."""
@@ -109,7 +108,7 @@ class Dispatch:
                     i += 1
                     if not self._is_read(batch[-1].call) or batch[-1].tool is None:
                         break
-                if pending is None and any(p.tool is not None and p.tool.kind in ("edit", "execute") for p in batch):
+                if pending is None and any(p.tool is not None and _changes_files(p.tool) for p in batch):
                     pending = self._begin_checkpoint(calls[i - len(batch):])
                     if isinstance(pending, ev.Notice):
                         yield pending
@@ -151,6 +150,13 @@ class Dispatch:
         if problem:
             yield _Planned(call, None, f"invalid arguments for {call.name}: {problem}")
             return
+        hook: _Hooked | None = None
+        if agent.hooks is not None:  # PreToolUse: may refuse, rewrite the input, allow or force the question
+            hooked = yield from self._pre_tool_hooks(call, tool)
+            if isinstance(hooked, _Planned):
+                yield hooked
+                return
+            hook, call = hooked, hooked.call
         try:
             paths = self._target_paths(tool, call.input)
         except (ToolError, OSError, ValueError) as exc:
@@ -162,8 +168,21 @@ class Dispatch:
             decision = Decision("deny", f"the permission check could not decide this call ({type(exc).__name__}); "
                                         "it was refused", "policy")
         allowed = decision.verdict == "allow"
-        source: Literal["mode", "rule", "policy", "user", "headless"] = decision.source
+        source: Literal["mode", "rule", "policy", "user", "headless", "hook"] = decision.source
         reason = decision.reason
+        if hook is not None and hook.decision is not None:
+            decision, source = _with_hook(decision, hook.decision, hook.reason, agent.config.gate.mode)
+            allowed, reason = decision.verdict == "allow", decision.reason
+        if decision.verdict == "ask" and agent.hooks is not None:  # PermissionRequest: hooks may answer for the person
+            answered = agent.hooks.permission_request(call, decision.reason)
+            yield from answered.events
+            if answered.decision in ("allow", "deny"):
+                allowed, source = answered.decision == "allow", "hook"
+                reason = answered.reason or f"{answered.decision} by a PermissionRequest hook"
+                decision = Decision(answered.decision, reason)
+            elif not isinstance(agent.approver, RefuseAll):
+                yield from agent.hooks.notify(f"ketch needs your permission to use {call.name}",
+                                              "permission_prompt").events
         if decision.verdict == "ask":
             approver = agent.approver
             request = ev.PermissionRequest(call.id, call.name, call.input, decision.reason)
@@ -183,9 +202,32 @@ class Dispatch:
         yield ev.PermissionDecision(call.id, call.name, allowed, reason, source)
         if not allowed:
             agent.denials.append(ev.Denial(call.name, call.id, call.input))
-            yield _Planned(call, None, f"permission denied: {reason}. The user has not allowed this call; do not retry it another way.")
+            who = "A hook" if source == "hook" else "The user"
+            yield _Planned(call, None, f"permission denied: {reason}. {who} has not allowed this call; "
+                                       "do not retry it another way.")
             return
         yield _Planned(call, tool, paths=paths)
+
+    def _pre_tool_hooks(self, call: ToolUseBlock, tool: Tool) -> Generator[ev.Event, None, _Hooked | _Planned]:
+        """PreToolUse: the hooks' merged answer, with the call as the tool will get it (an
+        `updatedInput` is checked against the schema again); a _Planned refusal when they deny."""
+        assert self.agent.hooks is not None
+        answer = self.agent.hooks.pre_tool(call)
+        yield from answer.events
+        if answer.stop is not None:
+            self.hook_stop = answer.stop
+        if answer.decision == "deny":
+            reason = answer.reason or "a PreToolUse hook refused this call"
+            yield ev.PermissionDecision(call.id, call.name, False, reason, "hook")
+            self.agent.denials.append(ev.Denial(call.name, call.id, call.input))
+            return _Planned(call, None, f"blocked by a PreToolUse hook: {reason}")
+        if answer.updated_input is not None:
+            problem = validate_input(tool.definition().input_schema, answer.updated_input)
+            if problem:
+                return _Planned(call, None, f"a PreToolUse hook rewrote the input of {call.name} into an invalid "
+                                            f"one ({problem}); nothing was run")
+            call = replace(call, input=answer.updated_input)  # the model's own message keeps what it sent
+        return _Hooked(call, answer.decision, answer.reason)
 
     def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
         """The files a call touches, resolved exactly as the tool will resolve them."""
@@ -198,7 +240,7 @@ class Dispatch:
 
     def _is_read(self, call: ToolUseBlock) -> bool:
         tool = self.agent.find_tool(call.name)
-        return tool is not None and tool.kind == "read"
+        return tool is not None and (tool.kind == "read" or getattr(tool, "parallel_safe", False))
 
     def _plan_into(self, call: ToolUseBlock, batch: list[_Planned]) -> Iterator[ev.Event]:
         for item in self._plan(call):
@@ -225,6 +267,7 @@ class Dispatch:
                           runner=agent.runner or _no_runner, cancel=agent.cancel, emit=self.emitted.append)
         if planned is not None:
             ctx.check_opened = self._opened_checker(planned)
+            ctx.call_id = planned.call.id
         return ctx
 
     def _opened_checker(self, planned: _Planned) -> Callable[[str, Path], None]:
@@ -276,7 +319,9 @@ class Dispatch:
         return "".join(notes)
 
     def _run_batch(self, batch: list[_Planned], results: list[ToolResultBlock]) -> Iterator[Any]:
-        if len(batch) > 1:
+        if any(getattr(p.tool, "parallel_safe", False) for p in batch):
+            outcomes = yield from self._run_live(batch)
+        elif len(batch) > 1:
             from concurrent.futures import ThreadPoolExecutor  # only parallel reads need it (~1 ms to import)
 
             with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
@@ -284,10 +329,64 @@ class Dispatch:
         else:
             outcomes = [self._execute(batch[0])]
         for plan, (block, ms) in zip(batch, outcomes):
+            if self.agent.hooks is not None and plan.tool is not None:
+                block = yield from self._post_tool_hooks(plan.call, block)
             results.append(block)
             yield from self._drain_emitted()
             yield ev.ToolFinished(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
 
+    def _post_tool_hooks(self, call: ToolUseBlock, block: ToolResultBlock) -> Generator[Any, None, ToolResultBlock]:
+        """PostToolUse: what the hooks want the model to know about the result goes after it."""
+        assert self.agent.hooks is not None
+        answer = self.agent.hooks.post_tool(call, block)
+        yield from answer.events
+        if answer.stop is not None:
+            self.hook_stop = answer.stop
+        notes = [text for text in (answer.reason if answer.block else "", answer.context) if text]
+        if not notes:
+            return block
+        text = valid_text(self.agent.redact("\n".join(notes)))
+        return replace(block, content=f"{block.content}\n\n<post-tool-use-hook>\n{text}\n</post-tool-use-hook>")
+
     def _drain_emitted(self) -> Iterator[Any]:
         while self.emitted:
             yield self.emitted.pop(0)
+
+    def _run_live(self, batch: list[_Planned]) -> Generator[Any, None, list[tuple[ToolResultBlock, int]]]:
+        """Run the batch in threads, passing on what its tools emit as it comes (a subagent's
+        progress). On an interruption of this thread (Ctrl-C headless) the running tools are
+        told to stop (`Agent.on_interrupt`) before the pool is waited for."""
+        import queue
+        from concurrent.futures import ThreadPoolExecutor
+
+        live: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        done = object()
+
+        def work(planned: _Planned) -> tuple[ToolResultBlock, int]:
+            ctx = self._context(planned)
+            ctx.emit = live.put
+            try:
+                return self._execute(planned, ctx)
+            finally:
+                live.put(done)
+
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_READS, len(batch))) as pool:
+            futures = [pool.submit(work, planned) for planned in batch]
+            try:
+                remaining = len(batch)
+                while remaining:
+                    item = live.get()
+                    if item is done:
+                        remaining -= 1
+                    else:
+                        yield item
+            except BaseException:
+                self.agent.cancel.set()
+                for hook in list(self.agent.on_interrupt):
+                    hook()
+                raise
+        return [f.result() for f in futures]
+
+
+def _changes_files(tool: Tool) -> bool:
+    return tool.kind in ("edit", "execute") or bool(getattr(tool, "changes_files", False))

@@ -92,7 +92,7 @@ class PermissionDecision:
     tool_name: str
     allowed: bool
     reason: str
-    source: Literal["mode", "rule", "policy", "user", "headless"]
+    source: Literal["mode", "rule", "policy", "user", "headless", "hook"]
 
 
 @dataclass
@@ -187,6 +187,18 @@ class Denial:
     tool_input: dict[str, Any]
 
 
+@dataclass
+class ChildEvent:
+    """An event of a subagent (the Task tool's child agent), nested under the call that runs it.
+
+    Front ends show it compactly under that call; the transcript keeps it as a side chain;
+    `event` may itself be a ChildEvent (a grandchild)."""
+
+    parent_call_id: str
+    agent_name: str
+    event: Any
+
+
 Subtype = Literal["success", "error_max_turns", "error_max_budget_usd", "error_during_execution", "interrupted"]
 
 
@@ -210,5 +222,5 @@ class RunFinished:
 Event = (
     SessionStarted | UserPrompt | TextDelta | ThinkingDelta | AssistantMessage | ToolCall | PermissionRequest
     | PermissionDecision | ToolFinished | ToolResults | UsageUpdate | Retry | Error | Notice | Compacting | Compacted
-    | Rewound | RunFinished | TodosChanged | Checkpoint
+    | Rewound | RunFinished | TodosChanged | Checkpoint | ChildEvent
 )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.agent import compaction
 from ketch.agent import events as ev
@@ -22,6 +22,7 @@ from ketch.agent.billing import AttemptTally
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
 from ketch.agent.permissions import PermissionGate
+from ketch.agent.run_state import RunState, Stop
 from ketch.conversation import (
     Message,
     ModelRequest,
@@ -35,6 +36,9 @@ from ketch.conversation import (
 )
 from ketch.providers.base import Completed, Provider, ProviderError, Retrying, TextChunk, ThinkingChunk
 from ketch.tools.base import SessionState, Tool, ToolSource
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import LoopHooks
 
 __all__ = ["Agent", "AgentConfig", "Approval", "Approver", "CostFn", "refuse_all"]
 
@@ -63,33 +67,6 @@ class AgentConfig:
     api_key_source: str = "none"  # where the provider key came from (stream-json's apiKeySource)
 
 
-class Stop(Exception):
-    """How a run ends: the RunFinished subtype and result, and the events that precede it.
-
-    Raised anywhere below `Agent.run` and caught there; it never leaves the loop.
-    """
-
-    def __init__(self, subtype: ev.Subtype, result: str, *events: ev.Event) -> None:
-        super().__init__(subtype, result)
-        self.subtype, self.result, self.events = subtype, result, events
-
-
-class _Run:
-    """One run's counters: turns, wall time and time spent waiting on the model.
-
-    (A plain class: a dataclass costs most of a millisecond to create at import, on every run.)
-    """
-
-    __slots__ = ("api_s", "overflow_retried", "started", "tools", "turns")
-
-    def __init__(self, tools: list[ToolDef]) -> None:
-        self.tools = tools  # the definitions sent with every request of this run
-        self.started = time.monotonic()
-        self.api_s = 0.0
-        self.turns = 0
-        self.overflow_retried = False  # compacted once because the provider said the context is too long
-
-
 @dataclass
 class Agent:
     provider: Provider
@@ -102,6 +79,7 @@ class Agent:
     runner: Any = None
     checkpoints: Any = None  # agent.checkpoints.TurnCheckpoints, or None: no undo snapshots
     sources: list[ToolSource] = field(default_factory=list)  # tools that come and go (MCP servers)
+    hooks: LoopHooks | None = None  # Claude Code's hooks (ext/hooks), plugged in by cli/extensions.py
     messages: list[Message] = field(default_factory=list)
     state: SessionState = field(default_factory=SessionState)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -115,6 +93,9 @@ class Agent:
             if self.config.autocompact_threshold else None
         self._system_cache: tuple[str | None, str] = (None, "")
         self.dispatch = Dispatch(self)
+        self.children_usage, self.children_usd = Usage(), 0.0  # subagents' spend, at their models' prices
+        self.on_interrupt: list[Callable[[], object]] = []  # cuts subagents' streams when this one stops
+        self._spend_lock = threading.Lock()
 
     def started_event(self) -> ev.SessionStarted:
         return ev.SessionStarted(
@@ -129,9 +110,15 @@ class Agent:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self, prompt: str) -> Iterator[ev.Event]:
-        run = _Run(tools=self.offered_definitions())
+        run = RunState(tools=self.offered_definitions())
         yield self._take_prompt(prompt)
         try:
+            if self.hooks is not None:
+                from ketch.agent.hooks_seam import prompt_hooks  # ~2 ms of dataclasses: only runs with hooks
+
+                blocked = yield from prompt_hooks(self, self.hooks)
+                if blocked:
+                    raise Stop("error_during_execution", blocked)
             while True:
                 run.tools = self.offered_definitions() if self.sources else run.tools
                 yield from self._compact_if_full(run)
@@ -142,11 +129,15 @@ class Agent:
                 yield from self._record(reply, run)
                 calls = reply.message.tool_uses()
                 if not calls:
+                    if self.hooks is not None and (yield from self._stop_hooks(reply, run)):
+                        continue
                     raise Stop("success", reply.message.text())
                 self._stop_if_out_of_turns(calls, run)
                 results = yield from self.dispatch.run(calls)
                 self.messages.append(Message("user", list(results)))
                 yield ev.ToolResults(self.messages[-1])
+                if self.dispatch.hook_stop is not None:
+                    raise Stop("success", f"stopped by a hook: {self.dispatch.hook_stop}")
                 if self.cancel.is_set():
                     raise Stop("interrupted", "interrupted")
         except Stop as stop:
@@ -164,18 +155,24 @@ class Agent:
         self.instructions.append(prompt)
         return ev.UserPrompt(prompt)
 
-    def _compact_if_full(self, run: _Run) -> Iterator[ev.Event]:
+    def _stop_hooks(self, reply: Completed, run: RunState) -> Generator[ev.Event, None, bool]:
+        from ketch.agent.hooks_seam import stop_hooks
+
+        assert self.hooks is not None
+        return (yield from stop_hooks(self, self.hooks, reply.message, run))
+
+    def _compact_if_full(self, run: RunState) -> Iterator[ev.Event]:
         if self.meter is not None and len(self.messages) > max(2, self.compacted_len) and self.meter.over_threshold(
                 self.config.system_prompt, self.messages, run.tools):
             yield from self.compact(reason="threshold")
 
-    def _stop_if_over_budget(self, run: _Run) -> None:
+    def _stop_if_over_budget(self, run: RunState) -> None:
         budget = self.config.max_budget_usd
-        if budget is not None and run.turns and self.cost_fn(self.usage) >= budget:
+        if budget is not None and run.turns and self.spent_usd() >= budget:
             raise Stop("error_max_budget_usd",
-                       f"stopped: spent ${self.cost_fn(self.usage):.4f} of the ${budget:.4f} budget")
+                       f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
 
-    def _ask_model(self, run: _Run) -> Generator[ev.Event, None, Completed | None]:
+    def _ask_model(self, run: RunState) -> Generator[ev.Event, None, Completed | None]:
         """Stream one reply, passing deltas and retries on; None when the context overflowed
         and was compacted (ask again). Stop on an error, a broken stream or an interruption."""
         request = ModelRequest(
@@ -230,16 +227,16 @@ class Agent:
             self.meter.observe(request, completed.usage)
         return completed
 
-    def _record(self, reply: Completed, run: _Run) -> Iterator[ev.Event]:
+    def _record(self, reply: Completed, run: RunState) -> Iterator[ev.Event]:
         run.turns += 1
         reply.message = valid_message(reply.message)
         self.messages.append(reply.message)
         self.usage.add(reply.usage)
         yield ev.AssistantMessage(reply.message, reply.message_id, reply.model or self.config.model,
                                   reply.stop_reason, reply.usage)
-        yield ev.UsageUpdate(reply.usage, self.usage, self.cost_fn(self.usage))
+        yield ev.UsageUpdate(reply.usage, self.total_usage(), self.spent_usd())
 
-    def _stop_if_out_of_turns(self, calls: list[ToolUseBlock], run: _Run) -> None:
+    def _stop_if_out_of_turns(self, calls: list[ToolUseBlock], run: RunState) -> None:
         """At the turn limit the calls are answered, not run: the history stays well formed."""
         limit = self.config.max_turns
         if limit is None or run.turns < limit:
@@ -248,11 +245,11 @@ class Agent:
         self.messages.append(Message("user", [ToolResultBlock(c.id, note, is_error=True) for c in calls]))
         raise Stop("error_max_turns", f"reached the maximum of {limit} turns", ev.ToolResults(self.messages[-1]))
 
-    def _finished(self, stop: Stop, run: _Run) -> ev.RunFinished:
+    def _finished(self, stop: Stop, run: RunState) -> ev.RunFinished:
         return ev.RunFinished(
             subtype=stop.subtype, result=stop.result, session_id=self.session_id, num_turns=run.turns,
             duration_ms=int((time.monotonic() - run.started) * 1000), duration_api_ms=int(run.api_s * 1000),
-            cost_usd=self.cost_fn(self.usage), usage=self.usage, permission_denials=list(self.denials),
+            cost_usd=self.spent_usd(), usage=self.total_usage(), permission_denials=list(self.denials),
         )
 
     # -- request and record helpers (compaction uses them too) ------------------------------
@@ -292,7 +289,24 @@ class Agent:
         if usage == Usage():
             return
         self.usage.add(usage)
-        yield ev.UsageUpdate(usage, self.usage, self.cost_fn(self.usage))
+        yield ev.UsageUpdate(usage, self.total_usage(), self.spent_usd())
+
+    def spent_usd(self) -> float:
+        """The session's cost: this agent's requests at its model's prices, plus its subagents' at theirs."""
+        return self.cost_fn(self.usage) + self.children_usd
+
+    def total_usage(self) -> Usage:
+        """Tokens of this agent's requests and of its subagents' (the same object when it had none)."""
+        total = Usage(**self.usage.as_dict()) if self.children_usage != Usage() else self.usage
+        if total is not self.usage:
+            total.add(self.children_usage)
+        return total
+
+    def add_child_spend(self, usage: Usage, usd: float) -> None:
+        """A subagent's tokens and cost roll up into this agent's (from the child's thread)."""
+        with self._spend_lock:
+            self.children_usage.add(usage)
+            self.children_usd += usd
 
     def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
         """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
@@ -319,6 +333,7 @@ class Agent:
         self.instructions = []
         self.state = SessionState()
         self.usage = Usage()
+        self.children_usage, self.children_usd = Usage(), 0.0
         self.denials = []
         self.compacted_len = 0
         self.dispatch.memory_seen = {self.config.workspace}  # the new conversation has seen no subfolder's AGENTS.md
@@ -331,6 +346,8 @@ class Agent:
             return False
         self.cancel.set()
         self.provider.abort()
+        for hook in list(self.on_interrupt):
+            hook()
         return True
 
     def close(self) -> None:

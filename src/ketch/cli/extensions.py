@@ -1,4 +1,4 @@
-"""Extensions the composition root plugs into an Agent: MCP servers now; hooks, subagents, skills next."""
+"""Extensions the composition root plugs into an Agent: MCP servers, hooks; subagents, skills next."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[st
     agent.sources.append(manager)
 
 
+def start_subagents(options: RunOptions, agent: Agent) -> None:
+    """Offer the Task tool: the built-in agents, the user's and the project's definitions, --agents."""
+    from ketch.cli.subagents import plug_subagents
+
+    plug_subagents(agent, list(options.agents))
+
+
 def _may_have_servers(options: RunOptions, workspace: Path) -> bool:
     """A few stats and reads instead of importing the MCP config (~4 ms) on runs that have none."""
     if options.mcp_configs or os.path.lexists(workspace / ".mcp.json"):
@@ -74,3 +81,46 @@ def _tell(line: str) -> None:
     from ketch.terminal_text import printable
 
     sys.stderr.write(f"ketch: {printable(line)}\n")  # it quotes what a server printed
+
+
+# -- hooks ----------------------------------------------------------------------------------
+
+HOOK_FILES = (".ketch/settings.json", ".ketch/settings.local.json", ".claude/settings.json",
+              ".claude/settings.local.json")
+
+
+def attach_hooks(options: RunOptions, agent: Agent, trusted: bool) -> None:
+    """Plug Claude Code's hooks into the agent (`agent.hooks`) when any settings layer has some.
+
+    A project's set not yet approved does not run: headless, a notice says so; in the REPL it
+    waits on `agent.hooks.hooks.pending` for the REPL to ask about (ui/hooks_approval.py).
+    """
+    workspace = agent.config.workspace
+    if not _may_have_hooks(workspace):
+        return
+    from ketch.ext.hooks.bridge import HookBridge
+    from ketch.ext.hooks.config import load_hooks
+
+    found = load_hooks(workspace, trusted=trusted)
+    agent.config.notices += found.notices
+    if found.pending and not options.interactive:
+        agent.config.notices.append(
+            f"the project's {len(found.pending)} hook(s) have not been approved: start ketch in this folder "
+            "and approve them to run them")
+    if found.active or (found.pending and options.interactive):
+        agent.hooks = HookBridge(found, agent)
+
+
+def _may_have_hooks(workspace: Path) -> bool:
+    """A few reads instead of importing ext/hooks on runs whose settings have no hooks."""
+    from ketch.config.project_store import remembered_path
+    from ketch.config.settings import managed_settings_path, user_settings_path
+
+    for path in (managed_settings_path(), user_settings_path(), remembered_path(workspace),
+                 *(workspace / name for name in HOOK_FILES)):
+        try:
+            if b'"hooks"' in path.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False

@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='MCP servers from a file or inline JSON ({"mcpServers": {...}}); repeatable')
     p.add_argument("--strict-mcp-config", action="store_true",
                    help="use only the --mcp-config servers, none from settings or .mcp.json")
+    p.add_argument("--agents", dest="agents", action="append", default=[], metavar="JSON",
+                   help='subagents as JSON: {"name": {"description": "...", "prompt": "...", "tools": [...], "model": "..."}}')
+    p.add_argument("--include-hook-events", action="store_true",
+                   help="with --output-format stream-json: also print each hook that ran (hook_started, hook_response)")
     p.add_argument("--trust", action="store_true",
                    help="trust this folder from now on: its project settings may then loosen your policy")
     p.add_argument("-c", "--continue", dest="continue_session", action="store_true",
@@ -94,7 +98,7 @@ def options_from_args(args: Any, workspace: Path) -> RunOptions:
         allowed_tools=args.allowed_tools, disallowed_tools=args.disallowed_tools,
         permission_mode="bypassPermissions" if args.dangerously_skip_permissions else args.permission_mode,
         add_dirs=args.add_dir, sandbox=args.sandbox, trust=args.trust,
-        mcp_configs=list(args.mcp_configs), strict_mcp_config=args.strict_mcp_config,
+        mcp_configs=list(args.mcp_configs), strict_mcp_config=args.strict_mcp_config, agents=list(args.agents),
     )
 
 
@@ -213,7 +217,8 @@ def run_headless(args: Any, prompt: str) -> int:
 
         announce(piped, lambda tokens: agent.cost_fn(Usage(input_tokens=tokens)), agent.config.model, _warn_raw)
     printer = make_printer(args.output_format, agent.redact,
-                           lambda: _slash_commands(options.workspace, ketch_home()))
+                           lambda: _slash_commands(options.workspace, ketch_home()),
+                           hook_events=getattr(args, "include_hook_events", False))
     transcript, resume_warning = open_session(agent, ketch_home(), continue_=getattr(args, "continue_session", False),
                                        resume=getattr(args, "resume", None),
                                        fork=getattr(args, "fork_session", False))  # SessionError: exit 2
@@ -231,8 +236,9 @@ def run_headless(args: Any, prompt: str) -> int:
     finished: ev.RunFinished | None = None
     restore_sigint = _say_interrupting(agent)
     _start_up_over()
+    resumed = bool(getattr(args, "continue_session", False) or getattr(args, "resume", None) is not None)
     try:
-        for event in _with_start(agent, prompt):
+        for event in _with_start(agent, prompt, "resume" if resumed else "startup"):
             for consume in consumers:
                 consume(event)
             if isinstance(event, ev.RunFinished):
@@ -242,6 +248,10 @@ def run_headless(args: Any, prompt: str) -> int:
         raise
     finally:
         restore_sigint()
+        if agent.hooks is not None:  # SessionEnd, recorded and shown like the run's own events
+            for event in agent.hooks.session_end("other"):
+                for consume in consumers:
+                    consume(event)
         transcript.close()
         agent.close()
     return EXIT_OK if finished is not None and not finished.is_error else EXIT_FAILED
@@ -285,8 +295,10 @@ def _warn_raw(text: str) -> None:
     sys.stderr.write(text)
 
 
-def _with_start(agent: Agent, prompt: str) -> Iterator[ev.Event]:
+def _with_start(agent: Agent, prompt: str, source: str = "startup") -> Iterator[ev.Event]:
     yield agent.started_event()
+    if agent.hooks is not None:
+        yield from agent.hooks.session_start(source)  # its context goes with the prompt
     yield from agent.run(prompt)
 
 

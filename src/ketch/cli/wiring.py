@@ -48,6 +48,7 @@ class RunOptions:
     mcp_configs: list[str] = field(default_factory=list)  # --mcp-config FILE|JSON, in order (ext/mcp/config.py)
     strict_mcp_config: bool = False  # --strict-mcp-config: only those servers
     interactive: bool = False  # the REPL: it asks about a project's unapproved MCP servers (headless: notices)
+    agents: list[str] = field(default_factory=list)  # --agents JSON, in order (ext/subagents/definitions.py)
 
 
 def choose_model(cli_model: str | None, policy: EffectivePolicy) -> str:
@@ -201,9 +202,12 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         runner=build_runner(options, workspace, policy),
     )
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
-    from ketch.cli.extensions import start_mcp
+    from ketch.cli.extensions import attach_hooks, start_mcp, start_subagents
 
     start_mcp(options, agent, trusted, sandbox_args(options, workspace, policy))
+    attach_hooks(options, agent, trusted)
+    if not local:  # small local models do better without a Task tool
+        start_subagents(options, agent)
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)
     if options.trust:

@@ -19,7 +19,9 @@ Keys = tuple[str, ...]
 KNOWN: dict[Keys, frozenset[str]] = {
     (): frozenset({"model", "permissions", "sandbox", "env",
                    # MCP servers and Claude Code's answers about a project's (ext/mcp/config.py)
-                   "mcpServers", "enableAllProjectMcpServers", "enabledMcpjsonServers", "disabledMcpjsonServers"}),
+                   "mcpServers", "enableAllProjectMcpServers", "enabledMcpjsonServers", "disabledMcpjsonServers",
+                   # Claude Code's hooks (ext/hooks/config.py)
+                   "hooks", "disableAllHooks", "allowManagedHooksOnly"}),
     ("permissions",): frozenset({"allow", "ask", "deny", "defaultMode", "additionalDirectories",
                                  "disableBypassPermissionsMode"}),
     ("sandbox",): frozenset({"network", "writableCaches"}),
@@ -29,10 +31,10 @@ KNOWN: dict[Keys, frozenset[str]] = {
 CLAUDE_CODE: dict[Keys, frozenset[str]] = {
     (): frozenset({
         "$schema", "apiKeyHelper", "awsAuthRefresh", "awsCredentialExport", "cleanupPeriodDays",
-        "companyAnnouncements", "disableAllHooks", "forceLoginMethod", "forceLoginOrgUUID", "hooks", "includeCoAuthoredBy",
+        "companyAnnouncements", "forceLoginMethod", "forceLoginOrgUUID", "includeCoAuthoredBy",
         "otelHeadersHelper", "outputStyle", "spinnerTipsEnabled", "statusLine", "alwaysThinkingEnabled",
         "subagentStatusLine", "theme", "verbose", "autoUpdates", "preferredNotifChannel",
-        "allowManagedHooksOnly", "enabledPlugins", "extraKnownMarketplaces",
+        "enabledPlugins", "extraKnownMarketplaces",
     }),
     ("sandbox",): frozenset({"enabled", "autoAllowBashIfSandboxed", "excludedCommands", "allowUnsandboxedCommands",
                              "enableWeakerNestedSandbox", "ignoreViolations"}),

@@ -72,6 +72,7 @@ class ToolContext:
     # (tools.target): raises ToolError when it is not the path that was approved, or is
     # protected or a credential store. The agent loop sets it for every call it runs.
     check_opened: Callable[[str, Path], None] = lambda kind, path: None
+    call_id: str = ""  # the tool_use id of the call being run (a subagent's events are nested under it)
 
 
 class Tool(Protocol):

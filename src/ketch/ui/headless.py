@@ -10,11 +10,14 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ketch.agent import events as ev
 from ketch.terminal_text import json_safe, printable
 from ketch.ui import sdk_messages as sdk
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookRan
 
 
 def _same(text: str) -> str:
@@ -73,9 +76,14 @@ class StreamJsonPrinter(JsonPrinter):
 
     session_id: str = ""
     slash_commands: list[str] = field(default_factory=list)
+    hook_events: bool = False  # --include-hook-events
 
     def on_event(self, event: object) -> None:
         message: dict[str, Any] | None = None
+        if self.hook_events and type(event).__name__ == "HookRan":  # not imported: most runs have no hooks
+            for line in sdk.hook_messages(cast("HookRan", event), self.session_id):
+                _dump(line, self.out, self.redact)
+            return
         if isinstance(event, ev.SessionStarted):
             self.session_id = event.session_id
             message = sdk.init_message(event, self.slash_commands)
@@ -87,17 +95,35 @@ class StreamJsonPrinter(JsonPrinter):
             message = sdk.compact_boundary(event, self.session_id)
         elif isinstance(event, ev.Retry):
             message = sdk.api_retry(event, self.session_id)
+        elif isinstance(event, ev.ChildEvent):
+            message = self._child_message(event)
         if message is not None:
             _dump(message, self.out, self.redact)
         super().on_event(event)
 
 
+    def _child_message(self, event: ev.ChildEvent) -> dict[str, Any] | None:
+        """A subagent's reply or results, marked with the Task call it runs under (Claude Code's shape)."""
+        parent, inner = event.parent_call_id, event.event
+        while isinstance(inner, ev.ChildEvent):
+            parent, inner = inner.parent_call_id, inner.event
+        message: dict[str, Any] | None = None
+        if isinstance(inner, ev.AssistantMessage):
+            message = sdk.assistant_message(inner, self.session_id)
+        elif isinstance(inner, ev.ToolResults):
+            message = sdk.user_message(inner, self.session_id)
+        if message is not None:
+            message["parent_tool_use_id"] = parent
+        return message
+
+
 def make_printer(output_format: str, redact: Callable[[str], str] = _same,
-                 slash_commands: Callable[[], list[str]] = list) -> TextPrinter | JsonPrinter:
+                 slash_commands: Callable[[], list[str]] = list,
+                 hook_events: bool = False) -> TextPrinter | JsonPrinter:
     if output_format == "json":
         return JsonPrinter(redact=redact)
     if output_format == "stream-json":
-        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands())
+        return StreamJsonPrinter(redact=redact, slash_commands=slash_commands(), hook_events=hook_events)
     return TextPrinter(redact=redact)
 
 

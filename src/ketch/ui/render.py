@@ -204,6 +204,13 @@ class Renderer:
             self.info(f"compacting the conversation (~{human(event.tokens_before)} tokens)…")
         elif isinstance(event, ev.Compacted):
             self.info(f"context compacted: ~{human(event.tokens_before)} → ~{human(event.tokens_after)} tokens")
+        elif isinstance(event, ev.ChildEvent):
+            from ketch.ui.child_progress import child_line
+
+            line = child_line(event, self._key_arg)
+            if line:
+                self.end_text()
+                self.info(line)
         elif isinstance(event, ev.RunFinished):
             self.end_text()
             if event.subtype == "interrupted":
@@ -299,9 +306,9 @@ class Renderer:
         from ketch.ui.context_view import context_used
 
         used, window = context_used(agent)
-        usage = agent.usage
+        usage = agent.total_usage()  # subagents' included
         tokens_in = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
         pct = f" ({100 * used / window:.0f}%)" if window else ""
-        cost = agent.cost_fn(usage)
+        cost = agent.spent_usd()
         self.info(f"{agent.config.model} · context {human(used)}/{human(window)}{pct} · "
                   f"{human(tokens_in)} in / {human(usage.output_tokens)} out · ${cost:.4f} · {elapsed_s:.1f}s")

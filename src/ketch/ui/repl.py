@@ -175,6 +175,7 @@ class Repl:
             self._make_io()
             self._banner()
             self.mcp.ask_pending()
+            self._hooks_start()
             self._recap()
             if args.resume == "":
                 self.commands.dispatch(self, "/resume")
@@ -258,7 +259,25 @@ class Repl:
         if a.config.sandbox == "off":
             self.r.error("WARNING: --sandbox off: commands the model runs have your full user rights")
 
+    def _hooks_start(self) -> None:
+        """A project's unapproved hooks are asked about, then SessionStart runs (its context joins the first prompt)."""
+        if self.agent.hooks is None:
+            return
+        from ketch.ui.hooks_view import ask_pending_hooks
+
+        ask_pending_hooks(self)
+        for event in self.agent.hooks.session_start("startup"):
+            self.transcript.on_event(event)
+            self.r.on_event(event)
+
     def close(self) -> None:
+        hooks = getattr(getattr(self, "agent", None), "hooks", None)
+        if hooks is not None:
+            try:
+                for event in hooks.session_end("prompt_input_exit"):
+                    self.r.on_event(event)
+            except Exception:  # noqa: BLE001, S110 - a hook failing at exit must not turn it into a traceback
+                pass
         for closer in (getattr(self.transcript, "close", None), getattr(self.agent, "close", None),
                        getattr(getattr(self, "runner", None), "close", None)):
             if callable(closer):

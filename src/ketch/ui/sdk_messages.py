@@ -10,11 +10,14 @@ message, `modelUsage` and `errors` on the result. ketch's own additions (`provid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.agent import events as ev
 from ketch.conversation import block_to_dict
 from ketch.ids import uuid4
+
+if TYPE_CHECKING:
+    from ketch.agent.hooks_seam import HookRan
 
 # API stop reasons; anything else (an interrupted reply) is reported as null, as the API would.
 STOP_REASONS = frozenset({"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"})
@@ -61,6 +64,16 @@ def api_retry(event: ev.Retry, session_id: str) -> dict[str, Any]:
     return {"type": "system", "subtype": "api_retry", "attempt": event.attempt,
             "retry_delay_ms": int(event.delay_s * 1000), "error": event.reason, "session_id": session_id,
             "uuid": _uuid()}
+
+
+def hook_messages(event: HookRan, session_id: str) -> list[dict[str, Any]]:
+    """`--include-hook-events`: Claude Code's hook_started and hook_response, sent once the hook finished."""
+    base = {"type": "system", "hook_id": event.hook_id, "hook_name": event.name, "hook_event": event.event,
+            "session_id": session_id}
+    return [{**base, "subtype": "hook_started", "uuid": _uuid()},
+            {**base, "subtype": "hook_response", "output": event.stdout + event.stderr, "stdout": event.stdout,
+             "stderr": event.stderr, "exit_code": event.exit_code, "outcome": event.outcome,
+             "command": event.command, "source": event.source, "duration_ms": event.duration_ms, "uuid": _uuid()}]
 
 
 def result_message(event: ev.RunFinished, model: str = "", context_window: int = 0) -> dict[str, Any]:

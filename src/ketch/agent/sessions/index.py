@@ -63,7 +63,7 @@ class SessionInfo:
         if isinstance(ts, (int, float)) and not isinstance(ts, bool):
             self.created = min(self.created, ts) if self.created else float(ts)
             self.updated = max(self.updated, float(ts))
-        kind = record.get("type")
+        kind = record.get("type") if not record.get("isSidechain") else "sidechain"  # a subagent's turns are not the session's
         if kind == "session":
             self.cwd = self.cwd or str(record.get("cwd") or "")
             self.model = str(record.get("model") or self.model)

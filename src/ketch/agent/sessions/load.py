@@ -125,6 +125,8 @@ def load_session(path: Path, follow_compaction: bool = True) -> Loaded:
         info.fold(record)
         if line.complete:
             info.indexed_bytes = line.end
+        if record.get("isSidechain"):  # a subagent's messages: kept for reading, not the conversation
+            continue
         if kind in ("user", "assistant"):
             blocks = _blocks(record.get("content"), problems)
             if blocks:

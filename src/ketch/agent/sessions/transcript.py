@@ -42,6 +42,8 @@ def transcript_path(home: Path, workspace: Path, session_id: str) -> Path:
 def ends_turn(record: dict[str, Any]) -> bool:
     """Whether this record closes a turn: the moment the transcript is made durable."""
     kind = record.get("type")
+    if record.get("isSidechain"):  # a subagent's turn ends inside the parent's tool call
+        return False
     blocks = record.get("content")
     if not isinstance(blocks, list):
         blocks = []
@@ -175,6 +177,13 @@ class TranscriptWriter:
 
 
 def to_record(event: object) -> dict[str, Any] | None:
+    if isinstance(event, ev.ChildEvent):  # a subagent's record: a side chain of the Task call (Claude Code's isSidechain)
+        record = to_record(event.event)
+        if record is not None:
+            record.setdefault("isSidechain", True)
+            record.setdefault("parent_tool_use_id", event.parent_call_id)
+            record.setdefault("agent", event.agent_name)
+        return record
     if isinstance(event, ev.SessionStarted):
         return {"type": "session", "session_id": event.session_id, "model": event.model,
                 "provider": event.provider, "cwd": event.cwd, "permission_mode": event.permission_mode,

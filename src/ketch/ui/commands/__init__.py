@@ -4,6 +4,8 @@
     builtin.py    help, clear, model, cost, status, permissions, init, expand, exit
     session.py    the session and its context: compact, context, undo, resume, memory
     mcp.py        /mcp: the session's MCP servers; reconnect, disable, a server's tools
+    agents.py     /agents: the subagent definitions and where each came from
+    hooks.py      /hooks: the session's hooks and where each is set
     custom.py     prompt-file commands like Claude Code's (.ketch/commands/*.md), via ext.custom_commands
 """
 
@@ -17,10 +19,10 @@ if TYPE_CHECKING:
 
 def default_registry() -> Registry:
     """A registry holding every built-in command (custom ones are added by custom.register_custom)."""
-    from ketch.ui.commands import builtin, mcp, session
+    from ketch.ui.commands import agents, builtin, hooks, mcp, session
     from ketch.ui.commands.registry import Registry
 
     registry = Registry()
-    for command in builtin.COMMANDS + session.COMMANDS + mcp.COMMANDS:
+    for command in builtin.COMMANDS + session.COMMANDS + mcp.COMMANDS + agents.COMMANDS + hooks.COMMANDS:
         registry.register(command)
     return registry

@@ -58,8 +58,8 @@ def _model(repl: Any, arg: str) -> None:
 
 
 def _cost(repl: Any, arg: str) -> None:
-    u = repl.agent.usage
-    repl.r.line(f"cost this session: ${repl.agent.cost_fn(u):.4f}")
+    u = repl.agent.total_usage()  # subagents' included
+    repl.r.line(f"cost this session: ${repl.agent.spent_usd():.4f}")
     repl.r.line(f"tokens: {human(u.input_tokens)} input, {human(u.cache_read_input_tokens)} cache read, "
                 f"{human(u.cache_creation_input_tokens)} cache write, {human(u.output_tokens)} output")
 
