@@ -168,13 +168,18 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     gate, tools = build_gate(options, run, outputs_dir)
     if local:
         tools = small_tools(tools)
+    from ketch.cli.extensions import load_skills
+
+    skills = load_skills(workspace, ketch_home(), policy.ignored)
+    tools += skills.tools
+    gate.readable += skills.readable
     agent_config = AgentConfig(
         model=model,
         provider_name=provider_name,
         system_prompt=build_system_prompt(workspace, override=options.system_prompt,
                                           append=options.append_system_prompt, user_home=ketch_home(),
                                           template=SYSTEM_TEMPLATE if local else "system.md",
-                                          notices=policy.ignored),
+                                          notices=policy.ignored, extra_sections=skills.sections),
         workspace=workspace,
         gate=gate,
         max_turns=options.max_turns,
