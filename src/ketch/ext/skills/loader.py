@@ -30,7 +30,8 @@ SKILL_FILE = "SKILL.md"
 MAX_SKILL_BYTES = 128 * 1024   # a skill's instructions, not a data dump
 MAX_SKILLS = 100               # per folder: a huge tree must not slow start-up
 MAX_NAME_CHARS = 64            # Claude Code's limit for a skill's name
-MAX_DESCRIPTION_CHARS = 120    # with the name and "- : ", a line of ≤ 160 chars: ≤ 40 tokens at 4 chars a token
+MAX_DESCRIPTION_CHARS = 120    # and shorter still when the name is long:
+MAX_LINE_BYTES = 160           # "- name: description" ≤ 160 bytes: ≤ 40 tokens at 4 bytes a token
 MAX_BUNDLED = 50               # files listed when a skill is loaded
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -121,7 +122,7 @@ def read_skill(skill_dir: Path, source: str, root: Path, home: Path, warn: Calla
         warn(f"skipped skill {name!r} ({visible(str(skill_dir))}): its SKILL.md has no description: in its front "
              "matter, say when to use it")
         return None
-    return Skill(name, cap(description), source, skill_dir, root)
+    return Skill(name, cap(description, MAX_LINE_BYTES - len(f"- {name}: ")), source, skill_dir, root)
 
 
 def read_body_text(skill_dir: Path, root: Path, home: Path) -> str | Refused | None:
@@ -162,10 +163,14 @@ def one_line(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def cap(description: str) -> str:
-    if len(description) <= MAX_DESCRIPTION_CHARS:
+def cap(description: str, max_bytes: int) -> str:
+    """At most MAX_DESCRIPTION_CHARS characters and `max_bytes` UTF-8 bytes, "…" marking a cut."""
+    if len(description) <= MAX_DESCRIPTION_CHARS and len(description.encode()) <= max_bytes:
         return description
-    return description[: MAX_DESCRIPTION_CHARS - 1].rstrip() + "…"
+    cut = description[: MAX_DESCRIPTION_CHARS - 1]
+    while len(cut.encode()) > max_bytes - 3:  # "…" is 3 bytes
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 def visible(text: str) -> str:
