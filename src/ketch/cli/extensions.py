@@ -27,9 +27,7 @@ class SkillsPlug:
 def load_skills(workspace: Path, ketch_home: Path, notices: list[str]) -> SkillsPlug:
     """The skills of this run; empty (and ext.skills not imported) when none are installed."""
     home = Path.home()
-    folders = (workspace / ".ketch" / "skills", workspace / ".claude" / "skills",
-               ketch_home / "skills", home / ".claude" / "skills")
-    if not any(os.path.isdir(f) for f in folders):  # the loader's list; a few stats instead of an import
+    if not any(os.path.isdir(f) for f in skill_folders(workspace, ketch_home, home)):
         return SkillsPlug()
     from ketch.ext.skills.loader import load_skills as find
     from ketch.ext.skills.tool import SkillTool, prompt_section
@@ -42,12 +40,18 @@ def load_skills(workspace: Path, ketch_home: Path, notices: list[str]) -> Skills
                       [folder for folder in readable if _may_read_all(folder, home)])
 
 
+def skill_folders(workspace: Path, ketch_home: Path, home: Path) -> tuple[Path, ...]:
+    """ext.skills.loader's folders (a test holds them equal): four stats instead of an import."""
+    return (workspace / ".ketch" / "skills", workspace / ".claude" / "skills",
+            ketch_home / "skills", home / ".claude" / "skills")
+
+
 def _may_read_all(folder: Path, home: Path) -> bool:
     """A folder whose every file the model may Read unasked: not the home itself, nor a folder
     holding a credential store (a skill folder linked to `~` must not open `~/.ssh`)."""
     from ketch.security.protected import HOME_SECRETS
 
-    home = Path(os.path.realpath(home))
+    home, folder = Path(os.path.realpath(home)), Path(os.path.realpath(folder))
     if folder in (Path("/"), home) or home.is_relative_to(folder):
         return False
     return not any(Path(os.path.realpath(home / rel)).is_relative_to(folder) for rel in HOME_SECRETS)

@@ -185,3 +185,18 @@ def test_allowed_tools_grants_nothing(places):
 
 def test_front_matter_without_a_closing_line_is_all_body():
     assert front_matter("---\nname: x\nno end\n") == ({}, "---\nname: x\nno end\n")
+
+
+def test_the_section_stops_listing_past_its_byte_budget(places):
+    from ketch.ext.skills.tool import MAX_SECTION_BYTES
+
+    for i in range(80):
+        _skill(places["claude"], f"s{i:02d}", "d" * 200)
+    skills, _ = _load(places)
+    section = prompt_section(skills)
+    assert len(section.encode()) <= MAX_SECTION_BYTES + 100
+    listed = [line for line in section.splitlines() if line.startswith("- s")]
+    assert 30 < len(listed) < 80 and section.endswith(f"and {80 - len(listed)} more skills, not listed here "
+                                                      "to keep this prompt short")
+    with pytest.raises(ToolError, match="s79"):
+        SkillTool(skills, places["home"]).run({"skill": "nope"}, None)  # type: ignore[arg-type]

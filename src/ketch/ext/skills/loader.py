@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ketch.security.prompt_files import Refused, read_prompt_file
@@ -33,8 +34,17 @@ MAX_NAME_CHARS = 64            # Claude Code's limit for a skill's name
 MAX_DESCRIPTION_CHARS = 120    # and shorter still when the name is long:
 MAX_LINE_BYTES = 160           # "- name: description" ≤ 160 bytes: ≤ 40 tokens at 4 bytes a token
 MAX_BUNDLED = 50               # files listed when a skill is loaded
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+@cache
+def _name() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+
+
+@cache
+def _control() -> re.Pattern[str]:
+    """Escape sequences' introducers, other C0/C1 controls, line and paragraph separators, bidi overrides."""
+    return re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -54,11 +64,6 @@ def skill_folders(workspace: Path, ketch_home: Path, home: Path) -> list[tuple[s
     """Where skills come from, highest precedence first."""
     return [("project", workspace / ".ketch" / "skills"), ("project", workspace / ".claude" / "skills"),
             ("user", ketch_home / "skills"), ("user", home / ".claude" / "skills")]
-
-
-def any_installed(workspace: Path, ketch_home: Path, home: Path) -> bool:
-    """Four stats: whether loading skills (and importing this module's users) is worth it."""
-    return any(os.path.isdir(folder) for _, folder in skill_folders(workspace, ketch_home, home))
 
 
 def load_skills(workspace: Path, ketch_home: Path, home: Path, warn: Callable[[str], None]) -> list[Skill]:
@@ -113,7 +118,7 @@ def read_skill(skill_dir: Path, source: str, root: Path, home: Path, warn: Calla
         return None
     meta, _ = front_matter(text)
     name = meta.get("name") or skill_dir.name
-    if not _NAME.fullmatch(name) or len(name) > MAX_NAME_CHARS:
+    if not _name().fullmatch(name) or len(name) > MAX_NAME_CHARS:
         warn(f"skipped skill {visible(str(skill_dir))}: its name {visible(name)!r} must be up to "
              f"{MAX_NAME_CHARS} letters, digits, '-', '_', '.' or ':'")
         return None
@@ -160,7 +165,7 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
 
 def one_line(text: str) -> str:
     """Control characters (escape sequences, bidi overrides) become spaces; whitespace collapses."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return " ".join(_control().sub(" ", text).split())
 
 
 def cap(description: str, max_bytes: int) -> str:
@@ -175,7 +180,7 @@ def cap(description: str, max_bytes: int) -> str:
 
 def visible(text: str) -> str:
     """For a warning: a control character from a file name must not reach the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _control().sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def bundled_files(skill: Skill) -> tuple[list[str], bool]:

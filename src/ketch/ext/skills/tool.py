@@ -27,10 +27,22 @@ def _data(name: str) -> str:
     return (resources.files("ketch.ext.skills") / "data" / name).read_text(encoding="utf-8")
 
 
+MAX_SECTION_BYTES = 6000  # ~1.5k tokens: the first request stays ≤ 20 kB (DESIGN.md §6) however many are installed
+
+
 def prompt_section(skills: list[Skill]) -> str:
-    """The system prompt's list: one line per skill, name and capped description only."""
+    """The system prompt's list: one line per skill, name and capped description only; past
+    MAX_SECTION_BYTES the rest are counted, not listed (the Skill tool names them all when
+    asked for one it does not know)."""
     lines = [_data("section.md").strip()]
-    lines += [f"- {s.name}: {s.description}" for s in skills]
+    size = len(lines[0].encode())
+    for shown, skill in enumerate(skills):
+        line = f"- {skill.name}: {skill.description}"
+        size += len(line.encode()) + 1
+        if size > MAX_SECTION_BYTES:
+            lines.append(f"- ... and {len(skills) - shown} more skills, not listed here to keep this prompt short")
+            break
+        lines.append(line)
     return "\n".join(lines)
 
 
