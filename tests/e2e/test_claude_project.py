@@ -93,3 +93,12 @@ def test_without_skills_the_prompt_and_tools_are_unchanged_and_nothing_is_import
     assert "Skills (" not in _system_text(body) and "Skill" not in [t["name"] for t in body["tools"]]
     assert "ketch.ext.skills" not in run.stderr and "ketch.agent.memory_imports" not in run.stderr
     assert "ketch.cli.extensions" in run.stderr  # the import-time listing was there to read
+
+
+def test_a_project_that_denies_the_skill_tool_runs_without_it(server, run_ketch, workspace: Path, project):
+    (workspace / ".claude" / "settings.json").write_text('{"permissions": {"deny": ["Skill"]}}')
+    fake = server([{"text": "ok"}])
+    run = run_ketch(["-p", "hi", "--output-format", "json"], server=fake, env=project)
+    assert run.returncode == 0, run.stderr
+    body = fake.requests[0].body
+    assert "Skill" not in [t["name"] for t in body["tools"]] and "- y: " not in _system_text(body)
