@@ -183,3 +183,24 @@ def test_headless_runs_expand_a_custom_command(server, run_ketch, workspace):
     assert "Review src/app.py for bugs." in json.dumps(fake.requests[0].body)
     run = run_ketch(["-p", "/etc/hosts: what is it?"], server=fake)  # not a command: sent as written
     assert "/etc/hosts: what is it?" in json.dumps(fake.requests[1].body)
+
+
+def test_claude_commands_load_beside_ketch_ones_and_ketch_wins_told_once(dirs):
+    ws, home = dirs
+    _write(ws / ".claude" / "commands" / "x.md", "CLAUDE x $ARGUMENTS")
+    _write(ws / ".claude" / "commands" / "both.md", "CLAUDE both")
+    _write(ws / ".ketch" / "commands" / "both.md", "KETCH both")
+    _write(home / "commands" / "x.md", "USER x")
+    commands, warnings = _load(ws, home)
+    assert commands["x"].body == "CLAUDE x $ARGUMENTS" and commands["x"].source == "project"
+    assert commands["both"].body == "KETCH both"
+    assert warnings == ["/both: .ketch/commands/both.md is used, not .claude/commands/both.md"]
+
+
+def test_a_claude_command_linked_out_of_the_project_is_refused(dirs, tmp_path: Path):
+    ws, home = dirs
+    secret = _write(tmp_path / "outside" / "id_rsa", "PRIVATE")
+    (ws / ".claude" / "commands").mkdir(parents=True)
+    os.symlink(secret, ws / ".claude" / "commands" / "leak.md")
+    commands, warnings = _load(ws, home)
+    assert "leak" not in commands and "points outside" in warnings[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -24,13 +25,14 @@ def find_git_root(start: Path) -> Path | None:
     return None
 
 
-def read_memory(folder: Path, *, root: Path | None = None,
-                notices: list[str] | None = None) -> tuple[str, str] | None:
-    """The folder's AGENTS.md, else CLAUDE.md: (file name, text), trimmed to a budget.
+def read_memory(folder: Path, *, root: Path | None = None, notices: list[str] | None = None,
+                home: Path | None = None) -> tuple[str, str] | None:
+    """The folder's AGENTS.md, else CLAUDE.md: (file name, text with its `@path` imports), trimmed to a budget.
 
     `root`: where the file must really be (the project, or ketch's home for the user's own
     file); a link elsewhere, a special file or a credential is skipped, with a notice
     (security.prompt_files: this text reaches the provider before any tool call or trust).
+    `home`: given only for the person's own memory, which may import `@~/...` files.
     """
     from ketch.security.prompt_files import Refused, read_prompt_file
 
@@ -43,6 +45,10 @@ def read_memory(folder: Path, *, root: Path | None = None,
             continue
         if text is None:
             continue
+        if "@" in text:
+            from ketch.agent.memory_imports import ImportScope, expand_imports
+
+            text = expand_imports(text, path, ImportScope(root or folder, home=home, notices=notices))
         if len(text) > MAX_MEMORY_CHARS:
             text = text[:MAX_MEMORY_CHARS] + f"\n[... {name} cut at {MAX_MEMORY_CHARS} characters ...]"
         return name, text.strip()
@@ -80,10 +86,13 @@ def _platform() -> str:
 
 def build_system_prompt(workspace: Path, *, override: str | None = None, append: str | None = None,
                         today: datetime.date | None = None, user_home: Path | None = None,
-                        template: str = "system.md", notices: list[str] | None = None) -> str:
+                        template: str = "system.md", notices: list[str] | None = None,
+                        extra_sections: Sequence[str] = ()) -> str:
     """`user_home`: ketch's own folder, whose AGENTS.md holds the user's instructions for all projects.
     `template`: the prompt file under ketch/prompts (system_small.md for small local models).
-    `notices`: collects one line per memory file that was skipped, and why."""
+    `notices`: collects one line per memory file that was skipped, and why.
+    `extra_sections`: text the composition root adds after the memory (the installed skills'
+    list); the prompt knows nothing of where it came from."""
     if override is not None:
         base = override
     else:
@@ -96,7 +105,7 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
             git=f"yes (root {git_root})" if git_root else "no",
             files=folder_listing(workspace) if "{files}" in text else "",
         ).strip()
-        user_memory = read_memory(user_home, notices=notices) if user_home is not None else None
+        user_memory = read_memory(user_home, notices=notices, home=Path.home()) if user_home is not None else None
         if user_memory:
             name, text = user_memory
             base += f"\n\nThe user's own instructions ({name}, for every project):\n<user-instructions>\n{text}\n</user-instructions>"
@@ -104,6 +113,8 @@ def build_system_prompt(workspace: Path, *, override: str | None = None, append:
         if memory:
             name, text = memory
             base += f"\n\nProject instructions from {name} (follow them):\n<project-instructions>\n{text}\n</project-instructions>"
+        for section in extra_sections:
+            base += "\n\n" + section.strip()
     if append:
         base += "\n\n" + append
     return base

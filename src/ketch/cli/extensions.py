@@ -1,15 +1,60 @@
-"""Extensions the composition root plugs into an Agent: MCP servers, hooks; subagents, skills next."""
+"""Extensions the composition root plugs into an Agent: MCP servers, hooks, subagents, skills."""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ketch.agent.loop import Agent
     from ketch.cli.wiring import RunOptions
+    from ketch.tools.base import Tool
+
+
+@dataclass
+class SkillsPlug:
+    """What the installed skills add to a run: a system prompt section, the Skill tool, and the
+    user-level skill folders the model may Read without a question (their bundled files)."""
+
+    sections: list[str] = field(default_factory=list)
+    tools: list[Tool] = field(default_factory=list)
+    readable: list[Path] = field(default_factory=list)
+
+
+def load_skills(workspace: Path, ketch_home: Path, notices: list[str]) -> SkillsPlug:
+    """The skills of this run; empty (and ext.skills not imported) when none are installed."""
+    home = Path.home()
+    if not any(os.path.isdir(f) for f in skill_folders(workspace, ketch_home, home)):
+        return SkillsPlug()
+    from ketch.ext.skills.loader import load_skills as find
+    from ketch.ext.skills.tool import SkillTool, prompt_section
+
+    skills = find(workspace, ketch_home, home, lambda line: notices.append(f"skills: {line}"))
+    if not skills:
+        return SkillsPlug()
+    readable = [Path(os.path.realpath(s.folder)) for s in skills if s.source == "user"]
+    return SkillsPlug([prompt_section(skills)], [SkillTool(skills, home)],
+                      [folder for folder in readable if _may_read_all(folder, home)])
+
+
+def skill_folders(workspace: Path, ketch_home: Path, home: Path) -> tuple[Path, ...]:
+    """ext.skills.loader's folders (a test holds them equal): four stats instead of an import."""
+    return (workspace / ".ketch" / "skills", workspace / ".claude" / "skills",
+            ketch_home / "skills", home / ".claude" / "skills")
+
+
+def _may_read_all(folder: Path, home: Path) -> bool:
+    """A folder whose every file the model may Read unasked: not the home itself, nor a folder
+    holding a credential store (a skill folder linked to `~` must not open `~/.ssh`)."""
+    from ketch.security.protected import HOME_SECRETS
+
+    home, folder = Path(os.path.realpath(home)), Path(os.path.realpath(folder))
+    if folder in (Path("/"), home) or home.is_relative_to(folder):
+        return False
+    return not any(Path(os.path.realpath(home / rel)).is_relative_to(folder) for rel in HOME_SECRETS)
 
 
 def start_mcp(options: RunOptions, agent: Agent, trusted: bool, sandbox: dict[str, Any] | None) -> None:

@@ -17,7 +17,7 @@ from ketch.config.settings import ketch_home
 from ketch.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from ketch.agent.loop import Agent
     from ketch.agent.permissions import PermissionGate
@@ -54,8 +54,10 @@ def load_run_policy(options: RunOptions) -> RunPolicy:
     return RunPolicy(workspace, trusted, policy)
 
 
-def build_gate(options: RunOptions, run: RunPolicy, outputs_dir: Path) -> tuple[PermissionGate, list[Tool]]:
-    """The permission gate and the built-in tools a run offers (those denied outright are left out)."""
+def build_gate(options: RunOptions, run: RunPolicy, outputs_dir: Path,
+               extension_tools: Sequence[Tool] = ()) -> tuple[PermissionGate, list[Tool]]:
+    """The permission gate and the tools a run offers: the built-in ones and `extension_tools`
+    (the Skill tool...), less those denied outright; rules may name either."""
     from ketch.agent.permissions import PermissionGate
     from ketch.security.host_programs import pin_writable_roots
     from ketch.security.protected import LazyProtectedSet
@@ -63,7 +65,7 @@ def build_gate(options: RunOptions, run: RunPolicy, outputs_dir: Path) -> tuple[
 
     policy, workspace = run.policy, run.workspace
     allow, ask, deny = _rules(policy.allow), _rules(policy.ask), _rules(policy.deny)
-    _check_rules(policy, default_tools())
+    _check_rules(policy, [*default_tools(), *extension_tools])
     roots = [workspace, *policy.additional_directories]
     # git and bwrap run on the host: never from a folder a tool can write (DESIGN.md §5.5).
     pin_writable_roots(roots)
@@ -75,7 +77,7 @@ def build_gate(options: RunOptions, run: RunPolicy, outputs_dir: Path) -> tuple[
     )
     gate.readable.append(outputs_dir)
     denied_outright = {r.tool for r in deny if r.spec is None}
-    return gate, [t for t in default_tools() if t.name not in denied_outright]
+    return gate, [t for t in [*default_tools(), *extension_tools] if t.name not in denied_outright]
 
 
 def _rules(sources: list[RuleSource]) -> list[Rule]:

@@ -166,7 +166,12 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
 
     session_id = uuid4()
     outputs_dir = ketch_home() / "outputs" / session_id
-    gate, tools = build_gate(options, run, outputs_dir)
+    from ketch.cli.extensions import SkillsPlug, load_skills
+
+    skills = SkillsPlug() if local else load_skills(workspace, ketch_home(), policy.ignored)  # small models: none
+    gate, tools = build_gate(options, run, outputs_dir, extension_tools=skills.tools)
+    gate.readable += skills.readable
+    skill_sections = skills.sections if any(t in tools for t in skills.tools) else []  # none if denied outright
     if local:
         tools = small_tools(tools)
     agent_config = AgentConfig(
@@ -175,7 +180,7 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         system_prompt=build_system_prompt(workspace, override=options.system_prompt,
                                           append=options.append_system_prompt, user_home=ketch_home(),
                                           template=SYSTEM_TEMPLATE if local else "system.md",
-                                          notices=policy.ignored),
+                                          notices=policy.ignored, extra_sections=skill_sections),
         workspace=workspace,
         gate=gate,
         max_turns=options.max_turns,

@@ -57,7 +57,8 @@ class EffectivePolicy:
 
 
 def _display(layer: str) -> str:
-    return {"local": ".ketch/settings.local.json", "project": ".ketch/settings.json"}.get(layer, layer)
+    return {"local": ".ketch/settings.local.json", "project": ".ketch/settings.json",
+            "claude-local": ".claude/settings.local.json", "claude-project": ".claude/settings.json"}.get(layer, layer)
 
 
 def _canonical_dir(entry: str, base: Path) -> Path:
@@ -103,8 +104,10 @@ def load_policy(
                                   default_mode=cli_mode, model=cli_model or None,
                                   additional_directories=[str(d) for d in cli_add_dirs])
     for name, path in project_settings_paths(workspace).items():
-        # Run from the home folder, ~/.ketch/settings.json is the user's file, not a project's.
-        if name == "project" and _same_file(path, user_path):
+        # Run from the home folder, ~/.ketch/settings.json is the user's file, not a project's
+        # (and ~/.claude/settings.json is Claude Code's user file: not a project's either).
+        if name in ("project", "claude-project") and (_same_file(path, user_path) or _same_file(
+                path.parent.parent, Path.home())):
             continue
         layer = read_layer(path)
         if layer:

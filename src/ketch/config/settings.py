@@ -6,6 +6,8 @@ Files, highest precedence first (Claude Code's format, so habits carry over):
     cli       the command line, passed in by the caller
     local       <workspace>/.ketch/settings.local.json
     project     <workspace>/.ketch/settings.json
+    claude-local    <workspace>/.claude/settings.local.json   (a Claude Code project's, read
+    claude-project  <workspace>/.claude/settings.json          the same way, below .ketch/'s)
     remembered  $KETCH_HOME/projects/<folder>/settings.json   (what the person chose to
                 "always allow" here: theirs, outside the tree, see `project_store`)
     user        $KETCH_HOME/settings.json          (default ~/.ketch)
@@ -41,8 +43,8 @@ from ketch.errors import ConfigError
 MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions")
 # Modes a project may set without being trusted: they never let more run than `default`.
 TIGHTENING_MODES = ("default", "plan")
-LAYERS = ("managed", "cli", "local", "project", "remembered", "user")
-PROJECT_LAYERS = ("local", "project")
+LAYERS = ("managed", "cli", "local", "project", "claude-local", "claude-project", "remembered", "user")
+PROJECT_LAYERS = ("local", "project", "claude-local", "claude-project")
 
 DEFAULT_MANAGED_PATH = Path("/etc/ketch/managed-settings.json")
 
@@ -60,9 +62,11 @@ def user_settings_path() -> Path:
 
 
 def project_settings_paths(workspace: Path) -> dict[str, Path]:
-    """The two project files, keyed by layer name."""
-    base = Path(workspace) / ".ketch"
-    return {"local": base / "settings.local.json", "project": base / "settings.json"}
+    """The project's files, keyed by layer name, highest precedence first: ketch's own, then a
+    Claude Code project's (`.ketch/` wins where both set the mode or the model; rules add up)."""
+    base, claude = Path(workspace) / ".ketch", Path(workspace) / ".claude"
+    return {"local": base / "settings.local.json", "project": base / "settings.json",
+            "claude-local": claude / "settings.local.json", "claude-project": claude / "settings.json"}
 
 
 # --- one file -------------------------------------------------------------------------------

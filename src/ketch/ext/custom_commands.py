@@ -1,7 +1,9 @@
 """Custom slash commands: markdown prompt files, as in Claude Code.
 
 `<project>/.ketch/commands/review.md` becomes `/review`, `$KETCH_HOME/commands/git/pr.md`
-becomes `/git:pr`; the project's file wins over the user's on a name clash. The body is a
+becomes `/git:pr`; the project's file wins over the user's on a name clash. A Claude Code
+project's `.claude/commands/` is read too; where it and `.ketch/commands/` both define a
+name, `.ketch/` wins and the person is told once. The body is a
 prompt template: `$ARGUMENTS` is what the person typed after the command, `$1`, `$2`... its
 shell-style words. Optional front matter (`---` lines) may give `description:` (shown in
 /help and the completion menu) and `argument-hint:`; other keys are ignored on purpose.
@@ -47,7 +49,8 @@ class CustomCommand:
 
 def command_folders(workspace: Path, ketch_home: Path) -> list[tuple[str, Path]]:
     """Where commands come from, in load order: later folders win a name clash."""
-    return [("user", ketch_home / "commands"), ("project", workspace / ".ketch" / "commands")]
+    return [("user", ketch_home / "commands"), ("project", workspace / ".claude" / "commands"),
+            ("project", workspace / ".ketch" / "commands")]
 
 
 def load_commands(workspace: Path, ketch_home: Path, warn: Callable[[str], None]) -> dict[str, CustomCommand]:
@@ -65,8 +68,12 @@ def load_commands(workspace: Path, ketch_home: Path, warn: Callable[[str], None]
             continue
         for path, name in _walk(folder, warn):
             command = read_command(path, name, source, root, warn)
-            if command is not None:
-                found[name] = command
+            if command is None:
+                continue
+            shadowed = found.get(name)
+            if shadowed is not None and shadowed.source == "project":
+                warn(f"/{name}: {_rel(path, workspace)} is used, not {_rel(shadowed.path, workspace)}")
+            found[name] = command
     return found
 
 
@@ -201,6 +208,13 @@ def _first_line(body: str) -> str:
 def _visible(text: str) -> str:
     """Shown in menus and /help: a control character from a file must not reach the terminal."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)[:200]
+
+
+def _rel(path: Path, workspace: Path) -> str:
+    try:
+        return str(path.relative_to(workspace))
+    except ValueError:
+        return str(path)
 
 
 def _inside(path: Path, root: Path) -> bool:

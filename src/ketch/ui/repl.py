@@ -114,7 +114,7 @@ class Repl:
         if not settings and not servers:
             return False
         if settings:
-            self.r.warn(f"{self.workspace} has project settings (.ketch/) that can allow tools and change the model.")
+            self.r.warn(f"{self.workspace} has project settings (.ketch/ or .claude/) that can allow tools and change the model.")
         if servers:
             self.r.warn(f"{self.workspace} has MCP servers (.mcp.json); trusted, you are asked about each one.")
         self.r.warn("Only trust folders whose contents you trust; untrusted, only their deny/ask rules apply.")
