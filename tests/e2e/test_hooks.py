@@ -248,3 +248,28 @@ def test_stream_json_includes_hook_events_when_asked(server, run_ketch, workspac
     assert hooks[1]["stdout"] == "context-line\n" and hooks[1]["outcome"] == "success"
     plain = run_ketch(["-p", "hello", "--output-format", "stream-json"], server=fake).stdout
     assert "hook_response" not in plain
+
+
+def test_hooks_watch_a_subagents_calls_and_its_end_is_subagent_stop(server, run_ketch, workspace, ketch_home):
+    (workspace / "notes.txt").write_text("keep me\n")
+    marker = ketch_home / "subagent_stopped.json"
+    no_rm = hook_script(ketch_home, "no_rm", (
+        "if event['tool_input']['command'].startswith('rm '):\n"
+        "    print('no rm, not even in a subagent', file=sys.stderr)\n"
+        "    sys.exit(2)\n"))
+    stopped = hook_script(ketch_home, "stopped", f"open({str(marker)!r}, 'w').write(json.dumps(event))\n")
+    user_hooks(ketch_home, {**one("PreToolUse", no_rm, "Bash"), **one("SubagentStop", stopped)})
+    fake = server([
+        {"tool_calls": [{"name": "Task", "input": {"description": "clean", "prompt": "delete notes.txt",
+                                                   "subagent_type": "general-purpose"}}]},
+        {"tool_calls": [{"name": "Bash", "id": "call_rm", "input": {"command": "rm notes.txt"}}]},  # the child
+        {"text": "the child could not delete it"},
+        {"text": "done"},
+    ])
+    run = run_ketch(["-p", "clean up", "--output-format", "json", "--allowedTools", "Bash(rm notes.txt)"], server=fake)
+    assert run.returncode == 0, run.stderr
+    assert (workspace / "notes.txt").exists()
+    child_result = tool_results(fake.requests[2].body, "anthropic")[-1]
+    assert child_result["is_error"] and "not even in a subagent" in child_result["content"]
+    fired = json.loads(marker.read_text())
+    assert fired["hook_event_name"] == "SubagentStop" and fired["agent_type"] == "general-purpose"

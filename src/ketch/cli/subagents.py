@@ -86,6 +86,9 @@ class ChildMaker:
             runner=parent.runner, checkpoints=None, sources=list(parent.sources) if definition.tools is None else [],
             state=SessionState(edit_requires_read=parent.state.edit_requires_read), cancel=parent.cancel,
         )
+        for_child = getattr(parent.hooks, "for_child", None)
+        if callable(for_child):  # the parent's hooks watch the child's calls too (ext/hooks/bridge.py)
+            child.hooks = for_child(child, definition.name)
         if "Task" in names:
             grandchildren = task_tool(child, self.definitions, depth)
             child.tools.append(grandchildren)

@@ -29,6 +29,15 @@ class HookBridge:
         self.workspace = Path(agent.config.workspace)
         self._env: dict[str, str] | None = None
         self.pending_context: list[str] = []  # SessionStart's, given with the next prompt
+        self.subagent: str | None = None  # set on a Task child's bridge: its Stop is SubagentStop
+
+    def for_child(self, child: Any, name: str) -> HookBridge:
+        """The same hooks for a Task call's child agent: its tool calls meet PreToolUse and the rest
+        as the parent's do (a hook that blocks `rm` blocks it in a child too), its end fires
+        SubagentStop, and it has no prompts of its own to submit."""
+        bridge = HookBridge(self.hooks, child)
+        bridge.subagent = name
+        return bridge
 
     # -- the loop's seam --------------------------------------------------------------------
 
@@ -51,6 +60,8 @@ class HookBridge:
         return self._fire("Notification", kind, message=message, notification_type=kind)
 
     def prompt_submit(self, prompt: str, /) -> HookAnswer:
+        if self.subagent is not None:
+            return HookAnswer()  # the parent model's Task prompt, not the person's
         answer = self._fire("UserPromptSubmit", None, prompt=prompt)
         if self.pending_context and not answer.block:
             answer.context = "\n".join([*self.pending_context, answer.context]).strip()
@@ -58,6 +69,9 @@ class HookBridge:
         return answer
 
     def stop(self, stop_hook_active: bool, last_message: str, /) -> HookAnswer:
+        if self.subagent is not None:
+            return self._fire("SubagentStop", None, stop_hook_active=stop_hook_active,
+                              last_assistant_message=last_message, agent_type=self.subagent)
         return self._fire("Stop", None, stop_hook_active=stop_hook_active, last_assistant_message=last_message)
 
     def pre_compact(self, trigger: str, instructions: str, /) -> HookAnswer:
