@@ -103,14 +103,12 @@ class HookBridge:
             self._env = hook_env(self.workspace)
         done = run_all(matched, json.dumps(payload, ensure_ascii=False).encode("utf-8"), self.workspace, self._env)
         parsed = [parse(event, d) for d in done]
-        merged = merge(parsed)
-        answer = HookAnswer(decision=merged.decision, reason=merged.reason, updated_input=merged.updated_input,
-                            block=merged.block, context=merged.context, stop=merged.stop)
+        answer = merge(parsed)
         name = f"{event}:{subject}" if subject else event
         for d, p in zip(done, parsed):
             answer.events += _events(event, name, d, p)
-        if merged.stop is not None:
-            answer.events.append(ev.Notice(f"a {event} hook ended the run: {_shown(merged.stop)}"))
+        if answer.stop is not None:
+            answer.events.append(ev.Notice(f"a {event} hook ended the run: {_shown(answer.stop)}"))
         return answer
 
 

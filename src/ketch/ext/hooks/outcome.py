@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ketch.agent.hooks_seam import HookDecision
+from ketch.agent.hooks_seam import HookAnswer, HookDecision
 from ketch.ext.hooks.runner import Finished
 
 CONTEXT_FROM_STDOUT = ("UserPromptSubmit", "SessionStart")
@@ -140,20 +140,10 @@ def _permission(specific: dict[str, Any], p: Parsed) -> str | None:
     return None
 
 
-@dataclass
-class Merged:
-    decision: HookDecision | None = None
-    reason: str = ""
-    updated_input: dict[str, Any] | None = None
-    block: bool = False
-    context: str = ""
-    stop: str | None = None
-
-
-def merge(parsed: list[Parsed]) -> Merged:
+def merge(parsed: list[Parsed]) -> HookAnswer:
     """Several hooks of one event: the strictest decision wins (deny > ask > allow), any block
     blocks, reasons and contexts are joined, the first rewritten input of a hook that did not deny is used."""
-    m = Merged()
+    m = HookAnswer()
     reasons: list[str] = []
     contexts: list[str] = []
     for p in parsed:
