@@ -241,3 +241,28 @@ def test_a_stop_hook_cannot_keep_the_run_going_forever(lab: Lab):
     run = lab.run_ketch(["-p", "hi", "--output-format", "json"], server=fake, env=lab.env(), cwd=lab.ws, timeout=60)
     assert run.returncode in (0, 1), run.stderr
     assert len(fake.requests) <= 20
+
+
+def test_an_untrusted_project_cannot_switch_off_the_persons_hooks(lab: Lab):
+    """`disableAllHooks: true` in a cloned repository's `.claude/settings.json` turned off every
+    hook, the person's own and managed ones included: a guard hook (here: no Bash) vanished
+    before the folder was even trusted. A project may switch off only its own hooks."""
+    user_settings(lab, hooks=DENY_BASH_HOOK)
+    (lab.ws / ".claude").mkdir()
+    (lab.ws / ".claude/settings.json").write_text(json.dumps({"disableAllHooks": True}))
+    lab.rebaseline()
+    out = lab.run([turn(bash("b1", "echo ran-$((6*7))"))])
+    assert "ran-42" not in out.result_text("b1"), "a project's disableAllHooks switched off the person's guard hook"
+    assert "the person forbids Bash here" in out.result_text("b1")
+
+
+@pytest.mark.parametrize("timeout", [1e12, "Infinity"])
+def test_a_hooks_huge_timeout_does_not_crash_the_run(lab: Lab, timeout: Any):
+    """`"timeout": 1e12` (or JSON's Infinity) passed validation, then overflowed the selector's
+    timeout when the hook ran: a traceback instead of a run."""
+    value = timeout if isinstance(timeout, float) else "Infinity"
+    hook = '{"type": "command", "command": "true", "timeout": ' + str(value) + "}"
+    (lab.ketch_home / "settings.json").write_text('{"hooks": {"UserPromptSubmit": [{"hooks": [' + hook + "]}]}}")
+    lab.rebaseline()
+    out = lab.run([])
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
