@@ -289,8 +289,8 @@ class Dispatch:
 
     def _execute(self, planned: _Planned, ctx: ToolContext | None = None) -> tuple[ToolResultBlock, int]:
         t0 = time.monotonic()
-        if planned.tool is None:
-            return ToolResultBlock(planned.call.id, planned.error or "error", is_error=True), 0
+        if planned.tool is None:  # a refusal may quote a hook's words: redacted like any result
+            return ToolResultBlock(planned.call.id, valid_text(self.agent.redact(planned.error or "error")), True), 0
         ctx = ctx or self._context(planned)
         try:
             out = planned.tool.run(planned.call.input, ctx)

@@ -47,6 +47,7 @@ LAYERS = ("managed", "cli", "local", "project", "claude-local", "claude-project"
 PROJECT_LAYERS = ("local", "project", "claude-local", "claude-project")
 
 DEFAULT_MANAGED_PATH = Path("/etc/ketch/managed-settings.json")
+MAX_SETTINGS_BYTES = 1024 * 1024
 
 
 def ketch_home() -> Path:
@@ -255,15 +256,31 @@ def _key_warnings(check: _Checker, data: dict[str, Any], extra_keys: frozenset[s
 
 
 def read_layer(path: Path, extra_keys: frozenset[str] = frozenset()) -> LayerSettings | None:
-    """The file's settings, or None when it does not exist; unreadable means ConfigError."""
+    """The file's settings, or None when it does not exist; unreadable means ConfigError.
+
+    A project's settings file is a cloned repository's: a named pipe there would block the
+    read forever, a link to /dev/zero would fill memory, so only a regular file of at most
+    MAX_SETTINGS_BYTES is read (opened without blocking, checked on what was opened)."""
+    import stat
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text: save it as UTF-8 JSON") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"cannot read {path}: not a regular file (a pipe, device or folder): make it a JSON file")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_SETTINGS_BYTES // 1024} KB: a settings file this big is "
+                          "not one ketch will read")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text: save it as UTF-8 JSON") from None
     return parse_settings_text(text, path, extra_keys)
 
 

@@ -46,9 +46,11 @@ def hook_lines(agent: Any) -> list[str]:
     found = getattr(agent.hooks, "hooks", None)
     if found is None:
         return ["no hooks in this session (add them under \"hooks\" in your settings, Claude Code's format)"]
-    if found.disabled_by:
+    if found.disabled_by and not found.active:
         return [f"all hooks are off: disableAllHooks in {clean(found.disabled_by)}"]
     lines = []
+    if found.disabled_by:  # it reaches only the hooks of its own settings layer and those below
+        lines.append(f"  (disableAllHooks in {clean(found.disabled_by)} cannot switch off these:)")
     for hook in found.active:
         matcher = f" [{hook.matcher}]" if hook.matcher else ""
         lines.append(f"  {hook.event}{clean(matcher)}: {clean(hook.command)}  ({hook.scope}: {clean(hook.source)}, "

@@ -107,12 +107,18 @@ def test_a_project_file_symlinked_out_of_the_project_is_not_read(home: Path, ws:
     assert found.pending == [] and found.active == [] and "not read for hooks" in found.notices[0]
 
 
-def test_disable_all_hooks_from_any_layer_and_managed_only(home: Path, ws: Path, tmp_path: Path) -> None:
+def test_disable_all_hooks_reaches_its_layer_and_below_and_managed_only(home: Path, ws: Path, tmp_path: Path) -> None:
     (home / "settings.json").write_text(json.dumps(hooks_of("Stop", "mine")))
     (ws / ".ketch").mkdir()
-    (ws / ".ketch" / "settings.json").write_text('{"disableAllHooks": true}')
-    found = load_hooks(ws, trusted=False)
-    assert found.active == [] and found.disabled_by == str(ws / ".ketch" / "settings.json")
+    (ws / ".ketch" / "settings.json").write_text(json.dumps({**hooks_of("Stop", "theirs"), "disableAllHooks": True}))
+    found = load_hooks(ws, trusted=True)  # a project's switches off its own hooks, never the person's
+    assert [h.command for h in found.active] == ["mine"] and found.pending == []
+    assert found.disabled_by == str(ws / ".ketch" / "settings.json")
+    (home / "settings.json").write_text(json.dumps({**hooks_of("Stop", "mine"), "disableAllHooks": True}))
+    (tmp_path / "managed.json").write_text(json.dumps(hooks_of("Stop", "admin")))
+    found = load_hooks(ws, trusted=True)  # the person's switches off theirs and the project's, not managed ones
+    assert [h.command for h in found.active] == ["admin"] and found.disabled_by == str(home / "settings.json")
+    (home / "settings.json").write_text(json.dumps(hooks_of("Stop", "mine")))
     (ws / ".ketch" / "settings.json").unlink()
     (tmp_path / "managed.json").write_text(json.dumps({**hooks_of("Stop", "admin"), "allowManagedHooksOnly": True}))
     assert [h.command for h in load_hooks(ws, trusted=False).active] == ["admin"]

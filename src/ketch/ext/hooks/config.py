@@ -7,8 +7,10 @@ remembered settings under `$KETCH_HOME/projects/`) run as written; a problem in 
 ConfigError, since the person wrote them. A project's files (`.ketch/settings*.json`,
 `.claude/settings*.json`) are someone else's programs: read through the prompt-file rule,
 used only in a trusted folder and only once the person approved that exact set (approvals.py),
-and a problem in them is a notice. `disableAllHooks: true` in any layer turns every hook off
-(turning things off is safe from anyone); managed `allowManagedHooksOnly` keeps only managed ones.
+and a problem in them is a notice. `disableAllHooks: true` turns off the hooks of its layer and
+those below, never above: a project's hooks alone from a project's file (a hook the person relies
+on as a guard is not for a cloned repository to switch off), all but managed ones from the
+person's, all from managed settings; managed `allowManagedHooksOnly` keeps only managed ones.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ MATCHED = {"PreToolUse": "tool_name", "PostToolUse": "tool_name", "PermissionReq
            "SessionStart": "source", "SessionEnd": "reason", "PreCompact": "trigger",
            "Notification": "notification_type"}
 DEFAULT_TIMEOUT_S = 60.0
+MAX_TIMEOUT_S = 3600.0  # a longer timeout is cut to this: every hook ends (DESIGN.md §5.9)
 PROJECT_FILES = (".ketch/settings.json", ".ketch/settings.local.json", ".claude/settings.json",
                  ".claude/settings.local.json")
 MAX_PROJECT_BYTES = 256 * 1024
@@ -146,10 +149,11 @@ def _parse_group(event: str, group: Any, where: str, source: str, scope: Scope,
             problems.append(f"{at}.command must be a non-empty string")
             continue
         timeout = entry.get("timeout", DEFAULT_TIMEOUT_S)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 \
+                or timeout == float("inf"):
             problems.append(f"{at}.timeout must be a positive number of seconds, e.g. 30")
             continue
-        found.append(HookCommand(event, matcher, command, float(timeout), source, scope))
+        found.append(HookCommand(event, matcher, command, min(float(timeout), MAX_TIMEOUT_S), source, scope))
     return found
 
 
@@ -168,18 +172,26 @@ def load_hooks(workspace: Path, *, trusted: bool) -> HookSet:
         ("local", remembered_path(workspace), _remembered(workspace)),
     ]
     project = _project_layers(workspace, result.notices)
-    for _, path, data in [*own, *[("project", p, d) for p, d in project]]:
-        if data and data.get("disableAllHooks") is True:
-            result.disabled_by = str(path)
+    # disableAllHooks turns off its own layer's hooks and those below, never above: managed
+    # settings' turn off all, the person's all but managed ones, a project's only its own.
+    off = next((path for _, path, data in own if data and data.get("disableAllHooks") is True), None)
+    off_scope = next((scope for scope, _, data in own if data and data.get("disableAllHooks") is True), None)
+    if off is None:
+        off = next((p for p, d in project if d.get("disableAllHooks") is True), None)
+    if off is not None:
+        result.disabled_by = str(off)
+        if off_scope == "managed":
             return result
     managed_only = bool(managed and managed.get("allowManagedHooksOnly") is True)
     for scope, path, data in own:
-        if data is None or (managed_only and scope != "managed"):
+        if data is None or (managed_only and scope != "managed") or (off_scope is not None and scope != "managed"):
             continue
         hooks, problems = parse_hooks(data, str(path), scope)
         if problems:
             raise ConfigError(problems[0])
         result.active += hooks
+    if off is not None:
+        return result  # a project's hooks sit below every layer that can switch hooks off
     project_hooks: list[HookCommand] = []
     for path, data in project:
         hooks, problems = parse_hooks(data, str(path), "project")
