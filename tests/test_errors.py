@@ -28,7 +28,7 @@ CONTROL_FLOW = {
     "ui/commands/builtin.py": {"Quit"},         # /exit
     "agent/permissions/change_preview.py": {"_NoPreview"},
     "security/sandbox/proxy.py": {"Refusal"},  # the proxy's refusal of one request, raised to unwind
-    "agent/loop.py": {"Stop", "_Stop"},         # a run's end, carrying its events
+    "agent/run_state.py": {"Stop"},             # a run's end, carrying its events
 }
 
 

@@ -8,7 +8,8 @@ because they carry that code's fields; they all derive from a class here):
     ├── UsageError                   exit 2: bad input from the person; `str()` says what to fix
     │   ├── ConfigError              a settings file, flag or rule that cannot be applied
     │   │   ├── CredentialError      the credential store cannot be used
-    │   │   └── MissingVariable *    an MCP entry's ${VAR} is unset, with no default (ext/mcp/entries.py)
+    │   │   ├── MissingVariable *    an MCP entry's ${VAR} is unset, with no default (ext/mcp/entries.py)
+    │   │   └── DefinitionError *    a subagent definition that cannot be used (ext/subagents/definitions.py)
     │   ├── SessionError             a session the person named cannot be used
     │   └── PipedInputError          piped stdin that cannot be used
     ├── ToolError                    shown to the model as an error result; never ends the process

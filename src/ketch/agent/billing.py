@@ -14,6 +14,25 @@ from collections.abc import Callable
 from ketch.conversation import Usage
 from ketch.providers.base import TextChunk, ThinkingChunk, UsageReport
 
+
+class SpendLedger:
+    """What a session has spent so far, its subagents' requests included, as they happen.
+
+    The root agent and every child share one: children run at once, so `--max-budget-usd` is
+    checked against this running total, never against what was left when a child started.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.usd = 0.0
+
+    def add(self, usd: float) -> None:
+        with self._lock:
+            self.usd += usd
+
+
 CHARS_PER_TOKEN = 4  # a rough floor for output the server had generated when the stream stopped
 
 

@@ -166,7 +166,7 @@ def compact(agent: Agent, focus: str | None = None, reason: str = "requested") -
                 yield ev.Retry(item.attempt, item.delay_s, item.reason)
             elif isinstance(item, Completed):
                 summary = item.message.text()
-                agent.usage.add(item.usage)
+                agent.bill(item.usage)
                 tally.reset()
     except ProviderError as exc:
         yield from agent.bill_unfinished(tally, request)

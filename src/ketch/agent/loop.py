@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ketch.agent import compaction
 from ketch.agent import events as ev
-from ketch.agent.billing import AttemptTally
+from ketch.agent.billing import AttemptTally, SpendLedger
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
 from ketch.agent.permissions import PermissionGate
@@ -94,6 +94,7 @@ class Agent:
         self._system_cache: tuple[str | None, str] = (None, "")
         self.dispatch = Dispatch(self)
         self.children_usage, self.children_usd = Usage(), 0.0  # subagents' spend, at their models' prices
+        self.ledger = SpendLedger()  # the session's running spend, shared with subagents (the budget's)
         self.on_interrupt: list[Callable[[], object]] = []  # cuts subagents' streams when this one stops
         self._spend_lock = threading.Lock()
 
@@ -168,7 +169,7 @@ class Agent:
 
     def _stop_if_over_budget(self, run: RunState) -> None:
         budget = self.config.max_budget_usd
-        if budget is not None and run.turns and self.spent_usd() >= budget:
+        if budget is not None and run.turns and self.ledger.usd >= budget:
             raise Stop("error_max_budget_usd",
                        f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
 
@@ -231,7 +232,7 @@ class Agent:
         run.turns += 1
         reply.message = valid_message(reply.message)
         self.messages.append(reply.message)
-        self.usage.add(reply.usage)
+        self.bill(reply.usage)
         yield ev.AssistantMessage(reply.message, reply.message_id, reply.model or self.config.model,
                                   reply.stop_reason, reply.usage)
         yield ev.UsageUpdate(reply.usage, self.total_usage(), self.spent_usd())
@@ -288,8 +289,12 @@ class Agent:
         usage = tally.settle(lambda: meter.estimate(request.system, request.messages, request.tools))
         if usage == Usage():
             return
-        self.usage.add(usage)
+        self.bill(usage)
         yield ev.UsageUpdate(usage, self.total_usage(), self.spent_usd())
+
+    def bill(self, usage: Usage) -> None:  # a request's tokens: this agent's, and the session's spend
+        self.usage.add(usage)
+        self.ledger.add(self.cost_fn(usage))
 
     def spent_usd(self) -> float:
         """The session's cost: this agent's requests at its model's prices, plus its subagents' at theirs."""
@@ -334,6 +339,7 @@ class Agent:
         self.state = SessionState()
         self.usage = Usage()
         self.children_usage, self.children_usd = Usage(), 0.0
+        self.ledger = SpendLedger()
         self.denials = []
         self.compacted_len = 0
         self.dispatch.memory_seen = {self.config.workspace}  # the new conversation has seen no subfolder's AGENTS.md

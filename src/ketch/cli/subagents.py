@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ketch.errors import ConfigError, ToolError
 
 if TYPE_CHECKING:
-    from ketch.agent.hooks_seam import HookAnswer, LoopHooks
     from ketch.agent.loop import Agent
-    from ketch.conversation import ToolResultBlock, ToolUseBlock
     from ketch.ext.subagents.definitions import AgentDefinition
     from ketch.ext.subagents.task import TaskTool
     from ketch.providers.base import ProviderConfig
@@ -72,11 +70,10 @@ class ChildMaker:
             provider = make_provider(provider_name, _provider_config(provider_name))
         except ConfigError as exc:
             raise ToolError(f"cannot start agent {definition.name} on {provider_name}:{model}: {exc}") from None
-        budget = parent.config.max_budget_usd
         config = dataclasses.replace(
             parent.config, model=model, provider_name=provider_name, notices=[], warnings=[], model_note="",
             system_prompt=f"{definition.prompt}\nThe working folder is {parent.config.workspace}.\n",
-            max_budget_usd=None if budget is None else max(budget - parent.spent_usd(), 1e-9),
+            max_budget_usd=parent.config.max_budget_usd,  # against the session's running spend (ledger)
             context_window=parent.config.context_window if same or info is None else info.context_window,
             max_tokens=parent.config.max_tokens if same else default_max_tokens(info),
         )
@@ -87,8 +84,8 @@ class ChildMaker:
             cost_fn=parent.cost_fn if same else (lambda usage: cost_usd(info, usage)), redact=parent.redact,
             runner=parent.runner, checkpoints=None, sources=list(parent.sources) if definition.tools is None else [],
             state=SessionState(edit_requires_read=parent.state.edit_requires_read), cancel=parent.cancel,
-            hooks=None if parent.hooks is None else ChildHooks(parent.hooks),
         )
+        child.ledger = parent.ledger  # one running spend for the session's budget, however many children run
         for_child = getattr(parent.hooks, "for_child", None)
         if callable(for_child):  # the parent's hooks watch the child's calls too (ext/hooks/bridge.py)
             child.hooks = for_child(child, definition.name)
@@ -114,47 +111,6 @@ class ChildMaker:
             except ValueError as exc:
                 raise ToolError(f"agent {definition.name}: {exc}") from None
         return provider, spec
-
-
-class ChildHooks:
-    """The parent's hooks as a child's loop meets them: every tool call the child makes runs the
-    person's PreToolUse, PermissionRequest and PostToolUse hooks (a Task call must not be a way
-    around a hook that refuses something), while the prompt and the stop are the parent's
-    events, not the child's (UserPromptSubmit and Stop fire for the person's prompt only)."""
-
-    def __init__(self, hooks: LoopHooks) -> None:
-        self.hooks = hooks
-
-    def pre_tool(self, call: ToolUseBlock, /) -> HookAnswer:
-        return self.hooks.pre_tool(call)
-
-    def post_tool(self, call: ToolUseBlock, result: ToolResultBlock, /) -> HookAnswer:
-        return self.hooks.post_tool(call, result)
-
-    def permission_request(self, call: ToolUseBlock, reason: str, /) -> HookAnswer:
-        return self.hooks.permission_request(call, reason)
-
-    def notify(self, message: str, kind: str, /) -> HookAnswer:
-        return self.hooks.notify(message, kind)
-
-    def pre_compact(self, trigger: str, instructions: str, /) -> HookAnswer:
-        return self.hooks.pre_compact(trigger, instructions)
-
-    def prompt_submit(self, prompt: str, /) -> HookAnswer:
-        from ketch.agent.hooks_seam import HookAnswer
-
-        return HookAnswer()
-
-    def stop(self, stop_hook_active: bool, last_message: str, /) -> HookAnswer:
-        from ketch.agent.hooks_seam import HookAnswer
-
-        return HookAnswer()
-
-    def session_start(self, source: str, /) -> list[Any]:
-        return []
-
-    def session_end(self, reason: str, /) -> list[Any]:
-        return []
 
 
 def _provider_config(provider: str) -> ProviderConfig:

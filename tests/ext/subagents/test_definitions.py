@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ketch.errors import ConfigError
-from ketch.ext.subagents.definitions import load_definitions, parse_cli_agents, parse_definition
+from ketch.ext.subagents.definitions import DefinitionError, load_definitions, parse_cli_agents, parse_definition
 from ketch.ext.subagents.task import MAX_DEPTH, child_tools
 
 REVIEWER = """---
@@ -62,7 +62,7 @@ def test_tools_as_a_yaml_list_and_omitted() -> None:
     ("---\nname: a\ndescription: d\nmodel: openai:gpt-5\n---\nbody", "a project's agent may name"),
 ])
 def test_errors_are_one_line_and_name_the_file(text: str, message: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(DefinitionError) as caught:
         parse_definition(text, "/p/.ketch/agents/a.md", "project", "/p/.ketch/agents/a.md")
     assert str(caught.value).startswith("/p/.ketch/agents/a.md: ")
     assert message in str(caught.value) and "\n" not in str(caught.value)

@@ -33,9 +33,10 @@ class HookBridge:
 
     def for_child(self, child: Any, name: str) -> HookBridge:
         """The same hooks for a Task call's child agent: its tool calls meet PreToolUse and the rest
-        as the parent's do (a hook that blocks `rm` blocks it in a child too), its end fires
-        SubagentStop, and it has no prompts of its own to submit."""
-        bridge = HookBridge(self.hooks, child)
+        as the parent's do (a Task call must not be a way around a hook that refuses something),
+        in the parent's session, as Claude Code reports them; its end fires SubagentStop, and it
+        submits no prompts (the Task prompt is the parent model's, not the person's)."""
+        bridge = HookBridge(self.hooks, self.agent)
         bridge.subagent = name
         return bridge
 

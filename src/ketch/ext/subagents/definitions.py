@@ -41,7 +41,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-class DefinitionError(ValueError):
+class DefinitionError(ConfigError):
     """A definition that cannot be used; the message is one line naming the file."""
 
 
