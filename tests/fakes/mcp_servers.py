@@ -24,7 +24,29 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-SCRIPT = Path(__file__).resolve()
+
+def _where_sandboxes_see_it() -> Path:
+    """This script as a sandboxed server can run it. The sandbox gives servers a private /tmp, so a
+    checkout under /tmp (a CI clone) is invisible to them: there the two fixture scripts are copied
+    to ~/.cache/ketch-test-fixtures/ (read-only inside the sandbox, like every cache)."""
+    here = Path(__file__).resolve()
+    if not here.is_relative_to("/tmp"):
+        return here
+    import hashlib
+    import shutil
+
+    sources = [here, here.with_name("mcp_bad_servers.py")]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
+    folder = Path.home() / ".cache" / "ketch-test-fixtures" / digest
+    if not (folder / here.name).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            shutil.copyfile(source, folder / (source.name + ".part"))
+            os.replace(folder / (source.name + ".part"), folder / source.name)
+    return folder / here.name
+
+
+SCRIPT = _where_sandboxes_see_it()
 COMMAND = [sys.executable, str(SCRIPT)]
 NOTE = "hello from note://hello"
 

@@ -283,3 +283,16 @@ def test_remote_servers_over_both_http_transports(places: dict[str, Path], kind:
             assert _tool(manager, "mcp__remote__echo").run({"text": "after"}, _ctx(places)).content == "after"
         finally:
             manager.close()
+
+
+def test_a_program_under_tmp_is_named_as_invisible_to_the_sandbox(places: dict[str, Path]) -> None:
+    import sys
+
+    manager = _manager(places, [_server("lost", [sys.executable, "/tmp/ketch-no-such-dir/server.py"])])
+    manager.start()
+    manager.wait(20)
+    try:
+        (status,) = manager.statuses()
+        assert status.state == "failed" and "/tmp/ketch-no-such-dir/server.py is under /tmp" in status.detail
+    finally:
+        manager.close()

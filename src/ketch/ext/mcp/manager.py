@@ -195,7 +195,7 @@ class McpManager:
                 server.detail = f"run `ketch mcp auth {config.name}` (or /mcp auth {config.name} in the REPL)"
                 self.notify(f"MCP server {config.name!r} needs authentication: {server.detail}")
             else:
-                server.state, server.detail = "failed", _one_line(str(exc), client)
+                server.state, server.detail = "failed", _one_line(str(exc), client) + self._tmp_hint(server)
                 self.notify(f"MCP server {config.name!r} failed to start: {server.detail}")
             return
         if server.state != "starting" or server.generation != generation:  # stopped while it connected
@@ -203,6 +203,19 @@ class McpManager:
             return
         self._rebuild(server)
         server.state = "connected"
+
+    def _tmp_hint(self, server: _Server) -> str:
+        """Why a sandboxed server may not find its program: the sandbox's /tmp is its own."""
+        config = server.config
+        if config.transport != "stdio" or not config.sandbox or self.sandbox_args is None:
+            return ""
+        roots = [Path(self.sandbox_args["workspace"]), *self.sandbox_args.get("extra_writable", ())]
+        for word in (config.command, *config.args):
+            path = Path(word)
+            if path.is_absolute() and path.is_relative_to("/tmp") and not any(path.is_relative_to(r) for r in roots):
+                return (f" ({word} is under /tmp, which a sandboxed server sees as its own empty folder: move it, "
+                        'or give the server "sandbox": false)')
+        return ""
 
     def _rebuild(self, server: _Server) -> None:
         client = server.client
