@@ -108,13 +108,7 @@ def _may_have_servers(options: RunOptions, workspace: Path) -> bool:
     from ketch.config.project_store import remembered_path
     from ketch.config.settings import user_settings_path
 
-    for path in (user_settings_path(), remembered_path(workspace)):
-        try:
-            if b"mcpServers" in path.read_bytes():
-                return True
-        except OSError:
-            continue
-    return False
+    return _any_says(b"mcpServers", (user_settings_path(), remembered_path(workspace)))
 
 
 def _decline(message: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -161,11 +155,21 @@ def _may_have_hooks(workspace: Path) -> bool:
     from ketch.config.project_store import remembered_path
     from ketch.config.settings import managed_settings_path, user_settings_path
 
-    for path in (managed_settings_path(), user_settings_path(), remembered_path(workspace),
-                 *(workspace / name for name in HOOK_FILES)):
+    return _any_says(b'"hooks"', (managed_settings_path(), user_settings_path(), remembered_path(workspace),
+                                  *(workspace / name for name in HOOK_FILES)))
+
+
+def _any_says(word: bytes, paths: tuple[Path, ...]) -> bool:
+    """Whether any of the settings files holds `word`; one that cannot be read answers yes, so the
+    real loader reads it and says what is wrong (never a blocking read: a project's file may be a pipe)."""
+    from ketch.config.settings import read_settings_bytes
+    from ketch.errors import ConfigError
+
+    for path in paths:
         try:
-            if b'"hooks"' in path.read_bytes():
-                return True
-        except OSError:
-            continue
+            data = read_settings_bytes(path)
+        except ConfigError:
+            return True
+        if data is not None and word in data:
+            return True
     return False

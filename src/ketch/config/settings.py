@@ -256,7 +256,19 @@ def _key_warnings(check: _Checker, data: dict[str, Any], extra_keys: frozenset[s
 
 
 def read_layer(path: Path, extra_keys: frozenset[str] = frozenset()) -> LayerSettings | None:
-    """The file's settings, or None when it does not exist; unreadable means ConfigError.
+    """The file's settings, or None when it does not exist; unreadable means ConfigError."""
+    data = read_settings_bytes(path)
+    if data is None:
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text: save it as UTF-8 JSON") from None
+    return parse_settings_text(text, path, extra_keys)
+
+
+def read_settings_bytes(path: Path) -> bytes | None:
+    """A settings file's bytes, or None when it does not exist; ConfigError when it cannot be one.
 
     A project's settings file is a cloned repository's: a named pipe there would block the
     read forever, a link to /dev/zero would fill memory, so only a regular file of at most
@@ -277,11 +289,7 @@ def read_layer(path: Path, extra_keys: frozenset[str] = frozenset()) -> LayerSet
     if len(data) > MAX_SETTINGS_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_SETTINGS_BYTES // 1024} KB: a settings file this big is "
                           "not one ketch will read")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text: save it as UTF-8 JSON") from None
-    return parse_settings_text(text, path, extra_keys)
+    return data
 
 
 # --- the legacy single-file view (user settings only) ----------------------------------------
