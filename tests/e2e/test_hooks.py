@@ -273,3 +273,16 @@ def test_hooks_watch_a_subagents_calls_and_its_end_is_subagent_stop(server, run_
     assert child_result["is_error"] and "not even in a subagent" in child_result["content"]
     fired = json.loads(marker.read_text())
     assert fired["hook_event_name"] == "SubagentStop" and fired["agent_type"] == "general-purpose"
+
+
+def test_pre_tool_hook_context_reaches_the_model_with_the_result(server, run_ketch, workspace, ketch_home):
+    (workspace / "a.txt").write_text("hello\n")
+    command = hook_script(ketch_home, "context", (
+        "print(json.dumps({'hookSpecificOutput': {'hookEventName': 'PreToolUse',"
+        " 'additionalContext': 'a.txt is generated: edit a.in instead'}}))\n"))
+    user_hooks(ketch_home, one("PreToolUse", command, "Read"))
+    fake = server([{"tool_calls": [{"name": "Read", "input": {"file_path": "a.txt"}}]}, {"text": "ok"}])
+    run = run_ketch(["-p", "read a.txt", "--output-format", "json"], server=fake)
+    assert run.returncode == 0, run.stderr
+    result = tool_results(fake.requests[1].body, "anthropic")[-1]
+    assert "hello" in result["content"] and "a.txt is generated: edit a.in instead" in result["content"]

@@ -54,6 +54,7 @@ class _Planned:
     tool: Tool | None
     error: str | None = None
     paths: list[Path] = field(default_factory=list)  # canonical, as the gate checked them
+    context: str = ""  # a PreToolUse hook's additionalContext, given with the result
 
 
 @dataclass
@@ -63,6 +64,7 @@ class _Hooked:
     call: ToolUseBlock
     decision: HookDecision | None
     reason: str
+    context: str = ""
 
 
 def _with_hook(decision: Decision, hook: HookDecision, reason: str, mode: str) -> tuple[Decision, Any]:
@@ -206,7 +208,7 @@ class Dispatch:
             yield _Planned(call, None, f"permission denied: {reason}. {who} has not allowed this call; "
                                        "do not retry it another way.")
             return
-        yield _Planned(call, tool, paths=paths)
+        yield _Planned(call, tool, paths=paths, context=hook.context if hook is not None else "")
 
     def _pre_tool_hooks(self, call: ToolUseBlock, tool: Tool) -> Generator[ev.Event, None, _Hooked | _Planned]:
         """PreToolUse: the hooks' merged answer, with the call as the tool will get it (an
@@ -227,7 +229,7 @@ class Dispatch:
                 return _Planned(call, None, f"a PreToolUse hook rewrote the input of {call.name} into an invalid "
                                             f"one ({problem}); nothing was run")
             call = replace(call, input=answer.updated_input)  # the model's own message keeps what it sent
-        return _Hooked(call, answer.decision, answer.reason)
+        return _Hooked(call, answer.decision, answer.reason, answer.context)
 
     def _target_paths(self, tool: Tool, tool_input: dict[str, Any]) -> list[Path]:
         """The files a call touches, resolved exactly as the tool will resolve them."""
@@ -330,23 +332,25 @@ class Dispatch:
             outcomes = [self._execute(batch[0])]
         for plan, (block, ms) in zip(batch, outcomes):
             if self.agent.hooks is not None and plan.tool is not None:
-                block = yield from self._post_tool_hooks(plan.call, block)
+                block = yield from self._post_tool_hooks(plan.call, block, plan.context)
             results.append(block)
             yield from self._drain_emitted()
             yield ev.ToolFinished(block.tool_use_id, plan.call.name, block.content, block.is_error, ms)
 
-    def _post_tool_hooks(self, call: ToolUseBlock, block: ToolResultBlock) -> Generator[Any, None, ToolResultBlock]:
-        """PostToolUse: what the hooks want the model to know about the result goes after it."""
+    def _post_tool_hooks(self, call: ToolUseBlock, block: ToolResultBlock,
+                         before: str) -> Generator[Any, None, ToolResultBlock]:
+        """PostToolUse: what the hooks want the model to know about the result goes after it, with
+        `before`, what PreToolUse's hooks added (their additionalContext)."""
         assert self.agent.hooks is not None
         answer = self.agent.hooks.post_tool(call, block)
         yield from answer.events
         if answer.stop is not None:
             self.hook_stop = answer.stop
-        notes = [text for text in (answer.reason if answer.block else "", answer.context) if text]
-        if not notes:
-            return block
-        text = valid_text(self.agent.redact("\n".join(notes)))
-        return replace(block, content=f"{block.content}\n\n<post-tool-use-hook>\n{text}\n</post-tool-use-hook>")
+        content = block.content
+        for tag, notes in (("pre", [before]), ("post", [answer.reason if answer.block else "", answer.context])):
+            if text := "\n".join(n for n in notes if n):
+                content += f"\n\n<{tag}-tool-use-hook>\n{valid_text(self.agent.redact(text))}\n</{tag}-tool-use-hook>"
+        return block if content == block.content else replace(block, content=content)
 
     def _drain_emitted(self) -> Iterator[Any]:
         while self.emitted:
