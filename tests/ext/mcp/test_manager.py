@@ -296,3 +296,19 @@ def test_a_program_under_tmp_is_named_as_invisible_to_the_sandbox(places: dict[s
         assert status.state == "failed" and "/tmp/ketch-no-such-dir/server.py is under /tmp" in status.detail
     finally:
         manager.close()
+
+
+def test_a_server_approved_before_start_is_started_once(places: dict[str, Path]) -> None:
+    """The REPL approves a project's servers before its prompt is drawn, and starts the manager after."""
+    manager = _manager(places, [])
+    manager.add_and_start(_bad("sleep-start", "0"))
+    assert manager.statuses()[0].state == "starting" and manager.servers["sleep_start"].thread is None
+    manager.start()
+    manager.wait(20)
+    try:
+        first = manager.servers["sleep_start"].thread
+        manager.start()  # again: nothing new
+        assert manager.servers["sleep_start"].thread is first
+        assert manager.statuses()[0].state == "connected", manager.statuses()
+    finally:
+        manager.close()

@@ -86,7 +86,8 @@ class McpManager:
             return
         self.started = True
         for server in list(self.servers.values()):
-            self._launch(server)
+            if server.thread is None:  # never two connections for one server
+                self._launch(server)
 
     def _launch(self, server: _Server) -> None:
         server.thread = threading.Thread(target=self._connect, args=(server,), daemon=True,
@@ -303,11 +304,13 @@ class McpManager:
     # -- for a front end (the REPL) --------------------------------------------------------
 
     def add_and_start(self, config: ServerConfig) -> None:
-        """Start a server approved during the session (a project's, once the person said yes)."""
+        """Start a server approved during the session (a project's, once the person said yes); before
+        start(), it is only added, and start() launches it with the others."""
         if config in self.pending:
             self.pending.remove(config)
         server = self.servers[config.name] = _Server(config)
-        self._launch(server)
+        if self.started:
+            self._launch(server)
 
     def connected_client(self, name: str) -> McpClient | None:
         """The session of server `name` when it is connected (resources, prompts), else None."""
