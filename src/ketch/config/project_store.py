@@ -134,3 +134,21 @@ def _save(path: Path, data: dict[str, Any]) -> None:
     for folder in (path.parent.parent, path.parent):  # projects/ and projects/<slug>/: the person's only
         folder.mkdir(mode=0o700, exist_ok=True, parents=True)
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"), mode=0o600)
+
+
+def read_record(workspace: Path, name: str) -> dict[str, Any]:
+    """Another of the folder's own records beside its remembered settings (`name`: e.g. the MCP
+    servers or hooks the person approved); {} when missing, damaged or another folder's (a damaged
+    record grants nothing: it can only make ketch ask again)."""
+    try:
+        data = json.loads(remembered_path(workspace).with_name(name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("project") == str(_canonical(workspace)) else {}
+
+
+def write_record(workspace: Path, name: str, body: dict[str, Any]) -> Path:
+    """Write record `name` for the folder (naming the folder, as its remembered settings do); its path."""
+    path = remembered_path(workspace).with_name(name)
+    _save(path, {"project": str(_canonical(workspace)), **body})
+    return path

@@ -37,27 +37,15 @@ def fingerprint(workspace: Path, hooks: list[HookCommand]) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _owner(workspace: Path) -> str:
-    return str(Path(os.path.realpath(workspace)))
-
-
 def is_approved(workspace: Path, hooks: list[HookCommand]) -> bool:
     """True when the person approved exactly this set (a damaged or foreign store approves nothing)."""
-    try:
-        data = json.loads(approvals_path(workspace).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("project") == _owner(workspace) \
-        and data.get("fingerprint") == fingerprint(workspace, hooks)
+    from ketch.config.project_store import read_record
+
+    return read_record(workspace, APPROVALS_NAME).get("fingerprint") == fingerprint(workspace, hooks)
 
 
 def approve_hooks(workspace: Path, hooks: list[HookCommand]) -> Path:
     """Record the person's approval of this set as it is now; return the store's path."""
-    from ketch.atomic_write import write_atomic
+    from ketch.config.project_store import write_record
 
-    path = approvals_path(workspace)
-    for folder in (path.parent.parent, path.parent):
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    body = {"project": _owner(workspace), "fingerprint": fingerprint(workspace, hooks)}
-    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode("utf-8"), mode=0o600)
-    return path
+    return write_record(workspace, APPROVALS_NAME, {"fingerprint": fingerprint(workspace, hooks)})

@@ -15,8 +15,6 @@ name) and `disabledMcpjsonServers` (which wins over any approval).
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,18 +39,11 @@ def fingerprint(config: ServerConfig) -> str:
     return hashlib.sha256(config.raw.encode("utf-8")).hexdigest()
 
 
-def _owner(workspace: Path) -> str:
-    return str(Path(os.path.realpath(workspace)))
-
-
 def _approved(workspace: Path) -> dict[str, str]:
-    """name -> fingerprint; {} when there is no store, it is damaged, or it is another folder's
-    (a damaged store approves nothing: it can only make ketch ask again)."""
-    try:
-        data = json.loads(approvals_path(workspace).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    servers = data.get("servers") if isinstance(data, dict) and data.get("project") == _owner(workspace) else None
+    """name -> fingerprint; {} when there is no store, it is damaged, or it is another folder's."""
+    from ketch.config.project_store import read_record
+
+    servers = read_record(workspace, APPROVALS_NAME).get("servers")
     if not isinstance(servers, dict):
         return {}
     return {k: v for k, v in servers.items() if isinstance(k, str) and isinstance(v, str)}
@@ -65,18 +56,13 @@ def is_approved(workspace: Path, config: ServerConfig) -> bool:
 
 def approve_server(workspace: Path, config: ServerConfig) -> Path:
     """Record the person's approval of this entry as it is now; return the store's path."""
-    from ketch.atomic_write import write_atomic
+    from ketch.config.project_store import write_record
 
     if config.scope != "project":
         raise ValueError(f"only a project's servers need approval, not {config.scope} server {config.name!r}")
-    path = approvals_path(workspace)
     servers = _approved(workspace)
     servers[config.name] = fingerprint(config)
-    for folder in (path.parent.parent, path.parent):
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    body = {"project": _owner(workspace), "servers": dict(sorted(servers.items()))}
-    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode("utf-8"), mode=0o600)
-    return path
+    return write_record(workspace, APPROVALS_NAME, {"servers": dict(sorted(servers.items()))})
 
 
 @dataclass
