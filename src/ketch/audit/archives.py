@@ -1,0 +1,295 @@
+"""Archives read member by member, never extracted: zip (wheels, jars, .npz, torch files), tar in
+any compression (npm tarballs, sdists, docker-save images and their layers) and lone gzip files.
+
+A hostile archive is data, not danger: nothing is written but bounded temp files for nested
+archives too big for memory; `..`, absolute names and links are reported, never followed; a
+member that claims or reaches a bomb's ratio is skipped, and the whole artifact stops expanding
+at `Limits.ratio` times its own size (plus `Limits.slack`). Each of these is a finding; a
+corrupt stream ends its archive with a finding, and the rest of the artifact goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Protocol
+
+from ketch.audit.model import OVERLAP, Entry, Finding, Kind, Piece, Severity
+
+Opener = Callable[[], IO[bytes]]
+
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+_GZIP = b"\x1f\x8b"
+_BZIP2 = b"BZh"
+_XZ = b"\xfd7zXZ\x00"
+_STREAMED = (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, ValueError, RuntimeError,
+             NotImplementedError)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a reader may spend on one artifact; every one is exercised by a hostile-archive test."""
+
+    whole: int = 64 << 20       # a member up to this arrives as one piece
+    whole_map: int = 256 << 20  # a source map up to this arrives whole (Claude Code's was 57 MB)
+    window: int = 16 << 20      # larger members arrive in windows of this size
+    in_memory: int = 64 << 20   # a nested archive up to this is opened from memory, else from a temp file
+    depth: int = 4              # archives inside archives inside ...
+    ratio: int = 200            # a member, or the artifact as a whole, may expand this many times ...
+    slack: int = 512 << 20      # ... plus this much (a plain tar of a 2 GB file expands 1×)
+    members: int = 1_000_000
+
+
+class Readable(Protocol):
+    """Anything a member's bytes can be read from: a file, an archive member, a bounded git stream."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class Sink(Protocol):
+    """Where a reader hands what it finds: the scanner."""
+
+    def entry(self, entry: Entry) -> None: ...
+
+    def piece(self, piece: Piece) -> None: ...
+
+    def problem(self, finding: Finding) -> None: ...
+
+    def metadata(self, path: str, data: bytes) -> None: ...
+
+
+class TooBig(Exception):
+    """The artifact expanded past its budget: reading stops, the finding is already made."""
+
+
+def kind_of(head: bytes) -> str:
+    """Which archive reader a member's first bytes call for ("" when it is not an archive)."""
+    if head.startswith(_ZIP):
+        return "zip"
+    if head.startswith((_GZIP, _BZIP2, _XZ)):
+        return "compressed"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    return ""
+
+
+def archive_problem(title: str, path: str, severity: Severity = Severity.LOW, enables: str = "",
+                    rule: str = "archive/unreadable") -> Finding:
+    return Finding(Kind.ARCHIVE, severity, title, path=path, enables=enables, rule=rule,
+                   fix="rebuild the artifact with the ecosystem's own packer (npm pack, python -m build)")
+
+
+class ArchiveReader:
+    """Streams one artifact's members into a Sink, recursing into nested archives to `Limits.depth`."""
+
+    def __init__(self, sink: Sink, limits: Limits, input_size: int) -> None:
+        self.sink = sink
+        self.limits = limits
+        self.budget = limits.slack + limits.ratio * max(input_size, 1)
+        self.expanded = 0
+        self.members = 0
+
+    def grow_budget(self, input_size: int) -> None:
+        """A folder's files are inputs too: each one read raises what its archives may expand to."""
+        self.budget += self.limits.ratio * input_size
+
+    # -- one member ------------------------------------------------------------------------
+
+    def member(self, path: str, size: int, stream: Readable, depth: int) -> None:
+        """Hand one member's bytes to the sink as pieces, then open it if it is an archive."""
+        self.members += 1
+        if self.members > self.limits.members:
+            self.sink.problem(archive_problem(f"more than {self.limits.members:,} members: the rest were not read",
+                                              path, Severity.MEDIUM, rule="archive/too-many-members"))
+            raise TooBig
+        self.sink.entry(Entry(path, size))
+        whole_limit = self.limits.whole_map if path.endswith(".map") else self.limits.whole
+        if size <= whole_limit:
+            data = self._read(stream, whole_limit + 1, path)
+            self.sink.piece(Piece(path, data, 0, len(data), True))
+            if depth == 0:
+                self.sink.metadata(path, data)
+            kind = kind_of(data[:512])
+            if kind:
+                self.nested(path, kind, lambda: io.BytesIO(data), len(data), depth + 1)
+            return
+        self._windows(path, size, stream, depth)
+
+    def _windows(self, path: str, size: int, stream: Readable, depth: int) -> None:
+        """A member too big to hold: windows that overlap by OVERLAP, spooled to a temp file only if
+        it is itself an archive (its members are read from there)."""
+        window = self.limits.window
+        carry = b""
+        offset = 0
+        spool: IO[bytes] | None = None
+        kind = ""
+        while True:
+            chunk = self._read(stream, window, path)
+            if offset == 0:
+                kind = kind_of(chunk[:512])
+                if kind:
+                    spool = tempfile.TemporaryFile(prefix="ketch-audit-")
+            if spool is not None:
+                spool.write(chunk)
+            data = carry + chunk
+            start = offset - len(carry)
+            last = len(chunk) < window
+            if data:
+                self.sink.piece(Piece(path, data, start, size, False))
+            offset += len(chunk)
+            if last:
+                break
+            carry = data[-OVERLAP:]
+        if spool is not None:
+            with spool:
+                spool.flush()
+                self.nested(path, kind, lambda: _reopen(spool), offset, depth + 1)
+
+    def _read(self, stream: Readable, n: int, path: str) -> bytes:
+        data = stream.read(n)
+        self.expanded += len(data)
+        if self.expanded > self.budget:
+            self.sink.problem(archive_problem(
+                f"expands past {self.budget >> 20:,} MiB ({self.limits.ratio}× its size): a decompression bomb; "
+                "reading stopped here", path, Severity.MEDIUM,
+                enables="an installer or scanner that unpacks it fills its disk or memory", rule="archive/bomb"))
+            raise TooBig
+        return data
+
+    # -- archives ---------------------------------------------------------------------------
+
+    def nested(self, path: str, kind: str, opener: Opener, size: int, depth: int) -> None:
+        """Open an archive found at `path` (the artifact itself when depth is 0)."""
+        if depth > self.limits.depth:
+            self.sink.problem(archive_problem(f"an archive nested deeper than {self.limits.depth} levels was not opened",
+                                              path, Severity.INFO, rule="archive/too-deep"))
+            return
+        prefix = f"{path}!/" if path else ""
+        if kind == "zip":
+            self.zip(opener, prefix, size, depth)
+        elif kind in ("tar", "compressed"):
+            self.tar(opener, prefix, path, depth)
+
+    def zip(self, opener: Opener, prefix: str, size: int, depth: int) -> None:
+        try:
+            archive = zipfile.ZipFile(opener())
+        except _STREAMED as exc:
+            self.sink.problem(archive_problem(f"unreadable zip: {_why(exc)}", prefix.rstrip("!/")))
+            return
+        with archive:
+            for info in archive.infolist():
+                name = prefix + _clean_name(info.filename, self.sink, prefix)
+                if info.is_dir():
+                    continue
+                mode = info.external_attr >> 16
+                if stat.S_ISLNK(mode):
+                    target = archive.read(info)[:4096].decode("utf-8", "replace") if info.file_size < 4096 else "?"
+                    self.sink.entry(Entry(name, 0, link=target))
+                    continue
+                if info.flag_bits & 0x1:
+                    self.sink.problem(archive_problem("an encrypted member was not read", name, Severity.INFO,
+                                                      rule="archive/encrypted"))
+                    continue
+                if (info.file_size > self.limits.slack // 4
+                        and info.file_size > self.limits.ratio * max(info.compress_size, 1)):
+                    self.sink.problem(archive_problem(
+                        f"claims {info.file_size:,} bytes from {info.compress_size:,}: a zip bomb; not read", name,
+                        Severity.MEDIUM, enables="an installer or scanner that unpacks it fills its disk or memory",
+                        rule="archive/bomb"))
+                    continue
+                try:
+                    with archive.open(info) as stream:
+                        self.member(name, info.file_size, stream, depth)
+                except TooBig:
+                    raise
+                except _STREAMED as exc:
+                    self.sink.problem(archive_problem(f"unreadable member: {_why(exc)}", name))
+
+    def tar(self, opener: Opener, prefix: str, path: str, depth: int) -> None:
+        """Any tar, any compression, in stream mode (one pass, no seeking); a gzip that holds no
+        tar is read as one compressed file."""
+        try:
+            archive = tarfile.open(fileobj=opener(), mode="r|*")
+        except tarfile.ReadError:
+            self._lone_compressed(opener, prefix, path, depth)
+            return
+        except _STREAMED as exc:
+            self.sink.problem(archive_problem(f"unreadable archive: {_why(exc)}", path))
+            return
+        last = path
+        try:
+            with archive:
+                for info in archive:
+                    name = prefix + _clean_name(info.name, self.sink, prefix)
+                    last = name
+                    if info.issym() or info.islnk():
+                        self.sink.entry(Entry(name, 0, link=info.linkname, hardlink=info.islnk()))
+                    elif info.isfile():
+                        stream = archive.extractfile(info)
+                        if stream is not None:
+                            self.member(name, info.size, stream, depth)
+        except TooBig:
+            raise
+        except _STREAMED as exc:
+            self.sink.problem(archive_problem(f"truncated or corrupt after {last or 'its start'}: {_why(exc)}",
+                                              path, rule="archive/truncated"))
+
+    def _lone_compressed(self, opener: Opener, prefix: str, path: str, depth: int) -> None:
+        import bz2
+        import gzip
+        import lzma
+
+        raw = opener()
+        head = raw.read(8)
+        raw.seek(0)
+        stream: IO[bytes]
+        if head.startswith(_GZIP):
+            stream = gzip.GzipFile(fileobj=raw)
+        elif head.startswith(_BZIP2):
+            stream = bz2.BZ2File(raw)
+        else:
+            stream = lzma.LZMAFile(raw)
+        inner = (path.rsplit("/", 1)[-1] or "data").removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
+        try:
+            with stream:
+                self.member(f"{prefix}{inner}", _unknown_size(self.limits), stream, depth)
+        except TooBig:
+            raise
+        except _STREAMED as exc:
+            self.sink.problem(archive_problem(f"corrupt compressed data: {_why(exc)}", path, rule="archive/truncated"))
+
+
+def _unknown_size(limits: Limits) -> int:
+    """A lone gzip's size is unknown until read: treat it as large so it streams in windows."""
+    return limits.whole + 1
+
+
+def _reopen(spool: IO[bytes]) -> IO[bytes]:
+    """An independent handle on a spooled temp file, so a nested reader may close it freely."""
+    handle = open(os.dup(spool.fileno()), "rb")  # noqa: SIM115 - the nested reader closes it
+    handle.seek(0)
+    return handle
+
+
+def _clean_name(name: str, sink: Sink, prefix: str) -> str:
+    """A member name as shown: `..` and absolute names are reported and shown without their escape."""
+    shown = name.replace("\\", "/")
+    parts = [p for p in shown.split("/") if p not in ("", ".")]
+    if shown.startswith("/") or (len(shown) > 1 and shown[1] == ":") or ".." in parts:
+        sink.problem(archive_problem(
+            f"member name escapes the archive: {name!r}", prefix + "/".join(p for p in parts if p != ".."),
+            Severity.MEDIUM, enables="a naive extractor writes outside its folder", rule="archive/path-traversal"))
+        parts = [p for p in parts if p != ".."]
+    return "/".join(parts)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
