@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 # `ketch NAME ...` is handed to the module's main(argv) before any flag is parsed.
 SUBCOMMANDS = {"auth": "ketch.cli.auth", "sessions": "ketch.cli.sessions", "models": "ketch.cli.models",
-               "undo": "ketch.cli.undo", "mcp": "ketch.cli.mcp"}
+               "undo": "ketch.cli.undo", "mcp": "ketch.cli.mcp",
+               "audit": "ketch.cli.audit"}
 
 
 def version_line() -> str:

@@ -32,6 +32,7 @@ commands (each has its own --help):
   ketch models list|install|rm|path           local GGUF models, run offline in process
   ketch auth login|status|logout              store API keys in the OS keyring or $KETCH_HOME
   ketch mcp add|add-json|list|get|remove      MCP servers: this folder's, yours, the project's .mcp.json
+  ketch audit TARGET [--against T]            what a package would disclose if published (maps, flags, keys, weights)
 """
 
 
