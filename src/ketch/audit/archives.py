@@ -11,6 +11,7 @@ corrupt stream ends its archive with a finding, and the rest of the artifact goe
 from __future__ import annotations
 
 import io
+import lzma
 import os
 import stat
 import tarfile
@@ -29,8 +30,8 @@ _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _GZIP = b"\x1f\x8b"
 _BZIP2 = b"BZh"
 _XZ = b"\xfd7zXZ\x00"
-_STREAMED = (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, ValueError, RuntimeError,
-             NotImplementedError)
+_STREAMED = (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, ValueError,
+             RuntimeError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class ArchiveReader:
         self.budget = limits.slack + limits.ratio * max(input_size, 1)
         self.expanded = 0
         self.members = 0
+        self.top_name = "data"  # what a lone compressed file at the top holds is named after it
 
     def grow_budget(self, input_size: int) -> None:
         """A folder's files are inputs too: each one read raises what its archives may expand to."""
@@ -113,6 +115,8 @@ class ArchiveReader:
         whole_limit = self.limits.whole_map if path.endswith(".map") else self.limits.whole
         if size <= whole_limit:
             data = self._read(stream, whole_limit + 1, path)
+            if len(data) < size:
+                self._short(path, len(data), size)
             self.sink.piece(Piece(path, data, 0, len(data), True))
             if depth == 0:
                 self.sink.metadata(path, data)
@@ -135,7 +139,7 @@ class ArchiveReader:
             if offset == 0:
                 kind = kind_of(chunk[:512])
                 if kind:
-                    spool = tempfile.TemporaryFile(prefix="ketch-audit-")
+                    spool = tempfile.TemporaryFile(prefix="ketch-audit-")  # noqa: SIM115 - closed after its nested read
             if spool is not None:
                 spool.write(chunk)
             data = carry + chunk
@@ -147,10 +151,15 @@ class ArchiveReader:
             if last:
                 break
             carry = data[-OVERLAP:]
+        if offset < size:
+            self._short(path, offset, size)
         if spool is not None:
             with spool:
                 spool.flush()
                 self.nested(path, kind, lambda: _reopen(spool), offset, depth + 1)
+
+    def _short(self, path: str, got: int, size: int) -> None:
+        self.sink.problem(archive_problem(f"truncated: {got:,} of {size:,} bytes", path, rule="archive/truncated"))
 
     def _read(self, stream: Readable, n: int, path: str) -> bytes:
         data = stream.read(n)
@@ -216,7 +225,7 @@ class ArchiveReader:
         """Any tar, any compression, in stream mode (one pass, no seeking); a gzip that holds no
         tar is read as one compressed file."""
         try:
-            archive = tarfile.open(fileobj=opener(), mode="r|*")
+            archive = tarfile.open(fileobj=opener(), mode="r|*")  # noqa: SIM115 - `with archive` below; open may raise
         except tarfile.ReadError:
             self._lone_compressed(opener, prefix, path, depth)
             return
@@ -235,6 +244,8 @@ class ArchiveReader:
                         stream = archive.extractfile(info)
                         if stream is not None:
                             self.member(name, info.size, stream, depth)
+                if not _ended(archive):
+                    raise EOFError("the compressed stream ends early")
         except TooBig:
             raise
         except _STREAMED as exc:
@@ -242,33 +253,47 @@ class ArchiveReader:
                                               path, rule="archive/truncated"))
 
     def _lone_compressed(self, opener: Opener, prefix: str, path: str, depth: int) -> None:
+        """A compressed file that holds no tar: decompressed into a temp file (its size is unknown
+        until then), within the artifact's budget, then read as one member."""
         import bz2
         import gzip
-        import lzma
 
         raw = opener()
         head = raw.read(8)
         raw.seek(0)
-        stream: IO[bytes]
+        stream: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile
         if head.startswith(_GZIP):
             stream = gzip.GzipFile(fileobj=raw)
         elif head.startswith(_BZIP2):
             stream = bz2.BZ2File(raw)
         else:
-            stream = lzma.LZMAFile(raw)
-        inner = (path.rsplit("/", 1)[-1] or "data").removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
-        try:
-            with stream:
-                self.member(f"{prefix}{inner}", _unknown_size(self.limits), stream, depth)
-        except TooBig:
-            raise
-        except _STREAMED as exc:
-            self.sink.problem(archive_problem(f"corrupt compressed data: {_why(exc)}", path, rule="archive/truncated"))
+            stream = lzma.LZMAFile(raw)  # noqa: SIM115 - `with stream` below
+        name = path.rsplit("/", 1)[-1] if path else self.top_name
+        inner = prefix + (name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".bz2").removesuffix(".xz") or "data")
+        with stream, tempfile.TemporaryFile(prefix="ketch-audit-") as spool:
+            try:
+                while chunk := self._read(stream, self.limits.window, path):
+                    spool.write(chunk)
+            except _STREAMED as exc:
+                self.sink.problem(archive_problem(f"corrupt compressed data: {_why(exc)}", path or name,
+                                                  rule="archive/truncated"))
+                return
+            size = spool.tell()
+            self.expanded -= size  # counted once, when read again below
+            spool.seek(0)
+            self.member(inner, size, spool, depth)
 
 
-def _unknown_size(limits: Limits) -> int:
-    """A lone gzip's size is unknown until read: treat it as large so it streams in windows."""
-    return limits.whole + 1
+def _ended(archive: tarfile.TarFile) -> bool:
+    """Whether a compressed tar's stream reached its real end: tarfile stops quietly at a header
+    cut short, so a truncated download would otherwise look like a smaller, complete archive."""
+    stream = archive.fileobj
+    decompressor = getattr(stream, "cmp", None)
+    if stream is None or decompressor is None or not hasattr(decompressor, "eof"):
+        return True
+    while stream.read(1 << 16):  # the tar's zero padding, up to the compressor's end
+        pass
+    return bool(decompressor.eof)
 
 
 def _reopen(spool: IO[bytes]) -> IO[bytes]:

@@ -49,7 +49,7 @@ def npm_registry(cwd: Path | None = None) -> str:
             text = rc.read_text(errors="replace")
         except OSError:
             continue
-        match = re.search(r"^\s*registry\s*=\s*(\S+)", text, re.M)
+        match = re.search(r"^\s*registry\s*=\s*(\S+)", text, re.MULTILINE)
         if match:
             return match.group(1)
     return _NPM_DEFAULT
@@ -60,15 +60,17 @@ def pypi_index() -> str:
 
 
 def _fetch_npm(spec: str, rest: str, into: Path) -> Fetched:
-    match = re.fullmatch(r"(@[a-z0-9][\w.-]*/[\w.-]+|[a-z0-9][\w.-]*)(?:@([\w.+-]+))?", rest, re.I)
+    match = re.fullmatch(r"(@[a-z0-9][\w.-]*/[\w.-]+|[a-z0-9][\w.-]*)(?:@([\w.+-]+))?", rest, re.IGNORECASE)
     if not match:
         raise AuditError(f"{spec!r} is not an npm spec: use npm:NAME@VERSION or npm:@SCOPE/NAME@VERSION")
     name, version = match.group(1), match.group(2) or "latest"
     registry = npm_registry().rstrip("/") + "/"
     doc = _get_json(registry + name.replace("/", "%2f"), spec)
-    versions = doc.get("versions") if isinstance(doc.get("versions"), dict) else {}
-    tags = doc.get("dist-tags") if isinstance(doc.get("dist-tags"), dict) else {}
-    chosen = versions.get(tags.get(version, version)) if isinstance(versions, dict) else None
+    versions = doc.get("versions")
+    tags = doc.get("dist-tags")
+    versions = versions if isinstance(versions, dict) else {}
+    tags = tags if isinstance(tags, dict) else {}
+    chosen = versions.get(tags.get(version, version))
     if not isinstance(chosen, dict) or not isinstance(chosen.get("dist"), dict):
         raise AuditError(f"{spec}: no such version on {registry} (latest is {tags.get('latest', '?')})")
     dist = chosen["dist"]

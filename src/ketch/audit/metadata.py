@@ -17,7 +17,7 @@ _SDIST_ROOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*-\d[^/]*/PKG-INFO$")
 _WHEEL_METADATA = re.compile(r"^[^/]+\.dist-info/METADATA$")
 _REPO_LABELS = ("source", "repository", "code", "source code", "github", "homepage")
 _OPEN_LICENSE = re.compile(
-    r"\b(MIT|BSD|Apache|ISC|MPL|LGPL|GPL|AGPL|EPL|Unlicense|CC0|0BSD|Zlib|Python|PSF|Artistic|BlueOak|WTFPL)\b", re.I)
+    r"\b(MIT|BSD|Apache|ISC|MPL|LGPL|GPL|AGPL|EPL|Unlicense|CC0|0BSD|Zlib|Python|PSF|Artistic|BlueOak|WTFPL)\b", re.IGNORECASE)
 
 
 def ecosystem_from_names(first: str, names: list[str] | None = None) -> str:

@@ -51,12 +51,13 @@ def read_target(target: Path, sink: Sink, info: ArtifactInfo, limits: Limits, *,
 
 def _read_file(target: Path, sink: Sink, info: ArtifactInfo, limits: Limits, size: int) -> None:
     reader = ArchiveReader(sink, limits, size)
+    reader.top_name = target.name
     with open(target, "rb") as handle:
         head = handle.read(512)
     kind = kind_of(head)
 
     def opener() -> IO[bytes]:
-        return open(target, "rb")  # noqa: SIM115 - the archive reader closes it
+        return open(target, "rb")
 
     if not kind:
         with opener() as stream:

@@ -38,10 +38,10 @@ def headline(report: Report) -> str:
     if source:
         files, lines = source
         said.append(f"Original source of {files:,} files, {lines:,} lines: an implementation reference.")
-    names = _unreleased_names(found)
-    if names:
+    flag_names = _unreleased_names(found)
+    if flag_names:
         only_maps = any(f.severity >= Severity.MEDIUM for f in found if f.kind is Kind.ROADMAP)
-        said.append(f"{_plural(names, 'flag name')}" + (" present only inside source maps (the roadmap)."
+        said.append(f"{_plural(flag_names, 'flag name')}" + (" present only inside source maps (the roadmap)."
                                                        if only_maps else " in shipped code not declared public."))
     if not weights:
         said.append("No model weights.")
@@ -135,11 +135,14 @@ def _plural(n: int, word: str) -> str:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n} B"
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:,.1f} {unit}"
 
 
 def _printable(text: str) -> str:
