@@ -103,6 +103,10 @@ def test_junk_backups_logs_databases_and_coverage_grouped_per_rule():
         "package/.nyc_output/", "package/coverage/lcov-report/"]
     assert found["should-not-ship/node-modules"].facts["paths"] == ["package/node_modules/"]
     assert "should-not-ship/node-modules" not in scan([("pkg-1.0/node_modules/x.js", b"x")], SDIST)
+    # a file that may hold secrets is its own item even inside a folder another rule covers
+    found = scan([("package/node_modules/dep/.env", b"K=v"), ("package/.idea/.npmrc", b"x")])
+    assert found["should-not-ship/env-file"].facts["paths"] == ["package/node_modules/dep/.env"]
+    assert found["should-not-ship/credential-config"].facts["paths"] == ["package/.idea/.npmrc"]
 
 
 def test_key_files_are_high_only_with_a_key_body():

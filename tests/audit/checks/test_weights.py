@@ -231,3 +231,32 @@ def test_human_numbers():
     assert (human_count(1_543_714_304), human_count(494_000_000), human_count(12_000), human_count(7)) == (
         "1.5B", "494M", "12K", "7")
     assert (human_bytes(1_100_000_000), human_bytes(999)) == ("1.1 GB", "999 bytes")
+
+
+def test_mutated_headers_never_raise():
+    """Flip, cut and splice bytes of every format's header: findings or none, never an exception."""
+    import random
+
+    rng = random.Random(14)
+    header = {"t": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}}
+    seeds = [qwen_like(), safetensors_file(header, 64), hand_npy((3, 3)), torch_zip()[:4096],
+             b"\x08\x08\x12\x07tf2onnx\x3a\x02\x0a\x00", b"\x89HDF\r\n\x1a\n" + b"\0" * 64]
+    for seed in seeds:
+        for _ in range(300):
+            data = bytearray(seed)
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(len(data))
+                data[at] = rng.randrange(256)
+            cut = bytes(data[:rng.randint(0, len(data))])
+            for blob in (bytes(data), cut):
+                check = WeightsCheck()
+                for name in ("m.gguf", "m.safetensors", "m.npy", "m.onnx", "m.pt!/archive/data.pkl"):
+                    check.visit(Piece(name, blob, 0, len(blob), rng.random() < 0.5), INFO)
+                check.finish(INFO)
+                check.summary()
+
+
+def test_arrays_nested_without_end_are_refused_not_recursed():
+    nested = struct.pack("<IQ", 9, 1) * 200_000 + struct.pack("<IQ", 4, 0)
+    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("x") + struct.pack("<I", 9) + nested
+    assert only(run(("deep.gguf", data))[1]).rule == "weights/unreadable-header"

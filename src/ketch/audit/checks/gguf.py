@@ -17,6 +17,7 @@ from typing import Any
 MAGIC = b"GGUF"
 MAX_COUNT = 1 << 24        # tensors, metadata pairs, array elements: far above any real model
 MAX_STRING = 1 << 26       # 64 MB: a chat template or a merges entry is a few KB
+MAX_NESTING = 4           # arrays of arrays: real files nest one level, if at all
 MAX_DIMS = 8               # ggml's GGML_MAX_DIMS is 4
 
 # general.file_type (llama_ftype): how the model as a whole was quantized.
@@ -93,7 +94,7 @@ class _Cursor:
     def skip_string(self) -> None:
         self.need(self.count(MAX_STRING))
 
-    def value(self, vtype: int, keep: bool) -> Any:
+    def value(self, vtype: int, keep: bool, depth: int = 0) -> Any:
         if vtype in _SCALARS:
             fmt = _SCALARS[vtype]
             return self.unpack(fmt, struct.calcsize(fmt))
@@ -107,11 +108,11 @@ class _Cursor:
             n = self.count(MAX_COUNT)
             if etype in _SCALARS:  # fixed size: skip in one step
                 self.need(n * struct.calcsize(_SCALARS[etype]))
-            elif etype in (8, 9):
+            elif etype == 8 or (etype == 9 and depth < MAX_NESTING):
                 for _ in range(n):
-                    self.value(etype, False)
+                    self.value(etype, False, depth + 1)
             else:
-                raise ValueError(f"unknown array element type {etype}")
+                raise ValueError(f"array element type {etype} (or arrays nested past {MAX_NESTING})")
             return None
         raise ValueError(f"unknown value type {vtype}")
 

@@ -147,7 +147,7 @@ def _finding(rule_id: str, group: list[tuple[str, _Item]]) -> Finding:
     size = sum(i.bytes for _, i in group)
     severity = max(i.severity for _, i in group)
     if rule.per_item:
-        title = f"{rule.title} ships: {paths[0]} ({files} files)"
+        title = f"{rule.title} ships: {paths[0]} ({files} file{'s' if files != 1 else ''})"
     elif len(paths) == 1:
         title = f"{rule.title}: {paths[0]}"
     else:

@@ -65,6 +65,7 @@ RULES = {r.id: r for r in (
          "Replace the link with the file it points to, or drop it."),
 )}
 
+_OUTRANKS_FOLDERS = {"env-file", "credential-config", "key-file", "core-dump", "database"}
 _VCS = {".git", ".svn", ".hg", ".bzr"}
 _AGENT_NAMES = {"claude.md", "claude.local.md", "agents.md", "gemini.md", ".cursorrules", ".windsurfrules",
                 ".mcp.json", ".clinerules", ".roomodes"}
@@ -91,19 +92,20 @@ def classify(path: str, ecosystem: str) -> tuple[str, str] | None:
     """(rule id, item path) for the rule the member falls under; the item is a folder or the file.
 
     The outermost matching folder stands for everything in it (a `.git/` inside `node_modules/`
-    is part of the node_modules item).
+    is part of the node_modules item), except that a file that may hold secrets (.env, .npmrc, a
+    key) is its own item anywhere but inside a repository folder.
     """
     prefix, segs = split(path)
     if not segs:
         return None
     is_dir = path.endswith("/")
+    file_rule = None if is_dir else _file_rule(segs[-1], segs, ecosystem)
     for i, seg in enumerate(segs if is_dir else segs[:-1]):
         rule = _folder_rule(seg, i, segs, ecosystem)
-        if rule:
+        if rule and not (file_rule in _OUTRANKS_FOLDERS and rule != "vcs"):
             end = i + 2 if seg.lower() == "coverage" else i + 1  # coverage/lcov-report/, not the folder
             return rule, prefix + "/".join(segs[:end]) + "/"
-    rule = None if is_dir else _file_rule(segs[-1], segs, ecosystem)
-    return (rule, path) if rule else None
+    return (file_rule, path) if file_rule else None
 
 
 def _folder_rule(seg: str, i: int, segs: list[str], ecosystem: str) -> str | None:

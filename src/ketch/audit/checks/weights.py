@@ -54,7 +54,7 @@ class WeightsCheck:
             container = entry.path.rsplit("!/", 1)[0]
             self._member_bytes[container] = self._member_bytes.get(container, 0) + entry.size
         folder, _, name = entry.path.rpartition("/")
-        shard = _TF_SHARD.match(entry.path)
+        shard = _TF_SHARD.match(entry.path) if ".data-" in name else None
         if shard and int(shard[2]) < int(shard[3]):
             tally = self._tf.setdefault(shard[1], [0, 0])
             tally[0] += 1
