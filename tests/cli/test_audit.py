@@ -21,7 +21,7 @@ from audit_archives import tar_bytes
 def ketch_audit(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("npm_config", "PIP_INDEX"))}
     return subprocess.run([sys.executable, "-m", "ketch", "audit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120)
+                          cwd=cwd, env=env, timeout=120, check=False)
 
 
 def as_json(*args: str | Path, cwd: Path | None = None) -> tuple[int, dict[str, Any]]:
@@ -157,7 +157,7 @@ def test_config_declares_public_flags_ignores_and_fail_on(tmp_path: Path) -> Non
     (tmp_path / ".ketch").mkdir()
     (tmp_path / ".ketch" / "audit.json").write_text(json.dumps({
         "publicFlags": list(art.FLAGS), "ignore": [{"rule": "source/*"}], "failOn": "high"}))
-    status, doc = as_json(new, cwd=tmp_path)
+    _, doc = as_json(new, cwd=tmp_path)
     report = doc["reports"][0]
     names = {n for f in report["findings"] if f["kind"] == "roadmap" for n in f["facts"].get("names", [])}
     assert not names & set(art.FLAGS)
