@@ -11,6 +11,8 @@ because they carry that code's fields; they all derive from a class here):
     │   │   ├── MissingVariable *    an MCP entry's ${VAR} is unset, with no default (ext/mcp/entries.py)
     │   │   └── DefinitionError *    a subagent definition that cannot be used (ext/subagents/definitions.py)
     │   ├── SessionError             a session the person named cannot be used
+    │   ├── AuditError               `ketch audit` cannot do what it was asked (`--extract` limits, a bad destination)
+    │   │   └── MapError *           a source map that cannot be read (audit/checks/mapfile.py)
     │   └── PipedInputError          piped stdin that cannot be used
     ├── ToolError                    shown to the model as an error result; never ends the process
     │   ├── SandboxUnavailable       the OS sandbox cannot run commands here (the person is told too)
@@ -58,6 +60,10 @@ class CredentialError(ConfigError):
 
 class SessionError(UsageError):
     """A session the person named cannot be used (unknown, damaged beyond reading, locked)."""
+
+
+class AuditError(UsageError):
+    """`ketch audit` cannot do what the person asked (an `--extract` destination or limit): one line."""
 
 
 class PipedInputError(UsageError):
