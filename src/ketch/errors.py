@@ -11,7 +11,8 @@ because they carry that code's fields; they all derive from a class here):
     │   │   ├── MissingVariable *    an MCP entry's ${VAR} is unset, with no default (ext/mcp/entries.py)
     │   │   └── DefinitionError *    a subagent definition that cannot be used (ext/subagents/definitions.py)
     │   ├── SessionError             a session the person named cannot be used
-    │   ├── AuditError               `ketch audit` cannot read what it was given (a missing file, a bad spec)
+    │   ├── AuditError               `ketch audit` cannot read what it was given or do what it was asked
+    │   │   └── MapError *           a source map that cannot be read (audit/checks/mapfile.py)
     │   └── PipedInputError          piped stdin that cannot be used
     ├── ToolError                    shown to the model as an error result; never ends the process
     │   ├── SandboxUnavailable       the OS sandbox cannot run commands here (the person is told too)
@@ -62,7 +63,8 @@ class SessionError(UsageError):
 
 
 class AuditError(UsageError):
-    """`ketch audit` cannot read the artifact it was given; one line that says what to fix.
+    """`ketch audit` cannot read the artifact it was given, or do what it was asked (an `--extract`
+    destination, a spec); one line that says what to fix.
 
     A hostile or damaged member inside a readable artifact is a finding, not this error.
     """

@@ -1,0 +1,8 @@
+"""The audit tests' shared builders (tests/audit/fixtures.py) import by their plain name, from every audit folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
