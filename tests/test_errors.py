@@ -29,6 +29,7 @@ CONTROL_FLOW = {
     "agent/permissions/change_preview.py": {"_NoPreview"},
     "security/sandbox/proxy.py": {"Refusal"},  # the proxy's refusal of one request, raised to unwind
     "agent/run_state.py": {"Stop"},             # a run's end, carrying its events
+    "audit/archives.py": {"TooBig"},            # an artifact past its expansion budget: reading unwinds
 }
 
 
