@@ -124,7 +124,9 @@ class SourceMapCheck:
         return derived
 
     def finish(self, info: ArtifactInfo) -> list[Finding]:
-        findings = [self._map_finding(m, info) for m in self._maps]
+        with_content = [m for m in self._maps if m.files]
+        # One map with content: the summary says all its own finding would, once.
+        findings = [self._map_finding(m, info) for m in self._maps if len(with_content) != 1 or not m.files]
         summary = self._summary(info)
         if summary:
             findings.append(summary)
@@ -192,11 +194,16 @@ class SourceMapCheck:
             title = f"source maps carry {len(seen):,} third-party files only: little disclosed"
             severity = Severity.LOW
         map_paths = sorted({r.path for r in self._maps if r.files})
+        only = [r for r in self._maps if r.files]
+        facts: dict[str, object] = {"files": files, "lines": lines, "bytes": size, "maps": maps, "top_paths": top,
+                                    "third_party_files": len(seen) - len(own), "paths": map_paths}
+        if len(only) == 1:
+            facts.update(inline=only[0].inline, sources=only[0].sources, layout=only[0].layout[:_LAYOUT_SHOWN],
+                         layout_count=len(only[0].layout))
         return Finding(
-            Kind.SOURCE, severity, title, path=info.name, evidence=", ".join(top[:3]),
-            enables=ENABLES + _public_note(info), fix=FIX, rule="source/summary",
-            facts={"files": files, "lines": lines, "bytes": size, "maps": maps, "top_paths": top,
-                   "third_party_files": len(seen) - len(own), "paths": map_paths})
+            Kind.SOURCE, severity, title, path=only[0].path if len(only) == 1 else info.name,
+            evidence=", ".join(top[:3]), enables=ENABLES + _public_note(info),
+            fix=FIX_INLINE if len(only) == 1 and only[0].inline else FIX, rule="source/summary", facts=facts)
 
 
 def _leak_severity(info: ArtifactInfo) -> Severity:
