@@ -1,0 +1,134 @@
+"""Where the well-known credential formats occur in a buffer of bytes.
+
+Bytes, never decoded text: a `.pyc` keeps its string constants as raw bytes, a bundle may not be
+UTF-8, and decoding 20 MB to find nothing is the cost to avoid. Each format's literal keywords
+are found with `bytes.find` (C speed); its regex runs only in the merged windows around them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+from dataclasses import dataclass
+
+from ketch.audit.checks.placeholders import is_placeholder, is_placeholder_password
+from ketch.security.credential_formats import CredentialFormat, formats
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence: `start`/`end` of the whole match in the buffer, `value` the secret itself.
+
+    `low` says the value is an example, a placeholder, a test-mode key or public by design;
+    `why` says which, for the report.
+    """
+
+    rule: str
+    start: int
+    end: int
+    value: str
+    low: bool = False
+    why: str = ""
+    name: str = ""  # the variable a guessed secret was assigned to
+
+
+@functools.cache
+def _keywords() -> tuple[tuple[CredentialFormat, tuple[bytes, ...]], ...]:
+    return tuple((f, tuple(k.encode() for k in f.keywords)) for f in formats())
+
+
+def _windows(data: bytes, keywords: tuple[bytes, ...], near: tuple[int, int]) -> list[tuple[int, int]]:
+    back, ahead = near
+    spans: list[tuple[int, int]] = []
+    for kw in keywords:
+        i = data.find(kw)
+        while i != -1:
+            spans.append((max(0, i - back), min(len(data), i + len(kw) + ahead)))
+            i = data.find(kw, i + 1)
+    if len(keywords) > 1:
+        spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def find_credentials(data: bytes) -> list[Hit]:
+    """Every well-known credential in `data`; a span claimed by an earlier (more specific) format
+    is not claimed again (a GCP service-account key is not also reported as a bare private key)."""
+    hits: list[Hit] = []
+    for fmt, keywords in _keywords():
+        for a, b in _windows(data, keywords, fmt.near):
+            for m in fmt.bytes_regex.finditer(data, a, b):
+                if any(h.start < m.end() and m.start() < h.end for h in hits):
+                    continue
+                hit = _judge(fmt, m)
+                if hit is not None:
+                    hits.append(hit)
+    return hits
+
+
+def _judge(fmt: CredentialFormat, m: re.Match[bytes]) -> Hit | None:
+    """The hit, ranked; None when the match is not a credential after all (a PEM header in code)."""
+    secret = (m.group(1) if m.re.groups else m.group(0)).decode("latin-1")
+    start, end = m.start(), m.end()
+    if fmt.rule in ("database-url", "url-password"):
+        whole = m.group(0).decode("latin-1")
+        user = whole.split("://", 1)[1].rsplit(":", 1)[0] if "://" in whole else ""
+        host = whole.rsplit("@", 1)[1]
+        if is_placeholder_password(user.rsplit(":", 1)[0], secret, host):
+            return Hit(fmt.rule, start, end, secret, True, "a placeholder or local development password")
+        return Hit(fmt.rule, start, end, secret)
+    if fmt.rule in ("private-key", "gcp-service-account-key"):
+        body = _pem_body(secret)
+        if body is None:
+            return None
+        if len(set(body)) <= 4 or is_placeholder(body):
+            return Hit(fmt.rule, start, end, secret, True, "a placeholder key body")
+        return Hit(fmt.rule, start, end, secret)
+    if fmt.rule == "jwt":
+        return _judge_jwt(fmt, secret, start, end)
+    if fmt.rank == "low":
+        return Hit(fmt.rule, start, end, secret, True, "a test-mode key")
+    prefix = len(fmt.keywords[0]) if secret.startswith(fmt.keywords[0]) else 0
+    if is_placeholder(secret, prefix):
+        return Hit(fmt.rule, start, end, secret, True, "an example or placeholder value")
+    return Hit(fmt.rule, start, end, secret)
+
+
+_PEM_LINE = re.compile(r"\\r|\\n|\s")
+
+
+def _pem_body(pem: str) -> str | None:
+    """The base64 body of a PEM block, or None when there is none (header text in a crypto library)."""
+    inner = pem.split("-----", 2)[-1].rsplit("-----END", 1)[0]
+    lines = [ln for ln in _PEM_LINE.split(inner) if ln and ":" not in ln and "," not in ln]
+    body = "".join(lines)
+    if len(body) < 64 or not re.fullmatch(r"[A-Za-z0-9+/=]+", body):
+        return None
+    return body
+
+
+def _judge_jwt(fmt: CredentialFormat, token: str, start: int, end: int) -> Hit | None:
+    header, payload = (_b64json(p) for p in token.split(".")[:2])
+    if header is None or payload is None or not any(k in header for k in ("alg", "typ", "kid")):
+        return None
+    if payload.get("sub") == "1234567890" or payload.get("name") == "John Doe":
+        return Hit(fmt.rule, start, end, token, True, "the jwt.io example token")
+    if payload.get("role") == "anon":
+        return Hit(fmt.rule, start, end, token, True, "an anonymous-role key, public by design")
+    return Hit(fmt.rule, start, end, token)
+
+
+def _b64json(part: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
