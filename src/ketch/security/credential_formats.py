@@ -115,7 +115,7 @@ _FORMATS: tuple[CredentialFormat, ...] = (
         "read and post in the Slack workspace as the bot or user within the token's scopes", rank="high",
         value_prefixes=("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-")),
     CredentialFormat(
-        "slack-webhook", "Slack incoming webhook", "Slack", ("hooks.slack.com",),
+        "slack-webhook", "Slack incoming webhook", "Slack", ("hooks.slack.com/",),
         r"(hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,}/[AB][A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
         _ROTATE + "delete the webhook in the Slack app's Incoming Webhooks page and make a new one.",
         "post messages into the webhook's Slack channel", rank="high"),
@@ -140,10 +140,10 @@ _FORMATS: tuple[CredentialFormat, ...] = (
         "Roll it in the Stripe dashboard (Developers → API keys, test mode) and remove it.",
         "use the Stripe account's test mode only: no real money, but its test data", rank="low"),
     CredentialFormat(
-        "twilio-api-key", "Twilio API key", "Twilio", ("SK",),
+        "twilio-api-key", "Twilio API key", "Twilio", ("twilio", "Twilio", "TWILIO"),
         r"(?<![A-Za-z0-9_])(SK[0-9a-f]{32})(?![A-Za-z0-9_])",
         _ROTATE + "delete it in the Twilio console: Account → API keys & tokens.",
-        "send messages and place calls billed to the Twilio account, read its logs", rank="high", near=(1, 40)),
+        "send messages and place calls billed to the Twilio account, read its logs", rank="high", near=(300, 300)),
     CredentialFormat(
         "twilio-auth-token", "Twilio auth token", "Twilio", ("twilio", "Twilio", "TWILIO"),
         r"(?i:twilio)[A-Za-z_.\-]{0,20}(?i:auth)?_?(?i:token)[\"']?\s*(?::|=)\s*[\"']?([0-9a-f]{32})(?![A-Za-z0-9])",
@@ -155,10 +155,10 @@ _FORMATS: tuple[CredentialFormat, ...] = (
         _ROTATE + "delete it in SendGrid: Settings → API Keys.",
         "send email as the account's verified senders, read its contacts", rank="high"),
     CredentialFormat(
-        "mailgun-api-key", "Mailgun API key", "Mailgun", ("mailgun", "Mailgun", "MAILGUN"),
+        "mailgun-api-key", "Mailgun API key", "Mailgun", ("key-",),
         r"(?<![A-Za-z0-9])(key-[0-9a-f]{32})(?![A-Za-z0-9])",
         _ROTATE + "rotate it in Mailgun: Settings → API Security.",
-        "send email from the account's domains and read its logs", rank="high", near=(300, 300)),
+        "send email from the account's domains and read its logs", rank="high", near=(1, 40)),
     CredentialFormat(
         "anthropic-api-key", "Anthropic API key", "Anthropic", ("sk-ant-",),
         r"(sk-ant-(?:api03|admin01)-[A-Za-z0-9_\-]{80,120})(?![A-Za-z0-9_-])",

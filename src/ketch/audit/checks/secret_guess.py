@@ -14,7 +14,7 @@ import re
 from ketch.audit.checks.placeholders import entropy, is_placeholder
 from ketch.audit.checks.secret_hits import Hit
 
-_KEYWORDS = (b"passw", b"passphrase", b"pwd", b"secret", b"token", b"api_key", b"apikey", b"api-key",
+_KEYWORDS = (b"passw", b"pwd", b"secret", b"token", b"api_key", b"apikey", b"api-key",
              b"access_key", b"accesskey", b"private_key", b"privatekey", b"credential", b"auth_key")
 _NAME = (r"(?<![A-Za-z0-9_])([A-Za-z0-9_.\-]{0,40}?(?i:passw(?:or)?d|passphrase|pwd|secret|token|api[_\-]?key|"
          r"access[_\-]?key|private[_\-]?key|credentials?|auth[_\-]?key)[A-Za-z0-9_\-]{0,30})")
@@ -40,18 +40,17 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _BACK, _AHEAD = 72, 260
 
 
-def find_guesses(data: bytes) -> list[Hit]:
-    """Secret-like assignments in text; `low` for short or weak values. Binary data is skipped
-    (a `.pyc` keeps names and constants apart, so an assignment is not visible in it)."""
+def keywords() -> list[bytes]:
+    return list(_KEYWORDS)
+
+
+def find_guesses(data: bytes, lowered_hits: list[tuple[bytes, int]]) -> list[Hit]:
+    """Secret-like assignments in text; `low` for short or weak values. `lowered_hits`: the anchor
+    scan of the lower-cased piece (secrets.py), of which the names' keywords are used here.
+    Binary data is skipped (a `.pyc` keeps names and constants apart: no assignment is visible)."""
     if b"\x00" in data[:4096]:
         return []
-    lowered = data.lower()
-    spans: list[tuple[int, int]] = []
-    for kw in _KEYWORDS:
-        i = lowered.find(kw)
-        while i != -1:
-            spans.append((max(0, i - _BACK), min(len(data), i + _AHEAD)))
-            i = lowered.find(kw, i + 1)
+    spans = [(max(0, i - _BACK), min(len(data), i + _AHEAD)) for kw, i in lowered_hits if kw in _KEYWORDS]
     spans.sort()
     hits: list[Hit] = []
     last = -1

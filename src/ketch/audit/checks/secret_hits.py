@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from ketch.audit.checks.anchors import Anchors
 from ketch.audit.checks.placeholders import is_placeholder, is_placeholder_password
 from ketch.security.credential_formats import CredentialFormat, formats
 
@@ -35,23 +36,46 @@ class Hit:
     name: str = ""  # the variable a guessed secret was assigned to
 
 
+_ANCHORS = b"_-/AJG"       # in shipped bytes: each character one C-speed pass (see anchors.py)
+LOWER_ANCHORS = b"kwc"      # in lower-cased bytes: names said in any case (discord, twilio, secret)
+
+
+def _context(fmt: CredentialFormat) -> bool:
+    """A format told by a nearby name in any case, searched for in the lower-cased piece."""
+    return len({k.lower() for k in fmt.keywords}) < len(fmt.keywords)
+
+
+def context_keywords() -> list[bytes]:
+    return [k.lower().encode() for f in formats() if _context(f) for k in f.keywords]
+
+
 @functools.cache
-def _keywords() -> tuple[tuple[CredentialFormat, tuple[bytes, ...]], ...]:
-    return tuple((f, tuple(k.encode() for k in f.keywords)) for f in formats())
+def _plan() -> tuple[Anchors, dict[bytes, list[tuple[CredentialFormat, int, int]]],
+                     dict[bytes, list[tuple[CredentialFormat, int, int]]]]:
+    """The anchor scan of shipped bytes, and which formats look near each kept keyword's hits
+    (how far back and ahead: a keyword that holds a kept one looks as far as its own length)."""
+    exact = [k.encode() for f in formats() if not _context(f) for k in f.keywords]
+    anchors = Anchors(exact, _ANCHORS)
+    return anchors, _consumers(anchors.kept, False), _consumers(tuple(context_keywords()), True)
 
 
-def _windows(data: bytes, keywords: tuple[bytes, ...], near: tuple[int, int]) -> list[tuple[int, int]]:
-    back, ahead = near
-    spans: list[tuple[int, int]] = []
-    for kw in keywords:
-        i = data.find(kw)
-        while i != -1:
-            spans.append((max(0, i - back), min(len(data), i + len(kw) + ahead)))
-            i = data.find(kw, i + 1)
-    if len(keywords) > 1:
-        spans.sort()
+def _consumers(kept: tuple[bytes, ...], lower: bool) -> dict[bytes, list[tuple[CredentialFormat, int, int]]]:
+    out: dict[bytes, list[tuple[CredentialFormat, int, int]]] = {}
+    for fmt in formats():
+        if _context(fmt) != lower:
+            continue
+        for kw in {(k.lower() if lower else k).encode() for k in fmt.keywords}:
+            for k in kept:
+                if k in kw:
+                    out.setdefault(k, []).append((fmt, fmt.near[0] + len(kw), fmt.near[1] + len(kw)))
+    return out
+
+
+def _windows(hits: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    hits.sort()
     merged: list[tuple[int, int]] = []
-    for a, b in spans:
+    for a, b in hits:
+        a, b = max(0, a), min(size, b)
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
@@ -59,12 +83,22 @@ def _windows(data: bytes, keywords: tuple[bytes, ...], near: tuple[int, int]) ->
     return merged
 
 
-def find_credentials(data: bytes) -> list[Hit]:
+def find_credentials(data: bytes, lowered_hits: list[tuple[bytes, int]]) -> list[Hit]:
     """Every well-known credential in `data`; a span claimed by an earlier (more specific) format
-    is not claimed again (a GCP service-account key is not also reported as a bare private key)."""
+    is not claimed again (a GCP service-account key is not also reported as a bare private key).
+    `lowered_hits`: the anchor scan of the lower-cased piece, shared with the guesses."""
+    anchors, exact, context = _plan()
+    near: dict[str, list[tuple[int, int]]] = {}
+    for table, found in ((exact, anchors.find(data)), (context, lowered_hits)):
+        for kw, at in found:
+            for fmt, back, ahead in table.get(kw, ()):
+                near.setdefault(fmt.rule, []).append((at - back, at + ahead))
+    if not near:
+        return []
     hits: list[Hit] = []
-    for fmt, keywords in _keywords():
-        for a, b in _windows(data, keywords, fmt.near):
+    for fmt in formats():
+        spans = near.get(fmt.rule)
+        for a, b in _windows(spans, len(data)) if spans else ():
             for m in fmt.bytes_regex.finditer(data, a, b):
                 if any(h.start < m.end() and m.start() < h.end for h in hits):
                     continue
