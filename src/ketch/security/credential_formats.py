@@ -54,6 +54,13 @@ class CredentialFormat:
     def bytes_regex(self) -> re.Pattern[bytes]:
         return re.compile(self.pattern.encode())
 
+    @functools.cached_property
+    def loose_bytes_regex(self) -> re.Pattern[bytes]:
+        """Without the checks of the characters beside the key: in binary data (a `.pyc`) they
+        are length and type tags, which may happen to be letters."""
+        loose = re.sub(r"^\(\?<!\[[^\]]*\]\)", "", self.pattern)
+        return re.compile(re.sub(r"\(\?!\[[^\]]*\]\)$", "", loose).encode())
+
 
 _ROTATE = "Rotate it first (unpublishing does not un-leak: mirrors and caches keep it), then remove it: "
 

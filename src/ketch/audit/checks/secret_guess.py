@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ketch.audit.checks.placeholders import entropy, is_placeholder
-from ketch.audit.checks.secret_hits import Hit
+from ketch.audit.checks.hit import Hit
 
 _KEYWORDS = (b"passw", b"pwd", b"secret", b"token", b"api_key", b"apikey", b"api-key",
              b"access_key", b"accesskey", b"private_key", b"privatekey", b"credential", b"auth_key")

@@ -12,28 +12,11 @@ import binascii
 import functools
 import json
 import re
-from dataclasses import dataclass
-
 from ketch.audit.checks.anchors import Anchors
+from ketch.audit.checks.hit import Hit
 from ketch.audit.checks.placeholders import is_placeholder, is_placeholder_password
+from ketch.audit.checks.secret_guess import keywords as guess_keywords
 from ketch.security.credential_formats import CredentialFormat, formats
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One occurrence: `start`/`end` of the whole match in the buffer, `value` the secret itself.
-
-    `low` says the value is an example, a placeholder, a test-mode key or public by design;
-    `why` says which, for the report.
-    """
-
-    rule: str
-    start: int
-    end: int
-    value: str
-    low: bool = False
-    why: str = ""
-    name: str = ""  # the variable a guessed secret was assigned to
 
 
 _ANCHORS = b"_-/AJG"       # in shipped bytes: each character one C-speed pass (see anchors.py)
@@ -45,8 +28,12 @@ def _context(fmt: CredentialFormat) -> bool:
     return len({k.lower() for k in fmt.keywords}) < len(fmt.keywords)
 
 
-def context_keywords() -> list[bytes]:
-    return [k.lower().encode() for f in formats() if _context(f) for k in f.keywords]
+@functools.cache
+def lower_anchors() -> Anchors:
+    """Names said in any case, found in the lower-cased piece once for both kinds of hit: the
+    context formats' (discord, twilio, aws_secret…) and the guesses' (password, token…)."""
+    context = [k.lower().encode() for f in formats() if _context(f) for k in f.keywords]
+    return Anchors(context + guess_keywords(), LOWER_ANCHORS)
 
 
 @functools.cache
@@ -56,7 +43,7 @@ def _plan() -> tuple[Anchors, dict[bytes, list[tuple[CredentialFormat, int, int]
     (how far back and ahead: a keyword that holds a kept one looks as far as its own length)."""
     exact = [k.encode() for f in formats() if not _context(f) for k in f.keywords]
     anchors = Anchors(exact, _ANCHORS)
-    return anchors, _consumers(anchors.kept, False), _consumers(tuple(context_keywords()), True)
+    return anchors, _consumers(anchors.kept, False), _consumers(lower_anchors().kept, True)
 
 
 def _consumers(kept: tuple[bytes, ...], lower: bool) -> dict[bytes, list[tuple[CredentialFormat, int, int]]]:
@@ -83,10 +70,12 @@ def _windows(hits: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
     return merged
 
 
-def find_credentials(data: bytes, lowered_hits: list[tuple[bytes, int]]) -> list[Hit]:
+def find_credentials(data: bytes, lowered_hits: list[tuple[bytes, int]], binary: bool = False) -> list[Hit]:
     """Every well-known credential in `data`; a span claimed by an earlier (more specific) format
     is not claimed again (a GCP service-account key is not also reported as a bare private key).
-    `lowered_hits`: the anchor scan of the lower-cased piece, shared with the guesses."""
+    `lowered_hits`: lower_anchors() found in the lower-cased piece, shared with the guesses.
+    `binary`: the bytes beside a constant are length and type tags (a `.pyc`), not text, so a
+    key's edges are not checked against them."""
     anchors, exact, context = _plan()
     near: dict[str, list[tuple[int, int]]] = {}
     for table, found in ((exact, anchors.find(data)), (context, lowered_hits)):
@@ -99,7 +88,7 @@ def find_credentials(data: bytes, lowered_hits: list[tuple[bytes, int]]) -> list
     for fmt in formats():
         spans = near.get(fmt.rule)
         for a, b in _windows(spans, len(data)) if spans else ():
-            for m in fmt.bytes_regex.finditer(data, a, b):
+            for m in (fmt.loose_bytes_regex if binary else fmt.bytes_regex).finditer(data, a, b):
                 if any(h.start < m.end() and m.start() < h.end for h in hits):
                     continue
                 hit = _judge(fmt, m)

@@ -9,13 +9,11 @@ Never verifies a key and never touches the network: a finding is the shape, not 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
-from ketch.audit.checks.anchors import Anchors
+from ketch.audit.checks.hit import Hit
 from ketch.audit.checks.secret_guess import find_guesses
-from ketch.audit.checks.secret_guess import keywords as guess_keywords
-from ketch.audit.checks.secret_hits import LOWER_ANCHORS, Hit, context_keywords, find_credentials
+from ketch.audit.checks.secret_hits import find_credentials, lower_anchors
 from ketch.audit.model import ArtifactInfo, Entry, Finding, Kind, Piece, Severity, mask
 from ketch.security.credential_formats import CredentialFormat, formats
 
@@ -69,8 +67,8 @@ class SecretsCheck:
         member = known or _Member(offset=piece.offset, lines_before=0 if piece.first else None)
         lines_before = self._lines_before(member, piece)
         binary = b"\x00" in data[:4096]
-        lowered = [] if binary else _lower_anchors().find(data.lower())
-        hits = find_credentials(data, lowered)
+        lowered = [] if binary else lower_anchors().find(data.lower())
+        hits = find_credentials(data, lowered, binary)
         if self.guesses and not binary:
             claimed = [(h.start, h.end) for h in hits]
             hits += [g for g in find_guesses(data, lowered) if not any(a < g.end and g.start < b for a, b in claimed)]
@@ -118,12 +116,6 @@ class SecretsCheck:
         findings = [_finding(seen, by_rule.get(seen.hit.rule)) for seen in self._seen.values()]
         self._seen, self._members, self._paths_with = {}, {}, {}
         return sorted(findings, key=Finding.sort_key)
-
-
-@functools.cache
-def _lower_anchors() -> Anchors:
-    """Names said in any case: the guesses' keywords and the context formats' (discord, twilio)."""
-    return Anchors(guess_keywords() + context_keywords(), LOWER_ANCHORS)
 
 
 def _severity(hit: Hit) -> Severity:
