@@ -32,9 +32,7 @@ def is_placeholder(value: str, body_from: int = 0) -> bool:
     if any(w in low for w in _WORDS):
         return True
     body = value[body_from:]
-    if len(body) >= 8 and (len(set(body)) <= 3 or entropy(body) < 2.5):
-        return True
-    return False
+    return len(body) >= 8 and (len(set(body)) <= 3 or entropy(body) < 2.5)
 
 
 def is_placeholder_password(user: str, password: str, host: str) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from ketch.audit.checks.placeholders import entropy, is_placeholder
 from ketch.audit.checks.hit import Hit
+from ketch.audit.checks.placeholders import entropy, is_placeholder
 
 _KEYWORDS = (b"passw", b"pwd", b"secret", b"token", b"api_key", b"apikey", b"api-key",
              b"access_key", b"accesskey", b"private_key", b"privatekey", b"credential", b"auth_key")
@@ -82,7 +82,7 @@ def _judge(m: re.Match[bytes]) -> Hit | None:
     words = _CAMEL.sub("_", name.rsplit(".", 1)[-1]).lower().replace("-", "_")
     if _NOT_SECRET_NAME.search(words) or any(v in value for v in _NOT_SECRET_VALUE):
         return None
-    if value.startswith(("$", "/", "./", "@", "#", "%", "!", "&", "*")) or _WORDS.fullmatch(value) and entropy(value) < 4.0:
+    if value.startswith(("$", "/", "./", "@", "&", "*", "%{")) or _WORDS.fullmatch(value) and entropy(value) < 4.0:
         return None
     bits = entropy(value)
     start = m.start(3) if m.group(3) is not None else m.start(4)

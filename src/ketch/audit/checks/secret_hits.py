@@ -12,12 +12,12 @@ import binascii
 import functools
 import json
 import re
+
 from ketch.audit.checks.anchors import Anchors
 from ketch.audit.checks.hit import Hit
 from ketch.audit.checks.placeholders import is_placeholder, is_placeholder_password
 from ketch.audit.checks.secret_guess import keywords as guess_keywords
 from ketch.security.credential_formats import CredentialFormat, formats
-
 
 _ANCHORS = b"_-/AJG"       # in shipped bytes: each character one C-speed pass (see anchors.py)
 LOWER_ANCHORS = b"kwc"      # in lower-cased bytes: names said in any case (discord, twilio, secret)
