@@ -20,7 +20,7 @@ class _Group:
     offsets: tuple[int, ...]     # where the anchor sits inside each keyword
 
 
-def _neighbours(items: list[tuple[bytes, int]]) -> bytes:
+def _neighbours(anchor: bytes, items: list[tuple[bytes, int]]) -> bytes:
     """One character-class test before the alternatives: most stops at a common anchor fail it
     at once (a `c` not followed by `r` or `o`), instead of trying every keyword's lookbehind."""
     after = {kw[at + 1:at + 2] for kw, at in items}
@@ -29,7 +29,8 @@ def _neighbours(items: list[tuple[bytes, int]]) -> bytes:
     if not sets:
         return b""
     _, chars, look = min(sets)
-    return look + b"[" + b"".join(re.escape(c) for c in sorted(chars)) + b"])"
+    tail = re.escape(anchor) if look == b"(?<=" else b""  # a lookbehind starts after the anchor: it spans it
+    return look + b"[" + b"".join(re.escape(c) for c in sorted(chars)) + b"]" + tail + b")"
 
 
 class Anchors:
@@ -56,7 +57,7 @@ class Anchors:
                 alt = (b"(?<=" + re.escape(behind) + b")" if len(behind) > 1 else b"")
                 alt += (b"(?=" + re.escape(ahead) + b")" if ahead else b"") + b"()"
                 alts.append(alt)
-            regex = re.compile(re.escape(bytes([anchor])) + _neighbours(items) + b"(?:" + b"|".join(alts) + b")")
+            regex = re.compile(re.escape(bytes([anchor])) + _neighbours(bytes([anchor]), items) + b"(?:" + b"|".join(alts) + b")")
             groups.append(_Group(regex, tuple(k for k, _ in items), tuple(a for _, a in items)))
         self._groups = tuple(groups)
         self.kept = tuple(kept)
