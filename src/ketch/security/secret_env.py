@@ -4,11 +4,14 @@
 By name alone is not enough (`MYSQL_PWD`, `GH_PAT`, `SENTRY_DSN`, `CI_JOB_JWT`,
 `DATABASE_URL=postgres://u:pw@db`), so the value is looked at too: a URL carrying a
 password, or a token in a well-known format, is a secret whatever its variable is called.
+The formats are the project's one list (security.credential_formats), shared with `ketch audit`.
 """
 
 from __future__ import annotations
 
 import re
+
+from ketch.security.credential_formats import looks_like_credential
 
 _NAME = re.compile(
     r"(API_?KEY|TOKEN|SECRET|PASSW(OR)?D|_PWD$|^PWD_|_PASS$|_PASSPHRASE|CREDENTIAL|PRIVATE_?KEY|ACCESS_?KEY|"
@@ -16,16 +19,10 @@ _NAME = re.compile(
     r"SIGNING_?KEY|ENCRYPTION_?KEY|CLIENT_?KEY)",
     re.IGNORECASE,
 )
-# Values that are credentials on sight: a URL with user:password@, or a token format that
-# its issuer made recognisable (GitHub, GitLab, Slack, OpenAI/Anthropic, AWS, npm, PyPI, JWTs).
-_VALUE = re.compile(
-    r"([a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)|^(gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk-|AKIA|ASIA|"
-    r"npm_|pypi-|hf_)[A-Za-z0-9_\-]{12,}|^eyJ[A-Za-z0-9_-]{8,}\.eyJ",
-)
 _NEVER = frozenset({"PWD", "OLDPWD", "PATH", "HOME", "TERM", "LANG", "SHELL", "USER", "LOGNAME"})
 
 
 def is_secret(name: str, value: str) -> bool:
     if name in _NEVER:
         return False
-    return bool(_NAME.search(name) or _VALUE.search(value))
+    return bool(_NAME.search(name)) or looks_like_credential(value)

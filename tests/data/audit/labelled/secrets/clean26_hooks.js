@@ -1,0 +1,1 @@
+export const useAuth=()=>{const[t,s]=useState(null),a=useCallback(async e=>{const r=await fetch("/api/token",{method:"POST",body:JSON.stringify(e)});s((await r.json()).access_token)},[]);return{token:t,login:a,isAuthenticated:!!t}};

@@ -1,0 +1,1 @@
+export const mapsClient=new Client({key:"@@gcp-api-key@@",libraries:["places"]});

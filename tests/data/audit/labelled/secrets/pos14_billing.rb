@@ -1,0 +1,2 @@
+require "stripe"
+Stripe.api_key = "@@stripe-secret-key@@"

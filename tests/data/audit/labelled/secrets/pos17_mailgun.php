@@ -1,0 +1,3 @@
+<?php
+$mg = Mailgun::create('@@mailgun-api-key@@');
+$mg->messages()->send('mg.acme-corp.net', $params);

@@ -1,0 +1,4 @@
+export const tls = {
+  cert: fs.readFileSync("cert.pem"),
+  key: `@@private-key-ec@@`,
+};

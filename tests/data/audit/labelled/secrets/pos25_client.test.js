@@ -1,0 +1,4 @@
+const session = "@@jwt@@";
+it("loads the profile", async () => {
+  expect(await profile(session)).toBeTruthy();
+});
