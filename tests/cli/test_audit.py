@@ -55,7 +55,7 @@ def test_against_the_previous_release_names_the_new_map_and_flags(tmp_path: Path
     old, new = art.claude_like(tmp_path)
     _, doc = as_json(new, "--against", old)
     [change] = doc["changes"]
-    assert list(change["new_maps"]) == ["cli.js.map"]
+    assert list(change["new_maps"]) == ["package/cli.js.map"]
     assert set(art.FLAGS) <= set(change["new_flag_names"])
     rules = {f["rule"] for f in doc["reports"][0]["findings"]}
     assert {"diff/new-source-map", "diff/new-flag-names"} <= rules

@@ -13,11 +13,12 @@ import py_compile
 import struct
 from pathlib import Path
 
+import fake_keys
 from audit_archives import tar_bytes, zip_bytes
 
-AWS_ID = "AKIA" + "Q3EGZ7KXM2" + "PLN4VW5T"
-AWS_SECRET = "wJalrXUtnF" + "EMI/K7MDENG/" + "bPxRfiCYz9" + "Kq4Lm8Tr2"
-GITHUB_TOKEN = "ghp_" + "R8vN2kq7Lm4Tz9Xw3Yb6" + "Hc1Jd5Fg0Ps8Ua"
+AWS_ID = fake_keys.key("aws-access-key-id", seed=14)
+AWS_SECRET = fake_keys.snippet("aws-secret-access-key", seed=14)[1]
+GITHUB_TOKEN = fake_keys.key("github-token", seed=14)
 FLAGS = ("KAIROS", "COORDINATOR_MODE", "VOICE_MODE")
 
 

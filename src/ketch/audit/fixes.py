@@ -26,7 +26,7 @@ def with_fixes(finding: Finding, info: ArtifactInfo) -> Finding:
     lines = exclusion_lines(info, paths)
     if not lines:
         return finding
-    fix = f"{finding.fix.rstrip('.')}. {lines}" if finding.fix else lines
+    fix = f"{finding.fix.rstrip('.')}. {lines[0].upper()}{lines[1:]}" if finding.fix else lines
     return dataclasses.replace(finding, fix=fix)
 
 

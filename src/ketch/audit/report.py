@@ -37,7 +37,7 @@ def headline(report: Report) -> str:
     source = _source_totals(found)
     if source:
         files, lines = source
-        said.append(f"Original source of {files:,} files, {lines:,} lines: an implementation reference.")
+        said.append(f"Original source of {_plural(files, 'file')}, {_plural(lines, 'line')}: an implementation reference.")
     flag_names = _unreleased_names(found)
     if flag_names:
         only_maps = any(f.severity >= Severity.MEDIUM for f in found if f.kind is Kind.ROADMAP)

@@ -84,6 +84,8 @@ class HygieneCheck:
         head = piece.data[:1 << 20]
         if _holds_secrets(rule, head):
             item.severity = Severity.HIGH
+        elif rule == "key-file" and b"-----BEGIN CERTIFICATE-----" in head and item.severity <= Severity.LOW:
+            item.severity = Severity.INFO  # certificates only (a CA bundle such as certifi's): public by design
         elif rule == "agent-files" and any(m in head.lower() for m in _INSTRUCTION_MARKERS):
             item.instructions = True
         elif rule == "core-dump":

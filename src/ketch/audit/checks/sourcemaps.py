@@ -7,6 +7,7 @@ the bundler left it. The findings say how much source leaked and whether it was 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -127,6 +128,9 @@ class SourceMapCheck:
         with_content = [m for m in self._maps if m.files]
         # One map with content: the summary says all its own finding would, once.
         findings = [self._map_finding(m, info) for m in self._maps if len(with_content) != 1 or not m.files]
+        if len(with_content) > 1:  # several: the summary carries the weight, each map's own finding is detail
+            findings = [dataclasses.replace(f, severity=Severity.INFO) if f.rule == "source/map-content" else f
+                        for f in findings]
         summary = self._summary(info)
         if summary:
             findings.append(summary)
@@ -188,7 +192,8 @@ class SourceMapCheck:
         top = sorted(ranked, key=lambda p: (-ranked[p][1], p))[:_TOP]
         files, lines, size = len(own), sum(v[0] for v in own.values()), sum(v[1] for v in own.values())
         if own:
-            title = f"original source of {files:,} files, {lines:,} lines: an implementation reference"
+            title = (f"original source of {files:,} file{'s' if files != 1 else ''}, {lines:,} line{'s' if lines != 1 else ''}"
+                     ": an implementation reference")
             severity = _leak_severity(info)
         else:
             title = f"source maps carry {len(seen):,} third-party files only: little disclosed"
