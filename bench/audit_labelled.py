@@ -1,4 +1,5 @@
-"""Precision and recall of `ketch audit`'s credentials check on the labelled set, beside detect-secrets.
+"""Precision and recall of `ketch audit`: its credentials check on the labelled files beside
+detect-secrets, then every kind of finding on the labelled artifacts.
 
     python bench/audit_labelled.py [--speed JS_FILE]
 
@@ -63,6 +64,31 @@ def speed(js: Path, total: int = 20_000_000, window: int = 1 << 20) -> float:
     return len(data) / best / 1e6
 
 
+def kinds_table(folder: Path) -> None:
+    """Per kind of finding, over the labelled artifacts (tests/fakes/audit_labelled.py)."""
+    from audit_labelled import labelled
+    from audit_labelled import score as score_kinds
+
+    from ketch.audit.model import Severity
+    from ketch.audit.scan import AuditOptions, audit_path
+
+    rows = []
+    artifacts = folder / "artifacts"
+    artifacts.mkdir()
+    for label, path, want in labelled(artifacts):
+        got = {f.kind.label for f in audit_path(path, AuditOptions()).findings if f.severity > Severity.LOW}
+        rows.append((label, want, got))
+    clean = sum(1 for _, want, _ in rows if not want)
+    print(f"\nlabelled artifacts: {len(rows)} ({len(rows) - clean} with leaks, {clean} clean real packages); "
+          "a finding counts above low")
+    print("| kind | true positives | false positives | false negatives | precision | recall |")
+    print("|---|---|---|---|---|---|")
+    for kind, (tp, fp, fn) in score_kinds(rows).items():
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        print(f"| {kind} | {tp} | {fp} | {fn} | {precision:.2f} | {recall:.2f} |")
+
+
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -91,6 +117,7 @@ def main(argv: list[str]) -> int:
             for name, rules in sorted(labels.items()):
                 if bool(ds.get(name)) != bool(rules):
                     print(f"    {name}: labelled {sorted(rules)}, found {sorted(ds.get(name, set()))}")
+        kinds_table(folder)
     if "--speed" in argv:
         js = Path(argv[argv.index("--speed") + 1])
         print(f"SecretsCheck on 20 MB of {js.name} repeated: {speed(js):.0f} MB/s")

@@ -123,3 +123,25 @@ def package_with_claude_md(dest: Path) -> Path:
     path.write_bytes(tar_bytes({"package/package.json": _package_json("sitemap", "8.0.0", "MIT"),
                                 "package/CLAUDE.md": instructions.encode(), "package/index.js": b"module.exports={}\n"}))
     return path
+
+
+def package_with_internal_layout(dest: Path) -> Path:
+    """A bundle that names an internal host and the build machine's home folder of a person."""
+    bundle = (b'var API="https://billing.prod.acme.internal:8443/v2";'
+              b'var SRC="/Users/jsmith/work/acme/packages/core/src/index.ts";module.exports={API,SRC};\n')
+    path = dest / "acme-core-3.1.0.tgz"
+    path.write_bytes(tar_bytes({"package/package.json": _package_json("acme-core", "3.1.0"),
+                                "package/dist/index.js": bundle}))
+    return path
+
+
+def wheel_with_guessable_secret(dest: Path) -> Path:
+    """A settings module that assigns a random-looking value to a secret-like name, in no known format."""
+    value = fake_keys.snippet("aws-secret-access-key", seed=41)[1][:24] + "x9!Qz"
+    path = dest / "conf-0.3-py3-none-any.whl"
+    path.write_bytes(zip_bytes({
+        "conf/settings.py": f'DEBUG = False\nSIGNING_SECRET = "{value}"\n'.encode(),
+        "conf-0.3.dist-info/WHEEL": b"Wheel-Version: 1.0\nTag: py3-none-any\n",
+        "conf-0.3.dist-info/METADATA": b"Metadata-Version: 2.1\nName: conf\nVersion: 0.3\n\n",
+    }))
+    return path
