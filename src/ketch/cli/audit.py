@@ -134,6 +134,7 @@ class _MapSources:
 
     def __init__(self) -> None:
         self.sources: list[tuple[str, bytes]] = []
+        self._seen: set[tuple[str, bytes]] = set()
 
     def entry(self, entry: object, info: object) -> None:
         return None
@@ -142,7 +143,13 @@ class _MapSources:
         from ketch.audit.model import Piece
 
         if isinstance(piece, Piece) and piece.origin == "map":
-            self.sources.append((piece.path.split("#", 1)[-1], piece.data))
+            import hashlib
+
+            source = piece.path.split("#", 1)[-1]
+            key = (source, hashlib.sha256(piece.data).digest())
+            if key not in self._seen:  # the same file in several maps (.js, .mjs, .umd.js) is written once
+                self._seen.add(key)
+                self.sources.append((source, piece.data))
 
     def finish(self, info: object) -> list[Finding]:
         return []
