@@ -103,16 +103,15 @@ def windows(path: str, data: bytes, size: int, overlap: int = 4096) -> list[Piec
 
 
 def scan(checks: Sequence[Check], members: Iterable[tuple[str, bytes]], info: ArtifactInfo) -> list[Finding]:
-    """A minimal scanner: every member whole, derived pieces handed to every check in turn."""
-    pending = [piece(path, data) for path, data in members]
-    for check in checks:
-        for p in pending:
-            if p.origin == "":
-                check.entry(Entry(p.path, p.size), info)
-    while pending:
-        current = pending.pop(0)
-        for check in checks:
-            pending.extend(check.visit(current, info) or [])
+    """The real scanner's rules (audit/scan.py) over members given whole, without a reader."""
+    from ketch.audit.scan import Scanner
+
+    scanner = Scanner(info, list(checks))
+    pieces = [piece(path, data) for path, data in members]
+    for p in pieces:
+        scanner.entry(Entry(p.path, p.size))
+    for p in pieces:
+        scanner.piece(p)
     return [f for check in checks for f in check.finish(info)]
 
 

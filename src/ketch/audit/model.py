@@ -151,7 +151,9 @@ class Check(Protocol):
 
     `visit` may return pieces it derived (the original sources inside a source map): the
     scanner hands those to every check, so a credential or flag name inside `sourcesContent`
-    is found by the same rules as in shipped code.
+    is found by the same rules as in shipped code. A returned piece with the visited piece's
+    path and no origin replaces it for the checks after this one (a map's JSON without the
+    sources it has handed on, so they are not read twice).
     """
 
     def entry(self, entry: Entry, info: ArtifactInfo) -> None: ...

@@ -82,10 +82,14 @@ class Scanner:
 
     def piece(self, piece: Piece) -> None:
         derived: list[Piece] = []
+        current = piece
         for check in self.checks:
-            more = check.visit(piece, self.info)
-            if more:
-                derived.extend(more)
+            more = check.visit(current, self.info)
+            for extra in more or ():
+                if extra.path == piece.path and not extra.origin:
+                    current = extra  # a check's reading of the piece replaces it for the checks after it
+                else:
+                    derived.append(extra)
         for extra in derived:  # one level only: a map inside a map's sources is not decoded again
             for check in self.checks:
                 check.visit(extra, self.info)

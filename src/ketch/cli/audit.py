@@ -124,7 +124,7 @@ def _audit_extracting(path: Path, name: str, options: AuditOptions, dest: Path) 
     collector = _MapSources()
     report = audit_path(path, options, name=name, checks=[*default_checks(options), collector])
     summary = extract_sources(collector.sources, dest)
-    print(f"ketch audit: wrote {summary.files:,} original source files ({summary.bytes:,} bytes) to {dest}",
+    print(f"ketch audit: wrote {summary.files:,} original source file{'s' if summary.files != 1 else ''} ({summary.bytes:,} bytes) to {dest}",
           file=sys.stderr)
     return report
 

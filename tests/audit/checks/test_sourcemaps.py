@@ -30,7 +30,9 @@ def by_rule(findings, rule):
 
 def test_an_external_map_hands_back_each_original_source_as_a_map_piece():
     members = dict(kairos_release())
-    derived = SourceMapCheck().visit(piece("package/cli.js.map", members["package/cli.js.map"]), UNLICENSED)
+    rest, *derived = SourceMapCheck().visit(piece("package/cli.js.map", members["package/cli.js.map"]), UNLICENSED)
+    assert rest.path == "package/cli.js.map" and rest.origin == "" and b"sourcesContent" not in rest.data
+    assert b'"sources"' in rest.data  # the map without its content still stands in for it, for the later checks
     assert [p.path for p in derived] == ["package/cli.js.map#../src/main.ts", "package/cli.js.map#../src/tools/index.ts",
                                          "package/cli.js.map#../node_modules/lodash/identity.js"]
     assert all(p.origin == "map" and p.whole and p.offset == 0 for p in derived)
@@ -127,14 +129,14 @@ def test_indexed_maps_with_sections_are_flattened():
 
 def test_a_json_member_opening_with_version_3_is_a_map_whatever_its_name():
     data = b'{"version":3,"sources":["x.ts"],"sourcesContent":["let x = 1"],"mappings":""}'
-    [derived] = SourceMapCheck().visit(piece("package/data/blob.json", data), UNLICENSED)
+    _rest, derived = SourceMapCheck().visit(piece("package/data/blob.json", data), UNLICENSED)
     assert derived.path == "package/data/blob.json#x.ts"
     assert SourceMapCheck().visit(piece("package/x.json", b'{"version":"3.1.0"}'), UNLICENSED) is None
 
 
 def test_source_root_is_joined_and_xssi_prefix_is_skipped():
     data = b")]}'\n" + source_map({"main.ts": "x"}, root="webpack://acme/")
-    [derived] = SourceMapCheck().visit(piece("a.js.map", data), UNLICENSED)
+    _rest, derived = SourceMapCheck().visit(piece("a.js.map", data), UNLICENSED)
     assert derived.path == "a.js.map#webpack://acme/main.ts"
 
 

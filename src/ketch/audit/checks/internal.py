@@ -1,7 +1,7 @@
 """Internal layout: internal hostnames, private addresses, and build-machine home folders.
 
 Each says where the package was built or what it talks to inside the publisher's network. A
-person's home folder (`/Users/alice/`) also names a person, so it ranks above a CI runner's.
+person's home folder (`/Users/<name>/`) also names a person, so it ranks above a CI runner's.
 Speed: one regex pass whose literal prefix is "." finds host and address candidates; two
 substring passes find home folders; the exact patterns run only near those hits.
 """

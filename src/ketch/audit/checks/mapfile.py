@@ -40,6 +40,11 @@ class SourceMap:
     sources: list[str] = field(default_factory=list)
     contents: list[tuple[str, str]] = field(default_factory=list)
     external_sections: int = 0  # sections naming another map by `url`: not read here
+    rest: bytes = b""  # the map's own JSON without sourcesContent and mappings: what is left to scan
+
+
+# sourcesContent reaches the checks as the decoded sources; mappings are base64 VLQ offsets.
+_SCANNED_ELSEWHERE = frozenset({"sourcesContent", "mappings", "sections"})
 
 
 def looks_like_map(data: bytes) -> bool:
@@ -67,6 +72,7 @@ def parse_map(data: bytes) -> SourceMap:
         raise MapError(f"not JSON ({str(exc)[:60]})") from None
     out = SourceMap()
     _read(doc, out, 0)
+    out.rest = json.dumps({k: v for k, v in doc.items() if k not in _SCANNED_ELSEWHERE}).encode()
     return out
 
 

@@ -72,14 +72,18 @@ class SecretsCheck:
         if self.guesses and not binary:
             claimed = [(h.start, h.end) for h in hits]
             hits += [g for g in find_guesses(data, lowered) if not any(a < g.end and g.start < b for a, b in claimed)]
-        for hit in hits:
+        counted_to, newlines = 0, 0  # line numbers counted forward, once per piece, not from 0 per hit
+        for hit in sorted(hits, key=lambda h: h.start):
             if not final and hit.end >= len(data):
                 continue  # perhaps cut by the window's end: the next window sees it whole
             where = (piece.offset + hit.start, hit.rule)
             if where in member.counted:
                 continue
             member.counted.add(where)
-            line = None if binary or lines_before is None else lines_before + data.count(b"\n", 0, hit.start) + 1
+            if not binary and lines_before is not None:
+                newlines += data.count(b"\n", counted_to, hit.start)
+                counted_to = hit.start
+            line = None if binary or lines_before is None else lines_before + newlines + 1
             self._count(hit, piece, line)
         if final:
             self._members.pop(piece.path, None)

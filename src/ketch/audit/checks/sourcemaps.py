@@ -95,7 +95,10 @@ class SourceMapCheck:
         except MapError as exc:
             self._unreadable.append((piece.path, str(exc)))
             return None
-        return self._record(piece.path, parsed, inline=False)
+        # The map's JSON minus its sources stands in for it (same path, shipped origin): the checks
+        # after this one read each source once, decoded, instead of twice.
+        rest = Piece(piece.path, parsed.rest, 0, len(parsed.rest), True)
+        return [rest, *self._record(piece.path, parsed, inline=False)]
 
     def _inline(self, piece: Piece) -> list[Piece] | None:
         if not piece.whole:  # the payload may be cut by a window edge: weigh it, do not decode it
