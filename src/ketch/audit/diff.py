@@ -55,13 +55,13 @@ def findings_of(change: Change) -> list[Finding]:
     found: list[Finding] = []
     if change.new_maps:
         total = sum(change.new_maps.values())
-        found.append(Finding(Kind.SOURCE, Severity.HIGH, f"{len(change.new_maps)} source map(s) new since "
+        found.append(Finding(Kind.SOURCE, Severity.HIGH, f"{_plural(len(change.new_maps), 'source map')} new since "
                              f"{change.before} ({total:,} bytes)", path=next(iter(change.new_maps)),
                              enables="the release may carry original source the last one did not",
                              fix="compare `npm pack --dry-run` output with the last release before publishing",
                              rule="diff/new-source-map", facts={"paths": sorted(change.new_maps)}))
     if change.new_names:
-        found.append(Finding(Kind.ROADMAP, Severity.MEDIUM, f"{len(change.new_names)} flag name(s) new since "
+        found.append(Finding(Kind.ROADMAP, Severity.MEDIUM, f"{_plural(len(change.new_names), 'flag name')} new since "
                              f"{change.before}", evidence=", ".join(change.new_names[:20]),
                              rule="diff/new-flag-names", facts={"names": change.new_names}))
     if change.bytes_before and change.growth >= 2 and change.bytes_after - change.bytes_before > 1_000_000:
@@ -75,7 +75,7 @@ def findings_of(change: Change) -> list[Finding]:
 
 
 def describe(change: Change) -> list[str]:
-    lines = [f"{len(change.added)} file(s) added, {len(change.removed)} removed; size {change.bytes_before:,} → "
+    lines = [f"{_plural(len(change.added), 'file')} added, {len(change.removed)} removed; size {change.bytes_before:,} → "
              f"{change.bytes_after:,} bytes" + (f" ({change.growth:.1f}×)" if change.bytes_before else "")]
     for path, size in sorted(change.added.items(), key=lambda kv: -kv[1])[:10]:
         lines.append(f"+ {path} ({size:,} bytes)")
@@ -92,6 +92,10 @@ def change_dict(change: Change) -> dict[str, Any]:
     return {"before": change.before, "after": change.after, "added": change.added, "removed": change.removed,
             "bytes_before": change.bytes_before, "bytes_after": change.bytes_after, "new_maps": change.new_maps,
             "new_flag_names": change.new_names, "new_findings": [f"{f.rule} {f.path}" for f in change.new_findings]}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _same_place(path: str) -> str:

@@ -88,7 +88,7 @@ def render_terminal(reports: list[Report], changes: list[Change], out: IO[str], 
         console.print(Text("\n" + ", ".join(f"{n} {label}" for label, n in tally.items() if n) if any(tally.values())
                            else "\nnothing to report", style="bold"))
         if report.ignored:
-            console.print(Text(f"{report.ignored} finding(s) ignored by the audit config", style="dim"))
+            console.print(Text(f"{_plural(report.ignored, 'finding')} ignored by the audit config", style="dim"))
     for change in changes:
         from ketch.audit.diff import describe
 
