@@ -18,9 +18,9 @@ from ketch.audit.model import ArtifactInfo, Entry, Finding, Kind, Piece, Severit
 _HAS_LETTER = re.compile(r"[A-Za-z]")
 _GATE_SCAN = re.compile(rb"is(?:Employee|Internal(?:User)?|Dogfood|Staff)(?![\w$])")
 # Where an idioms.ENV match holds its `env`: `X.env.`, `X.env[`, `os.environ.`/`[`, `os.getenv(`.
-# The literal `.` starts the pattern so that `re` skips in C to a character rarer than `e`;
-# `b"env" in data` and a `find` loop stopped at every `environment` and `envelope`.
-_ENV_AT = re.compile(rb"\.(?:(env)(?=[.\[]|iron[.\[])|get(env)\()")
+# The pattern starts with the literal `v` (rarer in code than `e` or `.`) so that `re` skips to it
+# in C; `b"env" in data` and a `find` loop stopped at every `environment` and `envelope` in Python.
+_ENV_AT = re.compile(rb"v(?:(?<=\.env)(?=[.\[]|iron[.\[])|(?<=\.getenv)(?=\())")
 _USER_TYPE_AT = re.compile(rb"USER_TYPE")  # sre's literal search is faster than `bytes in` here
 _SHOWN = 12
 
@@ -87,7 +87,7 @@ def _call(data: bytes, at: int, found: list[tuple[str, str]]) -> None:
 def _env(data: bytes, found: list[tuple[str, str]]) -> None:
     resume = 0
     for hit in _ENV_AT.finditer(data):
-        at = hit.start(1) if hit.start(1) >= 0 else hit.start(2)
+        at = hit.start() - 2  # the `e` of `env`
         if at < resume:
             continue
         m = idioms.ENV.search(data, max(0, at - 12), at + 100)
