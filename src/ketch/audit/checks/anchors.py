@@ -33,41 +33,6 @@ def _neighbours(anchor: bytes, items: list[tuple[bytes, int]]) -> bytes:
     return look + b"[" + b"".join(re.escape(c) for c in sorted(chars)) + b"]" + tail + b")"
 
 
-def _key(item: tuple[bytes, int]) -> bytes:
-    """What tells an item apart first: the character before its anchor, else the one after."""
-    kw, at = item
-    return b"<" + kw[at - 1:at] if at else b">" + kw[at + 1:at + 2]
-
-
-def _dispatched(items: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
-    """Items ordered by _key, so that their capture groups number in the order _tried writes them."""
-    return sorted(items, key=lambda item: (_key(item), item))
-
-
-def _alternative(kw: bytes, at: int) -> bytes:
-    behind, ahead = kw[: at + 1], kw[at + 1:]
-    alt = b"(?<=" + re.escape(behind) + b")" if len(behind) > 1 else b""
-    return alt + (b"(?=" + re.escape(ahead) + b")" if ahead else b"") + b"()"
-
-
-def _tried(items: list[tuple[bytes, int]]) -> bytes:
-    """The alternatives as a two-level tree: one test of the character beside the anchor picks the
-    few keywords that can still match there, instead of trying every keyword at every stop."""
-    branches = []
-    for key in dict.fromkeys(_key(item) for item in items):
-        mine = [_alternative(kw, at) for kw, at in items if _key((kw, at)) == key]
-        side, char = key[:1], key[1:]
-        if not char:
-            test = b""
-        elif side == b"<":
-            anchor = next(kw[at:at + 1] for kw, at in items if _key((kw, at)) == key)
-            test = b"(?<=" + re.escape(char + anchor) + b")"
-        else:
-            test = b"(?=" + re.escape(char) + b")"
-        branches.append(test + b"(?:" + b"|".join(mine) + b")")
-    return b"(?:" + b"|".join(branches) + b")"
-
-
 class Anchors:
     """Keywords → (keyword, start) hits, in as few passes as there are anchors.
 
@@ -86,8 +51,13 @@ class Anchors:
             else:
                 by_anchor.setdefault(kw[at], []).append((kw, at))
         for anchor, items in by_anchor.items():
-            items = _dispatched(items)
-            regex = re.compile(re.escape(bytes([anchor])) + _neighbours(bytes([anchor]), items) + _tried(items))
+            alts = []
+            for kw, at in items:
+                behind, ahead = kw[: at + 1], kw[at + 1:]
+                alt = (b"(?<=" + re.escape(behind) + b")" if len(behind) > 1 else b"")
+                alt += (b"(?=" + re.escape(ahead) + b")" if ahead else b"") + b"()"
+                alts.append(alt)
+            regex = re.compile(re.escape(bytes([anchor])) + _neighbours(bytes([anchor]), items) + b"(?:" + b"|".join(alts) + b")")
             groups.append(_Group(regex, tuple(k for k, _ in items), tuple(a for _, a in items)))
         self._groups = tuple(groups)
         self.kept = tuple(kept)
