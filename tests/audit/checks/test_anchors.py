@@ -31,3 +31,22 @@ def test_near_misses_are_not_hits() -> None:
 def test_keywords_without_an_anchor_are_found_as_literals() -> None:
     anchors = Anchors([b"discord", b"token"], b"k")
     assert sorted(anchors.find(b"a token for discord")) == [(b"discord", 12), (b"token", 2)]
+
+
+def test_hits_are_exactly_those_of_a_find_for_every_keyword() -> None:
+    # The alternatives are a two-level tree (anchors._tried): checked against the plain answer, a
+    # bytes.find for every keyword, on text full of near misses and keywords sharing a neighbour.
+    import random
+
+    keywords = KEYWORDS + [b"rk_live_", b"rk_test_", b"sk_test_", b"key-", b"access_key", b"api_key", b"token"]
+    anchors = Anchors(keywords, b"_-/AJGk")
+    rng = random.Random(14)
+    pieces = [kw[: rng.randint(1, len(kw))] for kw in keywords] + keywords + [b" ", b"_", b"-", b"x", b"k"]
+    data = b"".join(rng.choice(pieces) for _ in range(20_000))
+    expected = set()
+    for kw in anchors.kept:
+        at = data.find(kw)
+        while at != -1:
+            expected.add((kw, at))
+            at = data.find(kw, at + 1)
+    assert set(anchors.find(data)) == expected

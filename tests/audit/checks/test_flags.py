@@ -80,3 +80,24 @@ def test_a_name_in_both_the_map_and_the_shipped_code_is_shipped_not_unreleased()
     medium, low = check.finish(UNLICENSED)
     assert medium.facts["names"] == ["hidden"] and low.facts["names"] == ["both"]
     assert medium.title == "1 unreleased flag name, present only inside source maps"
+
+
+def test_every_callee_is_found_whatever_character_it_ends_in():
+    # CALL tests the callee's last character before its tails (flag_idioms._call_pattern): every
+    # callee, bare and as a method, with and without a space before the quote, must still be found.
+    from ketch.audit.checks.flag_idioms import CALLS
+
+    for callee, system in CALLS.items():
+        if system == "internal-user":
+            continue
+        for call in (f"{callee}('k-{callee}')", f"x.{callee}( \"k-{callee}\", 1)"):
+            found = names_in(f"a;{call};b".encode())
+            assert [name for _, name in found] == [f"k-{callee}"], call
+
+
+def test_env_lookups_are_found_and_words_holding_env_are_not():
+    code = (b"environment(); envelope.FEATURE_A; os.environs['FEATURE_B']; process.envFoo.FEATURE_C;\n"
+            b"Bun.env.FEATURE_D; Deno.env['FF_E']; os.environ.get('ENABLE_F'); x=os.getenv(\"FLAG_G\");\n"
+            b"getenvironment('FEATURE_H'); myenv.FEATURE_I; process.env.FEATURE_J")
+    assert names_in(code) == [("env", "FEATURE_D"), ("env", "FF_E"), ("env", "ENABLE_F"), ("env", "FLAG_G"),
+                              ("env", "FEATURE_J")]

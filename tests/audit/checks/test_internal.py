@@ -44,3 +44,14 @@ def test_plain_code_yields_nothing():
     code = (b"for(var e=10.5,t=0;t<e;t++)this.internal.push(t);var v='1.10.2.3';navigator.userAgent;"
             b"route('/home/');a.corp=b.lan;c='local';192.168;")
     assert internal_values(code) == []
+
+
+def test_every_host_suffix_and_address_range_at_the_edges_of_its_pattern():
+    # One "." pass finds both (internal._DOT); each branch of it, and the text around it, once more.
+    text = (b'"a.internal" "b.intranet" "c.corp" "d.lan" "e.local" "f.localhost" "g.corporate" "h.lanes"\n'
+            b'"172.16.0.1:80" "172.31.255.1:80" "172.32.0.1:80" "192.168.0.1:80" "x10.0.0.1:80" "1.10.0.0.1:80"\n'
+            b'10.9.9.9:22 url="10.2.2.2"')
+    assert internal_values(text) == [
+        ("host", "a.internal"), ("host", "b.intranet"), ("host", "c.corp"), ("host", "d.lan"), ("host", "e.local"),
+        ("address", "172.16.0.1"), ("address", "172.31.255.1"), ("address", "192.168.0.1"),
+        ("address", "10.9.9.9"), ("address", "10.2.2.2")]

@@ -197,3 +197,18 @@ def test_findings_are_cleared_by_finish() -> None:
     data = key("npm-token").encode()
     check.visit(Piece("a", data, 0, len(data), True), INFO)
     assert len(check.finish(INFO)) == 1 and check.finish(INFO) == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("a" * 40 + "credentials" + "b" * 30 + ' = "{v}"', "a" * 40 + "credentials" + "b" * 30),  # the longest name
+    ("x.y-" + "a" * 36 + "Password" + "b" * 30 + '"] = "{v}"', "x.y-" + "a" * 36 + "Password" + "b" * 30),
+    ('cfg["db_secret"]  :  "{v}"', "db_secret"), ("API_TOKEN={v}", "API_TOKEN"), ("auth_key =>\t'{v}'", "auth_key"),
+])
+def test_guessed_names_at_the_edges_of_the_assignment_pattern(text: str, name: str) -> None:
+    # secret_guess._NAME opens with a lookahead for speed that must reject no real assignment.
+    from ketch.audit.checks.secret_guess import find_guesses
+    from ketch.audit.checks.secret_hits import lower_anchors
+
+    data = text.format(v="Zq8vN2xLp4Rt7Wm9Yc3Kb6Hd").encode()
+    assert [(h.name, h.value) for h in find_guesses(data, lower_anchors().find(data.lower()))] == [
+        (name, "Zq8vN2xLp4Rt7Wm9Yc3Kb6Hd")]

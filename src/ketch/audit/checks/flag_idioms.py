@@ -39,10 +39,17 @@ _TAIL = 9
 
 
 def _call_pattern() -> re.Pattern[bytes]:
-    tails = sorted({name[-_TAIL:] + "(" for name in CALLS} | {name[-_TAIL:] + "()" for name in NO_ARGUMENT})
-    behind = "|".join(f"(?<={re.escape(t)})" for t in tails if not t.endswith("()"))
-    empty = "|".join(f"(?<={re.escape(t[:-1])})(?=\\))" for t in tails if t.endswith("()"))
-    return re.compile(rf"\((?:(?=\s?['\"`\[])(?:{behind})|{empty})".encode())
+    """`(` is ~1.4% of the bytes of code, so what a stop costs is what the pass costs: most stops
+    fail at once (no quote or `[` after the `(`); the rest test one class (the callee's last
+    character) and then only the tails that end in that character, not all forty-five."""
+    by_last: dict[str, list[str]] = {}
+    for tail in sorted({name[-_TAIL:] + "(" for name in CALLS}):
+        by_last.setdefault(tail[-2], []).append(tail)
+    groups = "|".join(f"(?<={re.escape(last)}\\()(?:" + "|".join(f"(?<={re.escape(t)})" for t in tails) + ")"
+                      for last, tails in sorted(by_last.items()))
+    lasts = "".join(re.escape(c) for c in sorted(by_last))
+    empty = "|".join(f"(?<={re.escape(name[-_TAIL:])}\\()" for name in sorted(NO_ARGUMENT))
+    return re.compile(rf"\((?:(?=\s?['\"`\[])(?<=[{lasts}]\()(?:{groups})|(?=\))(?:{empty}))".encode())
 
 
 CALL = _call_pattern()

@@ -17,6 +17,11 @@ from ketch.audit.model import ArtifactInfo, Entry, Finding, Kind, Piece, Severit
 
 _HAS_LETTER = re.compile(r"[A-Za-z]")
 _GATE_SCAN = re.compile(rb"is(?:Employee|Internal(?:User)?|Dogfood|Staff)(?![\w$])")
+# Where an idioms.ENV match holds its `env`: `X.env.`, `X.env[`, `os.environ.`/`[`, `os.getenv(`.
+# The pattern starts with the literal `v` (rarer in code than `e` or `.`) so that `re` skips to it
+# in C; `b"env" in data` and a `find` loop stopped at every `environment` and `envelope` in Python.
+_ENV_AT = re.compile(rb"v(?:(?<=\.env)(?=[.\[]|iron[.\[])|(?<=\.getenv)(?=\())")
+_USER_TYPE_AT = re.compile(rb"USER_TYPE")  # sre's literal search is faster than `bytes in` here
 _SHOWN = 12
 
 
@@ -33,9 +38,8 @@ def names_in(data: bytes) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for match in idioms.CALL.finditer(data):
         _call(data, match.end(), found)
-    if b"env" in data:
-        _env(data, found)
-    if b"USER_TYPE" in data:
+    _env(data, found)
+    if _USER_TYPE_AT.search(data):
         for m in idioms.USER_TYPE.finditer(data):
             value = (m.group(2) or m.group(4)).decode("ascii", "replace")
             found.append(("internal-user", f"USER_TYPE={value}"))
@@ -81,16 +85,19 @@ def _call(data: bytes, at: int, found: list[tuple[str, str]]) -> None:
 
 
 def _env(data: bytes, found: list[tuple[str, str]]) -> None:
-    at = data.find(b"env")
-    while at != -1:
+    resume = 0
+    for hit in _ENV_AT.finditer(data):
+        at = hit.start() - 2  # the `e` of `env`
+        if at < resume:
+            continue
         m = idioms.ENV.search(data, max(0, at - 12), at + 100)
         if m:
             name = m.group(1) or m.group(3) or m.group(5)
             if idioms.ENV_FLAG.fullmatch(name):
                 found.append(("env", name.decode()))
-            at = data.find(b"env", max(m.end(), at + 3))
+            resume = max(m.end(), at + 3)
         else:
-            at = data.find(b"env", at + 3)
+            resume = at + 3
 
 
 def _add(found: list[tuple[str, str]], system: str, raw: bytes) -> None:

@@ -2,8 +2,8 @@
 
 Each says where the package was built or what it talks to inside the publisher's network. A
 person's home folder (`/Users/<name>/`) also names a person, so it ranks above a CI runner's.
-Speed: one regex pass whose literal prefix is "." finds host and address candidates; two
-substring passes find home folders; the exact patterns run only near those hits.
+Speed: one regex pass whose literal prefix is "." finds host and address candidates; two literal
+regex passes find home folders; the exact patterns run only near those hits.
 """
 
 from __future__ import annotations
@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 
 from ketch.audit.model import ArtifactInfo, Entry, Finding, Kind, Piece, Severity
 
+# A stop at every "." is the price of one pass for both hosts and addresses (a "." is ~1.3% of
+# code), so each stop must fail fast: the host names begin with a literal `re` tests in C, and the
+# address branch tests "a digit before the dot" once before its lookbehinds.
 _DOT = re.compile(
-    rb"\.(?:(?:internal|corp|intranet|lan|local)(?![\w-])|(?<=(?<![\w.])10\.)\d"
-    rb"|(?<=(?<![\w.])172\.)(?:1[6-9]|2\d|3[01])\.|(?<=(?<![\w.])192\.)168\.)")
+    rb"\.(?:i(?:nternal|ntranet)(?![\w-])|corp(?![\w-])|l(?:an|ocal)(?![\w-])"
+    rb"|(?<=[0-9]\.)(?:(?<=(?<![\w.])10\.)\d|(?<=(?<![\w.])172\.)(?:1[6-9]|2\d|3[01])\.|(?<=(?<![\w.])192\.)168\.))")
+# Literal patterns: `re` finds a literal that starts with a rare byte about twice as fast as `bytes.find`.
+_USERS = re.compile(rb"Users")
+_HOME_AT = re.compile(rb"/home/")
 _LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rb"(?:://|@|['\"`])((?:" + _LABEL + rb"\.)+(?:internal|corp|intranet|lan|local))"
                    rb"(?::\d{1,5})?(?=[/'\"`:\s?#)\],;]|\Z)")
@@ -56,7 +62,8 @@ def internal_values(data: bytes) -> list[tuple[str, str]]:
             _host(data, at, found)
         else:
             _address(data, at, found)
-    for at in _hits(data, b"Users"):
+    for hit in _USERS.finditer(data):
+        at = hit.start()
         mac = _MAC.match(data, at - 1) if at else None
         if mac:
             _home(found, mac.group(1).decode(), f"/Users/{mac.group(1).decode()}/")
@@ -64,19 +71,12 @@ def internal_values(data: bytes) -> list[tuple[str, str]]:
         if windows:
             name = windows.group(2).decode()
             _home(found, name, f"{windows.group(1).decode().upper()}:\\Users\\{name}\\")
-    for at in _hits(data, b"/home/"):
+    for hit in _HOME_AT.finditer(data):
+        at = hit.start()
         home = _HOME.match(data, at)
         if home and (b"/" in home.group(2) or b"." in home.group(2)):  # a file below it, not a route
             _home(found, home.group(1).decode(), f"/home/{home.group(1).decode()}/")
     return found
-
-
-def _hits(data: bytes, literal: bytes) -> list[int]:
-    out, at = [], data.find(literal)
-    while at != -1:
-        out.append(at)
-        at = data.find(literal, at + 1)
-    return out
 
 
 def _host(data: bytes, at: int, found: list[tuple[str, str]]) -> None:
