@@ -82,14 +82,15 @@ def tell_tales(before: str, after: str, path: Path) -> list[str]:
 
 
 def fragment(before: str, after: str) -> tuple[int, int] | None:
-    """(lines kept, old lines) when `after` is a small part of `before` copied from it; else None."""
-    old = [line.strip() for line in _lines(before.rstrip("\n"))]
-    new = [line.strip() for line in _lines(after.rstrip("\n")) if line.strip()]
-    if len(old) < MIN_OLD_LINES or not new or len(new) >= MAX_KEPT_SHARE * len(old):
+    """(lines kept, old lines) when `after` is a small part of `before` copied from it; else None.
+    Blank lines do not count as kept: a fragment padded with empty lines is still a fragment."""
+    old_count = before.count("\n") + (1 if before and not before.endswith("\n") else 0)  # as Write counts
+    new = [line.strip() for line in _lines(after) if line.strip()]
+    if old_count < MIN_OLD_LINES or not new or len(new) >= MAX_KEPT_SHARE * old_count:
         return None
-    old_set = set(old)
+    old_set = {line.strip() for line in _lines(before)}
     copied = sum(1 for line in new if line in old_set)
-    return (len(new), len(old)) if copied >= MIN_COPIED_SHARE * len(new) else None
+    return (len(new), old_count) if copied >= MIN_COPIED_SHARE * len(new) else None
 
 
 def check_whole_file(path: Path, before: str, after: str) -> None:

@@ -45,8 +45,8 @@ def _readings(rel: Path, workspace: Path, *, for_new: bool) -> list[Path]:
     """What a relative path that names nothing may have meant, canonical: the workspace's own
     folders written again at its start ("proj/app.py", "work/proj/app.py" in /work/proj; the
     whole workspace is the lost leading slash), then "/" + the path itself. A reading counts if
-    that file exists, or, for the lost slash with `for_new`, if its folder does (a Write of a new
-    file) and the workspace has no folder of the path's first name."""
+    that file exists, or, for the lost slash with `for_new` (a Write of a new file), if the
+    workspace has nothing of the path's first name: "work/proj/x.py" cannot mean a folder "work"."""
     parts = rel.parts
     ws = Path(os.path.realpath(workspace))
     ws_parts = ws.parts[1:]
@@ -54,8 +54,7 @@ def _readings(rel: Path, workspace: Path, *, for_new: bool) -> list[Path]:
     for k in range(len(ws_parts), 0, -1):
         if len(parts) > k and tuple(parts[:k]) == ws_parts[-k:]:
             candidate = Path(os.path.realpath(ws.joinpath(*parts[k:])))
-            new_ok = for_new and k == len(ws_parts) and candidate.parent.is_dir() \
-                and not os.path.lexists(ws / parts[0])
+            new_ok = for_new and k == len(ws_parts) and not os.path.lexists(ws / parts[0])
             if (os.path.lexists(candidate) or new_ok) and candidate not in found:
                 found.append(candidate)
     absolute = Path(os.path.realpath(os.path.join(os.sep, *parts))) if parts else None
