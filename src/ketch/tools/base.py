@@ -66,9 +66,10 @@ class SessionState:
 
     def start_request(self, prompt: str) -> None:
         """A run starts with `prompt`: decide, once, what depends on what the user asked."""
-        from ketch.tools.tests_rule import about_tests
+        if self.tests_are_evidence:  # the only rule that asks, so other runs never load it
+            from ketch.tools.tests_rule import about_tests
 
-        self.request_about_tests = about_tests(prompt)
+            self.request_about_tests = about_tests(prompt)
 
     def fresh(self) -> SessionState:
         """A new conversation's state: nothing seen or remembered, the same profile rules."""

@@ -21,7 +21,6 @@ from pathlib import Path
 from ketch.security.safe_open import PathChanged, open_dir, same_place
 from ketch.tools.base import ToolContext, ToolError
 from ketch.tools.paths import missing
-from ketch.tools.tests_rule import check_test_edit
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -67,8 +66,10 @@ def open_target(path: Path, ctx: ToolContext, kind: str, *, create_dirs: bool = 
     """Run the execution-time checks, then reach `path`'s folder without symlinks and confirm where
     it is. The checks come first: a folder `create_dirs` makes must be inside an approved path."""
     ctx.check_opened(kind, path)
-    if kind == "edit":
-        check_test_edit(ctx, path)  # the small-model profile's rule, before anything is read or made
+    if kind == "edit" and ctx.state.tests_are_evidence:  # the small-model profile's rule, before anything is done
+        from ketch.tools.tests_rule import check_test_edit
+
+        check_test_edit(ctx, path)
     try:
         fd = open_dir(path.parent, create=create_dirs)
     except PathChanged as exc:
