@@ -126,3 +126,39 @@ def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(
     assert f"line {SMALL_READ_LINES}\n" in first and f"line {SMALL_READ_LINES + 1}\n" not in first
     assert f"Use offset={SMALL_READ_LINES + 1} to read more" in first
     assert "line 300" in read.run({"file_path": str(target), "offset": 250}, ctx).content
+
+
+def test_a_small_model_run_may_not_edit_a_test_unless_the_request_is_about_tests(tmp_path, monkeypatch):
+    """The real wiring of a local model (its file is never loaded: a scripted model answers), the real
+    loop deciding from each run's request, the real tools refusing: the refusal goes back to the model."""
+    from scripted import ScriptedProvider
+
+    from ketch.cli.wiring import RunOptions, build_agent
+    from ketch.conversation import Message, TextBlock, ToolUseBlock
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.fail("llama-cpp-python is not installed (pip install -e '.[test,local]')", pytrace=False)
+    monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    test = ws / "tests" / "test_app.py"
+    test.write_text("from app import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    agent = build_agent(RunOptions(workspace=ws, model=f"local:{gguf}", permission_mode="acceptEdits"))
+    assert agent.state.tests_are_evidence
+
+    def edit(old: str, new: str) -> Message:
+        return Message("assistant", [ToolUseBlock("c1", "Edit", {"file_path": "tests/test_app.py",
+                                                                  "old_string": old, "new_string": new})])
+
+    agent.provider = ScriptedProvider([edit("== 3", "== -1"), Message("assistant", [TextBlock("ok")])])
+    list(agent.run("add() in app.py is wrong and tests/test_app.py fails; fix it"))
+    assert "== 3" in test.read_text()
+    sent = [b for m in agent.messages for b in m.content if getattr(b, "tool_use_id", None) == "c1"][-1]
+    assert sent.is_error and "is a test file. Don't change tests; change the code under test" in sent.content
+
+    agent.provider = ScriptedProvider([edit("== 3\n", "== 3\n    assert add(0, 0) == 0\n"),
+                                       Message("assistant", [TextBlock("ok")])])
+    list(agent.run("Add a test that add(0, 0) is 0"))
+    assert "add(0, 0) == 0" in test.read_text()

@@ -154,6 +154,7 @@ class Agent:
         else:
             self.messages.append(Message("user", [TextBlock(prompt)]))
         self.instructions.append(prompt)
+        self.state.start_request(prompt)  # what the tools decide from the request (tools.tests_rule)
         return ev.UserPrompt(prompt)
 
     def _stop_hooks(self, reply: Completed, run: RunState) -> Generator[ev.Event, None, bool]:
@@ -170,8 +171,7 @@ class Agent:
     def _stop_if_over_budget(self, run: RunState) -> None:
         budget = self.config.max_budget_usd
         if budget is not None and run.turns and self.ledger.usd >= budget:
-            raise Stop("error_max_budget_usd",
-                       f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
+            raise Stop("error_max_budget_usd", f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
 
     def _ask_model(self, run: RunState) -> Generator[ev.Event, None, Completed | None]:
         """Stream one reply, passing deltas and retries on; None when the context overflowed
@@ -336,7 +336,7 @@ class Agent:
         self.session_id = uuid4()
         self.messages = []
         self.instructions = []
-        self.state = SessionState()
+        self.state = self.state.fresh()  # the profile's rules stay (the small model's), the rest goes
         self.usage = Usage()
         self.children_usage, self.children_usd = Usage(), 0.0
         self.ledger = SpendLedger()

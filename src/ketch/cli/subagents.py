@@ -60,7 +60,6 @@ class ChildMaker:
         from ketch.ext.subagents.task import child_tools
         from ketch.ids import uuid4
         from ketch.providers import make_provider
-        from ketch.tools.base import SessionState
 
         parent = self.parent
         provider_name, model = self.model_of(definition)
@@ -83,7 +82,7 @@ class ChildMaker:
             session_id=uuid4(), approver=parent.approver,
             cost_fn=parent.cost_fn if same else (lambda usage: cost_usd(info, usage)), redact=parent.redact,
             runner=parent.runner, checkpoints=None, sources=list(parent.sources) if definition.tools is None else [],
-            state=SessionState(edit_requires_read=parent.state.edit_requires_read), cancel=parent.cancel,
+            state=parent.state.fresh(), cancel=parent.cancel,
         )
         child.ledger = parent.ledger  # one running spend for the session's budget, however many children run
         for_child = getattr(parent.hooks, "for_child", None)

@@ -207,6 +207,7 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         runner=build_runner(options, workspace, policy),
     )
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
+    agent.state.tests_are_evidence = local
     from ketch.cli.extensions import attach_hooks, start_mcp, start_subagents
 
     start_mcp(options, agent, trusted, sandbox_args(options, workspace, policy))

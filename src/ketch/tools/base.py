@@ -59,6 +59,21 @@ class SessionState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Small local models give up when told to read first; for them an exact old_string suffices.
     edit_requires_read: bool = True
+    # The small-model profile keeps test files out of the model's reach (tools.tests_rule) unless
+    # the request that started the run is about tests; the loop decides that at each run's start.
+    tests_are_evidence: bool = False
+    request_about_tests: bool = False
+
+    def start_request(self, prompt: str) -> None:
+        """A run starts with `prompt`: decide, once, what depends on what the user asked."""
+        if self.tests_are_evidence:  # the only rule that asks, so other runs never load it
+            from ketch.tools.tests_rule import about_tests
+
+            self.request_about_tests = about_tests(prompt)
+
+    def fresh(self) -> SessionState:
+        """A new conversation's state: nothing seen or remembered, the same profile rules."""
+        return SessionState(edit_requires_read=self.edit_requires_read, tests_are_evidence=self.tests_are_evidence)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
-from ketch.tools.files import check_edit_fresh, format_line, os_error, replace_file, stat_existing
-from ketch.tools.paths import resolve
+from ketch.tools.files import check_edit_fresh, commit, format_line, os_error, stat_existing
+from ketch.tools.paths import missing, resolve
 from ketch.tools.target import Target, open_target
 from ketch.tools.text_codec import FileFormat, decode, follow_line_endings, keep_final_newline
 from ketch.tools.validate import require_valid
@@ -163,9 +163,9 @@ def changed_snippet(before: str, after: str) -> str:
     return "\n".join(out)
 
 
-def _create_message(path: Path) -> ToolError:
+def _create_message(path: Path, workspace: Path) -> ToolError:
     return ToolError(
-        f"File does not exist: {path}. To create it, use Write, or an empty old_string with the whole content "
+        f"File does not exist: {missing(path, workspace)}. To create it, use Write, or an empty old_string with the whole content "
         "as new_string."
     )
 
@@ -195,7 +195,7 @@ class EditTool:
             fmt = FileFormat()
             if existing is None:
                 if old:
-                    raise _create_message(path)
+                    raise _create_message(path, ctx.workspace)
                 before, after = "", new
             else:
                 check_edit_fresh(ctx, path, existing)
@@ -209,7 +209,7 @@ class EditTool:
                 else:
                     after, count = apply_edit(before, old, new, replace_all)
                 after = keep_final_newline(before, after)
-            ctx.state.read_files[str(path)] = replace_file(target, fmt.encode(after), existing)
+            commit(ctx, self.name, target, None if existing is None else before, after, fmt.encode(after), existing)
         if existing is None:
             head = f"Created {path}:"
         elif count > 1:
@@ -240,7 +240,8 @@ class MultiEditTool:
             if existing is None:
                 if edits[0]["old_string"]:
                     raise ToolError(
-                        f"File does not exist: {path}. To create it, give the first edit an empty old_string."
+                        f"File does not exist: {missing(path, ctx.workspace)}. To create it, give the first edit "
+                        "an empty old_string."
                     )
                 before, fmt = "", FileFormat()
             else:
@@ -249,7 +250,7 @@ class MultiEditTool:
             after = self._apply_all(before, edits)
             if before:
                 after = keep_final_newline(before, after)
-            ctx.state.read_files[str(path)] = replace_file(target, fmt.encode(after), existing)
+            commit(ctx, self.name, target, None if existing is None else before, after, fmt.encode(after), existing)
         what = f"{len(edits)} edit{'s' if len(edits) != 1 else ''}"
         head = f"Created {path} with {what}:" if existing is None else f"Applied {what} to {path}:"
         return ToolResult(f"{head}\n{changed_snippet(before, after)}")

@@ -106,6 +106,21 @@ def encode(text: str) -> bytes:
         raise ToolError(f"the text contains an invalid character at position {exc.start} (a lone surrogate)") from None
 
 
+def commit(ctx: ToolContext, tool: str, target: Target, before: str | None, after: str, data: bytes,
+           existing: os.stat_result | None) -> None:
+    """What every file-changing tool (Write, Edit, MultiEdit) does last: refuse a change that would
+    gut the file (Write) or break its syntax, then write `data` (`after`, encoded) atomically and
+    remember the new version as seen. `before` is the file's text now, None for a new file."""
+    from ketch.tools.syntax_guard import check_syntax
+
+    if tool == "Write" and before is not None:
+        from ketch.tools.fragment_guard import check_whole_file
+
+        check_whole_file(target.path, before, after)
+    check_syntax(tool, target.path, before, after)
+    ctx.state.read_files[str(target.path)] = replace_file(target, data, existing)
+
+
 def replace_file(target: Target, data: bytes, existing: os.stat_result | None) -> int:
     """Write `data` to the target through a temp file and rename; return the new mtime_ns.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition, read_only_runner
-from ketch.tools.paths import resolve
+from ketch.tools.paths import missing, resolve
 from ketch.tools.ripgrep import find_rg, mtime
 from ketch.tools.validate import require_valid
 
@@ -243,8 +243,9 @@ class GlobTool:
         require_valid(self.name, self.definition().input_schema, input)
         root, rest = _root(input, ctx)
         if not os.path.isdir(root):
-            what = "does not exist" if not os.path.exists(root) else "is not a directory"
-            raise ToolError(f"Search directory {root} {what}")
+            if os.path.exists(root):
+                raise ToolError(f"Search directory {root} is not a directory")
+            raise ToolError(f"Search directory does not exist: {missing(root, ctx.workspace)}")
         regex = compile_glob(rest)
         matches = [os.path.join(root, rel) for rel in list_files(ctx, root) if regex.fullmatch(rel)]
         if not matches:

@@ -22,7 +22,7 @@ from ketch.tools.base import (
     load_definition,
     read_only_runner,
 )
-from ketch.tools.paths import resolve
+from ketch.tools.paths import missing, resolve
 from ketch.tools.ripgrep import find_rg, mtime
 from ketch.tools.validate import require_valid
 
@@ -114,7 +114,7 @@ class GrepTool:
             raw_path = str(ctx.workspace)
         target = resolve(raw_path, ctx.workspace)
         if not os.path.exists(target):
-            raise ToolError(f"Path does not exist: {target}")
+            raise ToolError(f"Path does not exist: {missing(target, ctx.workspace)}")
         argv = build_argv(find_rg(), input, target)
         head_limit = int(input["head_limit"]) if input.get("head_limit") is not None else None
         try:

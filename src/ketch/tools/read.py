@@ -17,7 +17,7 @@ from typing import IO, Any
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.files import format_line
-from ketch.tools.paths import resolve
+from ketch.tools.paths import missing, resolve
 from ketch.tools.target import Target, open_target
 from ketch.tools.text_codec import FileFormat, decode
 from ketch.tools.validate import require_valid
@@ -104,7 +104,7 @@ def _line_count(fh: IO[bytes]) -> int:
     return count
 
 
-def open_regular(target: Target) -> tuple[IO[bytes], os.stat_result]:
+def open_regular(target: Target, workspace: Path) -> tuple[IO[bytes], os.stat_result]:
     """Open the target for reading only if it is a regular file, with a readable error otherwise.
 
     The type is checked before opening (on the entry itself, never through a symlink),
@@ -120,7 +120,8 @@ def open_regular(target: Target) -> tuple[IO[bytes], os.stat_result]:
         _check_regular(path, entry)
         fd = target.open_read(nonblocking=True)
     except FileNotFoundError:
-        raise ToolError(f"File does not exist: {path}{_did_you_mean(path)}") from None
+        shown = missing(path, workspace)
+        raise ToolError(f"File does not exist: {shown}{_did_you_mean(path) if shown == str(path) else ''}") from None
     except IsADirectoryError:
         raise ToolError(_directory_message(path)) from None
     except PermissionError:
@@ -182,7 +183,7 @@ class ReadTool:
         offset = _as_int(input.get("offset"), "offset")
         limit = _as_int(input.get("limit"), "limit")
         with open_target(path, ctx, self.kind) as target:
-            fh, st = open_regular(target)
+            fh, st = open_regular(target, ctx.workspace)
         try:
             with fh:
                 text = self._read(fh, st, path, offset, limit)

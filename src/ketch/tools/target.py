@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ketch.security.safe_open import PathChanged, open_dir, same_place
 from ketch.tools.base import ToolContext, ToolError
+from ketch.tools.paths import missing
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -65,12 +66,18 @@ def open_target(path: Path, ctx: ToolContext, kind: str, *, create_dirs: bool = 
     """Run the execution-time checks, then reach `path`'s folder without symlinks and confirm where
     it is. The checks come first: a folder `create_dirs` makes must be inside an approved path."""
     ctx.check_opened(kind, path)
+    if kind == "edit" and ctx.state.tests_are_evidence:  # the small-model profile's rule, before anything is done
+        from ketch.tools.tests_rule import check_test_edit
+
+        check_test_edit(ctx, path)
     try:
         fd = open_dir(path.parent, create=create_dirs)
     except PathChanged as exc:
         raise changed_error(path, exc) from None
     except FileNotFoundError:
-        raise ToolError(f"File does not exist: {path} (its folder {path.parent} does not exist)") from None
+        shown = missing(path, ctx.workspace)
+        where = f" (its folder {path.parent} does not exist)" if shown == str(path) else ""
+        raise ToolError(f"File does not exist: {shown}{where}") from None
     except NotADirectoryError:
         raise ToolError(f"Cannot use {path}: a component of the path is not a directory") from None
     except PermissionError:

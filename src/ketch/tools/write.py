@@ -8,18 +8,18 @@ from typing import Any
 
 from ketch.conversation import ToolDef
 from ketch.tools.base import ToolContext, ToolKind, ToolResult, load_definition
-from ketch.tools.files import check_fresh, encode, os_error, replace_file, stat_existing
+from ketch.tools.files import check_fresh, commit, encode, os_error, stat_existing
 from ketch.tools.paths import resolve
 from ketch.tools.target import Target, open_target
 from ketch.tools.text_codec import FileFormat, decode
 from ketch.tools.validate import require_valid
 
 
-def existing_format(target: Target) -> FileFormat:
-    """The encoding and BOM of the file about to be replaced."""
+def existing_text(target: Target) -> tuple[str, FileFormat]:
+    """The text of the file about to be replaced (for the guards), and its encoding and BOM."""
     try:
         with os.fdopen(target.open_read(), "rb") as fh:
-            return decode(fh.read())[1]
+            return decode(fh.read())
     except OSError as exc:
         raise os_error(exc, target.path, "read") from None
 
@@ -45,11 +45,13 @@ class WriteTool:
         content: str = input["content"]
         with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=True) as target:
             existing = stat_existing(target)
+            before: str | None = None
             data = encode(content)
             if existing is not None:
                 check_fresh(ctx, path, existing)
-                data = existing_format(target).encode(content)  # a latin-1 or BOM file stays so
-            ctx.state.read_files[str(path)] = replace_file(target, data, existing)
+                before, fmt = existing_text(target)
+                data = fmt.encode(content)  # a latin-1 or BOM file stays so
+            commit(ctx, self.name, target, before, content, data, existing)
         verb = "Updated" if existing is not None else "Created"
         lines = count_lines(content)
         return ToolResult(f"{verb} {path} ({lines} line{'s' if lines != 1 else ''}).")
