@@ -192,3 +192,18 @@ def test_a_clean_package_exits_0(tmp_path: Path) -> None:
                                 "package/index.js": b"module.exports = (a, b) => a + b\n"}))
     status, doc = as_json(path)
     assert status == 0 and kinds(doc["reports"][0], "low") == set()
+
+
+def test_ctrl_c_ends_a_subcommand_with_130_and_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import ketch.cli
+    import ketch.cli.audit
+
+    def interrupted(argv: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ketch.cli.audit, "main", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        ketch.cli.main(["audit", "x"])
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip() == "ketch audit: interrupted"

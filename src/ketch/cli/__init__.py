@@ -37,7 +37,11 @@ def main(argv: "Sequence[str] | None" = None) -> "NoReturn":
     if args[:1] and args[0] in SUBCOMMANDS:
         import importlib
 
-        sys.exit(importlib.import_module(SUBCOMMANDS[args[0]]).main(args[1:]))
+        try:
+            sys.exit(importlib.import_module(SUBCOMMANDS[args[0]]).main(args[1:]))
+        except KeyboardInterrupt:
+            sys.stderr.write(f"ketch {args[0]}: interrupted\n")
+            sys.exit(130)  # EXIT_INTERRUPTED
     from ketch.cli.run import run
 
     sys.exit(run(args))
