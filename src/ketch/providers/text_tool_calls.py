@@ -5,12 +5,16 @@ text-generation-webui) that renders the prompt with the model's own chat templat
 returns the model's tool call verbatim in `content` instead of `tool_calls`. The shapes
 models write, each from its own training:
 
-- Qwen / Hermes:  `<tool_call>\\n{"name": "Read", "arguments": {...}}\\n</tool_call>`
+- Qwen / Hermes:  `<tool_call>\\n{"name": "Read", "arguments": {...}}\\n</tool_call>`; small ones
+  also wrap it in `<tools>`, `<tool>`, `<function_call>`, `<json>`, `<xml>` or `<response>`, or
+  write `<function name="Read">{...}</function>` (the variants llama.cpp's Hermes parser accepts)
 - a fenced block: ```` ```json\\n{"name": ..., "arguments": ...}\\n``` ````
 - a bare object on its own line, "arguments" or Llama's "parameters": `{"name": ..., "parameters": {...}}`
 - Llama 3.x:      `<|python_tag|>{"name": ..., "parameters": {...}}<|eom_id|>`
 - Mistral:        `[TOOL_CALLS][{"name": ..., "arguments": {...}}]`, or `[TOOL_CALLS]Read[ARGS]{...}`
-- Llama 3.1 custom tools: `<function=Read>{"file_path": "..."}</function>`
+- Llama 3.1 custom tools, Functionary: `<function=Read>{"file_path": "..."}</function>`
+- Granite:        `<|tool_call|>[{"name": ..., "arguments": {...}}]`
+- llama.cpp's generic format (Gemma, Phi): `{"tool_calls": [{"name": ..., "arguments": ...}]}`
 
 A call is taken only when its name is one of the tools offered and its arguments are a JSON
 object: anything else stays text, as written (a call is never invented). Pure functions, and
@@ -28,21 +32,22 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+# Tags that wrap one call object (or a list of them), closed by the same tag with a slash.
+WRAPPERS = ("<tool_call>", "<function_call>", "<tools>", "<tool>", "<json>", "<xml>", "<response>")
+MARKERS = (*WRAPPERS, "<|python_tag|>", "[TOOL_CALLS]", "<|tool_call|>", "<function=", "<function name=")
 # Where a call written as text can begin. A fence or a bare object counts only at a line's start:
 # mid-sentence braces are code or prose, and holding them back would stall the display.
-_START = r"<tool_call>|<\|python_tag\|>|\[TOOL_CALLS\]|<function=|^[ \t]*```|^[ \t]*\{"
-MARKERS = ("<tool_call>", "<|python_tag|>", "[TOOL_CALLS]", "<function=")
-FENCE_LANGS = ("", "json", "tool_call")
+_START = "|".join(re.escape(m) for m in MARKERS) + r"|^[ \t]*```|^[ \t]*\{"
+FENCE_LANGS = ("", "json", "tool_call", "xml")
 _FENCE_OPEN = r"[ \t]*```[ \t]*([\w-]*)[ \t]*\n"
-_FUNCTION_TAG = r"<function=([\w.-]+)>"
+_FUNCTION_TAG = r"<function(?:=| name=\"?)([\w.-]+)\"?>"
 _MISTRAL_NAMED = r"\s*([\w.-]+)\[ARGS\]"
 _LLAMA_END = r"\s*(?:<\|eom_id\|>|<\|eot_id\|>)"
-
 
 @cache
 def _re(pattern: str) -> re.Pattern[str]:
     """Compiled at first use: nothing runs when the module is imported."""
-    return re.compile(pattern, re.MULTILINE)
+    return re.compile(pattern, re.MULTILINE | re.IGNORECASE)
 
 
 @cache
@@ -90,6 +95,10 @@ def _arguments(args: Any) -> dict[str, Any] | None:
 def _calls_in(value: Any, offered: Collection[str]) -> list[TextCall] | None:
     """The calls in a decoded object or list of objects, or None unless every one is a call of an
     offered tool with an object of arguments."""
+    if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):  # llama.cpp's generic format
+        value = value["tool_calls"]
+    elif isinstance(value, dict) and isinstance(value.get("tool_call"), dict):
+        value = value["tool_call"]
     items = value if isinstance(value, list) else [value]
     calls = []
     for item in items:
@@ -116,19 +125,19 @@ def _skip(text: str, i: int, closing: str) -> int:
     j = i
     while j < len(text) and text[j].isspace():
         j += 1
-    return j + len(closing) if text.startswith(closing, j) else i
+    return j + len(closing) if text[j:j + len(closing)].lower() == closing else i
 
 
 def _call_at(text: str, match: re.Match[str], offered: Collection[str]) -> tuple[list[TextCall], int] | None:
     """The calls written from `match` on and where their text ends, or None if it is not one."""
-    token, end = match.group().lstrip(" \t"), match.end()
-    if token == "<function=":
+    token, end = match.group().lstrip(" \t").lower(), match.end()
+    if token in ("<function=", "<function name="):
         tag = _re(_FUNCTION_TAG).match(text, match.start())
         found = _json_at(text, tag.end()) if tag else None
         if tag is None or found is None or not isinstance(found[0], dict) or tag.group(1) not in offered:
             return None
         return [TextCall(tag.group(1), found[0])], _skip(text, found[1], "</function>")
-    if token == "[TOOL_CALLS]" and (named := _re(_MISTRAL_NAMED).match(text, end)) is not None:
+    if token == "[tool_calls]" and (named := _re(_MISTRAL_NAMED).match(text, end)) is not None:
         found = _json_at(text, named.end())
         calls = _calls_in({"name": named.group(1), "arguments": found[0]}, offered) if found else None
         return (calls, found[1]) if calls and found else None
@@ -149,32 +158,53 @@ def _call_at(text: str, match: re.Match[str], offered: Collection[str]) -> tuple
         if rest and not rest.startswith("```"):
             return None  # more than the call inside the fence: it is an example, not a call
         stop = _skip(text, stop, "```")
-    elif token == "<tool_call>":
-        stop = _skip(text, stop, "</tool_call>")
+    elif token in WRAPPERS:
+        stop = _skip(text, stop, "</" + token[1:])
     elif token == "<|python_tag|>":
         tail = _re(_LLAMA_END).match(text, stop)
         stop = tail.end() if tail else stop
     return calls, stop
 
 
-def extract_calls(text: str, offered: Collection[str]) -> tuple[list[TextCall], str]:
-    """(the calls written in `text`, the text without them). With no call found the text comes
-    back exactly as it was."""
+def _fence_end(text: str, start: int) -> int | None:
+    """Past the closing line of the fence opened at `start`, or None while it is open."""
+    line_end = text.find("\n", start)
+    close = _re(r"^[ \t]*```").search(text, line_end + 1) if line_end >= 0 else None
+    return close.end() if close is not None else None
+
+
+def find_calls(text: str, offered: Collection[str]) -> list[tuple[int, int, list[TextCall]]]:
+    """(start, end, calls) for each stretch of `text` that is a call of an offered tool. What is
+    inside a fence that is not a call is code: nothing in it starts a call."""
+    found = []
+    i = 0
+    while (match := _re(_START).search(text, i)) is not None:
+        call = _call_at(text, match, offered)
+        if call is not None:
+            found.append((match.start(), call[1], call[0]))
+            i = call[1]
+        elif match.group().lstrip(" \t") == "```":
+            i = _fence_end(text, match.start()) or len(text)
+        else:
+            i = match.start() + 1
+    return found
+
+
+def extract_calls(text: str, offered: Collection[str], start: int = 0) -> tuple[list[TextCall], str]:
+    """(the calls written in `text` from `start` on, that text without them). With no call found
+    the text comes back exactly as it was."""
+    spans = [span for span in find_calls(text, offered) if span[0] >= start]
+    if not spans:
+        return [], text[start:]
     calls: list[TextCall] = []
     kept: list[str] = []
-    pos = i = 0
-    while (match := _re(_START).search(text, i)) is not None:
-        found = _call_at(text, match, offered)
-        if found is None:
-            i = match.start() + 1
-            continue
-        kept.append(text[pos:match.start()])
-        calls += found[0]
-        pos = i = found[1]
-    if not calls:
-        return [], text
-    kept.append(text[pos:])
-    return calls, re.sub(r"\n{3,}", "\n\n", "".join(kept)).strip()
+    pos = start
+    for begin, end, found in spans:
+        kept.append(text[pos:begin] if pos == start else text[pos:begin].lstrip())
+        calls += found
+        pos = end
+    kept.append(text[pos:].lstrip())  # the line a call stood on goes with it
+    return calls, "".join(kept).strip()
 
 
 def _verdict(text: str, match: re.Match[str]) -> str:
@@ -202,7 +232,7 @@ def _partial_tail(text: str, pos: int) -> int | None:
     longest = max(len(m) for m in MARKERS)
     for i in range(max(pos, len(text) - longest + 1), len(text)):
         rest = text[i:]
-        if any(m.startswith(rest) for m in MARKERS):
+        if any(m.lower().startswith(rest.lower()) for m in MARKERS):
             return i
     line = text.rfind("\n") + 1  # the last line, blank or opening a fence, may become a start
     if max(line, pos) < len(text) and re.fullmatch(r"[ \t]*`{0,2}", text[line:]):
@@ -210,18 +240,25 @@ def _partial_tail(text: str, pos: int) -> int | None:
     return None
 
 
-def safe_to_show(text: str, pos: int) -> tuple[int, bool]:
-    """(how far past `pos` the text can be shown now, whether a call may start there). A start
-    that could still turn out either way ("wait") is held until more text comes."""
+def safe_to_show(text: str, scan: int) -> tuple[int, bool, int]:
+    """(how far the text can be shown now, whether a call may start there, where the next look
+    begins), looking from `scan`. A start that could still go either way ("wait") is held until
+    more text comes; a fence that is not a call is shown as it comes, and looked at again from
+    its start until it closes, as nothing inside it starts a call."""
     while True:
-        match = _re(_START).search(text, pos)
-        tail = _partial_tail(text, pos)
+        match = _re(_START).search(text, scan)
+        tail = _partial_tail(text, scan)
         if match is None or (tail is not None and tail < match.start()):
-            return (len(text) if tail is None else tail), False
+            return (len(text) if tail is None else tail), False, (len(text) if tail is None else tail)
         verdict = _verdict(text, match)
         if verdict != "no":
-            return match.start(), verdict == "yes"
-        pos = match.start() + 1
+            return match.start(), verdict == "yes", match.start()
+        if match.group().lstrip(" \t") != "```":
+            scan = match.start() + 1
+        elif (end := _fence_end(text, match.start())) is not None:
+            scan = end
+        else:
+            return len(text), False, match.start()
 
 
 class TextCallFilter:
@@ -233,21 +270,22 @@ class TextCallFilter:
     def __init__(self) -> None:
         self.raw = ""
         self._shown = 0
+        self._scan = 0
         self._holding = False
 
     def feed(self, piece: str) -> str:
         self.raw += piece
         if self._holding:
             return ""
-        upto, self._holding = safe_to_show(self.raw, self._shown)
+        upto, self._holding, self._scan = safe_to_show(self.raw, self._scan)
+        upto = max(upto, self._shown)
         new, self._shown = self.raw[self._shown:upto], upto
         return new
 
     def finish(self, offered: Collection[str]) -> tuple[str, list[TextCall]]:
         """(the text still to show, the calls found in what was held). An empty `offered` (the
         reply had real tool calls) takes none."""
-        rest = self.raw[self._shown:]
         if not self._holding or not offered:
-            return rest, []
-        calls, kept = extract_calls(rest, offered)
+            return self.raw[self._shown:], []
+        calls, kept = extract_calls(self.raw, offered, self._shown)
         return kept, calls
