@@ -25,8 +25,8 @@ one small stateful filter for streams; the local provider shares `call_from_obje
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
@@ -63,7 +63,7 @@ class TextCall:
 
 def new_call_id() -> str:
     """An id for a call the server did not name; kept in the conversation, so it stays the same."""
-    return f"call_{uuid.uuid4().hex[:24]}"
+    return f"call_{os.urandom(12).hex()}"  # os, not uuid: nothing more to import
 
 
 def call_from_object(value: Any) -> tuple[str, Any] | None:
