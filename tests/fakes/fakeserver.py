@@ -17,7 +17,15 @@ A reply is a dict:
                                                      `server.release` is set (stop() sets it):
                                                      a model caught mid-stream, for crash tests
   {"usage": {"input_tokens": .., "output_tokens": .., "cache_read_input_tokens": ..}}
+  {"text_calls": [{"name", "input"}], "style": "qwen"} tool calls written as text in the answer, the
+                                                     way a local server with the model's own chat
+                                                     template returns them ("qwen", "fenced", "bare")
 A reply may also be a callable taking the request body and returning such a dict.
+
+OpenAI dialect, like a local server: a request without `stream` gets one whole `chat.completion`
+JSON object; with `refuse_streamed_tools=True` a request with `stream: true` and tools gets the
+error llama-cpp-python's `chatml-function-calling` answers (HTTP 500, "Automatic streaming tool
+choice is not supported") and uses no reply of the script.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ class FakeModelServer:
     script: list[Any]
     requests: list[Recorded] = field(default_factory=list)
     repeat_last: bool = False
+    refuse_streamed_tools: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -121,11 +130,18 @@ class FakeModelServer:
         if not handler.path.rstrip("/").endswith(("/v1/messages", "/chat/completions")):
             self._send_json(handler, 404, {"error": {"message": f"no route {handler.path}"}})
             return
-        reply = self._next_reply(body)
+        if dialect == "openai" and self.refuse_streamed_tools and body.get("stream") and body.get("tools"):
+            self._send_json(handler, 500, LLAMA_CPP_STREAMED_TOOLS_ERROR)
+            return
+        reply = with_text_calls(self._next_reply(body))
         if "status" in reply:
             self._send_error(handler, dialect, reply)
             return
         n = next(self._ids)
+        if dialect == "openai" and not body.get("stream"):
+            self._send_json(handler, 200, openai_completion(reply, body, n))
+            record.answered_at = time.perf_counter()
+            return
         events = anthropic_events(reply, body, n) if dialect == "anthropic" else openai_chunks(reply, body, n)
         handler.send_response(200)
         handler.send_header("content-type", "text/event-stream")
@@ -170,6 +186,42 @@ class FakeModelServer:
         handler.end_headers()
         handler.wfile.write(data)
         handler.close_connection = True
+
+
+# What llama-cpp-python's server answers (llama_cpp/server/errors.py wraps the handler's ValueError).
+LLAMA_CPP_STREAMED_TOOLS_ERROR = {"error": {"message": "Automatic streaming tool choice is not supported",
+                                            "type": "internal_server_error", "param": None, "code": None}}
+
+
+def with_text_calls(reply: dict[str, Any]) -> dict[str, Any]:
+    """A reply whose `text_calls` are written into its text as a local model writes them."""
+    if not reply.get("text_calls"):
+        return reply
+    style = reply.get("style", "qwen")
+    written = []
+    for call in reply["text_calls"]:
+        obj = json.dumps({"name": call["name"], "arguments": call.get("input", {})})
+        written.append({"qwen": f"<tool_call>\n{obj}\n</tool_call>", "fenced": f"```json\n{obj}\n```"}.get(style, obj))
+    text = "\n".join([reply["text"], *written] if reply.get("text") else written)
+    return {**{k: v for k, v in reply.items() if k not in ("text_calls", "style")}, "text": text}
+
+
+def openai_completion(reply: dict[str, Any], body: dict[str, Any], n: int) -> dict[str, Any]:
+    """The whole `chat.completion` a server answers to a request without `stream`."""
+    calls = [{"id": call.get("id", f"call_fake{n}_{k}"), "type": "function", "function": {
+        "name": call["name"],
+        "arguments": call["raw_arguments"] if "raw_arguments" in call else json.dumps(call.get("input", {}))}}
+        for k, call in enumerate(reply.get("tool_calls", []))]
+    message: dict[str, Any] = {"role": "assistant", "content": reply.get("text") or None}
+    if calls:
+        message["tool_calls"] = calls
+    usage = reply.get("usage", {})
+    prompt_tokens = usage.get("input_tokens", _input_tokens(body))
+    return {"id": f"chatcmpl-fake{n}", "object": "chat.completion", "created": 1700000000,
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": usage.get("output_tokens", 10),
+                      "total_tokens": prompt_tokens + usage.get("output_tokens", 10)}}
 
 
 def _pieces(text: str, size: int = 7) -> list[str]:

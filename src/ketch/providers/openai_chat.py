@@ -1,9 +1,16 @@
 """OpenAI Chat Completions codec, and through it every server that copies the dialect.
 
 Ollama, vLLM, llama.cpp's server, LM Studio, OpenRouter, Groq, DeepSeek and Gemini's
-compatible endpoint all speak this dialect, each with small deviations; the decoder is
-written to the common denominator (no key, `max_tokens`, missing tool-call ids or
-indexes, whole calls in one chunk, reasoning under two names, no `[DONE]`).
+compatible endpoint all speak this dialect, each with small deviations; the request is
+written to the common denominator (no key, `max_tokens`), and so is the decoder
+(openai_chunks.py).
+
+Two habits of local servers are met here too. With the model's own chat template they often
+leave a tool call as text in `content`: from any server but OpenAI, such text naming an offered
+tool becomes a call (text_tool_calls.py), held back while it streams. Some refuse to stream
+(llama-cpp-python's `chatml-function-calling` raises "Automatic streaming tool choice is not
+supported" for `stream: true` with tools): the request is sent once more without streaming, and
+that server gets whole requests from then on (retry.refuses_streaming says which errors qualify).
 """
 
 from __future__ import annotations
@@ -15,50 +22,23 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ketch.conversation import (
-    Block,
-    Message,
-    ModelRequest,
-    TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-    Usage,
-)
-from ketch.providers.base import (
-    Completed,
-    ProviderConfig,
-    ProviderError,
-    StreamEvent,
-    TextChunk,
-    ThinkingChunk,
-    UsageReport,
-)
+from ketch.conversation import Block, ModelRequest, TextBlock, ToolResultBlock, ToolUseBlock
+from ketch.errors import KetchError
+from ketch.providers.base import ProviderConfig, ProviderError, Retrying, StreamEvent
 from ketch.providers.http import abort_streams, new_client, post_sse
-from ketch.providers.retry import (
-    Endpoint,
-    RetryableError,
-    classify_failure,
-    error_fields,
-    snippet,
-    with_retries,
-)
-from ketch.providers.sse import SSEEvent
-from ketch.providers.tool_input import parse_tool_input
+from ketch.providers.openai_chunks import ChunkDecoder, completion_as_events
+from ketch.providers.retry import Endpoint, RetryableError, refuses_streaming, snippet, with_retries
 
 if TYPE_CHECKING:
     import httpx
 
 OPENAI_HOST = "api.openai.com"
-STOP_REASONS = {
-    "stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use",
-    "length": "max_tokens", "content_filter": "refusal",
-}
 
 
-def build_body(request: ModelRequest, base_url: str) -> dict[str, Any]:
+def build_body(request: ModelRequest, base_url: str, *, stream: bool = True) -> dict[str, Any]:
     """The JSON request body. OpenAI itself wants `max_completion_tokens` (its reasoning
-    models reject `max_tokens`); compatible servers mostly know only `max_tokens`."""
+    models reject `max_tokens`); compatible servers mostly know only `max_tokens`. Without
+    `stream` the body has no streaming keys at all: it is for servers that refuse them."""
     body: dict[str, Any] = {"model": request.model, "messages": encode_messages(request)}
     if request.tools:
         body["tools"] = [
@@ -74,8 +54,9 @@ def build_body(request: ModelRequest, base_url: str) -> dict[str, Any]:
         body["prompt_cache_key"] = request.cache_key
     if request.temperature is not None:
         body["temperature"] = request.temperature
-    body["stream"] = True
-    body["stream_options"] = {"include_usage": True}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
     return body
 
 
@@ -133,122 +114,6 @@ def _encode_assistant(blocks: list[Block]) -> dict[str, Any]:
     return encoded
 
 
-class ChunkDecoder:
-    """Folds `chat.completion.chunk` objects into deltas and the final message."""
-
-    def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
-        self.calls: list[dict[str, Any]] = []
-        self.finish_reason: str | None = None
-        self.usage = Usage()
-        self.model = ""
-        self.message_id = ""
-
-    def feed(self, chunk: dict[str, Any]) -> Iterator[StreamEvent]:
-        if chunk.get("error"):
-            message, err_type, code = error_fields(chunk)
-            raise classify_failure(self.endpoint, status=None, message=message, err_type=err_type, code=code)
-        self.message_id = self.message_id or str(chunk.get("id") or "")
-        self.model = self.model or str(chunk.get("model") or "")
-        if isinstance(chunk.get("usage"), dict):
-            self._set_usage(chunk["usage"])
-            yield UsageReport(Usage(**self.usage.as_dict()))
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict) or (choice.get("index") or 0) != 0:
-                continue  # n > 1 is never requested; ignore stray choices
-            delta = choice.get("delta") or choice.get("message") or {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
-                self.reasoning.append(reasoning)
-                yield ThinkingChunk(reasoning)
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                self.text.append(content)
-                yield TextChunk(content)
-            for position, call in enumerate(delta.get("tool_calls") or []):
-                self._add_call_piece(position, call)
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
-
-    def _add_call_piece(self, position: int, piece: dict[str, Any]) -> None:
-        """Merge one streamed fragment of a tool call into its slot.
-
-        Servers that omit `index` send each call whole (or name first, arguments after), so
-        a fragment without an index starts a new slot when it brings a name or a new id.
-        """
-        function = piece.get("function") or {}
-        call_id = piece.get("id") or ""
-        index = piece.get("index")
-        if not isinstance(index, int):
-            known = [i for i, c in enumerate(self.calls) if call_id and c["id"] == call_id]
-            if known:
-                index = known[0]
-            elif function.get("name") or call_id or not self.calls:
-                index = len(self.calls)
-            else:
-                index = len(self.calls) - 1
-        while len(self.calls) <= index:
-            self.calls.append({"id": "", "name": "", "arguments": ""})
-        slot = self.calls[index]
-        slot["id"] = slot["id"] or call_id
-        slot["name"] = slot["name"] or function.get("name") or ""
-        arguments = function.get("arguments")
-        if isinstance(arguments, (dict, list)):
-            arguments = json.dumps(arguments)  # some servers send an object, not a string
-        if isinstance(arguments, str):
-            slot["arguments"] += arguments
-
-    def _set_usage(self, usage: dict[str, Any]) -> None:
-        details = usage.get("prompt_tokens_details")
-        cached = details.get("cached_tokens") if isinstance(details, dict) else None
-        if cached is None:
-            cached = usage.get("prompt_cache_hit_tokens") or 0  # DeepSeek's own name
-        prompt = usage.get("prompt_tokens") or 0
-        self.usage = Usage(
-            input_tokens=max(0, int(prompt) - int(cached)),
-            output_tokens=int(usage.get("completion_tokens") or 0),
-            cache_read_input_tokens=int(cached),
-        )
-
-    def completed(self) -> Completed:
-        content: list[Block] = []
-        if self.reasoning:
-            content.append(ThinkingBlock(thinking="".join(self.reasoning)))
-        if self.text:
-            content.append(TextBlock("".join(self.text)))
-        for n, call in enumerate(self.calls):
-            tool_input, error, raw_input = parse_tool_input(call["arguments"], {})
-            content.append(ToolUseBlock(
-                id=call["id"] or f"call_{n}", name=call["name"], input=tool_input,
-                input_error=error, raw_input=raw_input,
-            ))
-        stop = STOP_REASONS.get(self.finish_reason or "stop", self.finish_reason or "end_turn")
-        if self.calls and stop == "end_turn":
-            stop = "tool_use"  # some local servers report "stop" even when they called tools
-        return Completed(
-            message=Message(role="assistant", content=content), usage=self.usage,
-            stop_reason=stop, model=self.model, message_id=self.message_id,
-        )
-
-
-def completion_as_events(payload: Any) -> list[SSEEvent]:
-    """A server that ignored `stream: true` answered with one whole completion: replay it
-    as a single chunk so the same decoder handles both."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
-        raise ProviderError(
-            f"expected a chat completion stream, got JSON: {snippet(json.dumps(payload), 120)}",
-            kind="malformed",
-        )
-    chunk = dict(payload)
-    chunk["choices"] = [
-        {"index": c.get("index", 0), "delta": c.get("message") or {}, "finish_reason": c.get("finish_reason")}
-        for c in payload["choices"] if isinstance(c, dict)
-    ]
-    return [SSEEvent(data=json.dumps(chunk)), SSEEvent(data="[DONE]")]
-
-
 def server_label(base_url: str) -> str:
     """Name the server in messages: "OpenAI" only when it is OpenAI."""
     parts = urlsplit(base_url)
@@ -273,15 +138,45 @@ class OpenAIChatProvider:
         self._transport = transport
         self._sleep = sleep
         self._client: httpx.Client | None = None
+        # Learnt from a refusal, for the rest of the session: "tools" (requests that offer tools
+        # go unstreamed) or "all".
+        self._unstreamed = ""
 
     def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
-        body = build_body(request, self.config.base_url)
+        base = self.config.base_url
         endpoint = Endpoint(
-            label=server_label(self.config.base_url), base_url=self.config.base_url,
+            label=server_label(base), base_url=base,
             key_env="OPENAI_API_KEY", base_url_env="OPENAI_BASE_URL",
             api_key=self.config.api_key, model=request.model,
         )
-        yield from with_retries(self.config, lambda: self._attempt(body, endpoint), sleep=self._sleep)
+        # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
+        offered = tuple(t.name for t in request.tools) if urlsplit(base).hostname != OPENAI_HOST else ()
+        streamed = not (self._unstreamed == "all" or (self._unstreamed == "tools" and request.tools))
+        body = build_body(request, base, stream=streamed)
+        refusal: list[KetchError] = []
+
+        def attempt() -> Iterator[StreamEvent]:
+            started = False
+            try:
+                for event in self._attempt(body, endpoint, offered):
+                    started = True
+                    yield event
+            except (RetryableError, ProviderError) as exc:
+                if started or not streamed or not refuses_streaming(exc, endpoint):
+                    raise
+                refusal.append(exc)  # not resent as it is: see below
+
+        yield from with_retries(self.config, attempt, sleep=self._sleep)
+        if not refusal:
+            return
+        self._unstreamed = "tools" if request.tools else "all"
+        what = "streamed replies when tools are offered" if request.tools else "streamed replies"
+        said = str(refusal[0]).partition("): ")[2] or str(refusal[0])  # the server's own words
+        yield Retrying(attempt=1, delay_s=0.0, reason=(
+            f"{endpoint.label} refused {what} (HTTP {getattr(refusal[0], 'status', '?')}: {snippet(said, 160)}); "
+            "asking again without streaming, as ketch will for the rest of this session"))
+        body = build_body(request, base, stream=False)
+        yield from with_retries(self.config, lambda: self._attempt(body, endpoint, offered), sleep=self._sleep)
 
     def abort(self) -> None:
         """Cut the reply being streamed, from another thread: the blocked read raises at once."""
@@ -292,11 +187,11 @@ class OpenAIChatProvider:
             self._client.close()
             self._client = None
 
-    def _attempt(self, body: dict[str, Any], endpoint: Endpoint) -> Iterator[StreamEvent]:
-        decoder = ChunkDecoder(endpoint)
+    def _attempt(self, body: dict[str, Any], endpoint: Endpoint, offered: tuple[str, ...]) -> Iterator[StreamEvent]:
+        decoder = ChunkDecoder(endpoint, offered)
         url = self.config.base_url.rstrip("/") + "/chat/completions"
         events = post_sse(
-            self._http(), url, body=body, headers=self._headers(), endpoint=endpoint,
+            self._http(), url, body=body, headers=self._headers(streamed="stream" in body), endpoint=endpoint,
             json_fallback=completion_as_events,
         )
         done = False
@@ -324,10 +219,11 @@ class OpenAIChatProvider:
                 f"the stream from {endpoint.base_url} was cut before its finish_reason",
                 kind="transport", reason="stream cut before finish_reason",
             )
+        yield from decoder.flush()
         yield decoder.completed()
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", "accept": "text/event-stream"}
+    def _headers(self, *, streamed: bool = True) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "text/event-stream" if streamed else "application/json"}
         if self.config.api_key:
             headers["authorization"] = f"Bearer {self.config.api_key}"
         headers.update(self.config.extra_headers)

@@ -232,6 +232,24 @@ def classify_failure(
     return ProviderError(f"{ep.label} returned an error ({http}): {msg}", kind="server", status=status)
 
 
+# What resending cannot fix, however it is sent: the key, the quota, the model, the size.
+_NOT_ABOUT_STREAMING = frozenset({"auth", "permission", "rate_limit", "not_found", "context_length", "config"})
+
+
+def refuses_streaming(exc: RetryableError | ProviderError, endpoint: Endpoint) -> bool:
+    """The server answered an HTTP error that says it cannot stream (this request, or with
+    tools): llama-cpp-python's `chatml-function-calling` answers 500 "Automatic streaming tool
+    choice is not supported"; others answer 400 naming `stream` or `stream_options`. Such a
+    request is worth sending once more without streaming; an error about the key, the quota or
+    the size never is, whatever it mentions."""
+    if exc.status is None or not 400 <= exc.status < 600 or exc.status in (401, 403, 404, 413, 429):
+        return False
+    if exc.kind in _NOT_ABOUT_STREAMING:
+        return False
+    said = str(exc).replace(endpoint.label, "").replace(endpoint.base_url, "")  # a host may be named "stream…"
+    return re.search(r"\bstream", said, re.IGNORECASE) is not None
+
+
 def transport_failure(exc: Exception, endpoint: Endpoint) -> RetryableError | ProviderError:
     """Faults of the wire are retried; a URL or proxy that can never work is not."""
     import httpx

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 from ketch.conversation import Block, TextBlock, ToolUseBlock
+from ketch.providers.text_tool_calls import call_from_object, new_call_id
 
 _ANSWER_START = re.compile(r'\s*\{\s*"answer"\s*:\s*"')
 _TOOL_NAME = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -114,10 +114,6 @@ def loop_cut(text: str) -> int | None:
     return sentence_end + 1 if sentence_end > first else second
 
 
-def new_call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
-
-
 def parse_reply(raw: str, streamed_answer: str, cut_off: bool) -> tuple[list[Block], str]:
     """(content blocks, stop_reason) from the whole reply text."""
     try:
@@ -126,19 +122,20 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool) -> tuple[list[Blo
         value = json.loads(raw, strict=False)
     except ValueError:
         value = None
-    if isinstance(value, dict) and isinstance(value.get("name"), str):
-        args = value.get("arguments")
+    call = call_from_object(value)  # the same reading as a call a server left in text (text_tool_calls)
+    if call is not None:
+        name, args = call
         if isinstance(args, dict):
-            return [ToolUseBlock(id=new_call_id(), name=value["name"], input=args)], "tool_use"
-        return [ToolUseBlock(id=new_call_id(), name=value["name"], input={},
+            return [ToolUseBlock(id=new_call_id(), name=name, input=args)], "tool_use"
+        return [ToolUseBlock(id=new_call_id(), name=name, input={},
                              input_error="tool arguments are not a JSON object", raw_input=raw)], "tool_use"
     if isinstance(value, dict) and isinstance(value.get("answer"), str):
         return [TextBlock(value["answer"])], "end_turn"
-    name = _TOOL_NAME.match(raw)
-    if name is not None:
+    started = _TOOL_NAME.match(raw)
+    if started is not None:
         reason = "the reply hit the token limit before the arguments were complete" if cut_off \
             else "the reply was not valid JSON"
-        return [ToolUseBlock(id=new_call_id(), name=json.loads(f'"{name.group(1)}"'), input={},
+        return [ToolUseBlock(id=new_call_id(), name=json.loads(f'"{started.group(1)}"'), input={},
                              input_error=reason, raw_input=raw)], "max_tokens" if cut_off else "tool_use"
     text = streamed_answer if _ANSWER_START.match(raw) else raw.strip()
     return [TextBlock(text)], "max_tokens" if cut_off else "end_turn"

@@ -1,0 +1,64 @@
+"""End-to-end: the real `ketch --model openai:NAME` against a local OpenAI-compatible server's habits
+(the fake server playing llama-cpp-python with the model's own template, or with chatml-function-calling)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness import tool_results
+
+MODEL = "openai:qwen2.5-coder-1.5b-instruct"
+BUGGY = "def add(a, b):\n    return a - b\n"
+
+
+def test_calls_written_as_text_run_and_the_task_completes(server, run_ketch, workspace: Path):
+    (workspace / "calc.py").write_text(BUGGY)
+    fake = server([
+        {"text": "I'll read the file first.", "text_calls": [{"name": "Read", "input": {"file_path": "calc.py"}}]},
+        {"text_calls": [{"name": "Edit", "input": {"file_path": "calc.py", "old_string": "return a - b",
+                                                   "new_string": "return a + b"}}], "style": "fenced"},
+        {"text": "Fixed: add() now adds."},
+    ])
+    run = run_ketch(["-p", "fix add in calc.py", "--output-format", "json", "--allowedTools", "Edit"],
+                    server=fake, dialect="openai", model=MODEL)
+    assert run.returncode == 0, run.stderr
+    result = run.json()
+    assert result["subtype"] == "success" and result["result"] == "Fixed: add() now adds."
+    assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert len(fake.requests) == 3
+    # the call went back to the server as a real call, its text gone from the answer
+    assistant = [m for m in fake.requests[1].body["messages"] if m["role"] == "assistant"][-1]
+    assert assistant["content"] == "I'll read the file first."
+    assert [c["function"]["name"] for c in assistant["tool_calls"]] == ["Read"]
+    assert "return a - b" in tool_results(fake.requests[1].body, "openai")[-1]["content"]
+    edit = [m for m in fake.requests[2].body["messages"] if m["role"] == "assistant"][-1]
+    assert edit["content"] is None and edit["tool_calls"][0]["function"]["name"] == "Edit"  # the fence is gone
+
+
+def test_a_server_that_refuses_streamed_tools_gets_whole_requests(server, run_ketch, workspace: Path):
+    (workspace / "notes.txt").write_text("remember the milk\n")
+    fake = server([
+        {"tool_calls": [{"name": "Read", "input": {"file_path": "notes.txt"}}]},
+        {"text": "The note says: remember the milk."},
+    ])
+    fake.refuse_streamed_tools = True
+    run = run_ketch(["-p", "what does notes.txt say?"], server=fake, dialect="openai", model=MODEL)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "The note says: remember the milk."
+    assert [r.body.get("stream") for r in fake.requests] == [True, None, None]  # refused once, then never streamed
+    assert run.stderr.count("refused streamed replies when tools are offered") == 1
+    assert "Automatic streaming tool choice is not supported" in run.stderr
+    assert "remember the milk" in tool_results(fake.requests[2].body, "openai")[-1]["content"]
+
+
+def test_json_that_is_not_a_call_of_an_offered_tool_is_the_answer(server, run_ketch, workspace: Path):
+    answer = '{"name": "deploy", "arguments": {"env": "prod"}}'
+    fake = server([{"text": answer}])
+    run = run_ketch(["-p", "give me the deploy payload as JSON", "--output-format", "json"],
+                    server=fake, dialect="openai", model=MODEL)
+    assert run.returncode == 0, run.stderr
+    result = run.json()
+    assert result["result"] == answer and result["num_turns"] == 1
+    assert json.loads(result["result"]) == {"name": "deploy", "arguments": {"env": "prod"}}
+    assert len(fake.requests) == 1
