@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ketch.agent import events as ev
 from ketch.agent.approval import RefuseAll
 from ketch.agent.run_state import RunState, Stop
-from ketch.agent.verify.detect import asks_to_fix, find_test_command
+from ketch.agent.verify.detect import asks_for_change, asks_to_fix, find_test_command
 from ketch.agent.verify.failure import trim
 from ketch.conversation import Block, Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage, valid_text
 from ketch.ids import uuid4
@@ -56,10 +56,12 @@ class ClosedLoop:
         self.off = command is None  # no command, or it may not (or cannot) run: nothing more is tried
         self.feedbacks = self.idle_stops = 0
         self.last_failure = ""
+        self.change_asked = False  # the request asks for a change (not a question): a stop is checked
 
     def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
         """A run starts: find the test command; run it first if the user asks to fix failing tests."""
         self._reset(find_test_command(prompt, agent.config.workspace))
+        self.change_asked = asks_for_change(prompt)
         if not self.off and asks_to_fix(prompt):
             yield from self._check(agent, "Before any change, the tests fail (output above).")
 
@@ -72,12 +74,15 @@ class ClosedLoop:
                 yield from self._check(agent, "The tests still fail (output above).")
 
     def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
-        """The model answered: the run's result (its answer and how the tests stand), or None to go on."""
-        if self.off or (self.passing is None and not self.changed):
+        """The model answered: the run's result (its answer and how the tests stand), or None to go on.
+        The tests run unless nothing changed since they last passed, or nothing was asked to change."""
+        if self.off or (self.passing is None and not self.changed and not self.change_asked):
             return answer
-        if not self.changed:
+        if not self.changed and self.passing is not True:
             self.idle_stops += 1
-        yield from self._check(agent, "The tests still fail (output above).", joins=True)
+            yield from self._check(agent, "The tests still fail (output above).", joins=True)
+        elif self.changed:
+            yield from self._check(agent, "The tests still fail (output above).", joins=True)
         if self.passing is None:
             return answer
         line = f"The tests pass (`{self.command}`)." if self.passing else f"The tests still fail (`{self.command}`)."

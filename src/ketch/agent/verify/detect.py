@@ -122,3 +122,13 @@ def asks_to_fix(prompt: str) -> bool:
     if from_prompt(prompt) is not None:
         return True
     return bool(_TEST_TALK.search(prompt) and _FIX_TALK.search(prompt)) and not about_tests(prompt)
+
+
+_QUESTION = re.compile(r"^\s*(what|why|how|where|when|who|which|explain|describe|summari[sz]e|tell|show|list|is|are|"
+                       r"does|do|can|could|should|would)\b", re.IGNORECASE)
+
+
+def asks_for_change(prompt: str) -> bool:
+    """The request asks for work on the code, not for an answer: a model that stops without
+    changing anything has its stop checked against the tests. Questions are left alone."""
+    return not (_QUESTION.match(prompt) or prompt.rstrip().endswith("?"))
