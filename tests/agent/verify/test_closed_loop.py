@@ -187,3 +187,13 @@ def test_a_project_with_no_test_command_runs_nothing(tmp_path, monkeypatch):
     (agent.config.workspace / "tests" / "test_app.py").rename(agent.config.workspace / "check_app.py")
     events = list(agent.run("add is wrong; fix it"))
     assert ketch_calls(events) == [] and events[-1].result == "ok"
+
+
+def test_a_command_that_cannot_run_stops_the_runs_with_a_notice(tmp_path, monkeypatch):
+    agent = local_agent(tmp_path, monkeypatch, [edit("a - b", "a + b", "e1"), Message("assistant", [TextBlock("ok")])])
+    events = list(agent.run("`.venv/bin/python -m pytest` fails; fix add"))  # the project has no .venv
+    calls = ketch_calls(events)
+    assert [c.input for c in calls] == [{"command": ".venv/bin/python -m pytest"}]  # once, up front, never again
+    notices = [e.message for e in events if isinstance(e, ev.Notice) and "stopped running the tests" in e.message]
+    assert notices and "Exit code 127" in notices[0]
+    assert events[-1].result == "ok"

@@ -129,6 +129,8 @@ class ClosedLoop:
             blocks.append(TextBlock("The tests pass now."))
         agent.messages.append(Message("user", blocks))
         yield ev.ToolResults(agent.messages[-1])
+        if self.off and len(agent.denials) == denials:
+            yield ev.Notice(f"ketch stopped running the tests: `{self.command}` did not run them ({_last_line(result)})")
         if agent.cancel.is_set():
             raise Stop("interrupted", "interrupted")
 
@@ -175,3 +177,8 @@ class ClosedLoop:
         code = localize(output, agent.config.workspace, readable)
         text = "\n\n".join(part for part in (failed, code, FIX) if part)
         return valid_text(agent.redact(text))
+
+
+def _last_line(result: ToolResultBlock) -> str:
+    lines = result.content.strip().splitlines()
+    return lines[-1][:200] if lines else "no output"
