@@ -4,7 +4,10 @@ The message list is the trajectory. `Agent.run` is a generator of events; it nev
 prints. Every way a run ends is one `raise Stop(...)`, turned into the one `RunFinished`
 at the bottom of `run`. What happens to the tool calls of a turn is `dispatch`: the
 permission gate decides first, and the person (or headless policy) behind the `Approver`
-answers what the gate cannot. Compaction is `compaction.compact`.
+answers what the gate cannot. Compaction is `compaction.compact`; one request to the model is
+`model_turn.ask_model`. An Agent may carry `checks` (run_state.RunChecks) that act at a run's
+start, after each turn's tool results and when the model stops (the small-model profile runs the
+tests there: agent/verify).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from ketch.agent import events as ev
 from ketch.agent.billing import AttemptTally, SpendLedger
 from ketch.agent.compaction import DEFAULT_THRESHOLD, DEFAULT_WINDOW, ContextMeter
 from ketch.agent.dispatch import Approval, Approver, Dispatch, refuse_all
+from ketch.agent.model_turn import ask_model
 from ketch.agent.permissions import PermissionGate
-from ketch.agent.run_state import RunState, Stop
+from ketch.agent.run_state import RunChecks, RunState, Stop
 from ketch.conversation import (
     Message,
     ModelRequest,
@@ -34,7 +38,7 @@ from ketch.conversation import (
     valid_message,
     valid_text,
 )
-from ketch.providers.base import Completed, Provider, ProviderError, Retrying, TextChunk, ThinkingChunk
+from ketch.providers.base import Completed, Provider
 from ketch.tools.base import SessionState, Tool, ToolSource
 
 if TYPE_CHECKING:
@@ -80,6 +84,7 @@ class Agent:
     checkpoints: Any = None  # agent.checkpoints.TurnCheckpoints, or None: no undo snapshots
     sources: list[ToolSource] = field(default_factory=list)  # tools that come and go (MCP servers)
     hooks: LoopHooks | None = None  # Claude Code's hooks (ext/hooks), plugged in by cli/extensions.py
+    checks: RunChecks | None = None  # the small-model profile's test runs (agent/verify), set by the wiring
     messages: list[Message] = field(default_factory=list)
     state: SessionState = field(default_factory=SessionState)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -120,11 +125,13 @@ class Agent:
                 blocked = yield from prompt_hooks(self, self.hooks)
                 if blocked:
                     raise Stop("error_during_execution", blocked)
+            if self.checks is not None:
+                yield from self.checks.begin(self, self.instructions[-1])
             while True:
                 run.tools = self.offered_definitions() if self.sources else run.tools
                 yield from self._compact_if_full(run)
                 self._stop_if_over_budget(run)
-                reply = yield from self._ask_model(run)
+                reply = yield from ask_model(self, run)
                 if reply is None:  # compacted after the provider said the context is too long: ask again
                     continue
                 yield from self._record(reply, run)
@@ -132,13 +139,19 @@ class Agent:
                 if not calls:
                     if self.hooks is not None and (yield from self._stop_hooks(reply, run)):
                         continue
-                    raise Stop("success", reply.message.text())
+                    answer = reply.message.text() if self.checks is None else \
+                        (yield from self.checks.at_stop(self, reply.message.text(), run))
+                    if answer is None:  # the checks sent the model back to work
+                        continue
+                    raise Stop("success", answer)
                 self._stop_if_out_of_turns(calls, run)
                 results = yield from self.dispatch.run(calls)
                 self.messages.append(Message("user", list(results)))
                 yield ev.ToolResults(self.messages[-1])
                 if self.dispatch.hook_stop is not None:
                     raise Stop("success", f"stopped by a hook: {self.dispatch.hook_stop}")
+                if self.checks is not None and not self.cancel.is_set():
+                    yield from self.checks.after_tools(self, calls, results)
                 if self.cancel.is_set():
                     raise Stop("interrupted", "interrupted")
         except Stop as stop:
@@ -172,61 +185,6 @@ class Agent:
         budget = self.config.max_budget_usd
         if budget is not None and run.turns and self.ledger.usd >= budget:
             raise Stop("error_max_budget_usd", f"stopped: spent ${self.spent_usd():.4f} of the ${budget:.4f} budget")
-
-    def _ask_model(self, run: RunState) -> Generator[ev.Event, None, Completed | None]:
-        """Stream one reply, passing deltas and retries on; None when the context overflowed
-        and was compacted (ask again). Stop on an error, a broken stream or an interruption."""
-        request = ModelRequest(
-            model=self.config.model, system=self.system_as_sent(), messages=self.messages,
-            tools=run.tools, max_tokens=self.config.max_tokens, cache_key=self.session_id,
-        )
-        t0 = time.monotonic()
-        completed: Completed | None = None
-        partial: list[str] = []  # streamed text, kept if the user interrupts mid-reply
-        tally = AttemptTally()  # what an attempt that never completes was billed
-        try:
-            for item in self.provider.stream(request):
-                tally.observe(item)
-                if isinstance(item, TextChunk):
-                    partial.append(valid_text(item.text))
-                    yield ev.TextDelta(partial[-1])
-                elif isinstance(item, ThinkingChunk):
-                    yield ev.ThinkingDelta(valid_text(item.text))
-                elif isinstance(item, Retrying):
-                    if self.cancel.is_set():
-                        break  # the resend is the front end's abort: keep what was streamed
-                    yield from self.bill_unfinished(tally, request)
-                    partial.clear()
-                    yield ev.Retry(item.attempt, item.delay_s, item.reason)
-                elif isinstance(item, Completed):
-                    completed = item
-                    tally.reset()
-                if self.cancel.is_set():
-                    break
-        except ProviderError as exc:
-            run.api_s += time.monotonic() - t0
-            yield from self.bill_unfinished(tally, request)
-            if self.cancel.is_set():  # the front end closed the stream to interrupt it
-                yield from self._keep_partial(partial)
-                raise Stop("interrupted", "interrupted") from None
-            if exc.kind == "context_length" and self.meter is not None and not run.overflow_retried \
-                    and len(self.messages) > 2:
-                run.overflow_retried = True  # the window is smaller than we thought: compact once, resend
-                yield from self.compact(reason="the provider said the context is too long")
-                return None
-            raise Stop("error_during_execution", str(exc), ev.Error(str(exc), kind=exc.kind)) from None
-        run.api_s += time.monotonic() - t0
-        if self.cancel.is_set():
-            if completed is None:
-                yield from self.bill_unfinished(tally, request)
-                yield from self._keep_partial(partial)
-            raise Stop("interrupted", "interrupted")
-        if completed is None:
-            message = "the model's stream ended without a complete reply"
-            raise Stop("error_during_execution", message, ev.Error(message, kind="malformed"))
-        if self.meter is not None:
-            self.meter.observe(request, completed.usage)
-        return completed
 
     def _record(self, reply: Completed, run: RunState) -> Iterator[ev.Event]:
         run.turns += 1
@@ -312,15 +270,6 @@ class Agent:
         with self._spend_lock:
             self.children_usage.add(usage)
             self.children_usd += usd
-
-    def _keep_partial(self, partial: list[str]) -> Iterator[ev.Event]:
-        """An interrupted reply's text stays in the conversation (and transcript), marked as cut."""
-        text = "".join(partial)
-        if not text.strip():
-            return
-        message = Message("assistant", [TextBlock(text + "\n\n[interrupted by the user]")])
-        self.messages.append(message)
-        yield ev.AssistantMessage(message, "", self.config.model, "interrupted", Usage())
 
     # -- what front ends may ask of a live agent --------------------------------------------
 

@@ -1,13 +1,15 @@
-"""One run of the loop: how it ends (Stop) and what it counts (RunState)."""
+"""One run of the loop: how it ends (Stop), what it counts (RunState), what checks it (RunChecks)."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ketch.agent import events as ev
-    from ketch.conversation import ToolDef
+    from ketch.agent.loop import Agent
+    from ketch.conversation import ToolDef, ToolResultBlock, ToolUseBlock
 
 
 class Stop(Exception):
@@ -36,3 +38,21 @@ class RunState:
         self.turns = 0
         self.overflow_retried = False  # compacted once because the provider said the context is too long
         self.stop_continues = 0  # times a Stop hook made the model go on
+
+
+class RunChecks(Protocol):
+    """What a run's checks do at fixed points of the loop (agent/verify/closed_loop.py: the
+    small-model profile's test runs). Each yields the events of what it did; the messages it adds
+    keep the history well formed (a call, then its results)."""
+
+    def begin(self, agent: Agent, prompt: str, /) -> Iterator[Any]:
+        """Before the first request of a run."""
+        ...
+
+    def after_tools(self, agent: Agent, calls: list[ToolUseBlock], results: list[ToolResultBlock], /) -> Iterator[Any]:
+        """After a turn's tool results are in the history."""
+        ...
+
+    def at_stop(self, agent: Agent, answer: str, run: RunState, /) -> Generator[Any, None, str | None]:
+        """The model answered without calls: the run's result, or None to ask the model again."""
+        ...

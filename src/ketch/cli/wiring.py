@@ -208,6 +208,10 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     )
     agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
     agent.state.tests_are_evidence = local
+    if local:  # small models never run the tests themselves: ketch does, and shows them what failed
+        from ketch.agent.verify.closed_loop import ClosedLoop
+
+        agent.checks = ClosedLoop()
     from ketch.cli.extensions import attach_hooks, start_mcp, start_subagents
 
     start_mcp(options, agent, trusted, sandbox_args(options, workspace, policy))

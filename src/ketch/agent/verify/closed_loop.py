@@ -1,0 +1,184 @@
+"""The loop closes by itself (small models): ketch runs the tests after edits and when the model stops.
+
+Measured (issue 16): qwen2.5-coder-1.5b made no Bash call in 8 tasks, never saw its edits fail,
+and stopped with the tests red. So in the small-model profile ketch runs the project's test
+command itself (`detect`): before the first request when the user asks to fix failing tests,
+after every model turn in which an Edit or Write succeeded, and when the model stops with the
+tests red or untested. A failure goes back to the model with the code it points at
+(`localize`), and the loop goes on until the tests pass, the turn budget ends, or the model has
+stopped MAX_IDLE_STOPS times in a row without changing anything (or MAX_FEEDBACKS failures
+when no --max-turns bounds the run).
+
+The command is an ordinary Bash call, made by ketch: it is recorded as an assistant message
+(model "ketch") and its result, so stream-json, the transcript and resume see it, and it goes
+through the same dispatch as the model's calls: the permission gate, hooks, undo snapshot, the
+sandboxed runner. It is not asked for where nobody can answer: when the gate would ask and the
+run is headless (or the gate denies it, or Bash is not offered), ketch says so once and does
+not run the tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ketch.agent import events as ev
+from ketch.agent.approval import RefuseAll
+from ketch.agent.run_state import RunState, Stop
+from ketch.agent.verify.detect import asks_for_change, asks_to_fix, find_test_command
+from ketch.agent.verify.failure import trim
+from ketch.conversation import Block, Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage, valid_text
+from ketch.ids import uuid4
+
+if TYPE_CHECKING:
+    from ketch.agent.loop import Agent
+
+EDIT_TOOLS = ("Edit", "Write", "MultiEdit")
+MAX_IDLE_STOPS = 3  # the model stopped this often in a row, tests red, changing nothing: its stop stands
+MAX_FEEDBACKS = 8  # failures fed back in one run with no --max-turns
+FIX = "Fix the code (not the tests) and stop when they pass."
+_TIMING = re.compile(r" in \d+(\.\d+)?s\b")
+_EXIT = re.compile(r"Exit code (-?\d+)")
+_CANNOT_RUN = {126: "it could not be executed", 127: "the command was not found"}
+
+
+class ClosedLoop:
+    """The small-model profile's test runs, as the agent loop's `checks` (run_state.RunChecks)."""
+
+    def __init__(self) -> None:
+        self._reset(None)
+
+    def _reset(self, command: str | None) -> None:
+        self.command = command
+        self.passing: bool | None = None  # the last run's verdict; None: not run in this run
+        self.changed = False  # files were edited since the last run
+        self.off = command is None  # no command, or it may not (or cannot) run: nothing more is tried
+        self.feedbacks = self.idle_stops = 0
+        self.last_failure = ""
+        self.change_asked = False  # the request asks for a change (not a question): a stop is checked
+
+    def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
+        """A run starts: find the test command; run it first if the user asks to fix failing tests."""
+        self._reset(find_test_command(prompt, agent.config.workspace))
+        self.change_asked = asks_for_change(prompt)
+        if not self.off and asks_to_fix(prompt):
+            yield from self._check(agent, "Before any change, the tests fail (output above).")
+
+    def after_tools(self, agent: Agent, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> Iterator[Any]:
+        """After a model turn: if an edit succeeded, run the tests and tell the model how they went."""
+        done = {r.tool_use_id for r in results if not r.is_error}
+        if any(c.name in EDIT_TOOLS and c.id in done for c in calls):
+            self.changed, self.idle_stops = True, 0
+            if not self.off and not self._spent(agent):
+                yield from self._check(agent, "The tests still fail (output above).")
+
+    def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
+        """The model answered: the run's result (its answer and how the tests stand), or None to go on.
+        The tests run unless nothing changed since they last passed, or nothing was asked to change."""
+        if self.off or (self.passing is None and not self.changed and not self.change_asked):
+            return answer
+        if not self.changed and self.passing is not True:
+            self.idle_stops += 1
+            yield from self._check(agent, "The tests still fail (output above).", joins=True)
+        elif self.changed:
+            yield from self._check(agent, "The tests still fail (output above).", joins=True)
+        if self.passing is None:
+            return answer
+        line = f"The tests pass (`{self.command}`)." if self.passing else f"The tests still fail (`{self.command}`)."
+        limit = agent.config.max_turns
+        if self.passing or self._spent(agent):
+            return f"{answer.rstrip()}\n\n{line}".lstrip()
+        if limit is not None and run.turns >= limit:
+            raise Stop("error_max_turns", f"reached the maximum of {limit} turns; {line[0].lower()}{line[1:]}")
+        return None
+
+    def _spent(self, agent: Agent) -> bool:
+        """No more failures go back: the model keeps stopping without a change, or (with no turn
+        budget to end the run) it has been told MAX_FEEDBACKS times."""
+        unbounded = agent.config.max_turns is None and self.feedbacks >= MAX_FEEDBACKS
+        return unbounded or self.idle_stops >= MAX_IDLE_STOPS
+
+    # -- one run of the command -------------------------------------------------------------
+
+    def _check(self, agent: Agent, failed: str, joins: bool = False) -> Generator[Any, None, None]:
+        """Run the command as a Bash call of ketch's, through dispatch; record the call, its
+        (trimmed) result and, on failure, what to do next with the code the failure points at."""
+        assert self.command is not None
+        call = ToolUseBlock(f"toolu_ketch_{uuid4().replace('-', '')[:24]}", "Bash", {"command": self.command})
+        refusal = self._refusal(agent, call)
+        if refusal:
+            self.off = True
+            yield ev.Notice(f"ketch did not run the tests (`{self.command}`): {refusal}")
+            return
+        message = Message("assistant", [call])
+        if joins and agent.messages and agent.messages[-1].role == "assistant":  # the model's answer: one turn
+            agent.messages[-1] = Message("assistant", [*agent.messages[-1].content, call])
+        else:
+            agent.messages.append(message)
+        yield ev.AssistantMessage(message, "", "ketch", "tool_use", Usage())
+        denials, cwd, agent.state.bash_cwd = len(agent.denials), agent.state.bash_cwd, None
+        try:  # from the workspace's top, wherever the model's shell was left
+            result = (yield from agent.dispatch.run([call]))[0]
+        finally:
+            agent.state.bash_cwd = cwd
+        blocks: list[Block] = [self._verdict(agent, result, denied=len(agent.denials) > denials)]
+        if self.passing is False:
+            blocks.append(TextBlock(self._feedback(agent, result.content, failed)))
+        elif self.passing and not joins:
+            blocks.append(TextBlock("The tests pass now."))
+        agent.messages.append(Message("user", blocks))
+        yield ev.ToolResults(agent.messages[-1])
+        if self.off and len(agent.denials) == denials:
+            yield ev.Notice(f"ketch stopped running the tests: `{self.command}` did not run them ({_last_line(result)})")
+        if agent.cancel.is_set():
+            raise Stop("interrupted", "interrupted")
+
+    def _refusal(self, agent: Agent, call: ToolUseBlock) -> str:
+        """Why the command may not run here without asking anyone; "" when it may go to dispatch."""
+        if agent.find_tool("Bash") is None:
+            return "the Bash tool is not available in this run"
+        decision = agent.config.gate.decide("Bash", "execute", call.input, [], cwd=None)
+        if decision.verdict == "deny":
+            return decision.reason
+        if decision.verdict == "ask" and isinstance(agent.approver, RefuseAll):
+            return f"{decision.reason}, and nobody can be asked in a headless run"
+        return ""
+
+    def _verdict(self, agent: Agent, result: ToolResultBlock, denied: bool) -> ToolResultBlock:
+        """Read the result: pass, fail, or not a test run at all (then the loop is off)."""
+        self.changed = False
+        exit_code = _EXIT.findall(result.content)
+        code = int(exit_code[-1]) if exit_code else None
+        timed_out = "Command timed out" in result.content
+        if denied or (result.is_error and code is None and not timed_out) or code in _CANNOT_RUN \
+                or (code == 5 and "pytest" in (self.command or "")):  # pytest: no tests were collected
+            self.off, self.passing = True, None
+            return result
+        self.passing = not result.is_error
+        return ToolResultBlock(result.tool_use_id, trim(result.content, max_lines=6 if self.passing else 60),
+                               result.is_error)
+
+    def _feedback(self, agent: Agent, output: str, failed: str) -> str:
+        """What the model is told after a failure: the code it points at, then what to do."""
+        self.feedbacks += 1
+        failure = _TIMING.sub("", trim(output))
+        if failure == self.last_failure:
+            return f"The tests still fail the same way. {FIX}"
+        self.last_failure = failure
+        from ketch.agent.verify.localize import localize
+
+        gate = agent.config.gate
+
+        def readable(path: Any) -> bool:
+            hard = gate.path_policy("read", [path])
+            return hard is None or hard.verdict != "deny"
+
+        code = localize(output, agent.config.workspace, readable)
+        text = "\n\n".join(part for part in (failed, code, FIX) if part)
+        return valid_text(agent.redact(text))
+
+
+def _last_line(result: ToolResultBlock) -> str:
+    lines = result.content.strip().splitlines()
+    return lines[-1][:200] if lines else "no output"
