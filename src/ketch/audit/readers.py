@@ -130,9 +130,15 @@ def _git_files(root: Path) -> list[str] | None:
     return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
 
 
-def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
-    """A read-only git command on a repository that may be hostile: its fsmonitor, hooks and the
-    person's global config are all off, and git is the host's own copy, never one on a project PATH."""
+def git_command(root: Path, *args: str) -> tuple[list[str], dict[str, str]] | None:
+    """argv and environment for a read-only git command on a repository that may be hostile.
+
+    Its fsmonitor, hooks and the person's global config are off, and git is the host's own copy,
+    never one on a project PATH. No transport at all: a partial clone fetches missing objects on
+    demand from a promisor remote its own config names, and `ext::sh -c ...` (allowed by the same
+    config's `protocol.ext.allow`) or `core.sshCommand` would run any command. GIT_ALLOW_PROTOCOL
+    overrides every `protocol.*.allow`, and GIT_NO_LAZY_FETCH (git 2.44+) stops the fetch itself.
+    """
     from ketch.security.host_programs import find
 
     git = find("git")
@@ -140,11 +146,21 @@ def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
         return None
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
-                "GIT_NO_REPLACE_OBJECTS": "1", "LC_ALL": "C"})
+                "GIT_NO_REPLACE_OBJECTS": "1", "GIT_ALLOW_PROTOCOL": "ketch-audit-allows-none",
+                "GIT_NO_LAZY_FETCH": "1", "LC_ALL": "C"})
+    argv = [git, "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.sshCommand=false",
+            "-c", f"safe.directory={root.absolute()}", *args]
+    return argv, env
+
+
+def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
+    """A read-only git command (git_command); its output, or None if it failed."""
+    command = git_command(root, *args)
+    if command is None:
+        return None
+    argv, env = command
     try:
-        proc = subprocess.run([git, "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
-                               "-c", f"safe.directory={root.absolute()}", *args],
-                              cwd=root, env=env, input=stdin, capture_output=True, timeout=600, check=False)
+        proc = subprocess.run(argv, cwd=root, env=env, input=stdin, capture_output=True, timeout=600, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout if proc.returncode == 0 else None
