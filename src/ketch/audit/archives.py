@@ -95,6 +95,7 @@ class ArchiveReader:
         self.limits = limits
         self.budget = limits.slack + limits.ratio * max(input_size, 1)
         self.expanded = 0
+        self.unpacked = 0  # decompressed tar streams, read as a whole (their members count in `expanded` too)
         self.members = 0
         self.top_name = "data"  # what a lone compressed file at the top holds is named after it
 
@@ -165,12 +166,21 @@ class ArchiveReader:
         data = stream.read(n)
         self.expanded += len(data)
         if self.expanded > self.budget:
-            self.sink.problem(archive_problem(
-                f"expands past {self.budget >> 20:,} MiB ({self.limits.ratio}× its size): a decompression bomb; "
-                "reading stopped here", path, Severity.MEDIUM,
-                enables="an installer or scanner that unpacks it fills its disk or memory", rule="archive/bomb"))
-            raise TooBig
+            self.bomb(path)
         return data
+
+    def _unpack(self, n: int, path: str) -> None:
+        self.unpacked += n
+        if self.unpacked > self.budget:
+            self.bomb(path)
+
+    def bomb(self, path: str) -> None:
+        """Say the artifact is a decompression bomb, and stop reading it (TooBig)."""
+        self.sink.problem(archive_problem(
+            f"expands past {self.budget >> 20:,} MiB ({self.limits.ratio}× its size): a decompression bomb; "
+            "reading stopped here", path, Severity.MEDIUM,
+            enables="an installer or scanner that unpacks it fills its disk or memory", rule="archive/bomb"))
+        raise TooBig
 
     # -- archives ---------------------------------------------------------------------------
 
@@ -224,28 +234,34 @@ class ArchiveReader:
     def tar(self, opener: Opener, prefix: str, path: str, depth: int) -> None:
         """Any tar, any compression, in stream mode (one pass, no seeking); a gzip that holds no
         tar is read as one compressed file."""
+        raw = opener()
+        stream = Counted(decompressed(raw), lambda n: self._unpack(n, path))
         try:
-            archive = tarfile.open(fileobj=opener(), mode="r|*")  # noqa: SIM115 - `with archive` below; open may raise
+            archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - `with archive` below; open may raise
         except tarfile.ReadError:
+            raw.close()
             self._lone_compressed(opener, prefix, path, depth)
             return
         except _STREAMED as exc:
+            raw.close()
             self.sink.problem(archive_problem(f"unreadable archive: {_why(exc)}", path))
             return
         last = path
         try:
-            with archive:
+            with archive, raw:
                 for info in archive:
                     name = prefix + _clean_name(info.name, self.sink, prefix)
                     last = name
                     if info.issym() or info.islnk():
                         self.sink.entry(Entry(name, 0, link=info.linkname, hardlink=info.islnk()))
                     elif info.isfile():
-                        stream = archive.extractfile(info)
-                        if stream is not None:
-                            self.member(name, info.size, stream, depth)
-                if not _ended(archive):
-                    raise EOFError("the compressed stream ends early")
+                        member = archive.extractfile(info)
+                        if member is not None:
+                            self.member(name, info.size, member, depth)
+                # To the compressed stream's end, counted: tarfile stops quietly at a header cut short
+                # (a truncated download would look complete), and zeros after the end marker are a bomb.
+                while stream.read(1 << 20):
+                    pass
         except TooBig:
             raise
         except _STREAMED as exc:
@@ -284,16 +300,41 @@ class ArchiveReader:
             self.member(inner, size, spool, depth)
 
 
-def _ended(archive: tarfile.TarFile) -> bool:
-    """Whether a compressed tar's stream reached its real end: tarfile stops quietly at a header
-    cut short, so a truncated download would otherwise look like a smaller, complete archive."""
-    stream = archive.fileobj
-    decompressor = getattr(stream, "cmp", None)
-    if stream is None or decompressor is None or not hasattr(decompressor, "eof"):
-        return True
-    while stream.read(1 << 16):  # the tar's zero padding, up to the compressor's end
-        pass
-    return bool(decompressor.eof)
+def decompressed(raw: IO[bytes]) -> IO[bytes]:
+    """`raw`, decompressed by the library's file readers, which ask for a bounded output per call.
+
+    tarfile's own stream mode ("r|*") decompresses each block it reads with no output limit, and
+    bzip2 shrinks zeros about a million times: 3 kB of `.tar.bz2` became gigabytes in one call.
+    """
+    import bz2
+    import gzip
+
+    head = raw.read(6)
+    raw.seek(0)
+    if head.startswith(_GZIP):
+        return gzip.GzipFile(fileobj=raw)
+    if head.startswith(_BZIP2):
+        return bz2.BZ2File(raw)
+    if head.startswith(_XZ):
+        return lzma.LZMAFile(raw)
+    return raw
+
+
+class Counted:
+    """A tar's decompressed stream, every byte counted (`spend` may stop the read): headers, members
+    never handed on (devices, unknown types) and what follows the end marker included."""
+
+    def __init__(self, stream: IO[bytes], spend: Callable[[int], None]) -> None:
+        self.stream = stream
+        self.spend = spend
+        # read1: what one read of the compressed input gives; read() would drop it all when a later
+        # read finds the stream cut short, and a truncated download keeps what it holds.
+        self._read = getattr(stream, "read1", stream.read)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._read(n if n >= 0 else 1 << 20)
+        self.spend(len(data))
+        return data
 
 
 def _reopen(spool: IO[bytes]) -> IO[bytes]:

@@ -8,17 +8,28 @@ repository cannot point the audit at `~/.ssh` and have its contents land in a re
 
 from __future__ import annotations
 
+import lzma
 import os
 import stat
 import subprocess
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from ketch.audit import metadata
-from ketch.audit.archives import ArchiveReader, Limits, Opener, Sink, TooBig, archive_problem, kind_of
+from ketch.audit.archives import (
+    ArchiveReader,
+    Counted,
+    Limits,
+    Opener,
+    Sink,
+    TooBig,
+    archive_problem,
+    decompressed,
+    kind_of,
+)
 from ketch.audit.model import ArtifactInfo, Entry, Severity
 from ketch.errors import AuditError
 
@@ -74,11 +85,25 @@ def _first_guess(open_: Opener, kind: str) -> str:
             with zipfile.ZipFile(open_()) as archive:
                 names = archive.namelist()
             return metadata.ecosystem_from_names(names[0] if names else "", names)
-        with tarfile.open(fileobj=open_(), mode="r|*") as tar:
+        with open_() as raw, tarfile.open(fileobj=Counted(decompressed(raw), _guess_spend()), mode="r|") as tar:
             first = tar.next()
             return metadata.ecosystem_from_names(first.name if first else "")
-    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError):
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError, lzma.LZMAError):
         return "archive"
+
+
+def _guess_spend() -> Callable[[int], None]:
+    """A first guess reads one header: a stream that unpacks more before it (a huge pax header) is
+    no guess worth its memory."""
+    spent = 0
+
+    def spend(n: int) -> None:
+        nonlocal spent
+        spent += n
+        if spent > 16 << 20:
+            raise EOFError("no first member within 16 MiB")
+
+    return spend
 
 
 def _read_folder(root: Path, reader: ArchiveReader) -> None:

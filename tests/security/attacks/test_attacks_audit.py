@@ -37,11 +37,14 @@ def _ketch_audit(*args: str, cwd: Path | None = None) -> subprocess.CompletedPro
 
 
 def _peak_rss_mb(target: Path) -> tuple[float, list[str]]:
-    """Audit `target` in a fresh interpreter; its own peak RSS (MiB) and the findings' rules."""
-    code = ("import resource, sys, json; from pathlib import Path; "
+    """Audit `target` in a fresh interpreter; its own peak RSS (MiB) and the findings' rules.
+
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would include pytest's own."""
+    code = ("import sys, json; from pathlib import Path; "
             "from ketch.audit.scan import AuditOptions, audit_path; "
             "r = audit_path(Path(sys.argv[1]), AuditOptions()); "
-            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, [f.rule for f in r.findings]]))")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+            "print(json.dumps([int(hwm) / 1024, [f.rule for f in r.findings]]))")
     out = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": SRC}, check=True)
     peak, rules = json.loads(out.stdout)
@@ -75,3 +78,41 @@ def test_git_history_of_a_partial_clone_runs_no_command_from_its_promisor_remote
     result = _ketch_audit(str(victim), "--git", "--format", "json")
     assert result.returncode in (0, 1), result.stderr
     assert not marker.exists()
+
+
+def _zeros_bz2(size: int) -> bytes:
+    compressor = bz2.BZ2Compressor(9)
+    block = b"\0" * (1 << 20)
+    return b"".join(compressor.compress(block) for _ in range(size >> 20)) + compressor.flush()
+
+
+def _one_member_tar(name: str, size: int) -> bytes:
+    """A tar header for one member of `size` zero bytes (the data itself left to the compressor)."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def test_bzip2_tar_bomb_of_a_few_kilobytes_stays_within_memory(tmp_path: Path) -> None:
+    """tarfile's stream mode decompresses each block it reads with no output limit; bzip2 shrinks
+    zeros about a million times, so 3 kB of `.tar.bz2` became gigabytes in one call."""
+    compressor = bz2.BZ2Compressor(9)
+    parts = [compressor.compress(_one_member_tar("package/zero.bin", 640 << 20))]
+    block = b"\0" * (1 << 20)
+    parts += [compressor.compress(block) for _ in range(640)]
+    bomb = tmp_path / "pkg.tar.bz2"
+    bomb.write_bytes(b"".join(parts) + compressor.flush())
+    assert bomb.stat().st_size < 10_000
+    peak, rules = _peak_rss_mb(bomb)
+    assert peak < 200, f"peak RSS {peak:.0f} MiB"
+    assert "archive/bomb" in rules
+
+
+def test_compressed_zeros_that_read_as_an_empty_tar_are_a_bomb_not_clean(tmp_path: Path) -> None:
+    """Zeros read as a tar's end marker; what follows it was decompressed to the end, uncounted
+    (3 MB of gzip took 24 s; 2 kB of bzip2 took gigabytes) and the report said "nothing to report"."""
+    bomb = tmp_path / "zeros.tar.bz2"
+    bomb.write_bytes(_zeros_bz2(640 << 20))
+    peak, rules = _peak_rss_mb(bomb)
+    assert peak < 200, f"peak RSS {peak:.0f} MiB"
+    assert "archive/bomb" in rules
