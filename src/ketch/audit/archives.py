@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 from ketch.audit.model import OVERLAP, Entry, Finding, Kind, Piece, Severity
 
@@ -237,7 +237,7 @@ class ArchiveReader:
         raw = opener()
         stream = Counted(decompressed(raw), lambda n: self._unpack(n, path))
         try:
-            archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - `with archive` below; open may raise
+            archive = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|")  # noqa: SIM115 - `with archive` below; open may raise
         except tarfile.ReadError:
             raw.close()
             self._lone_compressed(opener, prefix, path, depth)
@@ -312,11 +312,11 @@ def decompressed(raw: IO[bytes]) -> IO[bytes]:
     head = raw.read(6)
     raw.seek(0)
     if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=raw)
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
     if head.startswith(_BZIP2):
-        return bz2.BZ2File(raw)
+        return cast(IO[bytes], bz2.BZ2File(raw))
     if head.startswith(_XZ):
-        return lzma.LZMAFile(raw)
+        return cast(IO[bytes], lzma.LZMAFile(raw))
     return raw
 
 

@@ -16,7 +16,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from ketch.audit import metadata
 from ketch.audit.archives import (
@@ -85,7 +85,8 @@ def _first_guess(open_: Opener, kind: str) -> str:
             with zipfile.ZipFile(open_()) as archive:
                 names = archive.namelist()
             return metadata.ecosystem_from_names(names[0] if names else "", names)
-        with open_() as raw, tarfile.open(fileobj=Counted(decompressed(raw), _guess_spend()), mode="r|") as tar:
+        with open_() as raw, tarfile.open(fileobj=cast(IO[bytes], Counted(decompressed(raw), _guess_spend())),
+                                         mode="r|") as tar:
             first = tar.next()
             return metadata.ecosystem_from_names(first.name if first else "")
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError, lzma.LZMAError):
