@@ -224,7 +224,7 @@ class ArchiveReader:
                         rule="archive/bomb"))
                     continue
                 try:
-                    with archive.open(info) as stream:
+                    with _open_member(archive, info) as stream:
                         self.member(name, info.file_size, stream, depth)
                 except TooBig:
                     raise
@@ -335,6 +335,12 @@ class Counted:
         data = self._read(n if n >= 0 else 1 << 20)
         self.spend(len(data))
         return data
+
+
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    from ketch.audit.zipmembers import BOUNDED, open_bounded
+
+    return open_bounded(archive, info) if info.compress_type in BOUNDED else archive.open(info)
 
 
 def _reopen(spool: IO[bytes]) -> IO[bytes]:

@@ -116,3 +116,33 @@ def test_compressed_zeros_that_read_as_an_empty_tar_are_a_bomb_not_clean(tmp_pat
     peak, rules = _peak_rss_mb(bomb)
     assert peak < 200, f"peak RSS {peak:.0f} MiB"
     assert "archive/bomb" in rules
+
+
+def _zip_with_raw_member(name: str, method: int, compressed: bytes, claimed: int) -> bytes:
+    """A zip of one member whose compressed bytes and declared size are whatever the attacker says."""
+    raw = name.encode()
+    crc = zlib.crc32(b"\0" * claimed)
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 46, 0, method, 0, 0, crc, len(compressed), claimed,
+                        len(raw), 0) + raw + compressed
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 46, 46, 0, method, 0, 0, crc, len(compressed),
+                          claimed, len(raw), 0, 0, 0, 0, 0, 0) + raw
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local), 0)
+    return local + central + end
+
+
+def test_bzip2_zip_member_that_lies_about_its_size_stays_within_memory(tmp_path: Path) -> None:
+    """zipfile decompresses bzip2 and lzma members with no output limit, then cuts the output to the
+    declared size: 1.6 kB declaring 1,000 bytes made 4 GB RSS (and passed as clean)."""
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(_zip_with_raw_member("package/a.txt", zipfile.ZIP_BZIP2, _zeros_bz2(1 << 30), 1000))
+    peak, _rules = _peak_rss_mb(bomb)
+    assert peak < 200, f"peak RSS {peak:.0f} MiB"
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_honest_bzip2_and_lzma_zip_members_are_still_read(tmp_path: Path, method: int) -> None:
+    path = tmp_path / "honest.zip"
+    with zipfile.ZipFile(path, "w", compression=method) as archive:
+        archive.writestr("pkg/config.py", f"TOKEN = '{GH}'\n" + "x = 1\n" * 20_000)
+    report = audit_path(path, AuditOptions())
+    assert "credential/github-token" in {f.rule for f in report.findings}
