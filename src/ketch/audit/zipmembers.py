@@ -13,7 +13,7 @@ import bz2
 import lzma
 import struct
 import zipfile
-from typing import IO, cast
+from typing import IO, Self, cast
 
 BOUNDED = (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 _LOCAL = struct.Struct("<4s22xHH")
@@ -57,9 +57,9 @@ def open_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     magic, name_len, extra_len = _LOCAL.unpack(header)
     if magic != b"PK\x03\x04":
         raise zipfile.BadZipFile("no local header where the directory says")
-    raw = _Slice(handle, info.header_offset + _LOCAL.size + name_len + extra_len, info.compress_size)
+    raw = cast(IO[bytes], _Slice(handle, info.header_offset + _LOCAL.size + name_len + extra_len, info.compress_size))
     if info.compress_type == zipfile.ZIP_BZIP2:
-        return cast(IO[bytes], bz2.BZ2File(raw))
+        return cast(IO[bytes], _Declared(bz2.BZ2File(raw), info.file_size))
     # ZIP's lzma: a 4-byte header (version, size of the properties), the LZMA1 properties, raw data.
     head = raw.read(4)
     if len(head) < 4:
@@ -70,4 +70,24 @@ def open_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     byte, dict_size = props[0], struct.unpack("<I", props[1:5])[0]
     lc, lp, pb = byte % 9, (byte // 9) % 5, byte // 45
     lzma1 = {"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "lc": lc, "lp": lp, "pb": pb}
-    return cast(IO[bytes], lzma.LZMAFile(raw, format=lzma.FORMAT_RAW, filters=[lzma1]))
+    return cast(IO[bytes], _Declared(lzma.LZMAFile(raw, format=lzma.FORMAT_RAW, filters=[lzma1]), info.file_size))
+
+
+class _Declared:
+    """A member's bytes cut at the size its directory entry declares, as zipfile cuts them."""
+
+    def __init__(self, stream: bz2.BZ2File | lzma.LZMAFile, size: int) -> None:
+        self.stream = stream
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = self.stream.read(n) if n > 0 else b""
+        self.left -= len(data)
+        return data
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
