@@ -13,7 +13,10 @@ import bz2
 import lzma
 import struct
 import zipfile
-from typing import IO, Self, cast
+from typing import IO, TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations only
 
 BOUNDED = (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 _LOCAL = struct.Struct("<4s22xHH")
