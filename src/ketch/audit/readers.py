@@ -47,11 +47,14 @@ def read_target(target: Path, sink: Sink, info: ArtifactInfo, limits: Limits, *,
         if stat.S_ISDIR(st.st_mode):
             info.ecosystem = "folder"
             reader = ArchiveReader(sink, limits, 0)
-            _read_folder(target, reader)
+            # The folder the person named, followed once: its files are opened from a canonical path
+            # with no symlink on the way, and `..` or a symlinked /tmp made every open fail quietly.
+            root = Path(os.path.realpath(target))
+            _read_folder(root, reader)
             if history:
                 from ketch.audit.git_history import read_history
 
-                read_history(target, reader)
+                read_history(root, reader)
         elif stat.S_ISREG(st.st_mode):
             _read_file(target, sink, info, limits, st.st_size)
         else:

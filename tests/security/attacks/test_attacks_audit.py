@@ -146,3 +146,21 @@ def test_honest_bzip2_and_lzma_zip_members_are_still_read(tmp_path: Path, method
         archive.writestr("pkg/config.py", f"TOKEN = '{GH}'\n" + "x = 1\n" * 20_000)
     report = audit_path(path, AuditOptions())
     assert "credential/github-token" in {f.rule for f in report.findings}
+
+
+@pytest.mark.parametrize("how", ["dotdot", "symlink"])
+def test_a_folder_named_through_dotdot_or_a_symlink_is_still_read(tmp_path: Path, how: str) -> None:
+    """Files are opened component by component from a canonical path; `ketch audit ..` (or a folder
+    reached through a symlink, as /tmp is on macOS) was not canonical, so every file failed to open,
+    quietly (info level), and a shipped `.env` with a live key went unreported: exit 0."""
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / ".env").write_text(f"GITHUB_TOKEN={GH}\n")
+    if how == "dotdot":
+        result = _ketch_audit("..", "--format", "json", cwd=project / "sub")
+    else:
+        (tmp_path / "link").symlink_to(project)
+        result = _ketch_audit(str(tmp_path / "link"), "--format", "json")
+    rules = {f["rule"] for f in json.loads(result.stdout)["reports"][0]["findings"]}
+    assert "credential/github-token" in rules
+    assert result.returncode == 1
