@@ -35,14 +35,20 @@ class ExtractSummary:
 
 
 def safe_relative(source: str) -> str:
-    """A source path as a relative path that cannot leave its folder: no scheme, root, drive, `..`."""
+    """A source path as a relative path that cannot leave its folder: no scheme, root, drive, `..`.
+
+    Lone surrogates (valid JSON: `\\ud800`) cannot name a file and become `?`; a segment is cut
+    at _MAX_SEGMENT bytes of UTF-8, not characters (200 `é` are 400 bytes, past NAME_MAX).
+    """
     path = _CONTROL.sub("", _SCHEME.sub("", source)).replace("\\", "/")
+    path = path.encode("utf-8", "replace").decode("utf-8")
     parts = []
     for segment in path.split("/"):
         segment = _DRIVE.sub("", segment).strip()
+        segment = segment.encode("utf-8")[:_MAX_SEGMENT].decode("utf-8", "ignore")
         if segment in ("", ".", ".."):
             continue
-        parts.append(segment[:_MAX_SEGMENT])
+        parts.append(segment)
     return "/".join(parts) or "unnamed"
 
 

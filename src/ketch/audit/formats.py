@@ -44,7 +44,7 @@ def to_json(reports: list[Report], changes: list[Change]) -> str:
     doc: dict[str, Any] = {"reports": [report_dict(r) for r in reports]}
     if changes:
         doc["changes"] = [change_dict(c) for c in changes]
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return _json(doc, default=str)
 
 
 def to_markdown(reports: list[Report], changes: list[Change]) -> str:
@@ -102,7 +102,15 @@ def to_sarif(reports: list[Report]) -> str:
                                          "informationUri": "https://github.com/ketch-dev/ketch",
                                          "rules": list(rules.values())}},
                      "results": results}]}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _json(doc)
+
+
+def _json(doc: object, default: Any = None) -> str:
+    """JSON a terminal may show: names from the artifact carry C1 codes, bidi overrides and lone
+    surrogates that json.dumps leaves raw (the last would crash the write)."""
+    from ketch.terminal_text import json_safe
+
+    return json_safe(json.dumps(doc, indent=2, ensure_ascii=False, default=default)) + "\n"
 
 
 def _uri(target: str, path: str) -> str:

@@ -164,3 +164,36 @@ def test_a_folder_named_through_dotdot_or_a_symlink_is_still_read(tmp_path: Path
     rules = {f["rule"] for f in json.loads(result.stdout)["reports"][0]["findings"]}
     assert "credential/github-token" in rules
     assert result.returncode == 1
+
+
+def _npm_with_map(tmp_path: Path, sources: list[str], contents: list[str], **package: str) -> Path:
+    doc = {"name": "victim", "version": "1.0.0", "license": "UNLICENSED", **package}
+    source_map = json.dumps({"version": 3, "sources": sources, "sourcesContent": contents, "mappings": "AAAA"})
+    path = tmp_path / "victim-1.0.0.tgz"
+    path.write_bytes(tar_bytes({"package/package.json": json.dumps(doc).encode(),
+                                "package/dist/cli.js.map": source_map.encode()}))
+    return path
+
+
+@pytest.mark.parametrize("hostile", ["é" * 200 + "/x.ts", "src/\ud800x.ts"], ids=["long-utf8", "lone-surrogate"])
+def test_extract_survives_source_names_the_file_system_cannot_take(tmp_path: Path, hostile: str) -> None:
+    """Segments were cut at 200 characters, but 200 `é` are 400 bytes (NAME_MAX is 255): ENAMETOOLONG
+    ended the run with exit 2 and no report. A lone surrogate (valid JSON `\\ud800`) crashed it."""
+    artifact = _npm_with_map(tmp_path, [hostile, "src/ok.ts"], ["a\n", "b\n"])
+    dest = tmp_path / "out"
+    result = _ketch_audit(str(artifact), "--extract", str(dest), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["reports"][0]["findings"]
+    written = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert "src/ok.ts" in written and len(written) == 2
+
+
+@pytest.mark.parametrize("fmt", ["terminal", "json", "markdown", "sarif"])
+def test_a_lone_surrogate_in_a_map_source_path_does_not_crash_the_report(tmp_path: Path, fmt: str) -> None:
+    """JSON may spell a lone surrogate (`\\ud800`); it reached the report's path and evidence, and
+    writing the report raised UnicodeEncodeError: a traceback instead of a report, in every format."""
+    artifact = _npm_with_map(tmp_path, ["src/\ud800x.ts"], ["export const a = 1\n"])
+    result = _ketch_audit(str(artifact), "--format", fmt)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "\\ud800" in result.stdout
