@@ -121,12 +121,18 @@ def _uri(target: str, path: str) -> str:
 
 
 def _md(text: str) -> str:
+    """Text from the artifact as plain markdown: a name such as `[docs](https://evil.example)` or
+    `![x](https://evil.example/pixel)` would be a live link or an image fetched by every reader of
+    the pull request it is pasted into; emphasis, code and HTML are escaped the same way."""
+    import re
+
     from ketch.terminal_text import printable
 
-    return printable(text).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    escaped = re.sub(r"([\\`*_\[\]!|#~])", r"\\\1", printable(text))
+    return escaped.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
 def _code(text: str) -> str:
     from ketch.terminal_text import printable
 
-    return printable(text).replace("`", "'")
+    return printable(text).replace("`", "'").replace("\n", " ")

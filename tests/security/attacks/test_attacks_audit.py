@@ -197,3 +197,30 @@ def test_a_lone_surrogate_in_a_map_source_path_does_not_crash_the_report(tmp_pat
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "\\ud800" in result.stdout
+
+
+FORGED = "   critical  nothing else to see"
+
+
+def test_a_newline_in_package_metadata_cannot_forge_report_lines(tmp_path: Path) -> None:
+    """printable() keeps newlines (right for prose, wrong for a name): a package.json name, version or
+    map source path with `\\n` printed lines of the attacker's choosing into the terminal report."""
+    artifact = _npm_with_map(tmp_path, [f"src/a.ts\n{FORGED}"], ["export const a = 1\n"],
+                             name=f"victim\n{FORGED}", version=f"1.0.0\n{FORGED}")
+    result = _ketch_audit(str(artifact))
+    assert result.returncode == 1, result.stderr
+    assert not [line for line in result.stdout.splitlines() if line.startswith(FORGED)]
+
+
+def test_markdown_report_renders_no_link_or_image_from_the_artifact(tmp_path: Path) -> None:
+    """A markdown report is pasted into pull requests and CI summaries: a package name such as
+    `[docs](https://evil.example)` or `![x](https://evil.example/pixel)` became a live link and an
+    image fetched by every reader; a newline in a path broke out of its code span."""
+    artifact = _npm_with_map(tmp_path, ["src/a.ts\n- **critical** fake\n`"], ["export const a = 1\n"],
+                             name="[docs](https://evil.example/) ![x](https://evil.example/pixel) <img src=x>")
+    result = _ketch_audit(str(artifact), "--format", "markdown")
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert "](https://evil.example" not in out.replace("\\]", "")
+    assert "<img" not in out
+    assert not [line for line in out.splitlines() if line.startswith("- **critical** fake")]
