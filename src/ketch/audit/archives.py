@@ -41,7 +41,7 @@ class Limits:
     whole: int = 64 << 20       # a member up to this arrives as one piece
     whole_map: int = 256 << 20  # a source map up to this arrives whole (Claude Code's was 57 MB)
     window: int = 16 << 20      # larger members arrive in windows of this size
-    in_memory: int = 64 << 20   # a nested archive up to this is opened from memory, else from a temp file
+    in_memory: int = 8 << 20    # a nested archive up to this is opened from memory, else from a temp file
     depth: int = 4              # archives inside archives inside ...
     ratio: int = 200            # a member, or the artifact as a whole, may expand this many times ...
     slack: int = 512 << 20      # ... plus this much (a plain tar of a 2 GB file expands 1×)
@@ -122,8 +122,19 @@ class ArchiveReader:
             if depth == 0:
                 self.sink.metadata(path, data)
             kind = kind_of(data[:512])
-            if kind:
+            if not kind:
+                return
+            if len(data) <= self.limits.in_memory:
                 self.nested(path, kind, lambda: io.BytesIO(data), len(data), depth + 1)
+                return
+            # Spooled, and this level's copy let go: each level of a nested archive holding its bytes
+            # while its child is read made five stored 60 MB zips peak at 944 MB.
+            size = len(data)
+            with tempfile.TemporaryFile(prefix="ketch-audit-") as spool:
+                spool.write(data)
+                del data
+                spool.flush()
+                self.nested(path, kind, lambda: _reopen(spool), size, depth + 1)
             return
         self._windows(path, size, stream, depth)
 

@@ -224,3 +224,19 @@ def test_markdown_report_renders_no_link_or_image_from_the_artifact(tmp_path: Pa
     assert "](https://evil.example" not in out.replace("\\]", "")
     assert "<img" not in out
     assert not [line for line in out.splitlines() if line.startswith("- **critical** fake")]
+
+
+def test_archives_nested_in_archives_are_not_all_held_in_memory_at_once(tmp_path: Path) -> None:
+    """Each level of a nested archive was opened from the bytes its parent had read whole, and each
+    parent kept its bytes while its child was read: five stored zips of 60 MB peaked at 944 MB."""
+    inner = b"var a=function(b){return b.x+c.y*2};\n" * (40 << 20 >> 5)
+    name = "cli.js"
+    for level in range(5):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr(name, inner)
+        inner, name = buf.getvalue(), f"level{level}.zip"
+    nested = tmp_path / "nested.zip"
+    nested.write_bytes(inner)
+    peak, _rules = _peak_rss_mb(nested)
+    assert peak < 200, f"peak RSS {peak:.0f} MiB"
