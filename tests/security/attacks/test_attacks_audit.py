@@ -240,3 +240,13 @@ def test_archives_nested_in_archives_are_not_all_held_in_memory_at_once(tmp_path
     nested.write_bytes(inner)
     peak, _rules = _peak_rss_mb(nested)
     assert peak < 200, f"peak RSS {peak:.0f} MiB"
+
+
+def test_a_member_dense_with_secret_keywords_stays_within_memory(tmp_path: Path) -> None:
+    """Every `password`, `token` and `secret` is a keyword hit kept until the piece is searched: a
+    whole member dense with them held millions of hit tuples (60 MB peaked at 710 MB)."""
+    line = b'var a=function(b){return b.token+"password"+process.env.SECRET_KEY};\n'
+    path = tmp_path / "dense.js"
+    path.write_bytes(line * (16 << 20 >> 6))
+    peak, _rules = _peak_rss_mb(path)
+    assert peak < 150, f"peak RSS {peak:.0f} MiB"
