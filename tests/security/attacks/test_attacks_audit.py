@@ -250,3 +250,26 @@ def test_a_member_dense_with_secret_keywords_stays_within_memory(tmp_path: Path)
     path.write_bytes(line * (16 << 20 >> 6))
     peak, _rules = _peak_rss_mb(path)
     assert peak < 150, f"peak RSS {peak:.0f} MiB"
+
+
+def test_a_source_map_with_a_byte_order_mark_is_still_a_source_map(tmp_path: Path) -> None:
+    """Windows tools write UTF-8 with a BOM; JSON readers (json.loads on bytes, browsers) skip it,
+    but the map sniffing did not: the map's original source and its flag names went unreported."""
+    source_map = json.dumps({"version": 3, "sources": ["src/main.ts"], "mappings": "AAAA",
+                             "sourcesContent": ["if (feature('BOM_ROADMAP')) {\n  start()\n}\n"]}).encode()
+    path = tmp_path / "bom-1.0.0.tgz"
+    path.write_bytes(tar_bytes({"package/package.json": b'{"name": "bom", "version": "1.0.0"}',
+                                "package/dist/cli.js.map": b"\xef\xbb\xbf" + source_map}))
+    rules = {f.rule for f in audit_path(path, AuditOptions()).findings}
+    assert "source/summary" in rules
+    assert any(r.startswith("roadmap/") for r in rules)
+
+
+def test_a_credential_in_a_utf16_file_is_found(tmp_path: Path) -> None:
+    """PowerShell's `>` writes UTF-16 with a BOM: `echo GITHUB_TOKEN=... > config.txt` on Windows
+    shipped a token that byte patterns over UTF-8 never saw."""
+    path = tmp_path / "win-1.0.0.tgz"
+    path.write_bytes(tar_bytes({"package/package.json": b'{"name": "win", "version": "1.0.0"}',
+                                "package/config.txt": f"GITHUB_TOKEN={GH}\r\n".encode("utf-16")}))
+    rules = {f.rule for f in audit_path(path, AuditOptions()).findings}
+    assert "credential/github-token" in rules

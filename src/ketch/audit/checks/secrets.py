@@ -64,6 +64,9 @@ class SecretsCheck:
 
     def visit(self, piece: Piece, info: ArtifactInfo) -> list[Piece] | None:
         data = piece.data
+        if piece.whole and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            # UTF-16 with its BOM (PowerShell's `>` writes it): every pattern here is over UTF-8 bytes.
+            data = data.decode("utf-16", "replace").encode("utf-8", "replace")
         end = piece.offset + len(data)
         final = piece.whole or end >= piece.size
         known = None if piece.first else self._members.get(piece.path)
