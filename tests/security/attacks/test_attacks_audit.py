@@ -273,3 +273,16 @@ def test_a_credential_in_a_utf16_file_is_found(tmp_path: Path) -> None:
                                 "package/config.txt": f"GITHUB_TOKEN={GH}\r\n".encode("utf-16")}))
     rules = {f.rule for f in audit_path(path, AuditOptions()).findings}
     assert "credential/github-token" in rules
+
+
+@pytest.mark.parametrize("repository", ["git@gitlab.acme.corp:team/engine.git", "https://git.acme.internal/team/engine",
+                                        "http://10.1.2.3/team/engine.git"])
+def test_a_repository_on_an_internal_host_does_not_make_leaked_source_look_public(tmp_path: Path,
+                                                                                 repository: str) -> None:
+    """`license: MIT` plus any `repository` made a source-map leak medium, "likely already public at
+    <repository>": a proprietary package that names its private GitLab looked already published."""
+    artifact = _npm_with_map(tmp_path, ["src/engine.ts"], ["export const engine = 1\n"], license="MIT",
+                             repository=repository)
+    summary = next(f for f in audit_path(artifact, AuditOptions()).findings if f.rule == "source/summary")
+    assert summary.severity.label == "high"
+    assert "already public" not in summary.enables
