@@ -21,7 +21,7 @@ from pathlib import Path
 
 import fake_keys
 import pytest
-from audit_archives import Recorder, tar_bytes, zip_bytes
+from audit_archives import tar_bytes
 
 from ketch.audit.scan import AuditOptions, audit_path
 
@@ -286,3 +286,77 @@ def test_a_repository_on_an_internal_host_does_not_make_leaked_source_look_publi
     summary = next(f for f in audit_path(artifact, AuditOptions()).findings if f.rule == "source/summary")
     assert summary.severity.label == "high"
     assert "already public" not in summary.enables
+
+
+class _Registry:
+    """An npm registry on 127.0.0.1 whose packument sends the tarball elsewhere, and a second host
+    (127.0.0.2) that records every request it gets."""
+
+    def __init__(self, tarball: str) -> None:
+        import http.server
+        import threading
+
+        self.seen: list[str] = []
+        registry = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                registry.seen.append(f"{self.server.server_address[0]}{self.path}")
+                if self.path == "/victim":
+                    url = tarball.format(other=registry.other_url, home=registry.url)
+                    body = json.dumps({"dist-tags": {"latest": "1.0.0"},
+                                       "versions": {"1.0.0": {"version": "1.0.0", "dist": {"tarball": url}}}}).encode()
+                elif self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", registry.other_url + "/latest/meta-data/")
+                    self.end_headers()
+                    return
+                else:
+                    body = tar_bytes({"package/package.json": b'{"name": "victim", "version": "1.0.0"}'})
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.servers = [http.server.ThreadingHTTPServer((host, 0), Handler) for host in ("127.0.0.1", "127.0.0.2")]
+        self.url, self.other_url = (f"http://{s.server_address[0]}:{s.server_address[1]}" for s in self.servers)
+        for server in self.servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.parametrize("tarball", ["{other}/victim-1.0.0.tgz", "{home}/redirect"], ids=["other-host", "redirect"])
+def test_npm_spec_fetches_nothing_off_the_configured_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              tarball: str) -> None:
+    """The issue: no network "unless given npm:/pypi: specs, and then only to the configured registry".
+    The packument's tarball address, and redirects, were followed to any host."""
+    from ketch.audit.fetch import fetch
+    from ketch.errors import AuditError
+
+    registry = _Registry(tarball)
+    try:
+        monkeypatch.setenv("npm_config_registry", registry.url + "/")
+        with pytest.raises(AuditError, match="only from the configured registry"):
+            fetch("npm:victim@1.0.0", tmp_path)
+    finally:
+        registry.close()
+    assert not [s for s in registry.seen if s.startswith("127.0.0.2")]
+
+
+def test_npm_spec_on_the_registrys_own_host_is_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ketch.audit.fetch import fetch
+
+    registry = _Registry("{home}/victim-1.0.0.tgz")
+    try:
+        monkeypatch.setenv("npm_config_registry", registry.url + "/")
+        [fetched] = fetch("npm:victim@1.0.0", tmp_path)
+    finally:
+        registry.close()
+    assert tarfile.open(fetched.path).getnames() == ["package/package.json"]
