@@ -359,4 +359,5 @@ def test_npm_spec_on_the_registrys_own_host_is_fetched(tmp_path: Path, monkeypat
         [fetched] = fetch("npm:victim@1.0.0", tmp_path)
     finally:
         registry.close()
-    assert tarfile.open(fetched.path).getnames() == ["package/package.json"]
+    with tarfile.open(fetched.path) as archive:
+        assert archive.getnames() == ["package/package.json"]
