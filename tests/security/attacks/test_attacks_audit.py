@@ -361,3 +361,21 @@ def test_npm_spec_on_the_registrys_own_host_is_fetched(tmp_path: Path, monkeypat
         registry.close()
     with tarfile.open(fetched.path) as archive:
         assert archive.getnames() == ["package/package.json"]
+
+
+def test_a_tar_extended_header_claiming_hundreds_of_megabytes_is_not_read_into_memory(tmp_path: Path) -> None:
+    """tarfile reads a pax (or GNU long-name) header's record whole before parsing it: 400 kB of
+    gzip whose first header claims a 400 MB pax record peaked at 846 MB."""
+    import gzip
+
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 400 << 20
+    path = tmp_path / "pax.tgz"
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        for _ in range(400):
+            out.write(b"\0" * (1 << 20))
+    peak, rules = _peak_rss_mb(path)
+    assert peak < 150, f"peak RSS {peak:.0f} MiB"
+    assert rules
