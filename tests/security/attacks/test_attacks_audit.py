@@ -379,3 +379,22 @@ def test_a_tar_extended_header_claiming_hundreds_of_megabytes_is_not_read_into_m
     peak, rules = _peak_rss_mb(path)
     assert peak < 150, f"peak RSS {peak:.0f} MiB"
     assert rules
+
+
+def test_extract_writes_sources_as_they_come_instead_of_holding_every_map(tmp_path: Path) -> None:
+    """--extract collected every decoded source and wrote them at the end, so memory grew with the
+    artifact's total map content (6 maps of 25 MB: 243 MB; 12 of 10 MB: 200 MB), within a budget of 200× the input."""
+    content = "export function f(x) { return x * 2 }\n" * (20 << 20 >> 6)
+    members = {f"package/dist/m{i}.js.map": json.dumps({"version": 3, "sources": [f"src/m{i}.ts"], "mappings": "AAAA",
+                                                         "sourcesContent": [content]}).encode() for i in range(12)}
+    artifact = tmp_path / "maps-1.0.0.tgz"
+    artifact.write_bytes(tar_bytes(members))
+    dest = tmp_path / "out"
+    code = ("import sys; from ketch.cli.audit import main; "
+            "main([sys.argv[1], '--extract', sys.argv[2], '--format', 'json', '-o', '/dev/null']); "
+            "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")
+    out = subprocess.run([sys.executable, "-c", code, str(artifact), str(dest)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": SRC}, timeout=300, check=True)
+    peak = int(out.stdout.split()[-1]) / 1024
+    assert len(list((dest / "src").iterdir())) == 12
+    assert peak < 150, f"peak RSS {peak:.0f} MiB"
