@@ -16,18 +16,19 @@ from typing import IO
 
 @cache
 def _unsafe() -> re.Pattern[str]:
-    """C0 but \\t and \\n, DEL, C1; the bidi embeddings, overrides and isolates (Trojan Source).
+    """C0 but \\t and \\n, DEL, C1; the bidi embeddings, overrides and isolates (Trojan Source); lone
+    surrogates (JSON may spell `\\ud800`; no encoder can write one, so it would crash the writer).
 
     Compiled at first use, as every pattern here: a run that prints nothing to a terminal never
     needs it (start-up, DESIGN.md §6)."""
-    return re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    return re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @cache
 def _json_raw() -> re.Pattern[str]:
     """What JSON may still carry raw after json.dumps (which escapes only \\x00-\\x1f): DEL, C1, bidi,
-    and the line separators some JSON readers (and terminals) treat as line breaks."""
-    return re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+    the line separators some JSON readers (and terminals) treat as line breaks, and lone surrogates."""
+    return re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
 
 
 def printable(text: str) -> str:

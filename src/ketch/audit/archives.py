@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 from ketch.audit.model import OVERLAP, Entry, Finding, Kind, Piece, Severity
 
@@ -41,7 +41,7 @@ class Limits:
     whole: int = 64 << 20       # a member up to this arrives as one piece
     whole_map: int = 256 << 20  # a source map up to this arrives whole (Claude Code's was 57 MB)
     window: int = 16 << 20      # larger members arrive in windows of this size
-    in_memory: int = 64 << 20   # a nested archive up to this is opened from memory, else from a temp file
+    in_memory: int = 8 << 20    # a nested archive up to this is opened from memory, else from a temp file
     depth: int = 4              # archives inside archives inside ...
     ratio: int = 200            # a member, or the artifact as a whole, may expand this many times ...
     slack: int = 512 << 20      # ... plus this much (a plain tar of a 2 GB file expands 1×)
@@ -95,6 +95,7 @@ class ArchiveReader:
         self.limits = limits
         self.budget = limits.slack + limits.ratio * max(input_size, 1)
         self.expanded = 0
+        self.unpacked = 0  # decompressed tar streams, read as a whole (their members count in `expanded` too)
         self.members = 0
         self.top_name = "data"  # what a lone compressed file at the top holds is named after it
 
@@ -121,8 +122,19 @@ class ArchiveReader:
             if depth == 0:
                 self.sink.metadata(path, data)
             kind = kind_of(data[:512])
-            if kind:
+            if not kind:
+                return
+            if len(data) <= self.limits.in_memory:
                 self.nested(path, kind, lambda: io.BytesIO(data), len(data), depth + 1)
+                return
+            # Spooled, and this level's copy let go: each level of a nested archive holding its bytes
+            # while its child is read made five stored 60 MB zips peak at 944 MB.
+            size = len(data)
+            with tempfile.TemporaryFile(prefix="ketch-audit-") as spool:
+                spool.write(data)
+                del data
+                spool.flush()
+                self.nested(path, kind, lambda: _reopen(spool), size, depth + 1)
             return
         self._windows(path, size, stream, depth)
 
@@ -165,12 +177,21 @@ class ArchiveReader:
         data = stream.read(n)
         self.expanded += len(data)
         if self.expanded > self.budget:
-            self.sink.problem(archive_problem(
-                f"expands past {self.budget >> 20:,} MiB ({self.limits.ratio}× its size): a decompression bomb; "
-                "reading stopped here", path, Severity.MEDIUM,
-                enables="an installer or scanner that unpacks it fills its disk or memory", rule="archive/bomb"))
-            raise TooBig
+            self.bomb(path)
         return data
+
+    def _unpack(self, n: int, path: str) -> None:
+        self.unpacked += n
+        if self.unpacked > self.budget:
+            self.bomb(path)
+
+    def bomb(self, path: str) -> None:
+        """Say the artifact is a decompression bomb, and stop reading it (TooBig)."""
+        self.sink.problem(archive_problem(
+            f"expands past {self.budget >> 20:,} MiB ({self.limits.ratio}× its size): a decompression bomb; "
+            "reading stopped here", path, Severity.MEDIUM,
+            enables="an installer or scanner that unpacks it fills its disk or memory", rule="archive/bomb"))
+        raise TooBig
 
     # -- archives ---------------------------------------------------------------------------
 
@@ -214,7 +235,7 @@ class ArchiveReader:
                         rule="archive/bomb"))
                     continue
                 try:
-                    with archive.open(info) as stream:
+                    with _open_member(archive, info) as stream:
                         self.member(name, info.file_size, stream, depth)
                 except TooBig:
                     raise
@@ -224,28 +245,34 @@ class ArchiveReader:
     def tar(self, opener: Opener, prefix: str, path: str, depth: int) -> None:
         """Any tar, any compression, in stream mode (one pass, no seeking); a gzip that holds no
         tar is read as one compressed file."""
+        raw = opener()
+        stream = Counted(decompressed(raw), lambda n: self._unpack(n, path))
         try:
-            archive = tarfile.open(fileobj=opener(), mode="r|*")  # noqa: SIM115 - `with archive` below; open may raise
+            archive = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", tarinfo=_TarInfo)  # noqa: SIM115 - `with archive` below; open may raise
         except tarfile.ReadError:
+            raw.close()
             self._lone_compressed(opener, prefix, path, depth)
             return
         except _STREAMED as exc:
+            raw.close()
             self.sink.problem(archive_problem(f"unreadable archive: {_why(exc)}", path))
             return
         last = path
         try:
-            with archive:
+            with archive, raw:
                 for info in archive:
                     name = prefix + _clean_name(info.name, self.sink, prefix)
                     last = name
                     if info.issym() or info.islnk():
                         self.sink.entry(Entry(name, 0, link=info.linkname, hardlink=info.islnk()))
                     elif info.isfile():
-                        stream = archive.extractfile(info)
-                        if stream is not None:
-                            self.member(name, info.size, stream, depth)
-                if not _ended(archive):
-                    raise EOFError("the compressed stream ends early")
+                        member = archive.extractfile(info)
+                        if member is not None:
+                            self.member(name, info.size, member, depth)
+                # To the compressed stream's end, counted: tarfile stops quietly at a header cut short
+                # (a truncated download would look complete), and zeros after the end marker are a bomb.
+                while stream.read(1 << 20):
+                    pass
         except TooBig:
             raise
         except _STREAMED as exc:
@@ -284,16 +311,66 @@ class ArchiveReader:
             self.member(inner, size, spool, depth)
 
 
-def _ended(archive: tarfile.TarFile) -> bool:
-    """Whether a compressed tar's stream reached its real end: tarfile stops quietly at a header
-    cut short, so a truncated download would otherwise look like a smaller, complete archive."""
-    stream = archive.fileobj
-    decompressor = getattr(stream, "cmp", None)
-    if stream is None or decompressor is None or not hasattr(decompressor, "eof"):
-        return True
-    while stream.read(1 << 16):  # the tar's zero padding, up to the compressor's end
-        pass
-    return bool(decompressor.eof)
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+             tarfile.GNUTYPE_LONGLINK)
+_MAX_EXTENDED = 8 << 20
+
+
+class HugeHeader(tarfile.TarError):
+    """A pax or GNU long-name record too big to be anything but an attack."""
+
+
+class _TarInfo(tarfile.TarInfo):
+    """tarfile reads a pax or GNU long-name record whole before parsing it: 400 kB of gzip claiming
+    a 400 MB record peaked at 846 MB. Real ones are a few hundred bytes (xattrs: kilobytes)."""
+
+    def _proc_member(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > _MAX_EXTENDED:
+            raise HugeHeader(f"an extended header claims {self.size:,} bytes")
+        return super()._proc_member(tarfile)  # type: ignore[misc,no-any-return]
+
+
+def decompressed(raw: IO[bytes]) -> IO[bytes]:
+    """`raw`, decompressed by the library's file readers, which ask for a bounded output per call.
+
+    tarfile's own stream mode ("r|*") decompresses each block it reads with no output limit, and
+    bzip2 shrinks zeros about a million times: 3 kB of `.tar.bz2` became gigabytes in one call.
+    """
+    import bz2
+    import gzip
+
+    head = raw.read(6)
+    raw.seek(0)
+    if head.startswith(_GZIP):
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
+    if head.startswith(_BZIP2):
+        return cast(IO[bytes], bz2.BZ2File(raw))
+    if head.startswith(_XZ):
+        return cast(IO[bytes], lzma.LZMAFile(raw))
+    return raw
+
+
+class Counted:
+    """A tar's decompressed stream, every byte counted (`spend` may stop the read): headers, members
+    never handed on (devices, unknown types) and what follows the end marker included."""
+
+    def __init__(self, stream: IO[bytes], spend: Callable[[int], None]) -> None:
+        self.stream = stream
+        self.spend = spend
+        # read1: what one read of the compressed input gives; read() would drop it all when a later
+        # read finds the stream cut short, and a truncated download keeps what it holds.
+        self._read = getattr(stream, "read1", stream.read)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._read(n if n >= 0 else 1 << 20)
+        self.spend(len(data))
+        return data
+
+
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    from ketch.audit.zipmembers import BOUNDED, open_bounded
+
+    return open_bounded(archive, info) if info.compress_type in BOUNDED else archive.open(info)
 
 
 def _reopen(spool: IO[bytes]) -> IO[bytes]:

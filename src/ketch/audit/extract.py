@@ -35,37 +35,67 @@ class ExtractSummary:
 
 
 def safe_relative(source: str) -> str:
-    """A source path as a relative path that cannot leave its folder: no scheme, root, drive, `..`."""
+    """A source path as a relative path that cannot leave its folder: no scheme, root, drive, `..`.
+
+    Lone surrogates (valid JSON: `\\ud800`) cannot name a file and become `?`; a segment is cut
+    at _MAX_SEGMENT bytes of UTF-8, not characters (200 `é` are 400 bytes, past NAME_MAX).
+    """
     path = _CONTROL.sub("", _SCHEME.sub("", source)).replace("\\", "/")
+    path = path.encode("utf-8", "replace").decode("utf-8")
     parts = []
     for segment in path.split("/"):
         segment = _DRIVE.sub("", segment).strip()
+        segment = segment.encode("utf-8")[:_MAX_SEGMENT].decode("utf-8", "ignore")
         if segment in ("", ".", ".."):
             continue
-        parts.append(segment[:_MAX_SEGMENT])
+        parts.append(segment)
     return "/".join(parts) or "unnamed"
 
 
 def extract_sources(files: Iterable[tuple[str, str | bytes]], dest: Path, *,
                     max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> ExtractSummary:
     """Write each (source path, content) under `dest`, which must be new or an empty folder."""
-    root = _open_destination(dest)
-    written = total = renamed = sanitized = 0
+    extractor = Extractor(dest, max_files=max_files, max_bytes=max_bytes)
     try:
         for source, content in files:
-            data = content.encode("utf-8", "replace") if isinstance(content, str) else content
-            if written + 1 > max_files:
-                raise AuditError(f"--extract stopped at {max_files:,} files in {dest}: raise the limit or choose fewer maps")
-            if total + len(data) > max_bytes:
-                raise AuditError(f"--extract stopped at {max_bytes:,} bytes in {dest}: raise the limit or choose fewer maps")
-            relative = safe_relative(source)
-            sanitized += relative != source
-            renamed += _write(root, relative.split("/"), data)
-            written += 1
-            total += len(data)
+            extractor.add(source, content)
     finally:
-        os.close(root)
-    return ExtractSummary(written, total, renamed, sanitized)
+        extractor.close()
+    return extractor.summary()
+
+
+class Extractor:
+    """Writes sources one at a time, as the audit decodes them: collected first, every map's content
+    was held until the end (6 maps of 25 MB peaked at 243 MB, and it grew with each map)."""
+
+    def __init__(self, dest: Path, *, max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> None:
+        self.dest = dest
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self.root = _open_destination(dest)
+        self.written = self.total = self.renamed = self.sanitized = 0
+
+    def add(self, source: str, content: str | bytes) -> None:
+        data = content.encode("utf-8", "replace") if isinstance(content, str) else content
+        if self.written + 1 > self.max_files:
+            raise AuditError(f"--extract stopped at {self.max_files:,} files in {self.dest}: raise the limit or "
+                             "choose fewer maps")
+        if self.total + len(data) > self.max_bytes:
+            raise AuditError(f"--extract stopped at {self.max_bytes:,} bytes in {self.dest}: raise the limit or "
+                             "choose fewer maps")
+        relative = safe_relative(source)
+        self.sanitized += relative != source
+        self.renamed += _write(self.root, relative.split("/"), data)
+        self.written += 1
+        self.total += len(data)
+
+    def close(self) -> None:
+        if self.root >= 0:
+            os.close(self.root)
+            self.root = -1
+
+    def summary(self) -> ExtractSummary:
+        return ExtractSummary(self.written, self.total, self.renamed, self.sanitized)
 
 
 def _open_destination(dest: Path) -> int:

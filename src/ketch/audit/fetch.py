@@ -12,13 +12,18 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ketch.errors import AuditError
+
+if TYPE_CHECKING:
+    import httpx
 
 _NPM_DEFAULT = "https://registry.npmjs.org/"
 _PYPI_DEFAULT = "https://pypi.org/simple/"
 _MAX_DOWNLOAD = 4 << 30
+_PYPI_FILES = "files.pythonhosted.org"
 _TIMEOUT = 60.0
 
 
@@ -65,7 +70,8 @@ def _fetch_npm(spec: str, rest: str, into: Path) -> Fetched:
         raise AuditError(f"{spec!r} is not an npm spec: use npm:NAME@VERSION or npm:@SCOPE/NAME@VERSION")
     name, version = match.group(1), match.group(2) or "latest"
     registry = npm_registry().rstrip("/") + "/"
-    doc = _get_json(registry + name.replace("/", "%2f"), spec)
+    hosts = _hosts(registry)
+    doc = _get_json(registry + name.replace("/", "%2f"), spec, hosts)
     versions = doc.get("versions")
     tags = doc.get("dist-tags")
     versions = versions if isinstance(versions, dict) else {}
@@ -84,7 +90,7 @@ def _fetch_npm(spec: str, rest: str, into: Path) -> Fetched:
     elif dist.get("shasum"):
         check = ("sha1", str(dist["shasum"]))
     filename = f"{name.replace('/', '-').lstrip('@')}-{chosen.get('version', version)}.tgz"
-    return Fetched(spec, _download(url, into / filename, check, spec))
+    return Fetched(spec, _download(url, into / filename, check, spec, hosts))
 
 
 def _fetch_pypi(spec: str, rest: str, into: Path) -> list[Fetched]:
@@ -93,7 +99,8 @@ def _fetch_pypi(spec: str, rest: str, into: Path) -> list[Fetched]:
         raise AuditError(f"{spec!r} is not a PyPI spec: use pypi:NAME==VERSION")
     name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
     index = pypi_index().rstrip("/") + "/"
-    doc = _get_json(index + name + "/", spec, accept="application/vnd.pypi.simple.v1+json")
+    hosts = _hosts(index)
+    doc = _get_json(index + name + "/", spec, hosts, accept="application/vnd.pypi.simple.v1+json")
     files = [f for f in doc.get("files", []) if isinstance(f, dict) and not f.get("yanked")]
     version = match.group(2) or _latest(doc, files, name)
     mine = [f for f in files if _file_version(str(f.get("filename", "")), name) == version]
@@ -112,7 +119,7 @@ def _fetch_pypi(spec: str, rest: str, into: Path) -> list[Fetched]:
 
             url = urljoin(index + name + "/", url)
         fetched.append(Fetched(f"{spec} ({filename})",
-                               _download(url, into / filename, ("sha256", digest) if digest else None, spec)))
+                               _download(url, into / filename, ("sha256", digest) if digest else None, spec, hosts)))
     return fetched
 
 
@@ -137,11 +144,34 @@ def _file_version(filename: str, name: str) -> str:
     return rest.split("-", 1)[0]
 
 
-def _get_json(url: str, spec: str, accept: str = "application/json") -> dict[str, Any]:
+def _hosts(registry: str) -> frozenset[str]:
+    """The hosts a spec may be fetched from: the configured registry's, and for PyPI itself the host
+    its index names for every file."""
+    host = (urlsplit(registry).hostname or "").lower()
+    return frozenset({host, _PYPI_FILES} if host == "pypi.org" else {host})
+
+
+def _client(hosts: frozenset[str], spec: str) -> httpx.Client:
+    """A client that sends nothing off the registry's hosts, redirects included: the packument names
+    the tarball's address, so a hostile or compromised registry could send the audit (and the
+    person's network position) to any host, 169.254.169.254 or an intranet service included."""
+    import httpx
+
+    def only_registry(request: httpx.Request) -> None:
+        if request.url.scheme not in ("https", "http") or (request.url.host or "").lower() not in hosts:
+            raise AuditError(f"{spec}: the registry points at {request.url.scheme}://{request.url.host}, not at "
+                             f"{', '.join(sorted(hosts))}: not fetched (ketch audit fetches only from the configured "
+                             "registry; download the file yourself and audit it)")
+
+    return httpx.Client(timeout=_TIMEOUT, follow_redirects=True, event_hooks={"request": [only_registry]})
+
+
+def _get_json(url: str, spec: str, hosts: frozenset[str], accept: str = "application/json") -> dict[str, Any]:
     import httpx
 
     try:
-        response = httpx.get(url, headers={"Accept": accept}, timeout=_TIMEOUT, follow_redirects=True)
+        with _client(hosts, spec) as client:
+            response = client.get(url, headers={"Accept": accept})
     except httpx.HTTPError as exc:
         raise AuditError(f"{spec}: cannot reach {url}: {exc}") from None
     if response.status_code == 404:
@@ -157,13 +187,13 @@ def _get_json(url: str, spec: str, accept: str = "application/json") -> dict[str
     return doc
 
 
-def _download(url: str, dest: Path, check: tuple[str, str] | None, spec: str) -> Path:
+def _download(url: str, dest: Path, check: tuple[str, str] | None, spec: str, hosts: frozenset[str]) -> Path:
     import httpx
 
     digest = hashlib.new(check[0]) if check else None
     written = 0
     try:
-        with httpx.stream("GET", url, timeout=_TIMEOUT, follow_redirects=True) as response:
+        with _client(hosts, spec) as client, client.stream("GET", url) as response:
             if response.status_code >= 400:
                 raise AuditError(f"{spec}: {url} answered HTTP {response.status_code}")
             with open(dest, "xb") as out:

@@ -44,7 +44,7 @@ def to_json(reports: list[Report], changes: list[Change]) -> str:
     doc: dict[str, Any] = {"reports": [report_dict(r) for r in reports]}
     if changes:
         doc["changes"] = [change_dict(c) for c in changes]
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return _json(doc, default=str)
 
 
 def to_markdown(reports: list[Report], changes: list[Change]) -> str:
@@ -102,7 +102,15 @@ def to_sarif(reports: list[Report]) -> str:
                                          "informationUri": "https://github.com/ketch-dev/ketch",
                                          "rules": list(rules.values())}},
                      "results": results}]}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _json(doc)
+
+
+def _json(doc: object, default: Any = None) -> str:
+    """JSON a terminal may show: names from the artifact carry C1 codes, bidi overrides and lone
+    surrogates that json.dumps leaves raw (the last would crash the write)."""
+    from ketch.terminal_text import json_safe
+
+    return json_safe(json.dumps(doc, indent=2, ensure_ascii=False, default=default)) + "\n"
 
 
 def _uri(target: str, path: str) -> str:
@@ -113,12 +121,18 @@ def _uri(target: str, path: str) -> str:
 
 
 def _md(text: str) -> str:
+    """Text from the artifact as plain markdown: a name such as `[docs](https://evil.example)` or
+    `![x](https://evil.example/pixel)` would be a live link or an image fetched by every reader of
+    the pull request it is pasted into; emphasis, code and HTML are escaped the same way."""
+    import re
+
     from ketch.terminal_text import printable
 
-    return printable(text).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    escaped = re.sub(r"([\\`*_\[\]!|#~])", r"\\\1", printable(text))
+    return escaped.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
 def _code(text: str) -> str:
     from ketch.terminal_text import printable
 
-    return printable(text).replace("`", "'")
+    return printable(text).replace("`", "'").replace("\n", " ")

@@ -39,13 +39,14 @@ def read_history(root: Path, reader: ArchiveReader) -> None:
 
 
 def _stream(root: Path, blobs: list[str], names: dict[str, str], reader: ArchiveReader) -> None:
-    from ketch.security.host_programs import find
+    from ketch.audit.readers import git_command
 
-    git = find("git")
-    if git is None:
+    command = git_command(root, "cat-file", "--batch")  # the same guards as every other git call here
+    if command is None:
         return
-    proc = subprocess.Popen([git, "-c", "core.fsmonitor=false", "cat-file", "--batch"], cwd=root,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    argv, env = command
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
     assert proc.stdin is not None and proc.stdout is not None
     import threading
 

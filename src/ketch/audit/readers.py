@@ -8,17 +8,28 @@ repository cannot point the audit at `~/.ssh` and have its contents land in a re
 
 from __future__ import annotations
 
+import lzma
 import os
 import stat
 import subprocess
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from ketch.audit import metadata
-from ketch.audit.archives import ArchiveReader, Limits, Opener, Sink, TooBig, archive_problem, kind_of
+from ketch.audit.archives import (
+    ArchiveReader,
+    Counted,
+    Limits,
+    Opener,
+    Sink,
+    TooBig,
+    archive_problem,
+    decompressed,
+    kind_of,
+)
 from ketch.audit.model import ArtifactInfo, Entry, Severity
 from ketch.errors import AuditError
 
@@ -36,11 +47,14 @@ def read_target(target: Path, sink: Sink, info: ArtifactInfo, limits: Limits, *,
         if stat.S_ISDIR(st.st_mode):
             info.ecosystem = "folder"
             reader = ArchiveReader(sink, limits, 0)
-            _read_folder(target, reader)
+            # The folder the person named, followed once: its files are opened from a canonical path
+            # with no symlink on the way, and `..` or a symlinked /tmp made every open fail quietly.
+            root = Path(os.path.realpath(target))
+            _read_folder(root, reader)
             if history:
                 from ketch.audit.git_history import read_history
 
-                read_history(target, reader)
+                read_history(root, reader)
         elif stat.S_ISREG(st.st_mode):
             _read_file(target, sink, info, limits, st.st_size)
         else:
@@ -74,11 +88,26 @@ def _first_guess(open_: Opener, kind: str) -> str:
             with zipfile.ZipFile(open_()) as archive:
                 names = archive.namelist()
             return metadata.ecosystem_from_names(names[0] if names else "", names)
-        with tarfile.open(fileobj=open_(), mode="r|*") as tar:
+        with open_() as raw, tarfile.open(fileobj=cast(IO[bytes], Counted(decompressed(raw), _guess_spend())),
+                                         mode="r|") as tar:
             first = tar.next()
             return metadata.ecosystem_from_names(first.name if first else "")
-    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError):
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError, lzma.LZMAError):
         return "archive"
+
+
+def _guess_spend() -> Callable[[int], None]:
+    """A first guess reads one header: a stream that unpacks more before it (a huge pax header) is
+    no guess worth its memory."""
+    spent = 0
+
+    def spend(n: int) -> None:
+        nonlocal spent
+        spent += n
+        if spent > 16 << 20:
+            raise EOFError("no first member within 16 MiB")
+
+    return spend
 
 
 def _read_folder(root: Path, reader: ArchiveReader) -> None:
@@ -130,9 +159,15 @@ def _git_files(root: Path) -> list[str] | None:
     return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
 
 
-def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
-    """A read-only git command on a repository that may be hostile: its fsmonitor, hooks and the
-    person's global config are all off, and git is the host's own copy, never one on a project PATH."""
+def git_command(root: Path, *args: str) -> tuple[list[str], dict[str, str]] | None:
+    """argv and environment for a read-only git command on a repository that may be hostile.
+
+    Its fsmonitor, hooks and the person's global config are off, and git is the host's own copy,
+    never one on a project PATH. No transport at all: a partial clone fetches missing objects on
+    demand from a promisor remote its own config names, and `ext::sh -c ...` (allowed by the same
+    config's `protocol.ext.allow`) or `core.sshCommand` would run any command. GIT_ALLOW_PROTOCOL
+    overrides every `protocol.*.allow`, and GIT_NO_LAZY_FETCH (git 2.44+) stops the fetch itself.
+    """
     from ketch.security.host_programs import find
 
     git = find("git")
@@ -140,11 +175,21 @@ def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
         return None
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
-                "GIT_NO_REPLACE_OBJECTS": "1", "LC_ALL": "C"})
+                "GIT_NO_REPLACE_OBJECTS": "1", "GIT_ALLOW_PROTOCOL": "ketch-audit-allows-none",
+                "GIT_NO_LAZY_FETCH": "1", "LC_ALL": "C"})
+    argv = [git, "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.sshCommand=false",
+            "-c", f"safe.directory={root.absolute()}", *args]
+    return argv, env
+
+
+def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
+    """A read-only git command (git_command); its output, or None if it failed."""
+    command = git_command(root, *args)
+    if command is None:
+        return None
+    argv, env = command
     try:
-        proc = subprocess.run([git, "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
-                               "-c", f"safe.directory={root.absolute()}", *args],
-                              cwd=root, env=env, input=stdin, capture_output=True, timeout=600, check=False)
+        proc = subprocess.run(argv, cwd=root, env=env, input=stdin, capture_output=True, timeout=600, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout if proc.returncode == 0 else None

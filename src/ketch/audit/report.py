@@ -77,7 +77,7 @@ def render_terminal(reports: list[Report], changes: list[Change], out: IO[str], 
                      f"{' ' + _printable(info.version) if info.version else ''}; {report.files:,} files, "
                      f"{_size(report.bytes)}, {report.seconds:.1f} s)", style="dim")
         console.print(title)
-        console.print(Text(headline(report)))
+        console.print(Text(_printable(headline(report))))
         shown = [f for f in report.findings if f.severity >= show_below]
         for kind in sorted({f.kind for f in shown}):
             group = [f for f in shown if f.kind is kind]
@@ -146,6 +146,8 @@ def _size(n: int) -> str:
 
 
 def _printable(text: str) -> str:
+    """One line of the report: control characters visible, and newlines too, since every field
+    here is one line and a name from the artifact with `\\n` would print lines of its choosing."""
     from ketch.terminal_text import printable
 
-    return printable(text)
+    return printable(text).replace("\n", "\\n")

@@ -17,6 +17,7 @@ from ketch.errors import EXIT_FAILED, EXIT_OK, AuditError, KetchError
 
 if TYPE_CHECKING:
     from ketch.audit.diff import Change
+    from ketch.audit.extract import Extractor
     from ketch.audit.model import Finding, Severity
     from ketch.audit.scan import AuditOptions, Report
 
@@ -118,22 +119,26 @@ def _audit_all(targets: list[tuple[str, Path]], options: AuditOptions, jobs: int
 
 
 def _audit_extracting(path: Path, name: str, options: AuditOptions, dest: Path) -> Report:
-    from ketch.audit.extract import extract_sources
+    from ketch.audit.extract import Extractor
     from ketch.audit.scan import audit_path, default_checks
 
-    collector = _MapSources()
-    report = audit_path(path, options, name=name, checks=[*default_checks(options), collector])
-    summary = extract_sources(collector.sources, dest)
-    print(f"ketch audit: wrote {summary.files:,} original source file{'s' if summary.files != 1 else ''} ({summary.bytes:,} bytes) to {dest}",
+    extractor = Extractor(dest)
+    try:
+        report = audit_path(path, options, name=name, checks=[*default_checks(options), _MapSources(extractor)])
+    finally:
+        extractor.close()
+    summary = extractor.summary()
+    print(f"ketch audit: wrote {summary.files:,} original source file{'s' if summary.files != 1 else ''} "
+          f"({summary.bytes:,} bytes) to {dest}",
           file=sys.stderr)
     return report
 
 
 class _MapSources:
-    """A check that keeps the original sources the source-map check decodes, for --extract."""
+    """A check that writes the original sources the source-map check decodes, for --extract, as they come."""
 
-    def __init__(self) -> None:
-        self.sources: list[tuple[str, bytes]] = []
+    def __init__(self, extractor: Extractor) -> None:
+        self.extractor = extractor
         self._seen: set[tuple[str, bytes]] = set()
 
     def entry(self, entry: object, info: object) -> None:
@@ -149,7 +154,7 @@ class _MapSources:
             key = (source, hashlib.sha256(piece.data).digest())
             if key not in self._seen:  # the same file in several maps (.js, .mjs, .umd.js) is written once
                 self._seen.add(key)
-                self.sources.append((source, piece.data))
+                self.extractor.add(source, piece.data)
 
     def finish(self, info: object) -> list[Finding]:
         return []

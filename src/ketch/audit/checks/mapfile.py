@@ -18,6 +18,7 @@ from ketch.errors import AuditError
 
 INLINE_MARK = b"sourceMappingURL=data:"
 _XSSI = b")]}'"  # the spec allows this prefix, to stop a map being run as script
+_BOM = b"\xef\xbb\xbf"  # Windows tools write UTF-8 with one; JSON readers skip it, so a map may carry it
 _HEAD = re.compile(rb'\s*\{\s*"version"\s*:\s*3\b')
 _MAX_SECTION_DEPTH = 4
 
@@ -49,19 +50,20 @@ _SCANNED_ELSEWHERE = frozenset({"sourcesContent", "mappings", "sections"})
 
 def looks_like_map(data: bytes) -> bool:
     """A JSON document that opens with {"version":3: a source map whatever its file name."""
-    head = data[:64]
+    head = data[:64].removeprefix(_BOM)
     if head.startswith(_XSSI):
         head = head[len(_XSSI):].lstrip()
     return _HEAD.match(head) is not None
 
 
 def looks_like_json(data: bytes) -> bool:
-    head = data[:16].lstrip()
+    head = data[:16].removeprefix(_BOM).lstrip()
     return head.startswith((b"{", _XSSI))
 
 
 def parse_map(data: bytes) -> SourceMap:
     """Parse one map's bytes, or raise MapError."""
+    data = data.removeprefix(_BOM)
     if data.startswith(_XSSI):
         data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     try:

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from ketch.audit.checks.hit import Hit
 from ketch.audit.checks.secret_guess import find_guesses
 from ketch.audit.checks.secret_hits import find_credentials, lower_anchors
-from ketch.audit.model import ArtifactInfo, Entry, Finding, Kind, Piece, Severity, mask
+from ketch.audit.model import OVERLAP, ArtifactInfo, Entry, Finding, Kind, Piece, Severity, mask
 from ketch.security.credential_formats import CredentialFormat, formats
 
 _SHOWN_PATHS = 5
+# A piece is searched a slice at a time (slices overlap by OVERLAP, as windows do): the keyword hits
+# of a whole 64 MB piece dense with `password`/`token` were millions of tuples, 700 MB at peak.
+_SLICE = 4 << 20
 _GUESS_ENABLES = ("if it is a live credential, whatever its service lets the holder do; it was found by "
                   "its name and randomness, not by a known format")
 _GUESS_FIX = ("If it is a real secret: rotate it first (unpublishing does not un-leak), then read it from "
@@ -61,36 +64,48 @@ class SecretsCheck:
 
     def visit(self, piece: Piece, info: ArtifactInfo) -> list[Piece] | None:
         data = piece.data
+        if piece.whole and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            # UTF-16 with its BOM (PowerShell's `>` writes it): every pattern here is over UTF-8 bytes.
+            data = data.decode("utf-16", "replace").encode("utf-8", "replace")
         end = piece.offset + len(data)
         final = piece.whole or end >= piece.size
         known = None if piece.first else self._members.get(piece.path)
         member = known or _Member(offset=piece.offset, lines_before=0 if piece.first else None)
         lines_before = self._lines_before(member, piece)
         binary = b"\x00" in data[:4096]
-        lowered = [] if binary else lower_anchors().find(data.lower())
-        hits = find_credentials(data, lowered, binary)
-        if self.guesses and not binary:
-            claimed = [(h.start, h.end) for h in hits]
-            hits += [g for g in find_guesses(data, lowered) if not any(a < g.end and g.start < b for a, b in claimed)]
-        counted_to, newlines = 0, 0  # line numbers counted forward, once per piece, not from 0 per hit
-        for hit in sorted(hits, key=lambda h: h.start):
-            if not final and hit.end >= len(data):
-                continue  # perhaps cut by the window's end: the next window sees it whole
-            where = (piece.offset + hit.start, hit.rule)
-            if where in member.counted:
-                continue
-            member.counted.add(where)
-            if not binary and lines_before is not None:
-                newlines += data.count(b"\n", counted_to, hit.start)
-                counted_to = hit.start
-            line = None if binary or lines_before is None else lines_before + newlines + 1
-            self._count(hit, piece, line)
+        counted_to, newlines = 0, 0  # line numbers counted forward through the piece, not from 0 per hit
+        for start in range(0, len(data), _SLICE):
+            part = data[start:start + _SLICE + OVERLAP]
+            last = start + _SLICE >= len(data)
+            for hit in sorted(self._hits(part, binary), key=lambda h: h.start):
+                if not (final and last) and hit.end >= len(part):
+                    continue  # perhaps cut by the slice's or window's end: the next one sees it whole
+                where = (piece.offset + start + hit.start, hit.rule)
+                if where in member.counted:
+                    continue
+                member.counted.add(where)
+                line = None
+                if not binary and lines_before is not None:
+                    at = start + hit.start
+                    newlines += (data.count(b"\n", counted_to, at) if at >= counted_to
+                                 else -data.count(b"\n", at, counted_to))
+                    counted_to = at
+                    line = lines_before + newlines + 1
+                self._count(hit, piece, line)
         if final:
             self._members.pop(piece.path, None)
         else:
             member.offset, member.lines_before, member.data = piece.offset, lines_before, data
             self._members[piece.path] = member
         return None
+
+    def _hits(self, data: bytes, binary: bool) -> list[Hit]:
+        lowered = [] if binary else lower_anchors().find(data.lower())
+        hits = find_credentials(data, lowered, binary)
+        if self.guesses and not binary:
+            claimed = [(h.start, h.end) for h in hits]
+            hits += [g for g in find_guesses(data, lowered) if not any(a < g.end and g.start < b for a, b in claimed)]
+        return hits
 
     @staticmethod
     def _lines_before(member: _Member, piece: Piece) -> int | None:

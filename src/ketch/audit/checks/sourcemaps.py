@@ -214,14 +214,24 @@ class SourceMapCheck:
             fix=FIX_INLINE if len(only) == 1 and only[0].inline else FIX, rule="source/summary", facts=facts)
 
 
+def _public_repository(repository: str) -> bool:
+    """A repository an outsider could reach: named, and not on an internal host or private address
+    (`git@gitlab.acme.corp:...` says the source lives inside the publisher's network)."""
+    from ketch.audit.checks.internal import internal_values
+
+    return bool(repository.strip()) and not internal_values(f"//{repository}".encode())
+
+
 def _leak_severity(info: ArtifactInfo) -> Severity:
-    """Medium only when the source is likely public already: an open license and a repository."""
-    return Severity.MEDIUM if open_license(info.license) and info.repository else Severity.HIGH
+    """Medium only when the source is likely public already: an open license and a public repository."""
+    return Severity.MEDIUM if open_license(info.license) and _public_repository(info.repository) else Severity.HIGH
 
 
 def _public_note(info: ArtifactInfo) -> str:
     if not open_license(info.license):
         return "; the package has no open license, so this source was not public"
+    if info.repository and not _public_repository(info.repository):
+        return f"; its repository {info.repository} is on an internal host, so this source was not public"
     if info.repository:
         return f"; likely already public at {info.repository}"
     return "; open license, but no repository is named, so it may not be public elsewhere"
