@@ -29,7 +29,8 @@ CONTROL_FLOW = {
     "agent/permissions/change_preview.py": {"_NoPreview"},
     "security/sandbox/proxy.py": {"Refusal"},  # the proxy's refusal of one request, raised to unwind
     "agent/run_state.py": {"Stop"},             # a run's end, carrying its events
-    "audit/archives.py": {"TooBig"},            # an artifact past its expansion budget: reading unwinds
+    "audit/archives.py": {"TooBig",             # an artifact past its expansion budget: reading unwinds
+                          "HugeHeader"},        # a tar record too big to read: a TarError, so the tar ends with a finding
 }
 
 
