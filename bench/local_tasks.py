@@ -18,7 +18,7 @@ A Markdown table goes to stdout, one JSON object per run and per harness to --ou
 /var/tmp/ketch-bench-local-DATE.jsonl), for BENCHMARKS.md.
 
 Environment: BENCH_MODEL (qwen2.5-coder-1.5b), BENCH_SPLIT=tune|held-out|all (all),
-BENCH_ONLY=name,name, BENCH_TIMEOUT (300 s a run), BENCH_MAX_TURNS (unset: ketch's own bounds, as
+BENCH_ONLY=name,name, BENCH_TIMEOUT (600 s a run), BENCH_MAX_TURNS (unset: ketch's own bounds, as
 the issue's command line), BENCH_CHAT_FORMAT (the server's), BENCH_KEEP=1 keeps the workspaces.
 """
 
@@ -34,6 +34,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_check import check, make_repo, verify
@@ -83,9 +84,8 @@ def _git_head() -> str:
 
 
 def _harnesses(choice: str, server: LlamaServer) -> list[Harness]:
-    make = {"ketch-embedded": lambda: KetchEmbedded(MODEL), "ketch-server": lambda: KetchServer(server),
-            "aider": lambda: Aider(server)}
-    return [make[name]() for name in (HARNESSES if choice == "all" else (choice,))]
+    every: list[Harness] = [KetchEmbedded(MODEL), KetchServer(server), Aider(server)]
+    return [h for h in every if choice in ("all", h.name)]
 
 
 def run_models(tasks: list[Task], choice: str, out: Path) -> None:
@@ -94,8 +94,8 @@ def run_models(tasks: list[Task], choice: str, out: Path) -> None:
     gguf, _entry = resolve(MODEL)
     server = LlamaServer(gguf, MODEL, out.with_suffix(".server.log"))
     harnesses = _harnesses(choice, server)
-    rows: list[dict] = []
-    load_start = os.getloadavg()
+    rows: list[dict[str, Any]] = []
+    load_start = tuple(round(x, 2) for x in os.getloadavg())
     with out.open("a") as jsonl:
         jsonl.write(json.dumps({"type": "run", "model": MODEL, "gguf": str(gguf), "commit": _git_head(),
                                 "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(),
@@ -113,17 +113,17 @@ def run_models(tasks: list[Task], choice: str, out: Path) -> None:
                           f"in {row['seconds']:.1f} s {row['note']}", file=sys.stderr, flush=True)
         finally:
             server.stop()
-        load_end = os.getloadavg()
+        load_end = tuple(round(x, 2) for x in os.getloadavg())
         summaries = [_summary(h.name, [r for r in rows if r["harness"] == h.name]) for h in harnesses]
         for summary in summaries:
             jsonl.write(json.dumps(summary | {"loadavg_start": load_start, "loadavg_end": load_end}) + "\n")
     _report(tasks, harnesses, rows, summaries, load_start, load_end, out)
 
 
-def _one(task: Task, harness: Harness) -> dict:
+def _one(task: Task, harness: Harness) -> dict[str, Any]:
     ws = make_repo(task)
     try:
-        load = os.getloadavg()[0]
+        load = round(os.getloadavg()[0], 2)
         outcome = harness.run(task, ws)
         timed_out = outcome.failure.startswith("timed out")
         why = outcome.failure if timed_out else check(task, ws)
@@ -139,7 +139,7 @@ def _one(task: Task, harness: Harness) -> dict:
             shutil.rmtree(ws, ignore_errors=True)
 
 
-def _summary(name: str, rows: list[dict]) -> dict:
+def _summary(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     def solved(split: str) -> list[int]:
         mine = [r for r in rows if r["split"] == split]
         return [sum(r["ok"] for r in mine), len(mine)]
@@ -152,8 +152,9 @@ def _summary(name: str, rows: list[dict]) -> dict:
             "load1_range": [min(loads), max(loads)] if loads else None}
 
 
-def _report(tasks: list[Task], harnesses: list[Harness], rows: list[dict], summaries: list[dict],
-            load_start: tuple[float, float, float], load_end: tuple[float, float, float], out: Path) -> None:
+def _report(tasks: list[Task], harnesses: list[Harness], rows: list[dict[str, Any]],
+            summaries: list[dict[str, Any]],
+            load_start: tuple[float, ...], load_end: tuple[float, ...], out: Path) -> None:
     names = [h.name for h in harnesses]
     by = {(r["task"], r["harness"]): r for r in rows}
     print(f"model: {MODEL}; {os.cpu_count()} cores; python {sys.version.split()[0]}; ketch {_git_head()}")
