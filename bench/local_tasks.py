@@ -1,230 +1,196 @@
-"""Ten tiny coding tasks for the embedded local model: run `python bench/local_tasks.py` from the repo root.
+"""Everyday coding tasks for a local model, side by side across harnesses (issue 16).
 
-Not part of CI: it needs `ketch[local]` and the model installed (`ketch models install
-qwen2.5-coder-1.5b`, into $KETCH_HOME or ~/.ketch) and takes several minutes on 2 cores.
+    python bench/local_tasks.py --verify
+    python bench/local_tasks.py [--harness ketch-embedded|ketch-server|aider|all] [--out FILE.jsonl]
 
-Each task gets a fresh workspace under /var/tmp (the sandbox gives commands a private /tmp) and
-one real headless run:
-    ketch -p TASK --model local:MODEL --output-format json --max-turns 8 --permission-mode acceptEdits
-then a deterministic check on the workspace or on the JSON result. Records success, wall seconds
-and turns per task; prints a Markdown table and a summary line. BENCH_MODEL picks another model,
-BENCH_ONLY=name1,name2 runs a subset. Numbers go into BENCHMARKS.md by hand, with the machine noted.
+Each task (local_task_list.py, local_task_held.py) is a fresh git repository under /var/tmp
+whose tests fail, and a request in a user's words. Solved means the test files are byte-identical
+to the committed ones and `python -m pytest` passes (local_check.py). --verify needs no model: it
+checks every task's tests fail as given and pass after the task's reference fix (~10 s).
+
+The model runs are not part of CI: they need `ketch[local]` and the model installed (`ketch models
+install qwen2.5-coder-1.5b`), ~40 s per task and harness on 2 cores; the harnesses are described
+in local_harnesses.py. `--harness all` runs every harness on a task before the next task, the order
+rotating from task to task, so a change in the machine's load falls on all of them alike. Reports,
+per harness: solved (tune, held-out), median seconds, total tokens (where the harness reports
+them), and the load average (os.getloadavg) at the run's start and end and at each run's start.
+A Markdown table goes to stdout, one JSON object per run and per harness to --out (default
+/var/tmp/ketch-bench-local-DATE.jsonl), for BENCHMARKS.md.
+
+Environment: BENCH_MODEL (qwen2.5-coder-1.5b), BENCH_SPLIT=tune|held-out|all (all),
+BENCH_ONLY=name,name, BENCH_TIMEOUT (600 s a run), BENCH_MAX_TURNS (unset: ketch's own bounds, as
+the issue's command line), BENCH_CHAT_FORMAT (the server's), BENCH_KEEP=1 keeps the workspaces.
 """
 
 from __future__ import annotations
 
-import ast
+import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ketch_argv
+from local_check import check, make_repo, verify
+from local_harnesses import Aider, Harness, KetchEmbedded, KetchServer, LlamaServer
+from local_task_held import HELD_OUT
+from local_task_list import TUNE, Task
 
+TASKS = TUNE + HELD_OUT
+HARNESSES = ("ketch-embedded", "ketch-server", "aider")
 MODEL = os.environ.get("BENCH_MODEL", "qwen2.5-coder-1.5b")
-TIMEOUT = 600  # seconds per task; a stuck run counts as a failure
-
-Check = Callable[[Path, dict], "str | None"]  # returns None on success, else why it failed
 
 
-@dataclass
-class Task:
-    name: str
-    prompt: str
-    files: dict[str, str]
-    check: Check
+def split_of(task: Task) -> str:
+    return "held-out" if task.held_out else "tune"
 
 
-def py(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=ws, capture_output=True, text=True, timeout=60, check=False)
+def selected() -> list[Task]:
+    split = os.environ.get("BENCH_SPLIT", "all")
+    if split not in ("tune", "held-out", "all"):
+        sys.exit(f"BENCH_SPLIT={split!r}: use tune, held-out or all")
+    only = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
+    unknown = only - {t.name for t in TASKS}
+    if unknown:
+        sys.exit(f"BENCH_ONLY names no task called {', '.join(sorted(unknown))}")
+    return [t for t in TASKS if (split == "all" or split_of(t) == split) and (not only or t.name in only)]
 
 
-def result_text(result: dict) -> str:
-    return str(result.get("result") or "")
+def run_verify(tasks: list[Task]) -> int:
+    names = [t.name for t in TASKS]
+    problems = [f"two tasks are called {n!r}" for n in sorted({n for n in names if names.count(n) > 1})]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        verdicts = list(pool.map(verify, tasks))
+    for task, why in zip(tasks, verdicts):
+        print(f"{'ok  ' if why is None else 'FAIL'} [{split_of(task)}] {task.name} ({task.kind})"
+              + (f": {why}" if why else ""))
+        if why:
+            problems.append(task.name)
+    held = sum(t.held_out for t in tasks)
+    print(f"{len(tasks) - len(problems)}/{len(tasks)} tasks sound ({len(tasks) - held} tune, {held} held-out)")
+    return 1 if problems else 0
 
 
-# --- the checks --------------------------------------------------------------------------------
-
-def check_secret(ws: Path, result: dict) -> str | None:
-    return None if "PELICAN" in result_text(result).upper() else f"answer: {result_text(result)[:60]!r}"
-
-
-def check_test_passes(test: str) -> Check:
-    def check(ws: Path, result: dict) -> str | None:
-        proc = py(ws, test)
-        return None if proc.returncode == 0 else f"{test} exits {proc.returncode}"
-    return check
+def _git_head() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                          text=True, check=False)
+    return proc.stdout.strip() or "?"
 
 
-def check_rename(ws: Path, result: dict) -> str | None:
-    util, main = (ws / "util.py").read_text(), (ws / "main.py").read_text()
-    if "def say_hello(" not in util:
-        return "no `def say_hello` in util.py"
-    if "greet" in util or "greet" in main:
-        return "`greet` still present"
-    proc = py(ws, "main.py")
-    return None if proc.returncode == 0 and "Hello, Ada!" in proc.stdout else "main.py no longer prints the greeting"
+def _harnesses(choice: str, server: LlamaServer) -> list[Harness]:
+    every: list[Harness] = [KetchEmbedded(MODEL), KetchServer(server), Aider(server)]
+    return [h for h in every if choice in ("all", h.name)]
 
 
-def check_import(ws: Path, result: dict) -> str | None:
-    proc = py(ws, "hyp.py")
-    return None if proc.returncode == 0 and proc.stdout.strip() == "5.0" else f"hyp.py: rc {proc.returncode}, {proc.stdout.strip()!r}"
+def run_models(tasks: list[Task], choice: str, out: Path) -> None:
+    from ketch.localmodels.cache import resolve
 
-
-def check_created(ws: Path, result: dict) -> str | None:
-    path = ws / "hello.txt"
-    if not path.exists():
-        return "hello.txt missing"
-    text = path.read_text()
-    return None if text.strip() == "hello world" else f"content {text[:40]!r}"
-
-
-def check_count(ws: Path, result: dict) -> str | None:
-    text = result_text(result)
-    return None if re.findall(r"\d+", text) == ["7"] else f"answer: {text[:60]!r}"
-
-
-def check_which_file(ws: Path, result: dict) -> str | None:
-    text = result_text(result)
-    others = [f for f in ("helpers.py", "app.py", "models.py") if f in text]
-    return None if "settings.py" in text and not others else f"answer: {text[:60]!r}"
-
-
-def check_constant(ws: Path, result: dict) -> str | None:
-    proc = py(ws, "-c", "import config; print(config.TIMEOUT, config.RETRIES)")
-    return None if proc.stdout.split() == ["60", "3"] else f"config: {proc.stdout.strip() or proc.stderr.strip()[-60:]!r}"
-
-
-def check_docstring(ws: Path, result: dict) -> str | None:
-    try:
-        tree = ast.parse((ws / "shapes.py").read_text())
-    except SyntaxError:
-        return "shapes.py no longer parses"
-    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    if "area" not in funcs or not (ast.get_docstring(funcs["area"]) or "").strip():
-        return "no docstring on area"
-    proc = py(ws, "-c", "import shapes; print(shapes.area(3, 4))")
-    return None if proc.stdout.strip() == "12" else "area() behaviour changed"
-
-
-# --- the tasks -----------------------------------------------------------------------------------
-
-TASKS = [
-    Task("answer from a file",
-         "What is the secret word in notes.txt? Answer with the word only.",
-         {"notes.txt": "Meeting notes, Tuesday.\nThe secret word is PELICAN.\nBring snacks.\n"},
-         check_secret),
-    Task("fix a one-line bug",
-         "test_calc.py fails. Fix the bug in calc.py so that `python3 test_calc.py` passes.",
-         {"calc.py": "def add(a, b):\n    return a - b\n",
-          "test_calc.py": "from calc import add\n\nassert add(2, 3) == 5\nassert add(-1, 1) == 0\nprint('ok')\n"},
-         check_test_passes("test_calc.py")),
-    Task("rename a function everywhere",
-         "Rename the function `greet` to `say_hello` in util.py and in main.py (definition and every call).",
-         {"util.py": "def greet(name):\n    return f\"Hello, {name}!\"\n",
-          "main.py": "from util import greet\n\nprint(greet(\"Ada\"))\n"},
-         check_rename),
-    Task("add a missing import",
-         "hyp.py fails with a NameError. Add the missing import so that `python3 hyp.py` prints 5.0.",
-         {"hyp.py": "print(math.sqrt(3 ** 2 + 4 ** 2))\n"},
-         check_import),
-    Task("create a file",
-         "Create a file named hello.txt containing exactly the text: hello world",
-         {},
-         check_created),
-    Task("count lines of a file",
-         "How many lines does data.txt have? Answer with the number only.",
-         {"data.txt": "".join(f"{fruit}\n" for fruit in
-                              ("apple", "banana", "cherry", "date", "elderberry", "fig", "grape"))},
-         check_count),
-    Task("find which file defines X",
-         "Which file defines the function `parse_config`? Answer with the file name only.",
-         {"helpers.py": "def slugify(s):\n    return s.lower().replace(' ', '-')\n",
-          "app.py": "from settings import parse_config\n\ncfg = parse_config('app.ini')\n",
-          "settings.py": "def parse_config(path):\n    return {'path': path}\n",
-          "models.py": "class User:\n    pass\n"},
-         check_which_file),
-    Task("fix an off-by-one",
-         "test_total.py fails. Fix the off-by-one bug in total.py so that `python3 test_total.py` passes.",
-         {"total.py": "def sum_to(n):\n    \"\"\"1 + 2 + ... + n\"\"\"\n    return sum(range(1, n))\n",
-          "test_total.py": "from total import sum_to\n\nassert sum_to(3) == 6\nassert sum_to(10) == 55\nprint('ok')\n"},
-         check_test_passes("test_total.py")),
-    Task("change a constant",
-         "In config.py, change TIMEOUT from 30 to 60. Change nothing else.",
-         {"config.py": "# service settings\nTIMEOUT = 30\nRETRIES = 3\n"},
-         check_constant),
-    Task("add a docstring",
-         "Add a one-line docstring to the function `area` in shapes.py. Do not change its code.",
-         {"shapes.py": "def area(width, height):\n    return width * height\n"},
-         check_docstring),
-]
-
-
-def run_task(task: Task, env: dict[str, str]) -> dict:
-    ws = Path(tempfile.mkdtemp(prefix="ketch-bench-", dir="/var/tmp"))
-    try:
-        for rel, text in task.files.items():
-            (ws / rel).write_text(text)
-        argv = ketch_argv() + ["-p", task.prompt, "--model", f"local:{MODEL}", "--output-format", "json",
-                               "--max-turns", "8", "--permission-mode", "acceptEdits"]
-        t0 = time.perf_counter()
+    gguf, _entry = resolve(MODEL)
+    server = LlamaServer(gguf, MODEL, out.with_suffix(".server.log"))
+    harnesses = _harnesses(choice, server)
+    rows: list[dict[str, Any]] = []
+    load_start = tuple(round(x, 2) for x in os.getloadavg())
+    with out.open("a") as jsonl:
+        jsonl.write(json.dumps({"type": "run", "model": MODEL, "gguf": str(gguf), "commit": _git_head(),
+                                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(),
+                                "python": sys.version.split()[0], "harnesses": [h.name for h in harnesses],
+                                "loadavg_start": load_start}) + "\n")
         try:
-            proc = subprocess.run(argv, cwd=ws, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=TIMEOUT, check=False)
-            out, rc = proc.stdout, proc.returncode
-        except subprocess.TimeoutExpired:
-            out, rc = "", -1
-        seconds = time.perf_counter() - t0
-        result: dict = {}
-        for line in out.splitlines():
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and obj.get("type") == "result":
-                result = obj
-        if rc == -1:
-            why: str | None = f"timed out after {TIMEOUT} s"
-        elif not result:
-            why = f"no JSON result (exit {rc}): {(proc.stderr.strip().splitlines() or [''])[-1][:80]}"
-        else:
-            why = task.check(ws, result)
-        return {"task": task.name, "ok": why is None, "seconds": seconds, "turns": result.get("num_turns", "-"),
-                "note": why or "", "subtype": result.get("subtype", "-")}
+            for i, task in enumerate(tasks):
+                shift = i % len(harnesses)
+                for harness in harnesses[shift:] + harnesses[:shift]:
+                    row = _one(task, harness)
+                    rows.append(row)
+                    jsonl.write(json.dumps(row) + "\n")
+                    jsonl.flush()
+                    print(f"[{i + 1}/{len(tasks)}] {harness.name} · {task.name}: {'ok' if row['ok'] else 'FAIL'} "
+                          f"in {row['seconds']:.1f} s {row['note']}", file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+        load_end = tuple(round(x, 2) for x in os.getloadavg())
+        summaries = [_summary(h.name, [r for r in rows if r["harness"] == h.name]) for h in harnesses]
+        for summary in summaries:
+            jsonl.write(json.dumps(summary | {"loadavg_start": load_start, "loadavg_end": load_end}) + "\n")
+    _report(tasks, harnesses, rows, summaries, load_start, load_end, out)
+
+
+def _one(task: Task, harness: Harness) -> dict[str, Any]:
+    ws = make_repo(task)
+    try:
+        load = round(os.getloadavg()[0], 2)
+        outcome = harness.run(task, ws)
+        timed_out = outcome.failure.startswith("timed out")
+        why = outcome.failure if timed_out else check(task, ws)
+        if why and outcome.failure and not timed_out:
+            why = f"{why} ({outcome.failure})"
+        return {"type": "task", "harness": harness.name, "task": task.name, "kind": task.kind,
+                "split": split_of(task), "ok": why is None, "seconds": round(outcome.seconds, 1),
+                "tokens": outcome.tokens, "turns": outcome.turns, "load1": load, "note": why or ""}
     finally:
-        shutil.rmtree(ws, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP") == "1":
+            print(f"kept {ws}", file=sys.stderr)
+        else:
+            shutil.rmtree(ws, ignore_errors=True)
+
+
+def _summary(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def solved(split: str) -> list[int]:
+        mine = [r for r in rows if r["split"] == split]
+        return [sum(r["ok"] for r in mine), len(mine)]
+
+    tokens = [r["tokens"] for r in rows if r["tokens"] is not None]
+    loads = [r["load1"] for r in rows]
+    return {"type": "summary", "harness": name, "tune": solved("tune"), "held_out": solved("held-out"),
+            "median_seconds": round(statistics.median(r["seconds"] for r in rows), 1) if rows else None,
+            "total_tokens": sum(tokens) if tokens else None,
+            "load1_range": [min(loads), max(loads)] if loads else None}
+
+
+def _report(tasks: list[Task], harnesses: list[Harness], rows: list[dict[str, Any]],
+            summaries: list[dict[str, Any]],
+            load_start: tuple[float, ...], load_end: tuple[float, ...], out: Path) -> None:
+    names = [h.name for h in harnesses]
+    by = {(r["task"], r["harness"]): r for r in rows}
+    print(f"model: {MODEL}; {os.cpu_count()} cores; python {sys.version.split()[0]}; ketch {_git_head()}")
+    print("\n| task | split | kind | " + " | ".join(names) + " |\n|---|---|---|" + "---|" * len(names))
+    for task in tasks:
+        cells = []
+        for name in names:
+            r = by[(task.name, name)]
+            cells.append(f"{'yes' if r['ok'] else 'no'}, {r['seconds']:.0f} s" +
+                         (f" ({r['note'].replace('|', '/')[:60]})" if r["note"] else ""))
+        print(f"| {task.name} | {split_of(task)} | {task.kind} | " + " | ".join(cells) + " |")
+    print("\n| harness | solved, tune | solved, held-out | median s | total tokens | load (1 min) at run starts |")
+    print("|---|---|---|---|---|---|")
+    for s in summaries:
+        lo, hi = s["load1_range"] or (0, 0)
+        print(f"| {s['harness']} | {s['tune'][0]}/{s['tune'][1]} | {s['held_out'][0]}/{s['held_out'][1]} | "
+              f"{s['median_seconds']} | {s['total_tokens'] if s['total_tokens'] is not None else '-'} | "
+              f"{lo:.2f}–{hi:.2f} |")
+    fmt = ", ".join
+    print(f"\nload average (1, 5, 15 min): start {fmt(f'{x:.2f}' for x in load_start)}; "
+          f"end {fmt(f'{x:.2f}' for x in load_end)}. JSON lines: {out}")
 
 
 def main() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "KETCH_"))}
-    if os.environ.get("KETCH_HOME"):
-        env["KETCH_HOME"] = os.environ["KETCH_HOME"]
-    only = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
-    tasks = [t for t in TASKS if not only or t.name in only]
-    rows = []
-    for i, task in enumerate(tasks, 1):
-        row = run_task(task, env)
-        rows.append(row)
-        print(f"[{i}/{len(tasks)}] {task.name}: {'ok' if row['ok'] else 'FAIL'} in {row['seconds']:.1f} s, "
-              f"{row['turns']} turns {row['note']}", file=sys.stderr, flush=True)
-    print(f"model: local:{MODEL}; python {sys.version.split()[0]}; {os.cpu_count()} cores")
-    print("| # | task | success | seconds | turns | note |\n|---|---|---|---|---|---|")
-    for i, row in enumerate(rows, 1):
-        print(f"| {i} | {row['task']} | {'yes' if row['ok'] else 'no'} | {row['seconds']:.1f} | {row['turns']} | "
-              f"{row['note'].replace('|', '/')} |")
-    times = [r["seconds"] for r in rows]
-    passed = sum(r["ok"] for r in rows)
-    print(f"\n{passed}/{len(rows)} tasks passed ({100 * passed / len(rows):.0f}%); "
-          f"median {statistics.median(times):.1f} s per task, total {sum(times):.0f} s")
+    parser = argparse.ArgumentParser(description="Everyday coding tasks for a local model, side by side.")
+    parser.add_argument("--verify", action="store_true", help="check every task against its reference fix (no model)")
+    parser.add_argument("--harness", choices=(*HARNESSES, "all"), default="ketch-embedded")
+    parser.add_argument("--out", type=Path, help="JSON lines file (default /var/tmp/ketch-bench-local-DATE.jsonl)")
+    args = parser.parse_args()
+    tasks = selected()
+    if args.verify:
+        sys.exit(run_verify(tasks))
+    if not tasks:
+        sys.exit("no task selected")
+    out = args.out or Path(f"/var/tmp/ketch-bench-local-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+    run_models(tasks, args.harness, out)
 
 
 if __name__ == "__main__":
