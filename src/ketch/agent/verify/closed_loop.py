@@ -28,6 +28,7 @@ from ketch.agent.approval import RefuseAll
 from ketch.agent.run_state import RunState, Stop
 from ketch.agent.verify.detect import asks_for_change, asks_to_fix, find_test_command
 from ketch.agent.verify.failure import trim
+from ketch.agent.verify.refusals import RefusalCounter
 from ketch.conversation import Block, Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage, valid_text
 from ketch.ids import uuid4
 
@@ -57,6 +58,7 @@ class ClosedLoop:
         self.feedbacks = self.idle_stops = 0
         self.last_failure = ""
         self.change_asked = False  # the request asks for a change (not a question): a stop is checked
+        self.refusals = RefusalCounter()
 
     def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
         """A run starts: find the test command; run it first if the user asks to fix failing tests."""
@@ -66,7 +68,12 @@ class ClosedLoop:
             yield from self._check(agent, "Before any change, the tests fail (output above).")
 
     def after_tools(self, agent: Agent, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> Iterator[Any]:
-        """After a model turn: if an edit succeeded, run the tests and tell the model how they went."""
+        """After a model turn: if an edit succeeded, run the tests and tell the model how they went.
+        A call refused again and again for the same reason is answered with a nudge, then ends the run."""
+        noted = self.refusals.note(calls, results)
+        if noted != results and agent.messages and agent.messages[-1].role == "user":
+            swap = {id(old): new for old, new in zip(results, noted)}
+            agent.messages[-1].content = [swap.get(id(b), b) for b in agent.messages[-1].content]
         done = {r.tool_use_id for r in results if not r.is_error}
         if any(c.name in EDIT_TOOLS and c.id in done for c in calls):
             self.changed, self.idle_stops = True, 0
