@@ -276,8 +276,11 @@ def test_many_concurrent_calls_leave_no_protected_path(ws: Path, home: Path) -> 
     def work(i: int) -> None:
         for _ in range(4):
             result = sh(sb, f"echo x >> out{i}; mkdir -p .git/hooks; echo evil > .mcp.json; sleep 20; echo x >> out{i}")
-            if result.exit_code == 0:
-                failures.append(result.output)  # every one is stopped: by its own trip or a neighbour's
+            # Every one is stopped by its own trip or a neighbour's, except a call that started while a
+            # neighbour's tripped path still stood (its mkdir -p made nothing, so nothing tripped): it may
+            # finish, and then says what was moved out at its end.
+            if result.exit_code == 0 and "was created by the command" not in result.output:
+                failures.append(result.output)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:
