@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from local_task_list import Task
+from local_task import Task
 
 TEST_ARGS = ("-m", "pytest", "-q", "-x", "-p", "no:cacheprovider")
 GIT_ID = ("-c", "user.name=bench", "-c", "user.email=bench@localhost")

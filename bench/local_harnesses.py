@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from local_check import is_test_path, test_command, test_env
-from local_task_list import Task
+from local_task import Task
 from run import ketch_argv
 
 CACHE = Path.home() / ".cache"

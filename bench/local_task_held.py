@@ -5,7 +5,7 @@ Do not read their transcripts when changing ketch; the scores are the only thing
 
 from __future__ import annotations
 
-from local_task_list import Task, _
+from local_task import Task, _
 
 HELD_OUT = [
     Task("chunks", "off-by-one",

@@ -1,33 +1,12 @@
-"""The everyday coding tasks of bench/local_tasks.py: data only.
+"""The tune half of bench/local_tasks.py's tasks (the ones ketch may be tuned against): data only.
 
-Each task is a small repository whose tests fail, a request in a user's words, and the reference
-fix that makes them pass without touching a test (bench/local_tasks.py --verify proves both).
-`held_out=True` marks the tasks written before anyone tuned the harness against them: look at
-their scores, never at their transcripts, when changing ketch (issue 16: a bench written by the
-hands that tuned the harness flatters it). The tune tasks include the four old tasks of this
-bench that had this shape (calc, sum_to, greet, the missing import), rebuilt around pytest.
+They include the four old tasks of this bench that had this shape (calc, sum_to, greet, the
+missing import), rebuilt around pytest. The held-out half is local_task_held.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from textwrap import dedent
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    kind: str
-    prompt: str
-    files: dict[str, str]  # the repository as committed; test files among them are never to change
-    fix: tuple[tuple[str, str, str], ...]  # the reference fix: (path, old text, new text), every occurrence
-    held_out: bool = False
-    keep: tuple[tuple[str, str], ...] = ()  # (path, text) that must survive: a doctest's example, say
-
-
-def _(text: str) -> str:
-    return dedent(text).lstrip("\n")
-
+from local_task import Task, _
 
 TUNE = [
     Task("calc add", "wrong operator",

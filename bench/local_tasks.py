@@ -39,8 +39,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_check import check, make_repo, verify
 from local_harnesses import Aider, Harness, KetchEmbedded, KetchServer, LlamaServer
+from local_task import Task
 from local_task_held import HELD_OUT
-from local_task_list import TUNE, Task
+from local_task_list import TUNE
 
 TASKS = TUNE + HELD_OUT
 HARNESSES = ("ketch-embedded", "ketch-server", "aider")

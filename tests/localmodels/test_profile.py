@@ -163,3 +163,56 @@ def test_a_small_model_run_may_not_edit_a_test_unless_the_request_is_about_tests
                                        Message("assistant", [TextBlock("ok")])])
     list(agent.run("Add a test that add(0, 0) is 0"))
     assert "add(0, 0) == 0" in test.read_text()
+
+
+@pytest.mark.parametrize(("provider", "model", "base", "small"), [
+    ("local", "qwen2.5-coder-1.5b", "", True),
+    ("openai", "qwen2.5-coder-1.5b", "http://127.0.0.1:8080/v1", True),
+    ("openai", "qwen2.5-coder:7b-instruct-q4_K_M", "http://localhost:11434/v1", True),
+    ("openai", "llama3.1:8b", "http://gpu-box:11434/v1", True),
+    ("openai", "deepseek-coder-v2:16b", "http://127.0.0.1:11434/v1", False),
+    ("openai", "qwen2.5-coder-32b-instruct", "http://127.0.0.1:8000/v1", False),
+    ("openai", "gpt-5", "https://api.openai.com/v1", False),
+    ("openai", "gpt-4.1-mini-1.5b", "https://api.openai.com/v1", False),  # OpenAI's own host: never by name
+    ("openai", "my-model", "http://127.0.0.1:8080/v1", False),  # no size in the name: the full profile
+    ("anthropic", "claude-haiku-4-5", "https://api.anthropic.com", False),
+])
+def test_which_models_get_the_small_profile(provider, model, base, small, monkeypatch):
+    from ketch.localmodels.profile import wants_small_profile
+
+    monkeypatch.delenv("KETCH_MODEL_PROFILE", raising=False)
+    assert wants_small_profile(provider, model, base) is small
+
+
+def test_the_profile_can_be_chosen_and_a_wrong_choice_is_one_line(monkeypatch):
+    from ketch.errors import ConfigError
+    from ketch.localmodels.profile import wants_small_profile
+
+    monkeypatch.setenv("KETCH_MODEL_PROFILE", "small")
+    assert wants_small_profile("openai", "my-model", "http://127.0.0.1:8080/v1")
+    monkeypatch.setenv("KETCH_MODEL_PROFILE", "full")
+    assert not wants_small_profile("local", "qwen2.5-coder-1.5b", "")
+    monkeypatch.setenv("KETCH_MODEL_PROFILE", "tiny")
+    with pytest.raises(ConfigError, match="KETCH_MODEL_PROFILE must be small or full"):
+        wants_small_profile("openai", "x-1b", "http://127.0.0.1/v1")
+
+
+def test_a_small_model_on_the_users_own_server_gets_the_whole_small_profile(tmp_path, monkeypatch):
+    """Tools, prompt, window, reply cap, the tests rule and the closed loop: all as for the embedded model."""
+    from ketch.cli.wiring import RunOptions, build_agent
+
+    monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("KETCH_CONTEXT_WINDOW", raising=False)
+    monkeypatch.delenv("KETCH_MODEL_PROFILE", raising=False)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    agent = build_agent(RunOptions(workspace=ws, model="openai:qwen2.5-coder-1.5b"))
+    assert {t.name for t in agent.tools} == set(SMALL_TOOLS)
+    assert agent.config.context_window == 8192 and agent.config.max_tokens == 2048
+    assert agent.state.tests_are_evidence and agent.checks is not None
+    assert "Read a file before you edit it" in agent.config.system_prompt
+    big = build_agent(RunOptions(workspace=ws, model="openai:qwen2.5-coder-32b"))
+    assert "Task" in {t.name for t in big.tools} or len(big.tools) > len(SMALL_TOOLS)
+    assert not big.state.tests_are_evidence and big.checks is None

@@ -155,46 +155,51 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         provider_name, model = parse_model_spec(choose_model(options.model, policy))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    local = provider_name == "local"
-    if local:
-        from ketch.localmodels.profile import SYSTEM_TEMPLATE, check_ready
-        from ketch.localmodels.small_tools import small_tools
+    from ketch.localmodels.profile import DEFAULT_CONTEXT, SMALL_MAX_TOKENS, SYSTEM_TEMPLATE, check_ready, wants_small_profile
 
-        local_window = check_ready(model)
     config = provider_config(provider_name)
     info = model_info(provider_name, model)
+    small = wants_small_profile(provider_name, model, config.base_url)
+    if provider_name == "local":
+        window = check_ready(model)
+    elif small and info is None and not os.environ.get("KETCH_CONTEXT_WINDOW"):
+        window = DEFAULT_CONTEXT  # a small model on the user's own server: not the 128k of unknown API models
+    else:
+        window = _context_window(info)
 
     session_id = uuid4()
     outputs_dir = ketch_home() / "outputs" / session_id
     from ketch.cli.extensions import SkillsPlug, load_skills
 
-    skills = SkillsPlug() if local else load_skills(workspace, ketch_home(), policy.ignored)  # small models: none
+    skills = SkillsPlug() if small else load_skills(workspace, ketch_home(), policy.ignored)  # small models: none
     gate, tools = build_gate(options, run, outputs_dir, extension_tools=skills.tools)
     gate.readable += skills.readable
     skill_sections = skills.sections if any(t in tools for t in skills.tools) else []  # none if denied outright
-    if local:
+    if small:
+        from ketch.localmodels.small_tools import small_tools
+
         tools = small_tools(tools)
     agent_config = AgentConfig(
         model=model,
         provider_name=provider_name,
         system_prompt=build_system_prompt(workspace, override=options.system_prompt,
                                           append=options.append_system_prompt, user_home=ketch_home(),
-                                          template=SYSTEM_TEMPLATE if local else "system.md",
+                                          template=SYSTEM_TEMPLATE if small else "system.md",
                                           notices=policy.ignored, extra_sections=skill_sections),
         workspace=workspace,
         gate=gate,
         max_turns=options.max_turns,
         max_budget_usd=options.max_budget_usd,
-        context_window=local_window if local else _context_window(info),
+        context_window=window,
         outputs_dir=outputs_dir,
         autocompact_threshold=_autocompact_threshold(),
-        max_tokens=default_max_tokens(info),
+        max_tokens=SMALL_MAX_TOKENS if small and info is None else default_max_tokens(info),
         sandbox="off" if options.sandbox == "off" else "bubblewrap",
         notices=list(policy.ignored),
         api_key_source=_key_source(provider_name, config.api_key),
         warnings=list(policy.warnings),
     )
-    if local and not (options.model or os.environ.get("KETCH_MODEL") or policy.model):
+    if provider_name == "local" and not (options.model or os.environ.get("KETCH_MODEL") or policy.model):
         agent_config.model_note = f"no API key configured; using the local model {model}"
     agent = Agent(
         provider=make_provider(provider_name, config),
@@ -206,9 +211,9 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         redact=Redactor.from_environment([config.api_key, *known_secret_values()]),
         runner=build_runner(options, workspace, policy),
     )
-    agent.state.edit_requires_read = not local  # see SessionState: the small-model profile
-    agent.state.tests_are_evidence = local
-    if local:  # small models never run the tests themselves: ketch does, and shows them what failed
+    agent.state.edit_requires_read = not small  # see SessionState: the small-model profile
+    agent.state.tests_are_evidence = small
+    if small:  # small models never run the tests themselves: ketch does, and shows them what failed
         from ketch.agent.verify.closed_loop import ClosedLoop
 
         agent.checks = ClosedLoop()
@@ -216,7 +221,7 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
 
     start_mcp(options, agent, trusted, sandbox_args(options, workspace, policy))
     attach_hooks(options, agent, trusted)
-    if not local:  # small local models do better without a Task tool
+    if not small:  # small local models do better without a Task tool
         start_subagents(options, agent)
     # Undo snapshots go to $KETCH_HOME/shadow/; nothing is imported or created before the first edit turn.
     agent.checkpoints = LazyCheckpoints(workspace, ketch_home(), agent.redact)

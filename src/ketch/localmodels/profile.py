@@ -10,12 +10,40 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 
 from ketch.errors import ConfigError
 
 SMALL_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 SYSTEM_TEMPLATE = "system_small.md"
 DEFAULT_CONTEXT = 8192  # tokens, for a model file the registry does not describe
+SMALL_MAX_TOKENS = 2048  # a reply's cap on a user's server, as the embedded model's (KETCH_LOCAL_MAX_TOKENS)
+SMALL_PARAMS_B = 8.0  # models of at most this many billion parameters (by their name) get the profile
+PROFILE_ENV = "KETCH_MODEL_PROFILE"
+_PARAMS = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)b(?![a-z])", re.IGNORECASE)  # "1.5b", "7B", ":8b-instruct"
+
+
+def wants_small_profile(provider: str, model: str, base_url: str) -> bool:
+    """Whether this model gets the small-model profile: the embedded model always; a model behind
+    an OpenAI-compatible server of the user's own (OPENAI_BASE_URL not OpenAI's) when its name
+    says it has at most SMALL_PARAMS_B billion parameters ("qwen2.5-coder-1.5b", "llama3.1:8b").
+
+    Why by name: such servers report no size, and a 1.5B model served by llama.cpp or Ollama
+    stumbles over the full profile exactly as the embedded one does (its first request alone is a
+    3,000-token system prompt and nine tools at ~30 tokens/s). KETCH_MODEL_PROFILE=small|full
+    decides for a name that misleads.
+    """
+    choice = os.environ.get(PROFILE_ENV, "").strip().lower()
+    if choice in ("small", "full"):
+        return choice == "small"
+    if choice:
+        raise ConfigError(f"{PROFILE_ENV} must be small or full, not {choice!r}")
+    if provider == "local":
+        return True
+    if provider != "openai" or not base_url or "api.openai.com" in base_url.lower():
+        return False
+    sizes = [float(n) for n in _PARAMS.findall(model)]
+    return bool(sizes) and max(sizes) <= SMALL_PARAMS_B
 
 
 def context_size(default: int) -> int:
