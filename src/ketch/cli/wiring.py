@@ -155,7 +155,13 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
         provider_name, model = parse_model_spec(choose_model(options.model, policy))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    from ketch.localmodels.profile import DEFAULT_CONTEXT, SMALL_MAX_TOKENS, SYSTEM_TEMPLATE, check_ready, wants_small_profile
+    from ketch.localmodels.profile import (
+        DEFAULT_CONTEXT,
+        SMALL_MAX_TOKENS,
+        SYSTEM_TEMPLATE,
+        check_ready,
+        wants_small_profile,
+    )
 
     config = provider_config(provider_name)
     info = model_info(provider_name, model)

@@ -79,7 +79,7 @@ def test_a_wrong_fix_gets_the_failure_back_and_a_right_one_ends_the_run_with_the
     requests = agent.provider.seen
     first = said(requests[0][-1])  # the failure, up front, with the code and the test
     assert "E       assert -1 == 3" in first and "Before any change, the tests fail" in first
-    assert "app.py, lines 1-2, def add:\n```python\ndef add(a, b):\n    return a - b\n```" in first
+    assert "app.py, lines 1-2, the whole file:\n```python\ndef add(a, b):\n    return a - b\n```" in first
     assert "The failing test (evidence of what the code must do; do not edit it): tests/test_app.py" in first
     assert first.endswith(FIX)
     second = said(requests[1][-1])  # after the wrong edit: the new failure, the code as it is now
@@ -96,11 +96,13 @@ def test_a_model_that_stops_with_the_tests_red_is_sent_back_to_work(tmp_path, mo
         edit("a - b", "a + b", "e1"),
         Message("assistant", [TextBlock("Fixed.")]),
     ])
-    events = list(agent.run("add(1, 2) should be 3 but it is -1"))  # not about tests: nothing runs up front
+    events = list(agent.run("add(1, 2) should be 3 but it is -1"))  # a change asked for: the tests run up front
     assert events[-1].result == f"Fixed.\n\nThe tests pass (`{PYTEST}`)."
-    assert len(ketch_calls(events)) == 2  # when it stopped (the request asks for a change), after its edit
+    assert len(ketch_calls(events)) == 3  # up front, when it stopped, after its edit
+    first = said(agent.provider.seen[0][-1])
+    assert "Before any change, the tests fail (output above)" in first and "def add(a, b):" in first
     back = said(agent.provider.seen[1][-1])
-    assert "The tests still fail (output above)" in back and "def add(a, b):" in back
+    assert back.endswith(f"The tests still fail the same way. {FIX}")
     stop = agent.provider.seen[1][-2]  # its answer and ketch's call are one assistant turn
     assert stop.role == "assistant" and stop.text() == "add() looks right to me." and stop.tool_uses()
 
@@ -179,7 +181,7 @@ def test_ketch_s_runs_are_ordinary_calls_in_stream_json_and_the_transcript(tmp_p
     assert not loaded.repairs and loaded.warning() is None
     assert [(m.role, [type(b).__name__ for b in m.content]) for m in loaded.messages] == \
         [(m.role, [type(b).__name__ for b in m.content]) for m in agent.messages]
-    assert sum(r["type"] == "assistant" and r["model"] == "ketch" for r in map(json.loads, transcript.open())) == 2
+    assert sum(r["type"] == "assistant" and r["model"] == "ketch" for r in map(json.loads, transcript.open())) == 3
 
 
 def test_a_project_with_no_test_command_runs_nothing(tmp_path, monkeypatch):

@@ -73,6 +73,24 @@ def test_the_project_s_files_imply_its_command(tmp_path: Path, files: dict[str, 
     ("add a test for slugify", False),  # work on the tests: nothing to fix before starting
     ("add a --verbose flag to the CLI", False),
     ("explain what the tests cover", False),
+    ("test_geometry.py fails with a NameError, can you fix it?", True),  # a test file named, not the word
+    ("app_test.go is red since the last commit", True),
+    ("the widget.spec.ts failure: please fix it", True),
 ])
 def test_a_request_to_fix_failing_tests_is_told_apart(prompt: str, fix: bool):
     assert asks_to_fix(prompt) is fix
+
+
+@pytest.mark.parametrize(("prompt", "change"), [
+    ("test_geometry.py fails with a NameError, can you fix it?", True),
+    ("Could you add a --verbose flag to wordcount?", True),
+    ("bump the version to 1.0.0 in setup.py and the package", True),
+    ("what does main.py do?", False),
+    ("why does test_app.py fail?", False),
+    ("is parse_config tested anywhere?", False),
+    ("can you explain the retry logic?", False),
+])
+def test_a_change_asked_for_politely_is_still_a_change(prompt: str, change: bool):
+    from ketch.agent.verify.detect import asks_for_change
+
+    assert asks_for_change(prompt) is change

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from tiny_projects import project, run
 
-from ketch.agent.verify.localize import MAX_CODE_LINES, enclosing, localize
+from ketch.agent.verify.localize import MAX_CODE_LINES, WHOLE_FILE_LINES, enclosing, localize
+
+PAD = "".join(f"# note {i}\n" for i in range(WHOLE_FILE_LINES))  # makes a file too long to be shown whole
 
 
 def pytest_output(root: Path) -> str:
@@ -18,7 +20,7 @@ def test_an_exception_points_at_the_functions_it_went_through_and_the_test(tmp_p
         "shop/__init__.py": "",
         "shop/cart.py": "import math\n\n\nclass Cart:\n    def __init__(self, items):\n        self.items = items\n\n"
                         "    def average(self):\n        return total(self.items) / len(self.items)\n\n\n"
-                        "def total(items):\n    return sum(items)\n",
+                        "def total(items):\n    return sum(items)\n" + PAD,
         "tests/test_cart.py": "from shop.cart import Cart\n\n\ndef test_average_of_nothing_is_zero():\n"
                               "    cart = Cart([])\n    assert cart.average() == 0\n",
     })
@@ -36,8 +38,8 @@ def test_a_wrong_value_points_through_the_test_s_imports_at_what_it_calls(tmp_pa
     root = project(tmp_path, {
         "src/textutil.py": "import re\n\n\ndef words(text):\n    return text.split()\n\n\n"
                            "def slugify(text):\n    \"\"\"'Hello World' -> 'hello-world'.\"\"\"\n"
-                           "    return '_'.join(words(text.lower()))\n",
-        "version.py": "VERSION = '1.2.0'\n",
+                           "    return '_'.join(words(text.lower()))\n" + PAD,
+        "version.py": "VERSION = '1.2.0'\n" + PAD,
         "tests/test_textutil.py": "import version\nfrom textutil import slugify\n\n\ndef test_slugify():\n"
                                   "    assert version.VERSION\n    assert slugify('Hello World') == 'hello-world'\n",
         "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src', '.']\n",
@@ -78,12 +80,12 @@ def test_frames_outside_the_workspace_or_in_unreadable_files_are_not_shown(tmp_p
               f'  File "{root}/.env.py", line 1, in <module>\n  File "../outside.py", line 1, in secret\n'
               f'  File "{root}/app.py", line 2, in f\nValueError\n')
     text = localize(output, root, readable=lambda path: path.name != ".env.py")
-    assert "app.py, lines 1-2, def f" in text
+    assert "app.py, lines 1-2, the whole file (the traceback points at line 2)" in text
     assert "secret" not in text and "KEY" not in text
 
 
 def test_other_languages_get_the_lines_around(tmp_path: Path):
-    source = "".join(f"const line{i} = {i};\n" for i in range(1, 60))
+    source = "".join(f"const line{i} = {i};\n" for i in range(1, 90))
     root = project(tmp_path, {"src/math.js": source, "test/math.test.js": "test('adds', () => {});\n"})
     output = (f"AssertionError: 2 == 3\n    at add ({root}/src/math.js:30:9)\n"
               f"    at Object.<anonymous> ({root}/test/math.test.js:1:1)\n")
@@ -97,3 +99,17 @@ def test_other_languages_get_the_lines_around(tmp_path: Path):
 def test_nothing_resolves_nothing_is_said(tmp_path: Path):
     assert localize("ERROR: could not connect\n", tmp_path) == ""
     assert localize('File "gone.py", line 3, in f\n', tmp_path) == ""
+
+
+def test_a_short_file_is_shown_whole_so_the_other_place_to_change_is_in_sight(tmp_path: Path):
+    """A flag is added in build_parser, though the traceback names only main."""
+    root = project(tmp_path, {
+        "wc.py": "import argparse\n\n\ndef build_parser():\n    parser = argparse.ArgumentParser()\n"
+                 "    parser.add_argument('files', nargs='+')\n    return parser\n\n\n"
+                 "def main(argv=None):\n    args = build_parser().parse_args(argv)\n    return len(args.files)\n",
+        "test_wc.py": "import wc\n\n\ndef test_verbose():\n    assert wc.main(['--verbose', 'a']) == 1\n",
+    })
+    text = localize(pytest_output(root), root)
+    assert "The code the failure points at: wc.py, lines 1-12, the whole file (the traceback points at line 11)" \
+        in text
+    assert "def build_parser():" in text and text.count("def main(argv=None):") == 1  # once, though two frames

@@ -61,11 +61,13 @@ class ClosedLoop:
         self.refusals = RefusalCounter()
 
     def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
-        """A run starts: find the test command; run it first if the user asks to fix failing tests."""
+        """A run starts: find the test command, and run it first when the user asks for a change or
+        speaks of failing tests: a failure then reaches the model with the code it points at before
+        its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
         self.change_asked = asks_for_change(prompt)
-        if not self.off and asks_to_fix(prompt):
-            yield from self._check(agent, "Before any change, the tests fail (output above).")
+        if not self.off and (self.change_asked or asks_to_fix(prompt)):
+            yield from self._check(agent, "Before any change, the tests fail (output above).", first=True)
 
     def after_tools(self, agent: Agent, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> Iterator[Any]:
         """After a model turn: if an edit succeeded, run the tests and tell the model how they went.
@@ -108,7 +110,7 @@ class ClosedLoop:
 
     # -- one run of the command -------------------------------------------------------------
 
-    def _check(self, agent: Agent, failed: str, joins: bool = False) -> Generator[Any, None, None]:
+    def _check(self, agent: Agent, failed: str, joins: bool = False, first: bool = False) -> Generator[Any, None, None]:
         """Run the command as a Bash call of ketch's, through dispatch; record the call, its
         (trimmed) result and, on failure, what to do next with the code the failure points at."""
         assert self.command is not None
@@ -133,7 +135,7 @@ class ClosedLoop:
         if self.passing is False:
             blocks.append(TextBlock(self._feedback(agent, result.content, failed)))
         elif self.passing and not joins:
-            blocks.append(TextBlock("The tests pass now."))
+            blocks.append(TextBlock("The tests pass before any change." if first else "The tests pass now."))
         agent.messages.append(Message("user", blocks))
         yield ev.ToolResults(agent.messages[-1])
         if self.off and len(agent.denials) == denials:

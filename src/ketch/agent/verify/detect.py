@@ -109,7 +109,9 @@ def _json(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-_TEST_TALK = re.compile(r"\b(tests?|pytest|unittest|specs?|doctests?)\b", re.IGNORECASE)
+# Tests spoken of, by word or by a test file's name ("test_geometry.py fails", "app_test.go", "app.spec.ts").
+_TEST_TALK = re.compile(r"\b(tests?|pytest|unittest|specs?|doctests?)\b|\btest_\w+|\w_test\b|\.(test|spec)\.\w",
+                        re.IGNORECASE)
 _FIX_TALK = re.compile(r"\b(fix\w*|fail\w*|pass(es|ing)?|broken|break\w*|bugs?|buggy|errors?|wrong|red|green)\b",
                        re.IGNORECASE)
 
@@ -128,7 +130,16 @@ _QUESTION = re.compile(r"^\s*(what|why|how|where|when|who|which|explain|describe
                        r"does|do|can|could|should|would)\b", re.IGNORECASE)
 
 
+# A change asked for as a question: "can you fix it?", "could you add a --verbose flag?".
+_POLITE_CHANGE = re.compile(r"\b(can|could|would|will) you (please |kindly )?(fix|add|rename|implement|change|update|"
+                            r"bump|make|handle|remove|refactor|replace|write|create|correct|repair|set|move|"
+                            r"convert|support|rewrite)\b", re.IGNORECASE)
+
+
 def asks_for_change(prompt: str) -> bool:
     """The request asks for work on the code, not for an answer: a model that stops without
-    changing anything has its stop checked against the tests. Questions are left alone."""
+    changing anything has its stop checked against the tests. Questions are left alone, but not
+    a change asked for politely ("test_geometry.py fails, can you fix it?")."""
+    if _POLITE_CHANGE.search(prompt):
+        return True
     return not (_QUESTION.match(prompt) or prompt.rstrip().endswith("?"))

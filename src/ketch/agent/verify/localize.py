@@ -5,7 +5,8 @@ and often picks the wrong one. The run's output already says where: frames in th
 outside the test files are the code under test (innermost last), and the failing test's own
 frame is the test. When no code frame is named (a wrong value, not an exception), the test
 says which names it calls, and its imports say where they live. Each place becomes the whole
-function or class around it (Python, from the `ast`), or ±15 lines (other languages): at most
+function or class around it (Python, from the `ast`), or ±15 lines (other languages), or the
+whole file when it is short (WHOLE_FILE_LINES): at most
 MAX_SPANS spans and MAX_CODE_LINES lines, so it fits a small model's window.
 
 Files are read here, by ketch, only inside the workspace and only when `readable` (the
@@ -27,6 +28,7 @@ MAX_SPANS = 2
 MAX_CODE_LINES = 80
 MAX_TEST_LINES = 30
 AROUND = 15  # lines either side, where no function can be found
+WHOLE_FILE_LINES = 60  # a file this short is shown whole rather than the function in it
 MAX_FILE_BYTES = 1_000_000
 _LANG = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".rb": "ruby"}
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
@@ -63,7 +65,24 @@ def localize(output: str, workspace: Path, readable: Callable[[Path], bool] = la
                 spans.append(span)
             if len(spans) == MAX_SPANS:
                 break
-    return _render(spans, test, workspace)
+    return _render(_whole_small_files(spans), test, workspace)
+
+
+def _whole_small_files(spans: list[Span]) -> list[Span]:
+    """Each span in a file of at most WHOLE_FILE_LINES lines becomes that whole file, once.
+
+    Why: the function a traceback names is often not the only place to change (measured: asked
+    for a --verbose flag, qwen2.5-coder-1.5b was shown `main` and kept passing `verbose` to
+    parse_args, never seeing build_parser three lines above). A small file costs little more."""
+    out: list[Span] = []
+    for span in spans:
+        text = _read(span.path) or ""
+        count = len(text.splitlines())
+        if count <= WHOLE_FILE_LINES:
+            span = Span(span.path, 1, max(count, 1), "the whole file", span.hit)
+        if not any(_overlap(span, s) for s in out):
+            out.append(span)
+    return out
 
 
 def enclosing(path: Path, line: int) -> Span | None:
