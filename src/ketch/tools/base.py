@@ -63,6 +63,9 @@ class SessionState:
     # the request that started the run is about tests; the loop decides that at each run's start.
     tests_are_evidence: bool = False
     request_about_tests: bool = False
+    # The next model request's sampling temperature; None: the provider's default. The small-model
+    # profile raises it after a refused call was repeated (agent/verify/refusals.py).
+    temperature: float | None = None
 
     def start_request(self, prompt: str) -> None:
         """A run starts with `prompt`: decide, once, what depends on what the user asked."""

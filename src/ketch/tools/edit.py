@@ -29,6 +29,10 @@ _MIN_SIMILARITY = 0.4
 _SNIPPET_CONTEXT = 3
 _SNIPPET_MAX_LINES = 40
 
+# Said to a model that sent the same text twice (a small one does, sure it fixed something).
+IDENTICAL = ("old_string and new_string are identical, so nothing would change: put in new_string the code as it "
+             "must be after your fix")
+
 
 def read_text(target: Target) -> tuple[str, FileFormat]:
     """The file as text, and its encoding and BOM to write it back with (tools.text_codec)."""
@@ -47,7 +51,7 @@ def apply_edit(text: str, old: str, new: str, replace_all: bool) -> tuple[str, i
     tried with CRLF, and new_string then follows the file's convention.
     """
     if old == new:
-        raise ToolError("old_string and new_string are identical; there is nothing to change")
+        raise ToolError(IDENTICAL)
     if not old:
         raise ToolError("old_string is empty; quote the text to replace (an empty old_string only creates a new file)")
     count = text.count(old)
@@ -187,10 +191,10 @@ class EditTool:
         old: str = input["old_string"]
         new: str = input["new_string"]
         replace_all = bool(input.get("replace_all", False))
-        if old == new:
-            raise ToolError("old_string and new_string are identical; there is nothing to change")
         count = 1
         with ctx.state.lock, open_target(path, ctx, self.kind, create_dirs=not old) as target:
+            if old == new:  # after open_target: a path's own refusal (a test file, say) says more
+                raise ToolError(IDENTICAL)
             existing = stat_existing(target)
             fmt = FileFormat()
             if existing is None:

@@ -15,7 +15,7 @@ from scripted import ScriptedProvider
 from tiny_projects import project
 
 from ketch.agent import events as ev
-from ketch.agent.verify.closed_loop import FIX
+from ketch.agent.verify.closed_loop import FIX, WHOLE_FIX
 from ketch.agent.verify.detect import PYTEST
 from ketch.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
 
@@ -81,13 +81,36 @@ def test_a_wrong_fix_gets_the_failure_back_and_a_right_one_ends_the_run_with_the
     assert "E       assert -1 == 3" in first and "Before any change, the tests fail" in first
     assert "app.py, lines 1-2, the whole file:\n```python\ndef add(a, b):\n    return a - b\n```" in first
     assert "The failing test (evidence of what the code must do; do not edit it): tests/test_app.py" in first
-    assert first.endswith(FIX)
+    assert first.endswith(WHOLE_FIX.format(names="app.py"))  # a short file: written whole
     second = said(requests[1][-1])  # after the wrong edit: the new failure, the code as it is now
     assert "E       assert 2 == 3" in second and "The tests still fail" in second and "return a * b" in second
     third = said(requests[2][-1])
     assert "1 passed" in third and third.endswith("The tests pass now.")
     roles = [m.role for m in requests[2]]
     assert all(a != b for a, b in itertools.pairwise(roles)), roles  # the history alternates: calls, then results
+
+
+def test_a_short_file_shown_whole_may_be_written_whole_without_a_read(tmp_path, monkeypatch):
+    """The edit format by file size: the file the failure points at was shown whole, so the model's
+    Write of the whole corrected file is taken (the freshness check counts the showing as a read)."""
+    write = Message("assistant", [ToolUseBlock("w1", "Write", {"file_path": "app.py",
+                                                                "content": "def add(a, b):\n    return a + b\n"})])
+    agent = local_agent(tmp_path, monkeypatch, [write, Message("assistant", [TextBlock("Fixed.")])])
+    events = list(agent.run("fix add in app.py"))
+    assert events[-1].result == f"Fixed.\n\nThe tests pass (`{PYTEST}`)."
+    assert (agent.config.workspace / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_a_long_file_is_shown_by_its_function_and_edited_in_place(tmp_path, monkeypatch):
+    from ketch.agent.verify.localize import WHOLE_FILE_LINES
+
+    agent = local_agent(tmp_path, monkeypatch, [edit("a - b", "a + b", "e1"), Message("assistant", [TextBlock("ok")])])
+    app = agent.config.workspace / "app.py"
+    app.write_text(app.read_text() + "".join(f"\n\ndef f{i}():\n    return {i}\n" for i in range(WHOLE_FILE_LINES)))
+    events = list(agent.run("fix add in app.py"))
+    first = said(agent.provider.seen[0][-1])
+    assert "app.py, lines 1-2, def add:" in first and first.endswith(FIX)
+    assert events[-1].subtype == "success"
 
 
 def test_a_model_that_stops_with_the_tests_red_is_sent_back_to_work(tmp_path, monkeypatch):
@@ -199,3 +222,16 @@ def test_a_command_that_cannot_run_stops_the_runs_with_a_notice(tmp_path, monkey
     notices = [e.message for e in events if isinstance(e, ev.Notice) and "stopped running the tests" in e.message]
     assert notices and "Exit code 127" in notices[0]
     assert events[-1].result == "ok"
+
+
+def test_the_next_request_after_a_repeated_refusal_carries_the_stuck_temperature(tmp_path, monkeypatch) -> None:
+    """Through the real loop: the identical-strings Edit sent twice, then a real fix."""
+    from ketch.agent.verify.refusals import STUCK_TEMPERATURE
+    from ketch.conversation import Message, TextBlock
+
+    same = "    return a - b"
+    agent = local_agent(tmp_path, monkeypatch, [edit(same, same, "e1"), edit(same, same, "e2"),
+                                                edit("a - b", "a + b", "e3"), Message("assistant", [TextBlock("ok")])])
+    events = list(agent.run("fix add in app.py"))
+    assert events[-1].subtype == "success"
+    assert [r.temperature for r in agent.provider.requests] == [None, None, STUCK_TEMPERATURE, None]

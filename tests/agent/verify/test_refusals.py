@@ -37,3 +37,14 @@ def test_successes_and_other_refusals_are_counted_apart() -> None:
     for n in range(NUDGE_AT - 1):
         turn(counter, n)
         assert turn(counter, 100 + n, "Edit refused: app.py would no longer parse: line 3").content.endswith("line 3")
+
+
+def test_a_repeated_refusal_makes_the_next_reply_sampled_until_a_turn_is_not_a_repeat() -> None:
+    counter = RefusalCounter()
+    turn(counter, 1)
+    assert not counter.stuck  # refused once: greedy decoding stays
+    turn(counter, 2)
+    assert counter.stuck
+    turn(counter, 3, "ok", error=False)
+    assert not counter.stuck
+

@@ -19,8 +19,10 @@ not run the tests.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ketch.agent import events as ev
@@ -28,7 +30,8 @@ from ketch.agent.approval import RefuseAll
 from ketch.agent.run_state import RunState, Stop
 from ketch.agent.verify.detect import asks_for_change, asks_to_fix, find_test_command
 from ketch.agent.verify.failure import trim
-from ketch.agent.verify.refusals import RefusalCounter
+from ketch.agent.verify.localize import WHOLE
+from ketch.agent.verify.refusals import STUCK_TEMPERATURE, RefusalCounter
 from ketch.conversation import Block, Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage, valid_text
 from ketch.ids import uuid4
 
@@ -39,6 +42,10 @@ EDIT_TOOLS = ("Edit", "Write", "MultiEdit")
 MAX_IDLE_STOPS = 3  # the model stopped this often in a row, tests red, changing nothing: its stop stands
 MAX_FEEDBACKS = 8  # failures fed back in one run with no --max-turns
 FIX = "Fix the code (not the tests) and stop when they pass."
+# The edit format by file size: a small model rewrites a short file it was just shown more reliably
+# than it copies an old_string out of it exactly (measured: Edits refused as "not found" in 4 runs).
+WHOLE_FIX = ("Fix the code (not the tests): Write the whole corrected {names}, every line of it, "
+             "and stop when the tests pass.")
 _TIMING = re.compile(r" in \d+(\.\d+)?s\b")
 _EXIT = re.compile(r"Exit code (-?\d+)")
 _CANNOT_RUN = {126: "it could not be executed", 127: "the command was not found"}
@@ -73,6 +80,7 @@ class ClosedLoop:
         """After a model turn: if an edit succeeded, run the tests and tell the model how they went.
         A call refused again and again for the same reason is answered with a nudge, then ends the run."""
         noted = self.refusals.note(calls, results)
+        agent.state.temperature = STUCK_TEMPERATURE if self.refusals.stuck else None
         if noted != results and agent.messages and agent.messages[-1].role == "user":
             swap = {id(old): new for old, new in zip(results, noted)}
             agent.messages[-1].content = [swap.get(id(b), b) for b in agent.messages[-1].content]
@@ -175,7 +183,7 @@ class ClosedLoop:
         if failure == self.last_failure:
             return f"The tests still fail the same way. {FIX}"
         self.last_failure = failure
-        from ketch.agent.verify.localize import localize
+        from ketch.agent.verify.localize import locate, render
 
         gate = agent.config.gate
 
@@ -183,8 +191,17 @@ class ClosedLoop:
             hard = gate.path_policy("read", [path])
             return hard is None or hard.verdict != "deny"
 
-        code = localize(output, agent.config.workspace, readable)
-        text = "\n\n".join(part for part in (failed, code, FIX) if part)
+        workspace = Path(os.path.realpath(agent.config.workspace))
+        spans, test = locate(output, workspace, readable)
+        whole = [span.path for span in spans if span.label == WHOLE]
+        for path in whole:  # shown whole: the model has seen it as it is now, as if it had read it
+            try:
+                agent.state.read_files[str(path)] = path.stat().st_mtime_ns
+            except OSError:
+                pass
+        names = " and ".join(p.relative_to(workspace).as_posix() for p in whole)
+        todo = WHOLE_FIX.format(names=names) if whole else FIX
+        text = "\n\n".join(part for part in (failed, render(spans, test, workspace), todo) if part)
         return valid_text(agent.redact(text))
 
 

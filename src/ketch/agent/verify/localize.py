@@ -29,6 +29,7 @@ MAX_CODE_LINES = 80
 MAX_TEST_LINES = 30
 AROUND = 15  # lines either side, where no function can be found
 WHOLE_FILE_LINES = 60  # a file this short is shown whole rather than the function in it
+WHOLE = "the whole file"  # the label of such a span
 MAX_FILE_BYTES = 1_000_000
 _LANG = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".rb": "ruby"}
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
@@ -48,6 +49,11 @@ class Span:
 def localize(output: str, workspace: Path, readable: Callable[[Path], bool] = lambda path: True) -> str:
     """The code to change and the failing test, as text for the model; "" when nothing resolves."""
     workspace = Path(os.path.realpath(workspace))
+    return render(*locate(output, workspace, readable), workspace)
+
+
+def locate(output: str, workspace: Path, readable: Callable[[Path], bool]) -> tuple[list[Span], Span | None]:
+    """The spans of code to show (a short file whole) and the failing test's; `workspace` real."""
     located = [(path, frame) for frame in frames(output) if (path := _resolve(frame.path, workspace, readable))]
     code = [(path, frame) for path, frame in located if not is_test_path(path, workspace)]
     spans: list[Span] = []
@@ -65,7 +71,7 @@ def localize(output: str, workspace: Path, readable: Callable[[Path], bool] = la
                 spans.append(span)
             if len(spans) == MAX_SPANS:
                 break
-    return _render(_whole_small_files(spans), test, workspace)
+    return _whole_small_files(spans), test
 
 
 def _whole_small_files(spans: list[Span]) -> list[Span]:
@@ -79,7 +85,7 @@ def _whole_small_files(spans: list[Span]) -> list[Span]:
         text = _read(span.path) or ""
         count = len(text.splitlines())
         if count <= WHOLE_FILE_LINES:
-            span = Span(span.path, 1, max(count, 1), "the whole file", span.hit)
+            span = Span(span.path, 1, max(count, 1), WHOLE, span.hit)
         if not any(_overlap(span, s) for s in out):
             out.append(span)
     return out
@@ -197,7 +203,8 @@ def _test_span(output: str, test_frames: list[tuple[Path, Frame]], workspace: Pa
     return None
 
 
-def _render(spans: list[Span], test: Span | None, workspace: Path) -> str:
+def render(spans: list[Span], test: Span | None, workspace: Path) -> str:
+    """The spans as fenced blocks under headers, the code first, within MAX_CODE_LINES."""
     parts: list[str] = []
     budget = MAX_CODE_LINES
     for span in spans:

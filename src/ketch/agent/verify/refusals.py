@@ -21,16 +21,25 @@ _NUDGE = ("\n\nThis call has now been refused {n} times for the same reason. Rep
           "smaller old_string taken from a fresh Read, or answer if the task is done).")
 
 
+# The sampling temperature of the next reply after a refusal was repeated. Small models decode
+# greedily here (temperature 0): given nearly the same history, the same refused call comes out
+# again (measured: the same identical-strings Edit five times in a row). Some randomness breaks
+# that loop; it ends with the next turn that is not a repeat.
+STUCK_TEMPERATURE = 0.7
+
+
 class RefusalCounter:
     """Counts refusals by (tool, the refusal's first line) over a run."""
 
     def __init__(self) -> None:
         self.seen: Counter[tuple[str, str]] = Counter()
+        self.stuck = False  # the last turn repeated a refusal: sample the next reply, do not decode greedily
 
     def note(self, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> list[ToolResultBlock]:
         """The results, with a nudge added to a refusal seen NUDGE_AT times or more; Stop at STOP_AT."""
         names = {c.id: c.name for c in calls}
         out = []
+        self.stuck = False
         for result in results:
             if not result.is_error or result.tool_use_id not in names:
                 out.append(result)
@@ -38,6 +47,7 @@ class RefusalCounter:
             key = (names[result.tool_use_id], result.content.strip().split("\n", 1)[0][:200])
             self.seen[key] += 1
             count = self.seen[key]
+            self.stuck = self.stuck or count >= 2
             if count >= STOP_AT:
                 raise Stop("error_during_execution",
                            f"stopped: {key[0]} was refused {count} times for the same reason: {key[1]}")
