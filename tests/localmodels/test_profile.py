@@ -110,6 +110,19 @@ def test_small_write_and_edit_get_the_repaired_text(tmp_path):
     assert tool.run(original, None) == "ok"
     assert seen == [{"file_path": "a.py", "content": "x = 1\ny = 2"}]
     assert original["content"].startswith("     1\t")  # the call as recorded is not rewritten
+    tool.run({"file_path": "v.py", "content": '```python\n__version__ = "1.5.0"\n```'}, None)
+    assert seen[-1]["content"] == '__version__ = "1.5.0"\n'  # the fence shown around code, copied back: dropped
+    tool.run({"file_path": "README.md", "content": "```sh\nmake\n```"}, None)
+    assert seen[-1]["content"] == "```sh\nmake\n```"  # in Markdown a fence is content
+
+
+def test_a_fence_around_the_whole_text_is_dropped_and_nothing_else():
+    from ketch.localmodels.small_tools import unfence
+
+    assert unfence("```python\nx = 1\ny = 2\n```\n") == "x = 1\ny = 2"
+    assert unfence("  ```py\nreturn a + b\n  ```") == "return a + b"
+    for text in ("x = 1", "```python\na\n```\nmore\n```", "text\n```\ncode\n```", "```inline```"):
+        assert unfence(text) == text
 
 
 def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(tmp_path: Path):

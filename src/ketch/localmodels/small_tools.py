@@ -11,10 +11,11 @@ this project, qwen2.5-coder-1.5b read the whole 169-line README (~4,000 tokens, 
 run's minutes) to write a paragraph the first screen supports. Read itself says where it
 stopped and which offset reads on, so `offset` is one of Read's fields here.
 
-Why the repair: Read and Edit show files as numbered lines (`     1\tcode`), and a small
+Why the repairs: Read and Edit show files as numbered lines (`     1\tcode`), and a small
 model copies those prefixes into what it writes (measured: a Write of `     1\t# color
 settings\n     2\t...`, which would have put the numbers into the file). A text in which every
-line carries exactly Read's prefix, numbered consecutively, is taken without the prefixes.
+line carries exactly Read's prefix, numbered consecutively, is taken without the prefixes;
+a text wrapped whole in a Markdown code fence is taken without the fence (`unfence`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ SMALL_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {"Write": ("content",), "Edit": ("old_string", "new_string")}
 SMALL_READ_LINES = 100  # Read's default window for a small model (the full profile's is 2,000)
 _NUMBERED = re.compile(r" *(\d+)\t")
+_FENCED = re.compile(r"\A[ \t]*```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```[ \t]*\n?\Z", re.DOTALL)
+_MARKDOWN = (".md", ".markdown", ".mdx", ".rst", ".txt")
 
 
 def small_schema(name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +67,18 @@ def unnumber(text: str) -> str:
     return "\n".join(out + lines[len(body):])
 
 
+def unfence(text: str) -> str:
+    """`text` without a Markdown code fence around the whole of it; otherwise `text` unchanged.
+
+    Why: ketch shows code to a small model in fences (the closed loop's failures), and the model
+    wraps what it writes the same way (measured: a Write of "```python\\n__version__ = ...\\n```"
+    to a .py file, refused by the syntax guard five times in a row)."""
+    match = _FENCED.match(text)
+    if match is None or "```" in match.group(1):
+        return text
+    return match.group(1)
+
+
 class SmallTool:
     """A tool as a small model sees it: the same tool, a narrower schema. Calls that fit the
     narrow schema fit the full one, so the tool itself (and its own validation) is unchanged."""
@@ -81,7 +96,12 @@ class SmallTool:
             input = {**input, "limit": SMALL_READ_LINES}
         fields = [f for f in TEXT_FIELDS.get(self._tool.name, ()) if isinstance(input.get(f), str)]
         if fields:
-            input = {**input, **{f: unnumber(input[f]) for f in fields}}
+            prose = str(input.get("file_path", "")).lower().endswith(_MARKDOWN)  # a fence may belong there
+            repaired = {f: unnumber(input[f] if prose else unfence(input[f])) for f in fields}
+            content = repaired.get("content")
+            if content and content != unnumber(input["content"]) and not content.endswith("\n"):
+                repaired["content"] = content + "\n"  # a whole file ends with a line break; a fence's inside does not
+            input = {**input, **repaired}
         return self._tool.run(input, ctx)
 
     def __getattr__(self, name: str) -> Any:  # name, kind, ...: the real tool's
