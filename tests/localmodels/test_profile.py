@@ -229,3 +229,18 @@ def test_a_small_model_on_the_users_own_server_gets_the_whole_small_profile(tmp_
     big = build_agent(RunOptions(workspace=ws, model="openai:qwen2.5-coder-32b"))
     assert "Task" in {t.name for t in big.tools} or len(big.tools) > len(SMALL_TOOLS)
     assert not big.state.tests_are_evidence and big.checks is None
+
+
+def test_a_small_edit_typed_with_the_other_quotes_still_lands_and_a_real_miss_is_still_refused(tmp_path: Path):
+    from ketch.security.sandbox.bwrap import run_unsandboxed
+    from ketch.tools.base import SessionState, ToolContext, ToolError
+
+    edit = {t.name: t for t in small_tools(default_tools())}["Edit"]
+    names = tmp_path / "names.py"
+    names.write_text('def initials(full_name):\n    return "".join(part[0] for part in full_name.split())\n')
+    ctx = ToolContext(workspace=tmp_path, state=SessionState(edit_requires_read=False), runner=run_unsandboxed)
+    edit.run({"file_path": "names.py", "old_string": "return ''.join(part[0] for part in full_name.split())",
+              "new_string": "return ''.join(part[0].upper() for part in full_name.split())"}, ctx)
+    assert "return ''.join(part[0].upper() for part in" in names.read_text()
+    with pytest.raises(ToolError, match="old_string was not found"):
+        edit.run({"file_path": "names.py", "old_string": "return 'x'", "new_string": "return 'y'"}, ctx)

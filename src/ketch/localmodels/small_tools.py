@@ -38,6 +38,7 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {"Write": ("content",), "Edit": ("old_
 SMALL_READ_LINES = 100  # Read's default window for a small model (the full profile's is 2,000)
 _NUMBERED = re.compile(r" *(\d+)\t")
 _FENCED = re.compile(r"\A[ \t]*```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```[ \t]*\n?\Z", re.DOTALL)
+NOT_FOUND = "old_string was not found"  # the start of Edit's refusal when old_string matches nothing
 _MARKDOWN = (".md", ".markdown", ".mdx", ".rst", ".txt")
 
 
@@ -92,6 +93,35 @@ class SmallTool:
         return self._definition
 
     def run(self, input: dict[str, Any], ctx: Any) -> Any:
+        if self._tool.name == "Edit":
+            return self._edit(self._repaired(input), ctx)
+        return self._tool.run(self._repaired(input), ctx)
+
+    def _edit(self, input: dict[str, Any], ctx: Any) -> Any:
+        """Edit, and when old_string is not in the file, the same Edit with its quotes swapped.
+
+        Why: small models retype code with the other quote character (measured: `''.join(...)` for
+        the file's `"".join(...)`, twice, then a timeout), and no hint about copying exactly helps.
+        Each try is the whole real Edit (gate-approved path, freshness, guards), and an exact match of
+        the swapped text is as specific as one of the original; the first to match is the edit."""
+        from ketch.tools.base import ToolError
+
+        try:
+            return self._tool.run(input, ctx)
+        except ToolError as exc:
+            old = input.get("old_string")
+            if not str(exc).startswith(NOT_FOUND) or not isinstance(old, str) or not ("'" in old or '"' in old):
+                raise
+            for swapped in (old.replace("'", '"'), old.replace('"', "'")):
+                if swapped == old:
+                    continue
+                try:
+                    return self._tool.run({**input, "old_string": swapped}, ctx)
+                except ToolError:
+                    continue
+            raise
+
+    def _repaired(self, input: dict[str, Any]) -> dict[str, Any]:
         if self._tool.name == "Read" and input.get("limit") is None:
             input = {**input, "limit": SMALL_READ_LINES}
         fields = [f for f in TEXT_FIELDS.get(self._tool.name, ()) if isinstance(input.get(f), str)]
@@ -102,7 +132,7 @@ class SmallTool:
             if content and content != unnumber(input["content"]) and not content.endswith("\n"):
                 repaired["content"] = content + "\n"  # a whole file ends with a line break; a fence's inside does not
             input = {**input, **repaired}
-        return self._tool.run(input, ctx)
+        return input
 
     def __getattr__(self, name: str) -> Any:  # name, kind, ...: the real tool's
         return getattr(self._tool, name)
