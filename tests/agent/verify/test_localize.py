@@ -113,3 +113,18 @@ def test_a_short_file_is_shown_whole_so_the_other_place_to_change_is_in_sight(tm
     assert "The code the failure points at: wc.py, lines 1-12, the whole file (the traceback points at line 11)" \
         in text
     assert "def build_parser():" in text and text.count("def main(argv=None):") == 1  # once, though two frames
+
+
+def test_a_short_settings_file_the_code_names_is_shown_whole_beside_it(tmp_path: Path):
+    root = project(tmp_path, {
+        "app.py": "import json\nfrom pathlib import Path\n\n\ndef port():\n"
+                  "    return json.loads((Path(__file__).parent / 'settings.json').read_text())['port']\n",
+        "settings.json": '{"prot": 8080}\n',
+        "tests/test_app.py": "from app import port\n\n\ndef test_port():\n    assert port() == 8080\n",
+        "other.json": '{"port": 1}\n',
+    })
+    text = localize(pytest_output(root), root)
+    assert "And: settings.json, lines 1-1, the whole file:\n```json\n{\"prot\": 8080}\n```" in text
+    assert "other.json" not in text
+    hidden = localize(pytest_output(root), root, readable=lambda path: path.name != "settings.json")
+    assert "settings.json, lines" not in hidden  # the gate's read policy holds here too

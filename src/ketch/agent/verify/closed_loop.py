@@ -199,7 +199,7 @@ class ClosedLoop:
                 agent.state.read_files[str(path)] = path.stat().st_mtime_ns
             except OSError:
                 pass
-        names = " and ".join(p.relative_to(workspace).as_posix() for p in whole)
+        names = " or ".join(p.relative_to(workspace).as_posix() for p in whole)
         todo = WHOLE_FIX.format(names=names) if whole else FIX
         text = "\n\n".join(part for part in (failed, render(spans, test, workspace), todo) if part)
         return valid_text(agent.redact(text))

@@ -6,7 +6,8 @@ outside the test files are the code under test (innermost last), and the failing
 frame is the test. When no code frame is named (a wrong value, not an exception), the test
 says which names it calls, and its imports say where they live. Each place becomes the whole
 function or class around it (Python, from the `ast`), or ±15 lines (other languages), or the
-whole file when it is short (WHOLE_FILE_LINES): at most
+whole file when it is short (WHOLE_FILE_LINES), plus a short settings file the failure or the
+code names: at most
 MAX_SPANS spans and MAX_CODE_LINES lines, so it fits a small model's window.
 
 Files are read here, by ketch, only inside the workspace and only when `readable` (the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,8 @@ AROUND = 15  # lines either side, where no function can be found
 WHOLE_FILE_LINES = 60  # a file this short is shown whole rather than the function in it
 WHOLE = "the whole file"  # the label of such a span
 MAX_FILE_BYTES = 1_000_000
-_LANG = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".rb": "ruby"}
+_DATA_FILE = re.compile(r"[\w./-]*\w\.(?:toml|json|ya?ml|ini|cfg|conf|csv)\b")
+_LANG = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".ini": "ini", ".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".rb": "ruby"}
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
@@ -71,7 +74,26 @@ def locate(output: str, workspace: Path, readable: Callable[[Path], bool]) -> tu
                 spans.append(span)
             if len(spans) == MAX_SPANS:
                 break
-    return _whole_small_files(spans), test
+    spans = _whole_small_files(spans)
+    named = _named_data_file(output, spans, workspace, readable)
+    return [*spans, named] if named is not None else spans, test
+
+
+def _named_data_file(output: str, spans: list[Span], workspace: Path, readable: Callable[[Path], bool]) -> Span | None:
+    """A short settings or data file the failure or the code shown names ("config.toml"), whole.
+
+    Why: a wrong key or value often lives in such a file, and no traceback frame points there
+    (measured: a KeyError: 'port' raised in app.py, fixed in config.toml, which the model never saw)."""
+    texts = [output, *(_read(span.path) or "" for span in spans)]
+    for text in texts:
+        for name in _DATA_FILE.findall(text):
+            path = _resolve(name, workspace, readable)
+            if path is None or is_test_path(path, workspace) or any(s.path == path for s in spans):
+                continue
+            count = len((_read(path) or "").splitlines())
+            if 0 < count <= WHOLE_FILE_LINES:
+                return Span(path, 1, count, WHOLE)
+    return None
 
 
 def _whole_small_files(spans: list[Span]) -> list[Span]:
