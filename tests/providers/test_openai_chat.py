@@ -83,6 +83,18 @@ def test_output_limit_field_depends_on_the_host(base: str, key: str) -> None:
     assert body[key] == 99 and len({"max_tokens", "max_completion_tokens"} & body.keys()) == 1
 
 
+@pytest.mark.parametrize("base, content", [
+    ("https://api.openai.com/v1", None),
+    ("http://127.0.0.1:8080/v1", ""),  # llama-cpp-python's server answers a null content with a 500
+])
+def test_a_turn_of_calls_only_has_null_content_for_openai_and_empty_text_elsewhere(base: str, content: Any) -> None:
+    messages = [Message("user", [TextBlock("go")]), Message("assistant", [ToolUseBlock("c1", "shell", {"command": "ls"})]),
+                Message("user", [ToolResultBlock("c1", "a.py")])]
+    body = build_body(request(messages), base)
+    [turn] = [m for m in body["messages"] if m["role"] == "assistant"]
+    assert turn["content"] == content and turn["tool_calls"]
+
+
 def test_minimal_body_has_no_empty_fields() -> None:
     body = build_body(request([Message("user", [TextBlock("hi")])], system="", temperature=0.0), "http://x/v1")
     assert body["messages"] == [{"role": "user", "content": "hi"}]

@@ -39,7 +39,8 @@ def build_body(request: ModelRequest, base_url: str, *, stream: bool = True) -> 
     """The JSON request body. OpenAI itself wants `max_completion_tokens` (its reasoning
     models reject `max_tokens`); compatible servers mostly know only `max_tokens`. Without
     `stream` the body has no streaming keys at all: it is for servers that refuse them."""
-    body: dict[str, Any] = {"model": request.model, "messages": encode_messages(request)}
+    is_openai = urlsplit(base_url).hostname == OPENAI_HOST
+    body: dict[str, Any] = {"model": request.model, "messages": encode_messages(request, null_content=is_openai)}
     if request.tools:
         body["tools"] = [
             {"type": "function", "function": {
@@ -47,7 +48,6 @@ def build_body(request: ModelRequest, base_url: str, *, stream: bool = True) -> 
             }}
             for t in request.tools
         ]
-    is_openai = urlsplit(base_url).hostname == OPENAI_HOST
     body["max_completion_tokens" if is_openai else "max_tokens"] = request.max_tokens
     if is_openai and request.cache_key:
         # Routes a session's requests to the same cache shard, so the stable prefix hits.
@@ -60,12 +60,14 @@ def build_body(request: ModelRequest, base_url: str, *, stream: bool = True) -> 
     return body
 
 
-def encode_messages(request: ModelRequest) -> list[dict[str, Any]]:
+def encode_messages(request: ModelRequest, *, null_content: bool = True) -> list[dict[str, Any]]:
     """Flatten ketch blocks into chat messages.
 
     Tool results become `tool` messages right after the assistant's calls, as the API
     requires; text the user typed alongside them follows as a user message. Thinking is
-    dropped: this dialect has no way to send reasoning back.
+    dropped: this dialect has no way to send reasoning back. An assistant turn of calls only
+    has `content: null` for OpenAI and `""` for other servers (`null_content`): llama-cpp-python's
+    server rejects the null with a 500, every request after the first call.
     """
     out: list[dict[str, Any]] = []
     if request.system:
@@ -74,7 +76,7 @@ def encode_messages(request: ModelRequest) -> list[dict[str, Any]]:
         if message.role == "user":
             out.extend(_encode_user(message.content))
         else:
-            out.append(_encode_assistant(message.content))
+            out.append(_encode_assistant(message.content, null_content))
     return out
 
 
@@ -94,7 +96,7 @@ def _encode_user(blocks: list[Block]) -> list[dict[str, Any]]:
     return out
 
 
-def _encode_assistant(blocks: list[Block]) -> dict[str, Any]:
+def _encode_assistant(blocks: list[Block], null_content: bool) -> dict[str, Any]:
     text = "\n".join(b.text for b in blocks if isinstance(b, TextBlock) and b.text)
     calls = [
         {
@@ -108,7 +110,7 @@ def _encode_assistant(blocks: list[Block]) -> dict[str, Any]:
         for b in blocks
         if isinstance(b, ToolUseBlock)
     ]
-    encoded: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+    encoded: dict[str, Any] = {"role": "assistant", "content": text or (None if calls and null_content else "")}
     if calls:
         encoded["tool_calls"] = calls
     return encoded
