@@ -21,8 +21,12 @@ PYTEST_FILES = frozenset({"pytest.ini", ".pytest.ini", "tox.ini", "noxfile.py", 
 
 
 def _pyproject(text: str) -> object:
-    import tomllib
+    import importlib
 
+    try:
+        tomllib = importlib.import_module("tomllib")  # 3.11's; on 3.10, the [tool.pytest...] tables' text
+    except ImportError:
+        return re.findall(r"^\[tool\.pytest[^\n]*(?:\n(?!\[).*)*", text, re.MULTILINE) or None
     try:
         tool = tomllib.loads(text).get("tool")
     except (tomllib.TOMLDecodeError, RecursionError):
