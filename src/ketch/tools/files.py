@@ -118,6 +118,10 @@ def commit(ctx: ToolContext, tool: str, target: Target, before: str | None, afte
 
         check_whole_file(target.path, before, after)
     check_syntax(tool, target.path, before, after)
+    if ctx.state.tests_are_evidence:
+        from ketch.tools.tests_rule import check_test_config
+
+        check_test_config(ctx, target.path, before, after)
     ctx.state.read_files[str(target.path)] = replace_file(target, data, existing)
 
 

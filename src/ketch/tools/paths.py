@@ -10,7 +10,7 @@ A small model often drops an absolute path's leading slash ("work/proj/app.py" f
 joined to the workspace, that names a file that does not exist, and the error used to show
 the path doubled, which the model could not make sense of (issue 16). When the path as
 written names nothing and exactly one such reading names a file inside the workspace, that
-file is meant; otherwise errors name the candidates (`missing`). Resolving only picks which
+file is meant; otherwise errors name the candidates inside the workspace (`missing`). Resolving only picks which
 path the model meant: the gate and the tools' execution-time checks then run on that path
 as on any other.
 """
@@ -66,12 +66,14 @@ def _readings(rel: Path, workspace: Path, *, for_new: bool) -> list[Path]:
 def missing(path: Path, workspace: Path) -> str:
     """`path`, which does not exist, named so a small model can recover: a path the workspace
     was joined to is shown as written (never doubled, "/work/proj/work/proj/app.py"), with the
-    files it may have meant ("work/proj/app.py (did you mean /work/proj/app.py?)")."""
+    workspace's files it may have meant ("work/proj/app.py (did you mean /work/proj/app.py?)")."""
     ws = Path(os.path.realpath(workspace))
     if not is_inside(path, ws) or path == ws:
         return str(path)
     rel = path.relative_to(ws)
-    meant = _readings(rel, ws, for_new=False)
+    # Only files inside the workspace are named: "did you mean /home/u/.ssh/id_rsa?" would tell
+    # whether a file exists where the gate lets nothing be read (an existence oracle).
+    meant = [c for c in _readings(rel, ws, for_new=False) if is_inside(c, ws)]
     if meant:
         return f"{rel.as_posix()} (did you mean {' or '.join(map(str, meant))}?)"
     if rel.parts and rel.parts[0] in ws.parts[1:]:  # it repeats the workspace's folders: say where it looked

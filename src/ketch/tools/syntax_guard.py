@@ -15,6 +15,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from ketch.tools.base import ToolError
 from ketch.tools.files import format_line
 
 MAX_GUARDED_CHARS = 2_000_000  # bigger files are generated or data: not worth a parse on every edit
+# libyaml's composer recurses in C once per level: ~50,000 nested `[` overflow the stack and kill
+# ketch with SIGSEGV (a hostile repository's file, a hijacked model's Write). Deeper is not checked.
+MAX_YAML_NESTING = 1000
 _TOML_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
@@ -43,6 +47,8 @@ def _python(text: str) -> ParseProblem | None:
         return ParseProblem(exc.lineno or 0, exc.offset or 0, exc.msg or "invalid syntax")
     except ValueError as exc:  # a NUL character
         return ParseProblem(0, 0, str(exc))
+    except (RecursionError, MemoryError):  # nested too deep for the parser ("s_push: parser stack overflow")
+        return None  # not a syntax verdict
     return None
 
 
@@ -78,12 +84,24 @@ def _toml(text: str) -> ParseProblem | None:
         if where is None:
             return ParseProblem(0, 0, message)
         return ParseProblem(int(where.group(1)), int(where.group(2)), message[: where.start()])
+    except RecursionError:  # nested too deep for tomllib: not a syntax verdict
+        return None
     return None
+
+
+def _nesting_bound(text: str) -> int:
+    """At least how deep YAML can nest in `text`: its deepest indentation plus its deepest bracket
+    nesting (brackets inside strings counted too: an over-estimate only skips the check)."""
+    indent = max((len(m) for m in re.findall(r"^[ \t]*", text, re.MULTILINE)), default=0)
+    brackets = re.sub(r"[^\[\]{}]", "", text)
+    if indent + len(brackets) <= MAX_YAML_NESTING:  # the common case: no need to walk them
+        return indent + len(brackets)
+    return indent + max(accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
 
 
 def _yaml(text: str) -> ParseProblem | None:
     yaml = _optional("yaml")
-    if yaml is None:
+    if yaml is None or _nesting_bound(text) > MAX_YAML_NESTING:
         return None
     try:
         # Composed, not constructed: syntax only, so custom tags (`!Ref`) are not errors.
@@ -95,6 +113,8 @@ def _yaml(text: str) -> ParseProblem | None:
         return ParseProblem(mark.line + 1, mark.column + 1, message) if mark else ParseProblem(0, 0, message)
     except yaml.YAMLError as exc:
         return ParseProblem(0, 0, str(exc).splitlines()[0] if str(exc) else "invalid YAML")
+    except RecursionError:  # the pure-Python loader, nested too deep: not a syntax verdict
+        return None
     return None
 
 

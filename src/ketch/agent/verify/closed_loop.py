@@ -66,6 +66,7 @@ class ClosedLoop:
         self.last_failure = ""
         self.change_asked = False  # the request asks for a change (not a question): a stop is checked
         self.refusals = RefusalCounter()
+        self.evidence: dict[str, object] | None = None  # the tests at the run's start (the tests rule holds)
 
     def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
         """A run starts: find the test command, and run it first when the user asks for a change or
@@ -73,6 +74,10 @@ class ClosedLoop:
         its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
         self.change_asked = asks_for_change(prompt)
+        if not self.off and agent.state.tests_are_evidence and not agent.state.request_about_tests:
+            from ketch.tools.tests_rule import evidence
+
+            self.evidence = evidence(agent.config.workspace)
         if not self.off and (self.change_asked or asks_to_fix(prompt)):
             yield from self._check(agent, "Before any change, the tests fail (output above).", first=True)
 
@@ -173,8 +178,20 @@ class ClosedLoop:
             self.off, self.passing = True, None
             return result
         self.passing = not result.is_error
-        return ToolResultBlock(result.tool_use_id, trim(result.content, max_lines=6 if self.passing else 60),
-                               result.is_error)
+        content = trim(result.content, max_lines=6 if self.passing else 60)
+        tampered = self._tampered(agent) if self.passing else []
+        if tampered:  # green only because the tests changed (Bash's sed -i, git checkout, ...): no evidence
+            self.passing = False
+            content += (f"\n\nThis pass does not count: test files or how tests run changed during this run "
+                        f"({', '.join(tampered[:5])}). Put them back as they were.")
+        return ToolResultBlock(result.tool_use_id, content, result.is_error or bool(tampered))
+
+    def _tampered(self, agent: Agent) -> list[str]:
+        if self.evidence is None:
+            return []
+        from ketch.tools.tests_rule import changed_evidence, evidence
+
+        return changed_evidence(self.evidence, evidence(agent.config.workspace))
 
     def _feedback(self, agent: Agent, output: str, failed: str) -> str:
         """What the model is told after a failure: the code it points at, then what to do."""
