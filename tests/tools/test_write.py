@@ -115,3 +115,14 @@ def test_paths_returns_canonical_target(tmp_path: Path) -> None:
     assert WriteTool().paths({"file_path": "alias/x.txt"}, ctx) == [(tmp_path / "sub/x.txt").resolve()]
     with pytest.raises(ToolError):
         WriteTool().paths({}, ctx)
+
+
+def test_a_write_that_changes_nothing_is_refused_so_the_model_learns_it_fixed_nothing(tmp_path: Path) -> None:
+    f = tmp_path / "wc.py"
+    f.write_text("import argparse\n")
+    ctx = make_ctx(tmp_path)
+    ReadTool().run({"file_path": str(f)}, ctx)
+    before = f.stat().st_mtime_ns
+    with pytest.raises(ToolError, match="already has exactly this content, so nothing would change"):
+        WriteTool().run({"file_path": str(f), "content": "import argparse\n"}, ctx)
+    assert f.stat().st_mtime_ns == before

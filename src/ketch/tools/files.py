@@ -113,6 +113,9 @@ def commit(ctx: ToolContext, tool: str, target: Target, before: str | None, afte
     remember the new version as seen. `before` is the file's text now, None for a new file."""
     from ketch.tools.syntax_guard import check_syntax
 
+    if before is not None and after == before:  # a model that believes it fixed something, and did not
+        raise ToolError(f"{tool} refused: {target.path} already has exactly this content, so nothing would change. "
+                        "Make the change the task needs (compare the failing test with the code), then retry.")
     if tool == "Write" and before is not None:
         from ketch.tools.fragment_guard import check_whole_file
 
