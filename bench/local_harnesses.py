@@ -106,7 +106,8 @@ def _ketch_outcome(seconds: float, proc: subprocess.CompletedProcess[str] | None
     usage = result.get("usage") or {}
     tokens = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_input_tokens",
                                                   "cache_creation_input_tokens", "output_tokens"))
-    return Outcome(seconds, tokens, result.get("num_turns"), "")
+    # 0: the server reported no usage (llama-cpp-python's streamed replies carry none): unknown, not free
+    return Outcome(seconds, tokens or None, result.get("num_turns"), "")
 
 
 def _ketch_argv(prompt: str, model: str) -> list[str]:
