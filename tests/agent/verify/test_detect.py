@@ -89,6 +89,11 @@ def test_a_request_to_fix_failing_tests_is_told_apart(prompt: str, fix: bool):
     ("why does test_app.py fail?", False),
     ("is parse_config tested anywhere?", False),
     ("can you explain the retry logic?", False),
+    ("hello", False),
+    ("Thanks so much!", False),
+    ("ok", False),
+    ("fix it", True),
+    ("ok, now rename greet to say_hello", True),
 ])
 def test_a_change_asked_for_politely_is_still_a_change(prompt: str, change: bool):
     from ketch.agent.verify.detect import asks_for_change

@@ -130,6 +130,9 @@ _QUESTION = re.compile(r"^\s*(what|why|how|where|when|who|which|explain|describe
                        r"does|do|can|could|should|would)\b", re.IGNORECASE)
 
 
+# A greeting or a thank-you, alone: nothing to change, no tests to run.
+_SMALL_TALK = re.compile(r"^\s*(hi|hello|hey|thanks|thank you|thx|ok|okay|yes|no|nope|great|cool|nice|good( job)?|"
+                         r"bye)\b[\s\W]*(there|again|so much|a lot|ketch)?[\s\W]*$", re.IGNORECASE)
 # A change asked for as a question: "can you fix it?", "could you add a --verbose flag?".
 _POLITE_CHANGE = re.compile(r"\b(can|could|would|will) you (please |kindly )?(fix|add|rename|implement|change|update|"
                             r"bump|make|handle|remove|refactor|replace|write|create|correct|repair|set|move|"
@@ -142,4 +145,6 @@ def asks_for_change(prompt: str) -> bool:
     a change asked for politely ("test_geometry.py fails, can you fix it?")."""
     if _POLITE_CHANGE.search(prompt):
         return True
+    if _SMALL_TALK.match(prompt):
+        return False
     return not (_QUESTION.match(prompt) or prompt.rstrip().endswith("?"))
