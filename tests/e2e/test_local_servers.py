@@ -33,7 +33,7 @@ def test_calls_written_as_text_run_and_the_task_completes(server, run_ketch, wor
     assert [c["function"]["name"] for c in assistant["tool_calls"]] == ["Read"]
     assert "return a - b" in tool_results(fake.requests[1].body, "openai")[-1]["content"]
     edit = [m for m in fake.requests[2].body["messages"] if m["role"] == "assistant"][-1]
-    assert edit["content"] is None and edit["tool_calls"][0]["function"]["name"] == "Edit"  # the fence is gone
+    assert edit["content"] == "" and edit["tool_calls"][0]["function"]["name"] == "Edit"  # the fence is gone; "" not null: not OpenAI
 
 
 def test_a_server_that_refuses_streamed_tools_gets_whole_requests(server, run_ketch, workspace: Path):

@@ -104,7 +104,7 @@ class SmallTool:
         the file's `"".join(...)`, twice, then a timeout), and no hint about copying exactly helps.
         Each try is the whole real Edit (gate-approved path, freshness, guards), and an exact match of
         the swapped text is as specific as one of the original; the first to match is the edit."""
-        from ketch.tools.base import ToolError
+        from ketch.errors import ToolError
 
         try:
             return self._tool.run(input, ctx)
