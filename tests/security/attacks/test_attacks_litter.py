@@ -138,8 +138,15 @@ def test_a_killed_ketch_leaves_nothing_in_the_tree(lab, sig):
     env.update(lab.env(), ANTHROPIC_BASE_URL=server.url, ANTHROPIC_API_KEY=TEST_ANTHROPIC_KEY, NO_COLOR="1")
     argv = ketch_argv() + ["--model", "claude-sonnet-4-5", "-p", "task", "--output-format", "json",
                            "--permission-mode", BYPASS]
-    proc = subprocess.Popen(argv, cwd=lab.ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    # A signal ignored here (SIGHUP under nohup, as a CI runner may start the suite) stays ignored in
+    # the child across exec: start ketch with the default disposition, as from a terminal.
+    inherited = signal.signal(sig, signal.SIG_DFL) if sig != signal.SIGKILL else None
+    try:
+        proc = subprocess.Popen(argv, cwd=lab.ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    finally:
+        if inherited is not None:
+            signal.signal(sig, inherited)
     try:
         _wait_for(lab.ws / "started.flag")
         assert _tree(lab) == sorted([*before, "started.flag"])  # nothing of ketch's while it runs
