@@ -71,7 +71,7 @@ def missing(path: Path, workspace: Path) -> str:
     if not is_inside(path, ws) or path == ws:
         return str(path)
     rel = path.relative_to(ws)
-    # Only files inside the workspace are named: "did you mean /home/u/.ssh/id_rsa?" would tell
+    # Only files inside the workspace are named: "did you mean ~/.ssh/id_rsa?" would tell
     # whether a file exists where the gate lets nothing be read (an existence oracle).
     meant = [c for c in _readings(rel, ws, for_new=False) if is_inside(c, ws)]
     if meant:
