@@ -94,6 +94,11 @@ class SandboxUnavailable(ToolError):
     tell_user = True
 
 
+class OldStringNotFound(ToolError):
+    """Edit's old_string matches nothing in the file. Its own type so that a caller may try a repair
+    (the small-model profile retries with the quotes swapped) without matching the message's words."""
+
+
 class McpError(ToolError):
     """An MCP server could not be started or reached, broke the protocol, or answered a call with an
     error. A tool call that meets it gives the model an error result; a server that meets it at

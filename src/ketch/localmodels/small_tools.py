@@ -38,7 +38,6 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {"Write": ("content",), "Edit": ("old_
 SMALL_READ_LINES = 100  # Read's default window for a small model (the full profile's is 2,000)
 _NUMBERED = re.compile(r" *(\d+)\t")
 _FENCED = re.compile(r"\A[ \t]*```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```[ \t]*\n?\Z", re.DOTALL)
-NOT_FOUND = "old_string was not found"  # the start of Edit's refusal when old_string matches nothing
 _MARKDOWN = (".md", ".markdown", ".mdx", ".rst", ".txt")
 
 
@@ -104,20 +103,20 @@ class SmallTool:
         the file's `"".join(...)`, twice, then a timeout), and no hint about copying exactly helps.
         Each try is the whole real Edit (gate-approved path, freshness, guards), and an exact match of
         the swapped text is as specific as one of the original; the first to match is the edit."""
-        from ketch.errors import ToolError
+        from ketch.errors import OldStringNotFound
 
         try:
             return self._tool.run(input, ctx)
-        except ToolError as exc:
+        except OldStringNotFound:
             old = input.get("old_string")
-            if not str(exc).startswith(NOT_FOUND) or not isinstance(old, str) or not ("'" in old or '"' in old):
+            if not isinstance(old, str) or not ("'" in old or '"' in old):
                 raise
             for swapped in (old.replace("'", '"'), old.replace('"', "'")):
                 if swapped == old:
                     continue
                 try:
                     return self._tool.run({**input, "old_string": swapped}, ctx)
-                except ToolError:
+                except OldStringNotFound:
                     continue
             raise
 

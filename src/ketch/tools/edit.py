@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
+from ketch.errors import OldStringNotFound
 from ketch.tools.base import ToolContext, ToolError, ToolKind, ToolResult, load_definition
 from ketch.tools.files import check_edit_fresh, commit, format_line, os_error, stat_existing
 from ketch.tools.paths import missing, resolve
@@ -61,7 +62,7 @@ def apply_edit(text: str, old: str, new: str, replace_all: bool) -> tuple[str, i
         if count:
             old, new = crlf_old, new.replace("\r\n", "\n").replace("\n", "\r\n")
     if count == 0:
-        raise ToolError(not_found_message(text, old))
+        raise OldStringNotFound(not_found_message(text, old))
     new = follow_line_endings(text, new)
     if count > 1 and not replace_all:
         raise ToolError(

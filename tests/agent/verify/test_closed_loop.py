@@ -235,3 +235,13 @@ def test_the_next_request_after_a_repeated_refusal_carries_the_stuck_temperature
     events = list(agent.run("fix add in app.py"))
     assert events[-1].subtype == "success"
     assert [r.temperature for r in agent.provider.requests] == [None, None, STUCK_TEMPERATURE, None]
+
+
+def test_a_new_run_starts_greedy_whatever_the_last_run_left(tmp_path, monkeypatch) -> None:
+    """In the REPL the agent lives on: a nudge left by the last run's refusals is not the next run's."""
+    from ketch.conversation import Message, TextBlock
+
+    agent = local_agent(tmp_path, monkeypatch, [Message("assistant", [TextBlock("hello")])])
+    agent.state.temperature = 0.7  # as a run that ended while stuck leaves it
+    list(agent.run("hi"))
+    assert [r.temperature for r in agent.provider.requests] == [None]

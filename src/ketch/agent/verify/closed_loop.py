@@ -73,6 +73,7 @@ class ClosedLoop:
         speaks of failing tests: a failure then reaches the model with the code it points at before
         its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
+        agent.state.temperature = None  # a nudge from the last run (REPL) does not carry over
         self.change_asked = asks_for_change(prompt)
         if not self.off and agent.state.tests_are_evidence and not agent.state.request_about_tests:
             from ketch.tools.tests_rule import evidence
