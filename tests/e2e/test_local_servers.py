@@ -8,7 +8,8 @@ from pathlib import Path
 
 from harness import tool_results
 
-MODEL = "openai:qwen2.5-coder-1.5b-instruct"
+MODEL = "openai:qwen2.5-coder-instruct"  # no size in the name: the full profile, OpenAI tool calls
+SMALL = "openai:qwen2.5-coder-1.5b-instruct"  # the small profile: one grammar-constrained JSON reply
 BUGGY = "def add(a, b):\n    return a - b\n"
 
 
@@ -62,3 +63,48 @@ def test_json_that_is_not_a_call_of_an_offered_tool_is_the_answer(server, run_ke
     assert result["result"] == answer and result["num_turns"] == 1
     assert json.loads(result["result"]) == {"name": "deploy", "arguments": {"env": "prod"}}
     assert len(fake.requests) == 1
+
+
+def test_a_small_model_on_a_server_is_asked_for_one_json_reply_under_a_schema(server, run_ketch, workspace: Path):
+    """The small profile on the user's server gets the embedded model's format: no `tools`, the
+    compact tool list in the system prompt, `response_format` with the reply's schema; the JSON
+    replies become a real call and the answer."""
+    (workspace / "calc.py").write_text(BUGGY)
+    fake = server([
+        {"text": json.dumps({"name": "Read", "arguments": {"file_path": "calc.py"}})},
+        {"text": json.dumps({"name": "Edit", "arguments": {"file_path": "calc.py", "old_string": "return a - b",
+                                                          "new_string": "return a + b"}})},
+        {"text": json.dumps({"answer": "Fixed: add() now adds."})},
+    ])
+    run = run_ketch(["-p", "fix add in calc.py", "--output-format", "json", "--allowedTools", "Edit"],
+                    server=fake, dialect="openai", model=SMALL)
+    assert run.returncode == 0, run.stderr
+    result = run.json()
+    assert result["subtype"] == "success" and result["result"] == "Fixed: add() now adds."
+    assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    first, second = fake.requests[0].body, fake.requests[1].body
+    assert "tools" not in first and first["temperature"] == 0.0
+    schema = first["response_format"]["schema"]
+    assert first["response_format"]["type"] == "json_object"
+    assert {o["properties"]["name"]["const"] for o in schema["oneOf"]} <= {"Read", "Grep", "Glob", "Bash"}  # looks first
+    assert "Tools:\n- Bash(command: string)" in first["messages"][0]["content"]
+    assert all(isinstance(m["content"], str) and set(m) == {"role", "content"} for m in second["messages"])
+    assert second["messages"][-2] == {"role": "assistant",
+                                      "content": json.dumps({"name": "Read", "arguments": {"file_path": "calc.py"}})}
+    assert second["messages"][-1]["role"] == "user" and "return a - b" in second["messages"][-1]["content"]
+    assert any(o.get("required") == ["answer"] for o in second["response_format"]["schema"]["oneOf"])
+
+
+def test_a_server_that_rejects_the_reply_format_gets_tool_calls_for_the_session(server, run_ketch, workspace: Path):
+    (workspace / "notes.txt").write_text("remember the milk\n")
+    fake = server([
+        {"status": 400, "message": "1 validation error: response_format.schema: extra fields not permitted"},
+        {"tool_calls": [{"name": "Read", "input": {"file_path": "notes.txt"}}]},
+        {"text": "The note says: remember the milk."},
+    ])
+    run = run_ketch(["-p", "what does notes.txt say?"], server=fake, dialect="openai", model=SMALL)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "The note says: remember the milk."
+    assert ["response_format" in r.body for r in fake.requests] == [True, False, False]
+    assert [bool(r.body.get("tools")) for r in fake.requests] == [False, True, True]
+    assert run.stderr.count("refused a reply format (response_format)") == 1

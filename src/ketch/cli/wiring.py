@@ -8,7 +8,7 @@ raised as ConfigError with one line that says what to do.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +166,8 @@ def build_agent(options: RunOptions, approver: Approver | None = None) -> Agent:
     config = provider_config(provider_name)
     info = model_info(provider_name, model)
     small = wants_small_profile(provider_name, model, config.base_url)
+    if small and provider_name == "openai":  # the embedded model's reply format, from the user's server
+        config = replace(config, structured_replies=True)
     if provider_name == "local":
         window = check_ready(model)
     elif small and info is None and not os.environ.get("KETCH_CONTEXT_WINDOW"):

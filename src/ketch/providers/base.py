@@ -87,6 +87,9 @@ class ProviderConfig:
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # A small model on the user's own server: ask for one grammar-constrained JSON reply, as the
+    # embedded model gives, instead of tool calls (providers/structured.py). Set by the small profile.
+    structured_replies: bool = False
 
 
 class Provider(Protocol):

@@ -11,14 +11,17 @@ tool becomes a call (text_tool_calls.py), held back while it streams. Some refus
 (llama-cpp-python's `chatml-function-calling` raises "Automatic streaming tool choice is not
 supported" for `stream: true` with tools): the request is sent once more without streaming, and
 that server gets whole requests from then on (retry.refuses_streaming says which errors qualify).
+A small model on such a server (`ProviderConfig.structured_replies`) is asked for the embedded model's
+grammar-constrained JSON reply instead of tool calls (structured.py), unless the server refuses it.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,7 +30,8 @@ from ketch.errors import KetchError
 from ketch.providers.base import ProviderConfig, ProviderError, Retrying, StreamEvent
 from ketch.providers.http import abort_streams, new_client, post_sse
 from ketch.providers.openai_chunks import ChunkDecoder, completion_as_events
-from ketch.providers.retry import Endpoint, RetryableError, refuses_streaming, snippet, with_retries
+from ketch.providers.retry import Endpoint, RetryableError, refuses_streaming, rejects_format, snippet, with_retries
+from ketch.providers.structured import structured_body, structured_events
 
 if TYPE_CHECKING:
     import httpx
@@ -143,6 +147,7 @@ class OpenAIChatProvider:
         # Learnt from a refusal, for the rest of the session: "tools" (requests that offer tools
         # go unstreamed) or "all".
         self._unstreamed = ""
+        self._structured = config.structured_replies  # off for the session once the server refuses it
 
     def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
         base = self.config.base_url
@@ -151,34 +156,50 @@ class OpenAIChatProvider:
             key_env="OPENAI_API_KEY", base_url_env="OPENAI_BASE_URL",
             api_key=self.config.api_key, model=request.model,
         )
-        # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
-        offered = tuple(t.name for t in request.tools) if urlsplit(base).hostname != OPENAI_HOST else ()
+        while True:  # a refusal turns one feature off for the session, so this ends
+            refusal: list[tuple[str, KetchError]] = []
+            yield from with_retries(self.config, partial(self._try, request, endpoint, refusal), sleep=self._sleep)
+            if not refusal:
+                return
+            kind, exc = refusal[0]
+            said = str(exc).partition("): ")[2] or str(exc)  # the server's own words
+            if kind == "format":
+                self._structured = False
+                what, then = "a reply format (response_format)", "asking again with OpenAI tool calls"
+            else:
+                self._unstreamed = "tools" if request.tools else "all"
+                what = "streamed replies when tools are offered" if request.tools else "streamed replies"
+                then = "asking again without streaming"
+            yield Retrying(attempt=1, delay_s=0.0, reason=(
+                f"{endpoint.label} refused {what} (HTTP {getattr(exc, 'status', '?')}: {snippet(said, 160)}); "
+                f"{then}, as ketch will for the rest of this session"))
+
+    def _try(self, request: ModelRequest, endpoint: Endpoint,
+             refusal: list[tuple[str, KetchError]]) -> Iterator[StreamEvent]:
+        """One attempt as the session now stands. A refusal of a feature the request used (a reply
+        format, streaming) is noted in `refusal` rather than raised: the caller turns it off and asks again."""
+        is_openai = urlsplit(endpoint.base_url).hostname == OPENAI_HOST
+        structured = self._structured and bool(request.tools) and not is_openai
         streamed = not (self._unstreamed == "all" or (self._unstreamed == "tools" and request.tools))
-        body = build_body(request, base, stream=streamed)
-        refusal: list[KetchError] = []
-
-        def attempt() -> Iterator[StreamEvent]:
-            started = False
-            try:
-                for event in self._attempt(body, endpoint, offered):
-                    started = True
-                    yield event
-            except (RetryableError, ProviderError) as exc:
-                if started or not streamed or not refuses_streaming(exc, endpoint):
-                    raise
-                refusal.append(exc)  # not resent as it is: see below
-
-        yield from with_retries(self.config, attempt, sleep=self._sleep)
-        if not refusal:
-            return
-        self._unstreamed = "tools" if request.tools else "all"
-        what = "streamed replies when tools are offered" if request.tools else "streamed replies"
-        said = str(refusal[0]).partition("): ")[2] or str(refusal[0])  # the server's own words
-        yield Retrying(attempt=1, delay_s=0.0, reason=(
-            f"{endpoint.label} refused {what} (HTTP {getattr(refusal[0], 'status', '?')}: {snippet(said, 160)}); "
-            "asking again without streaming, as ketch will for the rest of this session"))
-        body = build_body(request, base, stream=False)
-        yield from with_retries(self.config, lambda: self._attempt(body, endpoint, offered), sleep=self._sleep)
+        # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
+        offered = tuple(t.name for t in request.tools) if not (is_openai or structured) else ()
+        body = structured_body(request, "max_tokens", stream=streamed) if structured \
+            else build_body(request, endpoint.base_url, stream=streamed)
+        events = self._attempt(body, endpoint, offered)
+        started = False
+        try:
+            for event in structured_events(events) if structured else events:
+                started = True
+                yield event
+        except (RetryableError, ProviderError) as exc:
+            if started:
+                raise
+            if structured and rejects_format(exc, endpoint):
+                refusal.append(("format", exc))
+            elif streamed and refuses_streaming(exc, endpoint):
+                refusal.append(("stream", exc))
+            else:
+                raise
 
     def abort(self) -> None:
         """Cut the reply being streamed, from another thread: the blocked read raises at once."""
@@ -189,7 +210,8 @@ class OpenAIChatProvider:
             self._client.close()
             self._client = None
 
-    def _attempt(self, body: dict[str, Any], endpoint: Endpoint, offered: tuple[str, ...]) -> Iterator[StreamEvent]:
+    def _attempt(self, body: dict[str, Any], endpoint: Endpoint,
+                 offered: tuple[str, ...]) -> Generator[StreamEvent, None, None]:
         decoder = ChunkDecoder(endpoint, offered)
         url = self.config.base_url.rstrip("/") + "/chat/completions"
         events = post_sse(

@@ -250,6 +250,15 @@ def refuses_streaming(exc: RetryableError | ProviderError, endpoint: Endpoint) -
     return re.search(r"\bstream", said, re.IGNORECASE) is not None
 
 
+def rejects_format(exc: RetryableError | ProviderError, endpoint: Endpoint) -> bool:
+    """The server answered an HTTP error that names `response_format` or its schema: it cannot
+    constrain a reply (providers/structured.py), so the request is worth sending the OpenAI way."""
+    if exc.status not in (400, 422, 500, 501) or exc.kind in _NOT_ABOUT_STREAMING:
+        return False
+    said = str(exc).replace(endpoint.label, "").replace(endpoint.base_url, "")
+    return re.search(r"response_format|json_object|json.?schema|grammar", said, re.IGNORECASE) is not None
+
+
 def transport_failure(exc: Exception, endpoint: Endpoint) -> RetryableError | ProviderError:
     """Faults of the wire are retried; a URL or proxy that can never work is not."""
     import httpx

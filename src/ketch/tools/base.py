@@ -64,7 +64,7 @@ class SessionState:
     tests_are_evidence: bool = False
     request_about_tests: bool = False
     # The next model request's sampling temperature; None: the provider's default. The small-model
-    # profile raises it after a refused call was repeated (agent/verify/refusals.py).
+    # profile samples greedily (0.0), and higher after a refused call was repeated (agent/verify/refusals.py).
     temperature: float | None = None
 
     def start_request(self, prompt: str) -> None:

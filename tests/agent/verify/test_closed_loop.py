@@ -234,14 +234,15 @@ def test_the_next_request_after_a_repeated_refusal_carries_the_stuck_temperature
                                                 edit("a - b", "a + b", "e3"), Message("assistant", [TextBlock("ok")])])
     events = list(agent.run("fix add in app.py"))
     assert events[-1].subtype == "success"
-    assert [r.temperature for r in agent.provider.requests] == [None, None, STUCK_TEMPERATURE, None]
+    assert [r.temperature for r in agent.provider.requests] == [0.0, 0.0, STUCK_TEMPERATURE, 0.0]
 
 
 def test_a_new_run_starts_greedy_whatever_the_last_run_left(tmp_path, monkeypatch) -> None:
-    """In the REPL the agent lives on: a nudge left by the last run's refusals is not the next run's."""
+    """In the REPL the agent lives on: a nudge left by the last run's refusals is not the next run's.
+    And greedy is said outright (0.0), not left to the provider: a server's default is not greedy."""
     from ketch.conversation import Message, TextBlock
 
     agent = local_agent(tmp_path, monkeypatch, [Message("assistant", [TextBlock("hello")])])
     agent.state.temperature = 0.7  # as a run that ended while stuck leaves it
     list(agent.run("hi"))
-    assert [r.temperature for r in agent.provider.requests] == [None]
+    assert [r.temperature for r in agent.provider.requests] == [0.0]

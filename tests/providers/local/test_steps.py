@@ -16,7 +16,14 @@ import pytest
 from ketch.conversation import Message, ModelRequest, TextBlock, ToolDef, ToolResultBlock, ToolUseBlock
 from ketch.providers.base import Completed, TextChunk
 from ketch.providers.local import provider as local
-from ketch.providers.local.format import chat_messages, prompt_text, repeated_look, reply_schema, tools_prompt
+from ketch.providers.local.format import (
+    FIRST_REPLY_TOOLS,
+    chat_messages,
+    prompt_text,
+    repeated_look,
+    reply_schema,
+    tools_prompt,
+)
 from ketch.providers.local.reply import LOOP_TAIL, loop_cut
 
 TOOLS = [ToolDef(name, f"{name} does things.", {"type": "object", "properties": {"x": {"type": "string"}},
@@ -57,13 +64,13 @@ def test_a_repeated_read_gets_a_note_and_earlier_turns_never_change():
 
 
 def test_reply_schema_for_a_first_reply_offers_only_the_looking_tools():
-    schema = reply_schema(TOOLS, answer=False, only=local.FIRST_REPLY_TOOLS)
+    schema = reply_schema(TOOLS, answer=False, only=FIRST_REPLY_TOOLS)
     names = [o["properties"]["name"]["const"] for o in schema["oneOf"]]
     assert names == ["Bash", "Glob", "Grep", "Read"]  # no answer, no Edit, no Write
     full = reply_schema(TOOLS)
     assert "answer" in full["oneOf"][0]["properties"] and len(full["oneOf"]) == 7
     # none of the looking tools offered (the user denied them): the full choice stays
-    assert reply_schema(TOOLS[4:], answer=False, only=local.FIRST_REPLY_TOOLS) == reply_schema(TOOLS[4:])
+    assert reply_schema(TOOLS[4:], answer=False, only=FIRST_REPLY_TOOLS) == reply_schema(TOOLS[4:])
     assert reply_schema(TOOLS, only=()) == {"oneOf": [full["oneOf"][0]]}  # the answer alone
 
 
@@ -137,7 +144,7 @@ def test_the_grammar_per_reply_first_look_then_free_and_the_answer_after_a_repea
     pytest.importorskip("numpy")
     first = [Message("user", [TextBlock("fix calc.py")])]
     events, _, schemas = _generate(['{"name": "Read", "arguments": {"x": "calc.py"}}'], first, monkeypatch)
-    assert schemas[0] == reply_schema(TOOLS, answer=False, only=local.FIRST_REPLY_TOOLS)
+    assert schemas[0] == reply_schema(TOOLS, answer=False, only=FIRST_REPLY_TOOLS)
     done = events[-1]
     assert isinstance(done, Completed) and done.stop_reason == "tool_use"
     later = first + [Message("assistant", [ToolUseBlock("c1", "Read", {"x": "calc.py"})]),

@@ -46,6 +46,10 @@ FIX = "Fix the code (not the tests) and stop when they pass."
 # than it copies an old_string out of it exactly (measured: Edits refused as "not found" in 4 runs).
 WHOLE_FIX = ("Fix the code (not the tests): Write the whole corrected {names}, every line of it, "
              "and stop when the tests pass.")
+# Small models are sampled greedily, whoever serves them: the embedded provider's default, but not a
+# server's (llama-cpp-python's is 0.8; measured: at it, qwen2.5-coder-1.5b answered a shown failure with
+# "I'm unable to assist with that request" where the same prompt, greedy, got a fix).
+GREEDY = 0.0
 _TIMING = re.compile(r" in \d+(\.\d+)?s\b")
 _EXIT = re.compile(r"Exit code (-?\d+)")
 _CANNOT_RUN = {126: "it could not be executed", 127: "the command was not found"}
@@ -73,7 +77,7 @@ class ClosedLoop:
         speaks of failing tests: a failure then reaches the model with the code it points at before
         its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
-        agent.state.temperature = None  # a nudge from the last run (REPL) does not carry over
+        agent.state.temperature = GREEDY  # and a nudge from the last run (REPL) does not carry over
         self.change_asked = asks_for_change(prompt)
         if not self.off and agent.state.tests_are_evidence and not agent.state.request_about_tests:
             from ketch.tools.tests_rule import evidence
@@ -86,7 +90,7 @@ class ClosedLoop:
         """After a model turn: if an edit succeeded, run the tests and tell the model how they went.
         A call refused again and again for the same reason is answered with a nudge, then ends the run."""
         noted = self.refusals.note(calls, results)
-        agent.state.temperature = STUCK_TEMPERATURE if self.refusals.stuck else None
+        agent.state.temperature = STUCK_TEMPERATURE if self.refusals.stuck else GREEDY
         if noted != results and agent.messages and agent.messages[-1].role == "user":
             swap = {id(old): new for old, new in zip(results, noted)}
             agent.messages[-1].content = [swap.get(id(b), b) for b in agent.messages[-1].content]

@@ -25,12 +25,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ketch.conversation import Message, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock
+from ketch.conversation import Message, ModelRequest, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock
 
 # Schema keys that only explain; the grammar ignores them and the prompt lists tools itself.
 _PROSE_KEYS = ("description", "default", "examples", "title")
 MAX_TOOL_DESCRIPTION = 160
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
+FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
 
 
 @cache
@@ -66,6 +67,21 @@ def reply_schema(tools: list[ToolDef], *, answer: bool = True,
             "required": ["name", "arguments"], "additionalProperties": False,
         })
     return {"oneOf": options}
+
+
+def reply_schema_for(request: ModelRequest) -> dict[str, Any]:
+    """The schema this reply must follow, from the conversation so far (see provider.py's docstring):
+    the first reply to a new request only looks; after a repeated look, the answer; after a call
+    failed twice the same way, anything but that tool; otherwise an answer or any tool."""
+    tools, messages = request.tools, request.messages
+    last = messages[-1] if messages else None
+    if last is not None and not any(isinstance(b, ToolResultBlock) for b in last.content):
+        return reply_schema(tools, answer=False, only=FIRST_REPLY_TOOLS)
+    if repeated_look(messages):
+        return reply_schema(tools, only=())  # it learnt nothing new: it answers
+    if (stuck := repeated_failure(messages)) is not None:
+        return reply_schema(tools, only=tuple(t.name for t in tools if t.name != stuck))
+    return reply_schema(tools)
 
 
 def _first_sentence(text: str) -> str:

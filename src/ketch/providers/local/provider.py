@@ -7,7 +7,7 @@
   only pays for what was added since the previous one (reported as cache_read tokens).
 - The prompt is rendered with the model's own chat template (GGUF metadata); a template with
   no system role gets the system prompt inside the first user turn (`template.py`).
-- With tools, the reply is decoded under a grammar from `format.reply_schema`, so a
+- With tools, the reply is decoded under a grammar from `format.reply_schema_for`, so a
   tool call is always well-formed JSON naming an offered tool with typed arguments. The first
   reply to a new request may only look (FIRST_REPLY_TOOLS: no answer, no Edit or Write):
   measured on qwen2.5-coder-1.5b, it otherwise answers fix-it requests without looking, or
@@ -36,17 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ketch.conversation import Block, Message, ModelRequest, TextBlock, ToolResultBlock, Usage
+from ketch.conversation import Block, Message, ModelRequest, TextBlock, Usage
 from ketch.localmodels.profile import DEFAULT_CONTEXT, context_size
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextChunk
-from ketch.providers.local.format import chat_messages, repeated_failure, repeated_look, reply_schema
+from ketch.providers.local.format import chat_messages, reply_schema_for
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 from ketch.providers.local.template import supports_system_role
 
 # Output cap per reply: a small model stuck repeating inside a JSON string would otherwise
 # write until the context is full (measured: 7,700 tokens, 7 minutes). KETCH_LOCAL_MAX_TOKENS overrides.
 DEFAULT_MAX_OUTPUT = 2048
-FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
 
 
 @dataclass
@@ -132,12 +131,6 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
         return loaded
 
 
-def _opens_task(request: ModelRequest) -> bool:
-    """The first reply to a new request (the last message holds no tool results)."""
-    last = request.messages[-1] if request.messages else None
-    return last is not None and not any(isinstance(b, ToolResultBlock) for b in last.content)
-
-
 def _shared_prefix(llm: Any, tokens: list[int]) -> int:
     """How many leading tokens of this prompt are already in the KV cache."""
     cached = llm.input_ids[: llm.n_tokens].tolist()
@@ -215,14 +208,7 @@ class LocalProvider:
         if structured:
             from llama_cpp.llama_grammar import LlamaGrammar  # where it is defined: `llama_cpp` re-exports it
 
-            if _opens_task(request):
-                schema = reply_schema(request.tools, answer=False, only=FIRST_REPLY_TOOLS)
-            elif repeated_look(request.messages):
-                schema = reply_schema(request.tools, only=())  # it learnt nothing new: it answers
-            elif (stuck := repeated_failure(request.messages)) is not None:
-                schema = reply_schema(request.tools, only=tuple(t.name for t in request.tools if t.name != stuck))
-            else:
-                schema = reply_schema(request.tools)
+            schema = reply_schema_for(request)
             kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         temperature = 0.0 if request.temperature is None else request.temperature
         answer = AnswerStream()

@@ -1,0 +1,68 @@
+"""A small model on the user's own server gets the embedded model's reply format: one JSON object,
+constrained by the server's grammar, instead of the server's own tool calling.
+
+Measured (issue 16): qwen2.5-coder-1.5b behind llama-cpp-python's server, offered ketch's tools the
+OpenAI way (rendered by the model's template as Qwen's `<tools>` block, ~2,400 prompt tokens), answered
+a shown failure with the corrected code as Markdown, or with "I'm sorry, but I can't assist with that
+request", never with a call: 0 of 8 held-out tasks. The same model in process, asked for
+`{"answer": ...}` or `{"name": TOOL, "arguments": {...}}` under a grammar (providers/local/), edits.
+So for the small-model profile on any server but OpenAI the request carries the conversation as the
+embedded model sees it (`chat_messages`: the compact tool list and the reply format in the system
+prompt, tool results as user turns) and `response_format` with the reply's JSON schema, which
+llama.cpp's server and llama-cpp-python's turn into a grammar; the reply is read back with the
+embedded model's reader (`parse_reply`), its answer streamed as it decodes. A server that rejects
+`response_format` gets the OpenAI tool format for the rest of the session (openai_chat.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from typing import Any
+
+from ketch.conversation import Block, Message, ModelRequest, TextBlock, ThinkingBlock, Usage
+from ketch.providers.base import Completed, StreamEvent, TextChunk
+from ketch.providers.local.format import chat_messages, reply_schema_for
+from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
+
+
+def structured_body(request: ModelRequest, max_tokens_key: str, *, stream: bool) -> dict[str, Any]:
+    """The request body: plain role/content messages, no `tools`, the reply's schema as `response_format`."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": chat_messages(request.system, request.messages, request.tools, structured=True),
+        "response_format": {"type": "json_object", "schema": reply_schema_for(request)},
+        max_tokens_key: request.max_tokens,
+    }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def structured_events(events: Generator[StreamEvent, None, None]) -> Iterator[StreamEvent]:
+    """One attempt's events with the reply's JSON read back: the answer's text streamed as it
+    decodes, and the completed message as an answer or a call. An answer going round in circles
+    is cut after its first round, and the stream with it."""
+    answer = AnswerStream()
+    with closing(events):
+        for event in events:
+            if isinstance(event, TextChunk):
+                shown = answer.feed(event.text)
+                if not shown:
+                    continue
+                yield TextChunk(shown)
+                looped = loop_cut(answer.text)
+                if looped is not None:
+                    yield Completed(Message("assistant", [TextBlock(answer.text[:looped].rstrip())]), Usage(), "end_turn")
+                    return
+            elif isinstance(event, Completed):
+                thinking: list[Block] = [b for b in event.message.content if isinstance(b, ThinkingBlock)]
+                content, stop = parse_reply(answer.raw, answer.text, event.stop_reason == "max_tokens")
+                yield Completed(Message("assistant", [*thinking, *content]), event.usage, stop,
+                                model=event.model, message_id=event.message_id)
+            else:
+                yield event
+
