@@ -125,6 +125,31 @@ def test_a_fence_around_the_whole_text_is_dropped_and_nothing_else():
         assert unfence(text) == text
 
 
+def test_docstring_quotes_lost_in_json_are_mended_only_when_that_makes_the_file_parse(tmp_path: Path):
+    """Measured: `\"\"\"` written inside a JSON string came out as `"` to open and `""` to close."""
+    from ketch.localmodels.small_tools import mend_docstring_quotes
+    from ketch.security.sandbox.bwrap import run_unsandboxed
+    from ketch.tools.base import SessionState, ToolContext
+
+    mangled = ('def initials(name):\n    "The initials, in capitals.\n\n    >>> initials("ada lovelace")\n'
+               "    'AL'\n    \"\"\n    return ''.join(p[0] for p in name.split())\n")
+    mended = mend_docstring_quotes(mangled)
+    assert mended == mangled.replace('    "The', '    """The').replace('    ""\n', '    """\n')
+    compile(mended, "names.py", "exec")
+    for text in ('x = "a"\n', 'x = (\n', '"""Doc."""\nx = 1\n', 'items = [\n    "a",\n    "b"\n'):
+        assert mend_docstring_quotes(text) == text  # valid already, or not a docstring's fault: unchanged
+    write = {t.name: t for t in small_tools(default_tools())}["Write"]
+    target = tmp_path / "names.py"
+    target.write_text('def initials(name):\n    """The initials."""\n    return name\n')
+    state = SessionState()
+    state.read_files[str(target)] = target.stat().st_mtime_ns  # as the closed loop marks a file shown whole
+    ctx = ToolContext(workspace=tmp_path, state=state, runner=run_unsandboxed)
+    write.run({"file_path": str(target), "content": mangled}, ctx)
+    assert target.read_text() == mended  # through the real Write and its syntax guard
+    with pytest.raises(Exception, match="would no longer parse"):  # not a docstring's fault: still refused
+        write.run({"file_path": str(target), "content": 'def f(:\n    "doc\n'}, ctx)
+
+
 def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(tmp_path: Path):
     from ketch.localmodels.small_tools import SMALL_READ_LINES
 
