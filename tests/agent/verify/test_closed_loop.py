@@ -124,8 +124,10 @@ def test_a_model_that_stops_with_the_tests_red_is_sent_back_to_work(tmp_path, mo
     assert len(ketch_calls(events)) == 3  # up front, when it stopped, after its edit
     first = said(agent.provider.seen[0][-1])
     assert "Before any change, the tests fail (output above)" in first and "def add(a, b):" in first
+    assert first.index("def add(a, b):") < first.index("add(1, 2) returned -1, but the test expects 3.") \
+        < first.index("Fix the code")  # the wrong value said plainly, next to what to do
     back = said(agent.provider.seen[1][-1])
-    assert back.endswith(f"The tests still fail the same way. {FIX}")
+    assert back.endswith(f"The tests still fail the same way. add(1, 2) returned -1, but the test expects 3. {FIX}")
     stop = agent.provider.seen[1][-2]  # its answer and ketch's call are one assistant turn
     assert stop.role == "assistant" and stop.text() == "add() looks right to me." and stop.tool_uses()
 
@@ -149,7 +151,7 @@ def test_a_model_that_keeps_stopping_without_a_change_gets_its_stop(tmp_path, mo
     assert events[-1].result == f"nothing to do ({MAX_IDLE_STOPS - 1})\n\nThe tests still fail (`{PYTEST}`)."
     assert len(agent.provider.requests) == MAX_IDLE_STOPS
     same = said(agent.provider.seen[-1][-1])
-    assert same.endswith(f"The tests still fail the same way. {FIX}")
+    assert same.endswith(f"The tests still fail the same way. add(1, 2) returned -1, but the test expects 3. {FIX}")
 
 
 def test_a_headless_run_whose_gate_would_ask_for_the_command_does_not_run_it(tmp_path, monkeypatch):

@@ -200,10 +200,13 @@ class ClosedLoop:
 
     def _feedback(self, agent: Agent, output: str, failed: str) -> str:
         """What the model is told after a failure: the code it points at, then what to do."""
+        from ketch.agent.verify.mismatch import mismatch
+
         self.feedbacks += 1
         failure = _TIMING.sub("", trim(output))
+        wrong = mismatch(output)  # "f(3) returned 3, but the test expects 6.", said next to what to do
         if failure == self.last_failure:
-            return f"The tests still fail the same way. {FIX}"
+            return valid_text(agent.redact(" ".join(p for p in ("The tests still fail the same way.", wrong, FIX) if p)))
         self.last_failure = failure
         from ketch.agent.verify.localize import locate, render
 
@@ -223,7 +226,7 @@ class ClosedLoop:
                 pass
         names = " or ".join(p.relative_to(workspace).as_posix() for p in whole)
         todo = WHOLE_FIX.format(names=names) if whole else FIX
-        text = "\n\n".join(part for part in (failed, render(spans, test, workspace), todo) if part)
+        text = "\n\n".join(part for part in (failed, render(spans, test, workspace), wrong, todo) if part)
         return valid_text(agent.redact(text))
 
 

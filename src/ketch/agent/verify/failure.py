@@ -67,6 +67,10 @@ def frames(output: str) -> list[Frame]:
     return found
 
 
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
 def failed_tests(output: str) -> list[tuple[str, str]]:
     """(file, test function) of each test pytest's summary lists as failed, in order."""
     tests = []
