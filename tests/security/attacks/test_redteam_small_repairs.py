@@ -211,6 +211,17 @@ def test_localization_does_not_crash_on_a_parser_bomb(tmp_path: Path):
         _feedback(agent, output)
 
 
+def test_localization_neither_hangs_nor_floods_on_one_huge_line(tmp_path: Path):
+    """A one-line module of 600 kB is a "short file", shown whole: the data-file name search over it
+    must stay linear (`[\\w./-]*\\w\\.toml` tried at every offset of `a.b.b.b...` is quadratic:
+    hours), and a small model's 8k window must not get 600 kB of it."""
+    (tmp_path / "wide.py").write_text("x = a" + ".b" * 300_000 + "\n")
+    agent = _agent(tmp_path)
+    output = 'Traceback (most recent call last):\n  File "wide.py", line 1, in <module>\nValueError: x\n'
+    text = _feedback(agent, output)
+    assert len(text) < 20_000, len(text)
+
+
 def test_localization_stays_in_the_workspace(tmp_path: Path):
     """Paths out of the workspace: ../, absolute, a symlink to a file outside, a FIFO, a control character."""
     import os
