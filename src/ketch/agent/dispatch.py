@@ -283,7 +283,7 @@ class Dispatch:
                 raise ToolError(f"{path} is not the path that was checked for this call "
                                 f"({', '.join(map(str, approved)) or 'none'}): it changed (a symlink or rename) "
                                 "between the permission check and the open. Nothing was done.")
-            hard = gate.path_policy(kind, [path])
+            hard = gate.read_refusal(path) if kind == "read" else gate.path_policy(kind, [path])
             if hard is not None and hard.verdict == "deny":
                 raise ToolError(f"permission denied: {hard.reason}")
 

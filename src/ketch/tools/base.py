@@ -88,7 +88,8 @@ class ToolContext:
     emit: Callable[[object], None] = lambda event: None
     # The gate's checks, run again at execution time on the path a tool actually opened
     # (tools.target): raises ToolError when it is not the path that was approved, or is
-    # protected or a credential store. The agent loop sets it for every call it runs.
+    # protected or a credential store (for kind "read", also denied by a Read rule). The agent loop sets it for
+    # every call it runs.
     check_opened: Callable[[str, Path], None] = lambda kind, path: None
     call_id: str = ""  # the tool_use id of the call being run (a subagent's events are nested under it)
 

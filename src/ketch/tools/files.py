@@ -80,9 +80,12 @@ def check_fresh(ctx: ToolContext, path: Path, st: os.stat_result) -> None:
 def check_edit_fresh(ctx: ToolContext, path: Path, st: os.stat_result) -> None:
     """Edit's version: with `edit_requires_read` off (the small-model profile), an unread file may
     be edited, because old_string must still match its current text exactly; a file the model
-    did read must not have changed since."""
+    did read must not have changed since. An unread file must be one the model may read: the edit
+    shows it (the closest region when old_string misses, the changed lines when it hits)."""
     if ctx.state.edit_requires_read or str(path) in ctx.state.read_files:
         check_fresh(ctx, path, st)
+    else:
+        ctx.check_opened("read", path)
 
 
 @lru_cache(maxsize=1)

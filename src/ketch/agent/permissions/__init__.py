@@ -134,6 +134,16 @@ class PermissionGate:
         """The hard path policy alone, for the check a tool repeats on the file it opened."""
         return None if self._ketch_output(kind, paths) else self._path_policy(kind, paths)
 
+    def read_refusal(self, path: Path) -> Decision | None:
+        """Why the model may not see `path` (a deny rule for Read, the hard path policy); None if it may.
+        For what ketch shows of a file outside Read: an Edit of a file never read (its not-found region,
+        its changed lines) and the closed loop's localization of a failure, which a test's output steers."""
+        for rule in self.deny:
+            if self._matches(rule, "Read", {"file_path": str(path)}, [path], for_deny=True):
+                return Decision("deny", f"denied by rule {rule}: the file may not be read", "rule")
+        hard = self.path_policy("read", [path])
+        return hard if hard is not None and hard.verdict == "deny" else None
+
     def _path_policy(self, kind: str, paths: list[Path]) -> Decision | None:
         """What no rule and no mode can override: protected, secret and special files."""
         for path in paths:

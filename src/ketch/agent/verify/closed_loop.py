@@ -212,9 +212,8 @@ class ClosedLoop:
 
         gate = agent.config.gate
 
-        def readable(path: Any) -> bool:
-            hard = gate.path_policy("read", [path])
-            return hard is None or hard.verdict != "deny"
+        def readable(path: Any) -> bool:  # the person's Read deny rules too: a test's output names any file
+            return gate.read_refusal(path) is None
 
         workspace = Path(os.path.realpath(agent.config.workspace))
         spans, test = locate(output, workspace, readable)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ketch.agent.verify.failure import Frame, failed_tests, frames
+from ketch.tools.files import MAX_LINE_CHARS
 from ketch.tools.tests_rule import is_test_path
 
 MAX_SPANS = 2
@@ -33,7 +34,9 @@ AROUND = 15  # lines either side, where no function can be found
 WHOLE_FILE_LINES = 60  # a file this short is shown whole rather than the function in it
 WHOLE = "the whole file"  # the label of such a span
 MAX_FILE_BYTES = 1_000_000
-_DATA_FILE = re.compile(r"[\w./-]*\w\.(?:toml|json|ya?ml|ini|cfg|conf|csv)\b")
+# Tried only where a name can start (the look-behind): from every offset of a long `a.b.b.b...`
+# a greedy run backtracks to its start, which made the search quadratic (hours on a 600 kB line).
+_DATA_FILE = re.compile(r"(?<![\w./-])[\w./-]*\w\.(?:toml|json|ya?ml|ini|cfg|conf|csv)\b")
 _LANG = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".ini": "ini", ".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".rb": "ruby"}
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
@@ -122,10 +125,7 @@ def enclosing(path: Path, line: int) -> Span | None:
     if not 1 <= line <= max(count, 1):
         return None
     if path.suffix == ".py":
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            tree = None
+        tree = _parse_text(text)
         best: _Def | None = None
         for node in ast.walk(tree) if tree is not None else ():
             if isinstance(node, _Def) and _first_line(node) <= line <= (node.end_lineno or node.lineno) \
@@ -252,13 +252,18 @@ def _block(span: Span, budget: int, workspace: Path) -> tuple[str, int] | None:
     if end - start + 1 > budget:  # too long: the lines around the one named, else its beginning
         start = max(span.start, min(span.hit - budget // 2, span.end - budget + 1)) if span.hit else span.start
         end = start + budget - 1
-    lines = text.splitlines()[start - 1:end]
+    lines = [_cut(line) for line in text.splitlines()[start - 1:end]]
     rel = span.path.relative_to(workspace).as_posix()
     what = f", {span.label}" if span.label else ""
     where = f" (the traceback points at line {span.hit})" if span.hit and span.label else ""
     fence = "```" + _LANG.get(span.path.suffix, "")
     return f"{rel}, lines {start}-{start + len(lines) - 1}{what}{where}:\n{fence}\n" + "\n".join(lines) + "\n```", \
         len(lines)
+
+
+def _cut(line: str) -> str:
+    """A line as Read shows it: a minified or hostile one-line file must not fill a small model's window."""
+    return line if len(line) <= MAX_LINE_CHARS else f"{line[:MAX_LINE_CHARS]}... [line truncated: {len(line)} characters]"
 
 
 def _resolve(name: str, workspace: Path, readable: Callable[[Path], bool]) -> Path | None:
@@ -284,9 +289,15 @@ def _read(path: Path) -> str | None:
 
 def _parse(path: Path) -> ast.Module | None:
     text = _read(path)
+    return _parse_text(text) if text is not None else None
+
+
+def _parse_text(text: str) -> ast.Module | None:
+    """The module's tree; None when it does not parse, or nests too deep for Python's parser
+    (a repository's `a.b.b.b...` or `----1` raises RecursionError or MemoryError, not SyntaxError)."""
     try:
-        return ast.parse(text) if text is not None else None
-    except (SyntaxError, ValueError):
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
