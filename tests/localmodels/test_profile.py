@@ -264,8 +264,15 @@ def test_a_small_edit_typed_with_the_other_quotes_still_lands_and_a_real_miss_is
     names = tmp_path / "names.py"
     names.write_text('def initials(full_name):\n    return "".join(part[0] for part in full_name.split())\n')
     ctx = ToolContext(workspace=tmp_path, state=SessionState(edit_requires_read=False), runner=run_unsandboxed)
-    edit.run({"file_path": "names.py", "old_string": "return ''.join(part[0] for part in full_name.split())",
-              "new_string": "return ''.join(part[0].upper() for part in full_name.split())"}, ctx)
+    call = {"file_path": "names.py", "old_string": "return ''.join(part[0] for part in full_name.split())",
+            "new_string": "return ''.join(part[0].upper() for part in full_name.split())"}
+    assert edit.repair_input(call, ctx, lambda path: False) == call  # a file it may not read is not looked at
+    repaired = edit.repair_input(call, ctx, lambda path: True)
+    assert repaired["old_string"] == 'return "".join(part[0] for part in full_name.split())'  # as the file has it
+    assert repaired["new_string"] == call["new_string"]
+    edit.run(repaired, ctx)
     assert "return ''.join(part[0].upper() for part in" in names.read_text()
+    miss = {"file_path": "names.py", "old_string": "return 'x'", "new_string": "return 'y'"}
+    assert edit.repair_input(miss, ctx, lambda path: True) == miss
     with pytest.raises(ToolError, match="old_string was not found"):
-        edit.run({"file_path": "names.py", "old_string": "return 'x'", "new_string": "return 'y'"}, ctx)
+        edit.run(miss, ctx)

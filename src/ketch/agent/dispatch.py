@@ -29,7 +29,7 @@ from ketch.agent.prompt import nested_memory
 from ketch.agent.tool_output import trim
 from ketch.conversation import ToolResultBlock, ToolUseBlock, valid_text
 from ketch.errors import SandboxUnavailable
-from ketch.tools.base import TargetsPaths, Tool, ToolContext, ToolError
+from ketch.tools.base import RepairsInput, TargetsPaths, Tool, ToolContext, ToolError
 from ketch.tools.paths import resolve as resolve_path
 from ketch.tools.validate import validate as validate_input
 
@@ -152,6 +152,9 @@ class Dispatch:
         if problem:
             yield _Planned(call, None, f"invalid arguments for {call.name}: {problem}")
             return
+        if isinstance(tool, RepairsInput):  # a small model's slips undone before hooks, gate and preview judge it
+            may_read = agent.config.gate.read_refusal
+            call = replace(call, input=tool.repair_input(call.input, self._context(), lambda p: may_read(p) is None))
         hook: _Hooked | None = None
         if agent.hooks is not None:  # PreToolUse: may refuse, rewrite the input, allow or force the question
             hooked = yield from self._pre_tool_hooks(call, tool)

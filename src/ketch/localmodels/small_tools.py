@@ -20,8 +20,12 @@ a text wrapped whole in a Markdown code fence is taken without the fence (`unfen
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
@@ -35,6 +39,7 @@ SMALL_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # The fields holding file text, whose copied line-number prefixes are removed.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {"Write": ("content",), "Edit": ("old_string", "new_string")}
+MAX_PEEK_BYTES = 2_000_000  # a file this big is not looked at for a repair
 SMALL_READ_LINES = 100  # Read's default window for a small model (the full profile's is 2,000)
 _NUMBERED = re.compile(r" *(\d+)\t")
 _FENCED = re.compile(r"\A[ \t]*```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```[ \t]*\n?\Z", re.DOTALL)
@@ -118,33 +123,26 @@ class SmallTool:
         return self._definition
 
     def run(self, input: dict[str, Any], ctx: Any) -> Any:
-        if self._tool.name == "Edit":
-            return self._edit(self._repaired(input), ctx)
         return self._tool.run(self._repaired(input), ctx)
 
-    def _edit(self, input: dict[str, Any], ctx: Any) -> Any:
-        """Edit, and when old_string is not in the file, the same Edit with its quotes swapped.
+    def repair_input(self, input: dict[str, Any], ctx: Any, may_read: Callable[[Path], bool]) -> dict[str, Any]:
+        """The call with its slips undone, as hooks, the gate and the preview will see it (tools.base.RepairsInput).
 
-        Why: small models retype code with the other quote character (measured: `''.join(...)` for
-        the file's `"".join(...)`, twice, then a timeout), and no hint about copying exactly helps.
-        Each try is the whole real Edit (gate-approved path, freshness, guards), and an exact match of
-        the swapped text is as specific as one of the original; the first to match is the edit."""
-        from ketch.errors import OldStringNotFound
-
-        try:
-            return self._tool.run(input, ctx)
-        except OldStringNotFound:
-            old = input.get("old_string")
-            if not isinstance(old, str) or not ("'" in old or '"' in old):
-                raise
-            for swapped in (old.replace("'", '"'), old.replace('"', "'")):
-                if swapped == old:
-                    continue
-                try:
-                    return self._tool.run({**input, "old_string": swapped}, ctx)
-                except OldStringNotFound:
-                    continue
-            raise
+        An Edit whose old_string is not in the file but is there with its quotes swapped gets the
+        swapped text. Why: small models retype code with the other quote character (measured:
+        `''.join(...)` for the file's `"".join(...)`, twice, then a timeout), and no hint about
+        copying exactly helps. The file is looked at only when the person lets the model read it."""
+        input = self._repaired(input)
+        old = input.get("old_string")
+        if self._tool.name != "Edit" or not isinstance(old, str) or not ("'" in old or '"' in old):
+            return input
+        text = _peek(self._tool, input, ctx, may_read)
+        if text is None or old in text:
+            return input
+        for swapped in (old.replace("'", '"'), old.replace('"', "'")):
+            if swapped != old and swapped in text:
+                return {**input, "old_string": swapped}
+        return input
 
     def _repaired(self, input: dict[str, Any]) -> dict[str, Any]:
         if self._tool.name == "Read" and input.get("limit") is None:
@@ -163,6 +161,22 @@ class SmallTool:
 
     def __getattr__(self, name: str) -> Any:  # name, kind, ...: the real tool's
         return getattr(self._tool, name)
+
+
+def _peek(tool: Any, input: dict[str, Any], ctx: Any, may_read: Callable[[Path], bool]) -> str | None:
+    """The text of the one regular file the call targets, if it may be read and is not too big."""
+    from ketch.errors import ToolError
+
+    try:
+        [path] = tool.paths(input, ctx)
+        if not may_read(path) or not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # swapped for a FIFO or link since: no wait
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(MAX_PEEK_BYTES + 1)
+    except (ToolError, OSError, ValueError):
+        return None
+    return data.decode("utf-8", errors="replace") if len(data) <= MAX_PEEK_BYTES else None
 
 
 def small_tools(tools: list[Any]) -> list[Any]:

@@ -132,6 +132,17 @@ class ToolSource(Protocol):
 
 
 @runtime_checkable
+class RepairsInput(Protocol):
+    """A Tool that undoes a small model's known slips in a call's input (localmodels/small_tools.py).
+    The loop asks it before PreToolUse hooks, the gate and the approval preview see the call, so what
+    they judge is what runs. `may_read`: whether ketch may look at a file to decide a repair."""
+
+    def repair_input(self, input: dict[str, Any], ctx: ToolContext,
+                     may_read: Callable[[Path], bool]) -> dict[str, Any]:
+        ...
+
+
+@runtime_checkable
 class TargetsPaths(Protocol):
     """A Tool that names the files a call will touch itself (Write, Edit, MultiEdit). The gate
     checks exactly these paths and the tool may open only them; for other tools the loop takes

@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from attack_kit import call, turn
 
 from ketch.agent import events as ev
@@ -66,8 +65,6 @@ class _GuardHook:
 # --- 1. the quote-swap retry -----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="hole: the quote swap runs inside the tool, after PreToolUse hooks saw "
-                                       "(and passed) the model's old_string; the edit that runs is one no hook saw")
 def test_quote_swap_runs_an_edit_no_pretooluse_hook_saw(tmp_path: Path):
     (tmp_path / "settings.py").write_text('ENV = "prod"\n')
     agent = _agent(tmp_path)
@@ -78,8 +75,6 @@ def test_quote_swap_runs_an_edit_no_pretooluse_hook_saw(tmp_path: Path):
     assert (tmp_path / "settings.py").read_text() == 'ENV = "prod"\n', block.content
 
 
-@pytest.mark.xfail(strict=True, reason="hole: the approval preview says the Edit will fail (old_string not "
-                                       "found); once the person allows it, the quote swap makes it succeed")
 def test_quote_swap_makes_a_previewed_failure_succeed(tmp_path: Path):
     (tmp_path / "settings.py").write_text('ENV = "prod"\n')
     asked: list[ev.PermissionRequest] = []
