@@ -37,5 +37,11 @@ def test_a_failed_doctest_is_restated(tmp_path: Path):
     assert mismatch(output) == "initials(\"ada lovelace\") returned 'al', but the docstring expects 'AL'."
 
 
+def test_a_name_never_defined_is_named_with_its_file(tmp_path: Path):
+    root = project(tmp_path, {"geo.py": "def hyp(a, b):\n    return math.sqrt(a * a + b * b)\n",
+                              "test_geo.py": "from geo import hyp\n\n\ndef test_hyp():\n    assert hyp(3, 4) == 5.0\n"})
+    assert mismatch(pytest_output(root)) == "`math` is used in geo.py but never defined or imported there."
+
+
 def test_output_that_states_no_comparison_gives_no_sentence():
     assert mismatch("") == "" and mismatch("Traceback ...\nKeyError: 'port'\n") == ""

@@ -1,4 +1,4 @@
-"""A failed test's wrong value, said in one sentence: "initials('ada lovelace') returned 'al', but
+"""A failed test's wrong value (or a name never defined), said in one sentence: "initials('ada lovelace') returned 'al', but
 the docstring expects 'AL'."
 
 Why: the failure output says it, spread over pytest's introspection lines or doctest's
@@ -19,13 +19,27 @@ MAX_VALUE = 120  # longer values are not restated: the output above has them
 _SOURCE = re.compile(r"^>\s+assert (?P<expr>.+?) == (?P<expected>.+?)\s*$")
 _ASSERT = re.compile(r"^E\s+(?:AssertionError: )?assert (?P<left>.+?) == (?P<right>.+?)\s*$")
 _WHERE = re.compile(r"^E\s+\+\s+where (?P<value>.+?) = (?P<expr>.+?)\s*$")
+_NAME_ERROR = re.compile(r"^E\s+NameError: name '(?P<name>\w+)' is not defined\s*\n(?:.*\n){0,3}?"
+                         r"(?P<file>[\w./-]+\.py):\d+: NameError$", re.MULTILINE)
 _DOCTEST = re.compile(r"Failed example:\n\s+(?P<example>.+)\nExpected:\n\s+(?P<expected>.+)\nGot:\n\s+(?P<got>.+)")
 
 
 def mismatch(output: str) -> str:
-    """The first failure's wrong value as a sentence, or "" when the output states none plainly."""
+    """The first failure's wrong value (or undefined name) as a sentence, or "" when the output
+    states none plainly."""
     text = strip_ansi(output)
-    return _doctest(text) or _pytest_assert(text.splitlines())
+    return _doctest(text) or _pytest_assert(text.splitlines()) or _undefined(text)
+
+
+def _undefined(text: str) -> str:
+    """pytest's `E   NameError: name 'math' is not defined` and the `file.py:5: NameError` line after it.
+
+    Measured: shown that NameError and its file whole, qwen2.5-coder-1.5b wrote the file back
+    without the import, three times."""
+    match = _NAME_ERROR.search(text)
+    if match is None:
+        return ""
+    return f"`{match['name']}` is used in {match['file']} but never defined or imported there."
 
 
 def _doctest(text: str) -> str:
