@@ -158,3 +158,104 @@ def test_the_peek_at_proc_and_devices_neither_hangs_nor_crashes(tmp_path: Path):
     for path in ("/proc/self/mem", "/dev/zero", "/proc/self/environ", "/dev/stdin"):
         block = _call(agent, "Edit", file_path=path, old_string="a'b", new_string="c")
         assert block.is_error
+
+
+# --- 3. the structured reply mode against a hostile OpenAI-compatible server ----------------------------
+
+KEY = "sk-local-ABCDEF0123456789"
+
+
+def _provider(url: str) -> Any:
+    from ketch.providers.base import ProviderConfig
+    from ketch.providers.openai_chat import OpenAIChatProvider
+
+    config = ProviderConfig(api_key=KEY, base_url=url + "/v1", max_retries=1, retry_base_s=0.0,
+                            structured_replies=True)
+    return OpenAIChatProvider(config, sleep=lambda s: None)
+
+
+def _request(tools: tuple[str, ...] = ("Read", "Edit")) -> Any:
+    from ketch.conversation import Message, ModelRequest, TextBlock
+    from ketch.tools.registry import default_tools
+
+    defs = [t.definition() for t in small_tools(default_tools()) if t.name in tools]
+    return ModelRequest(model="qwen2.5-coder-1.5b", system="s", messages=[Message("user", [TextBlock("hi")])],
+                        tools=defs, max_tokens=256)
+
+
+def _events(url: str) -> tuple[list[Any], Exception | None]:
+    out: list[Any] = []
+    try:
+        out.extend(_provider(url).stream(_request()))
+    except Exception as exc:  # noqa: BLE001 - the attack looks at what reaches the person
+        return out, exc
+    return out, None
+
+
+def test_a_server_refusing_every_format_is_asked_the_other_way_once_then_fails(server: Any):
+    fake = server([{"status": 400, "message": "response_format is not supported"}])
+    fake.repeat_last = True
+    _, error = _events(fake.url)
+    assert error is not None and len(fake.requests) == 2
+    assert "response_format" in fake.requests[0].body and "response_format" not in fake.requests[1].body
+
+
+def test_the_key_a_server_echoes_in_a_format_refusal_is_scrubbed(server: Any):
+    echo = f"response_format rejected for key {KEY}"
+    fake = server([{"status": 400, "message": echo}, {"status": 400, "message": echo}])
+    events, error = _events(fake.url)
+    shown = " ".join(str(getattr(e, "reason", e)) for e in events) + str(error)
+    assert KEY not in shown and "response_format" in shown
+
+
+def test_a_structured_reply_naming_a_tool_not_offered_becomes_a_call_the_loop_refuses(server: Any):
+    """The grammar is the server's to apply; a server that ignores it may name any tool. The provider
+    reads the name as written; the loop's find_tool is what refuses a tool the small profile lacks."""
+    from ketch.conversation import ToolUseBlock
+    from ketch.providers.base import Completed
+
+    reply = '{"name": "Task", "arguments": {"prompt": "rm -rf /"}}'
+    fake = server([{"text": reply}])
+    events, error = _events(fake.url)
+    done = [e for e in events if isinstance(e, Completed)]
+    assert error is None and done
+    [call] = [b for b in done[0].message.content if isinstance(b, ToolUseBlock)]
+    agent = _agent(Path("/nonexistent-ws"))
+    result = agent.dispatch.call(call, threading.Event())
+    assert result.is_error and "unknown tool 'Task'" in result.content
+
+
+def test_tool_call_deltas_a_structured_request_never_offered_are_not_run(server: Any):
+    """The request carried no `tools`; a server streaming OpenAI tool_calls anyway gets no call run."""
+    from ketch.conversation import ToolUseBlock
+    from ketch.providers.base import Completed
+
+    fake = server([{"text": '{"answer": "done"}', "tool_calls": [{"name": "Edit", "input": {"file_path": "x"}}]}])
+    events, error = _events(fake.url)
+    done = [e for e in events if isinstance(e, Completed)]
+    assert "tools" not in fake.requests[0].body
+    assert error is None and not [b for b in done[0].message.content if isinstance(b, ToolUseBlock)]
+
+
+def test_arguments_that_are_not_an_object_and_broken_escapes_run_nothing(server: Any):
+    from ketch.conversation import ToolUseBlock
+    from ketch.providers.base import Completed
+
+    for text in ('{"name": "Edit", "arguments": "rm -rf /"}', '{"name": "Edit", "arguments": {"file_path": "\\ud800\\x"}}',
+                 '{"name": "Edit", "arguments": [1, 2]}'):
+        fake = server([{"text": text}])
+        events, error = _events(fake.url)
+        done = [e for e in events if isinstance(e, Completed)]
+        assert error is None and done
+        calls = [b for b in done[0].message.content if isinstance(b, ToolUseBlock)]
+        assert all(c.input_error for c in calls)
+
+
+def test_a_looping_answer_is_cut_and_a_giant_one_ends(server: Any):
+    from ketch.providers.base import Completed
+
+    loop = '{"answer": "' + "I will fix the file now and run the tests again. " * 2000 + '"}'
+    fake = server([{"text": loop}])
+    events, error = _events(fake.url)
+    done = [e for e in events if isinstance(e, Completed)]
+    assert error is None and done and len(str(done[0].message.content[0])) < 2000
