@@ -105,7 +105,14 @@ def test_small_write_and_edit_get_the_repaired_text(tmp_path):
             seen.append(input)
             return "ok"
 
-    tool = small_tools([Recorder()])[0]
+    small = small_tools([Recorder()])[0]
+
+    class Tool:  # as dispatch calls it: repaired before hooks, gate and preview, then run as judged
+        @staticmethod
+        def run(input, ctx):
+            return small.run(small.repair_input(input, ctx, lambda path: False), ctx)
+
+    tool = Tool()
     original = {"file_path": "a.py", "content": "     1\tx = 1\n     2\ty = 2"}
     assert tool.run(original, None) == "ok"
     assert seen == [{"file_path": "a.py", "content": "x = 1\ny = 2"}]
@@ -144,10 +151,11 @@ def test_docstring_quotes_lost_in_json_are_mended_only_when_that_makes_the_file_
     state = SessionState()
     state.read_files[str(target)] = target.stat().st_mtime_ns  # as the closed loop marks a file shown whole
     ctx = ToolContext(workspace=tmp_path, state=state, runner=run_unsandboxed)
-    write.run({"file_path": str(target), "content": mangled}, ctx)
+    write.run(write.repair_input({"file_path": str(target), "content": mangled}, ctx, lambda path: False), ctx)
     assert target.read_text() == mended  # through the real Write and its syntax guard
     with pytest.raises(Exception, match="would no longer parse"):  # not a docstring's fault: still refused
-        write.run({"file_path": str(target), "content": 'def f(:\n    "doc\n'}, ctx)
+        write.run(write.repair_input({"file_path": str(target), "content": 'def f(:\n    "doc\n'}, ctx,
+                                     lambda path: False), ctx)
 
 
 def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(tmp_path: Path):
@@ -160,7 +168,7 @@ def test_a_small_model_reads_a_window_of_a_long_file_and_is_told_how_to_read_on(
     from ketch.tools.base import SessionState, ToolContext
 
     ctx = ToolContext(workspace=tmp_path, state=SessionState(), runner=run_unsandboxed)
-    first = read.run({"file_path": str(target)}, ctx).content
+    first = read.run(read.repair_input({"file_path": str(target)}, ctx, lambda path: False), ctx).content
     assert f"line {SMALL_READ_LINES}\n" in first and f"line {SMALL_READ_LINES + 1}\n" not in first
     assert f"Use offset={SMALL_READ_LINES + 1} to read more" in first
     assert "line 300" in read.run({"file_path": str(target), "offset": 250}, ctx).content

@@ -123,7 +123,10 @@ class SmallTool:
         return self._definition
 
     def run(self, input: dict[str, Any], ctx: Any) -> Any:
-        return self._tool.run(self._repaired(input), ctx)
+        """The call exactly as given. Why not repaired here: dispatch repaired it (`repair_input`) before
+        hooks, gate and preview judged it, and a second pass is not a no-op (text numbered twice lost
+        its second layer after a hook had judged the first; a hook's rewrite was rewritten again)."""
+        return self._tool.run(input, ctx)
 
     def repair_input(self, input: dict[str, Any], ctx: Any, may_read: Callable[[Path], bool]) -> dict[str, Any]:
         """The call with its slips undone, as hooks, the gate and the preview will see it (tools.base.RepairsInput).
