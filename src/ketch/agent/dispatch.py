@@ -153,8 +153,7 @@ class Dispatch:
             yield _Planned(call, None, f"invalid arguments for {call.name}: {problem}")
             return
         if isinstance(tool, RepairsInput):  # a small model's slips undone before hooks, gate and preview judge it
-            may_read = agent.config.gate.read_refusal
-            call = replace(call, input=tool.repair_input(call.input, self._context(), lambda p: may_read(p) is None))
+            call = replace(call, input=tool.repair_input(call.input, self._context(), agent.config.gate.reads_freely))
         hook: _Hooked | None = None
         if agent.hooks is not None:  # PreToolUse: may refuse, rewrite the input, allow or force the question
             hooked = yield from self._pre_tool_hooks(call, tool)

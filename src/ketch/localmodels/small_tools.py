@@ -134,7 +134,7 @@ class SmallTool:
         An Edit whose old_string is not in the file but is there with its quotes swapped gets the
         swapped text. Why: small models retype code with the other quote character (measured:
         `''.join(...)` for the file's `"".join(...)`, twice, then a timeout), and no hint about
-        copying exactly helps. The file is looked at only when the person lets the model read it."""
+        copying exactly helps. The file is looked at only when the model may Read it without asking anyone."""
         input = self._repaired(input)
         old = input.get("old_string")
         if self._tool.name != "Edit" or not isinstance(old, str) or not ("'" in old or '"' in old):

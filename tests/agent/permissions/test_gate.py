@@ -130,6 +130,16 @@ def test_reading_outside_the_workspace_asks(tmp_path: Path):
     assert g.decide("Read", "read", {}, [g.workspace / "a.py"]).verdict == "allow"
 
 
+def test_ketch_looks_on_the_models_behalf_only_where_it_may_read_without_asking(tmp_path: Path):
+    """What a small model's repairs may peek at before the gate judges its call (gate.reads_freely)."""
+    g = full_gate(tmp_path, deny=["Read(secret.txt)"])
+    assert g.reads_freely(g.workspace / "a.py")
+    assert not g.reads_freely(tmp_path / "elsewhere.txt")  # Read would ask: nobody was asked yet
+    assert not g.reads_freely(g.workspace / "secret.txt")  # denied to Read
+    assert not g.reads_freely(g.home / ".ssh" / "id_rsa")  # a credential store
+    assert full_gate(tmp_path, mode="bypassPermissions").reads_freely(tmp_path / "elsewhere.txt")
+
+
 def test_special_files_are_refused(tmp_path: Path):
     g = full_gate(tmp_path, mode="bypassPermissions")
     assert g.decide("Read", "read", {}, [Path("/dev/zero")]).verdict == "deny"

@@ -134,6 +134,13 @@ class PermissionGate:
         """The hard path policy alone, for the check a tool repeats on the file it opened."""
         return None if self._ketch_output(kind, paths) else self._path_policy(kind, paths)
 
+    def reads_freely(self, path: Path) -> bool:
+        """The model may Read `path` now without anyone being asked: what ketch may look at on the
+        model's behalf before the gate has judged its call (a small model's repairs, tools.base.RepairsInput)."""
+        if self.read_refusal(path) is not None:
+            return False
+        return self.decide("Read", "read", {"file_path": str(path)}, [path]).verdict == "allow"
+
     def read_refusal(self, path: Path) -> Decision | None:
         """Why the model may not see `path` (a deny rule for Read, the hard path policy); None if it may.
         For what ketch shows of a file outside Read: an Edit of a file never read (its not-found region,
