@@ -4,7 +4,7 @@ constrained by the server's grammar, instead of the server's own tool calling.
 Measured (issue 16): qwen2.5-coder-1.5b behind llama-cpp-python's server, offered ketch's tools the
 OpenAI way (rendered by the model's template as Qwen's `<tools>` block, ~2,400 prompt tokens), answered
 a shown failure with the corrected code as Markdown, or with "I'm sorry, but I can't assist with that
-request", never with a call: 0 of 8 held-out tasks. The same model in process, asked for
+request", never with a call (tune split; 0 of 8 held-out tasks solved, 4 of 8 with this). The same model in process, asked for
 `{"answer": ...}` or `{"name": TOOL, "arguments": {...}}` under a grammar (providers/local/), edits.
 So for the small-model profile on any server but OpenAI the request carries the conversation as the
 embedded model sees it (`chat_messages`: the compact tool list and the reply format in the system
