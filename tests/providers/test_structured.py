@@ -66,7 +66,9 @@ def test_an_answer_going_round_in_circles_is_cut_and_the_stream_closed() -> None
 def test_the_body_carries_the_conversation_as_text_and_the_schema_not_tools() -> None:
     request = ModelRequest(model="q", system="SYS", messages=[Message("user", [TextBlock("hi")])], tools=[READ],
                            max_tokens=99, temperature=0.0)
-    body = structured_body(request, "max_tokens", stream=False)
+    from ketch.providers.openai_chat import build_body
+
+    body = structured_body(build_body(request, "http://127.0.0.1:8080/v1", stream=False), request)
     assert "tools" not in body and "stream" not in body and body["max_tokens"] == 99 and body["temperature"] == 0.0
     assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("SYS\n\nTools:\n- Read(")
     assert body["messages"][1:] == [{"role": "user", "content": "hi"}]

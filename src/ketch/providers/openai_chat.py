@@ -183,8 +183,9 @@ class OpenAIChatProvider:
         streamed = not (self._unstreamed == "all" or (self._unstreamed == "tools" and request.tools))
         # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
         offered = tuple(t.name for t in request.tools) if not (is_openai or structured) else ()
-        body = structured_body(request, "max_tokens", stream=streamed) if structured \
-            else build_body(request, endpoint.base_url, stream=streamed)
+        body = build_body(request, endpoint.base_url, stream=streamed)
+        if structured:
+            body = structured_body(body, request)
         events = self._attempt(body, endpoint, offered)
         started = False
         try:

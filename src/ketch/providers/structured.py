@@ -26,20 +26,13 @@ from ketch.providers.local.format import chat_messages, reply_schema_for
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 
 
-def structured_body(request: ModelRequest, max_tokens_key: str, *, stream: bool) -> dict[str, Any]:
-    """The request body: plain role/content messages, no `tools`, the reply's schema as `response_format`."""
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": chat_messages(request.system, request.messages, request.tools, structured=True),
-        "response_format": {"type": "json_object", "schema": reply_schema_for(request)},
-        max_tokens_key: request.max_tokens,
-    }
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if stream:
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-    return body
+def structured_body(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+    """`body` (the OpenAI request) asking instead for one JSON reply: plain role/content messages, no
+    `tools`, the reply's schema as `response_format`. Sampling and streaming keys stay as they were."""
+    out = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
+    out["messages"] = chat_messages(request.system, request.messages, request.tools, structured=True)
+    out["response_format"] = {"type": "json_object", "schema": reply_schema_for(request)}
+    return out
 
 
 def structured_events(events: Generator[StreamEvent, None, None]) -> Iterator[StreamEvent]:

@@ -11,30 +11,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from small_agent import dispatch_call as _call
+from small_agent import small_agent as _agent
+
 from ketch.agent.hooks_seam import HookAnswer
-from ketch.agent.loop import Agent, AgentConfig
-from ketch.agent.permissions import PermissionGate, parse_rules
 from ketch.conversation import ToolUseBlock
 from ketch.localmodels.small_tools import mend_docstring_quotes, small_tools
-from ketch.tools.edit import EditTool
-from ketch.tools.read import ReadTool
-from ketch.tools.write import WriteTool
-
-
-def _agent(ws: Path, mode: str = "acceptEdits", deny: tuple[str, ...] = (), approver: Any = None) -> Agent:
-    """An agent as the small profile wires it: small tools, edits without a prior Read, tests as evidence."""
-    gate = PermissionGate(mode=mode, allow=[], deny=parse_rules(list(deny)), workspace=ws)
-    config = AgentConfig(model="none", provider_name="none", system_prompt="", workspace=ws, gate=gate,
-                         outputs_dir=ws.parent / "outputs")
-    agent = Agent(provider=None, tools=small_tools([ReadTool(), EditTool(), WriteTool()]), config=config,  # type: ignore[arg-type]
-                  session_id="s1", approver=approver or (lambda request: True), redact=lambda text: text)
-    agent.state.edit_requires_read = False
-    agent.state.tests_are_evidence = True
-    return agent
-
-
-def _call(agent: Agent, name: str, **tool_input: Any) -> Any:
-    return agent.dispatch.call(ToolUseBlock("c1", name, tool_input), threading.Event())
 
 
 class _SeeingHook:
