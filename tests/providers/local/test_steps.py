@@ -128,11 +128,12 @@ class _Rendered:
 
 
 def _generate(pieces: list[str], messages: list[Message], monkeypatch) -> tuple[list, _FakeLlama, list]:
-    import llama_cpp
+    from llama_cpp import llama_grammar
 
-    schemas: list[dict] = []
-    monkeypatch.setattr(llama_cpp.LlamaGrammar, "from_json_schema",
-                        classmethod(lambda cls, text, verbose=True: schemas.append(json.loads(text)) or "grammar"))
+    schemas: list[dict] = []  # the JSON part of each reply's grammar
+    monkeypatch.setattr(llama_grammar, "json_schema_to_gbnf",
+                        lambda text: schemas.append(json.loads(text)) or 'root ::= "{}"')
+    monkeypatch.setattr(llama_grammar.LlamaGrammar, "from_string", classmethod(lambda cls, text, verbose=True: text))
     fake = _FakeLlama(pieces)
     loaded = local._Loaded(fake, None, True, __import__("threading").Lock())
     request = ModelRequest(model="m", system="SYS", messages=messages, tools=TOOLS, max_tokens=4096)
@@ -149,8 +150,9 @@ def test_the_grammar_per_reply_first_look_then_free_and_the_answer_after_a_repea
     assert isinstance(done, Completed) and done.stop_reason == "tool_use"
     later = first + [Message("assistant", [ToolUseBlock("c1", "Read", {"x": "calc.py"})]),
                      Message("user", [ToolResultBlock("c1", "1\treturn a - b")])]
-    _, _, schemas = _generate(['{"answer": "ok"}'], later, monkeypatch)
-    assert schemas[0] == reply_schema(TOOLS)
+    _, fake, schemas = _generate(['{"answer": "ok"}'], later, monkeypatch)
+    assert schemas[0] == reply_schema(TOOLS, only=("Bash", "Glob", "Grep", "Read", "Edit"))  # Write: a file block
+    assert fake.calls[0]["grammar"].startswith("root ::= json-reply | file-reply")
     again = later + [Message("assistant", [ToolUseBlock("c2", "Read", {"x": "calc.py"})]),
                      Message("user", [ToolResultBlock("c2", "1\treturn a - b")])]
     events, _, schemas = _generate(['{"answer": "it subtracts"}'], again, monkeypatch)

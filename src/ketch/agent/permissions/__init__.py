@@ -136,9 +136,8 @@ class PermissionGate:
 
     def reads_freely(self, path: Path) -> bool:
         """The model may Read `path` now without anyone being asked: what ketch may look at on the
-        model's behalf before the gate has judged its call (a small model's repairs, tools.base.RepairsInput)."""
-        if self.read_refusal(path) is not None:
-            return False
+        model's behalf before the gate has judged its call (a small model's repairs, tools.base.RepairsInput).
+        `decide` weighs Read's deny rules and the hard path policy first, as `read_refusal` does."""
         return self.decide("Read", "read", {"file_path": str(path)}, [path]).verdict == "allow"
 
     def read_refusal(self, path: Path) -> Decision | None:

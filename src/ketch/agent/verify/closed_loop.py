@@ -206,27 +206,33 @@ class ClosedLoop:
         failure = _TIMING.sub("", trim(output))
         wrong = mismatch(output)  # "f(3) returned 3, but the test expects 6.", said next to what to do
         if failure == self.last_failure:
-            return valid_text(agent.redact(" ".join(p for p in ("The tests still fail the same way.", wrong, FIX) if p)))
-        self.last_failure = failure
-        from ketch.agent.verify.localize import locate, render
-
-        gate = agent.config.gate
-
-        def readable(path: Any) -> bool:  # the person's Read deny rules too: a test's output names any file
-            return gate.read_refusal(path) is None
-
-        workspace = Path(os.path.realpath(agent.config.workspace))
-        spans, test = locate(output, workspace, readable)
-        whole = [span.path for span in spans if span.label == WHOLE]
-        for path in whole:  # shown whole: the model has seen it as it is now, as if it had read it
-            try:
-                agent.state.read_files[str(path)] = path.stat().st_mtime_ns
-            except OSError:
-                pass
-        names = " or ".join(p.relative_to(workspace).as_posix() for p in whole)
-        todo = WHOLE_FIX.format(names=names) if whole else FIX
-        text = "\n\n".join(part for part in (failed, render(spans, test, workspace), wrong, todo) if part)
+            text = " ".join(p for p in ("The tests still fail the same way.", wrong, FIX) if p)
+        else:
+            self.last_failure = failure
+            code, todo = _located(agent, output)
+            text = "\n\n".join(part for part in (failed, code, wrong, todo) if part)
         return valid_text(agent.redact(text))
+
+
+def _located(agent: Agent, output: str) -> tuple[str, str]:
+    """(the code a failure points at, what to do about it); a file shown whole counts as read."""
+    from ketch.agent.verify.localize import locate, render
+
+    gate = agent.config.gate
+
+    def readable(path: Any) -> bool:  # the person's Read deny rules too: a test's output names any file
+        return gate.read_refusal(path) is None
+
+    workspace = Path(os.path.realpath(agent.config.workspace))
+    spans, test = locate(output, workspace, readable)
+    whole = [span.path for span in spans if span.label == WHOLE]
+    for path in whole:  # shown whole: the model has seen it as it is now, as if it had read it
+        try:
+            agent.state.read_files[str(path)] = path.stat().st_mtime_ns
+        except OSError:
+            pass
+    names = " or ".join(p.relative_to(workspace).as_posix() for p in whole)
+    return render(spans, test, workspace), WHOLE_FIX.format(names=names) if whole else FIX
 
 
 def _last_line(result: ToolResultBlock) -> str:

@@ -21,17 +21,21 @@ grammar now enforces (providers/local/provider.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from ketch.conversation import Message, ModelRequest, TextBlock, ThinkingBlock, ToolDef, ToolResultBlock, ToolUseBlock
+from ketch.providers.local import file_reply
+from ketch.providers.local.file_reply import FILE_TOOL
 
 # Schema keys that only explain; the grammar ignores them and the prompt lists tools itself.
 _PROSE_KEYS = ("description", "default", "examples", "title")
 MAX_TOOL_DESCRIPTION = 160
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
 FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
+FILE_BLOCK_LINE = "- Write: replace a whole file: its path on one line, then the complete new file in a ``` block."
 
 
 @cache
@@ -69,19 +73,40 @@ def reply_schema(tools: list[ToolDef], *, answer: bool = True,
     return {"oneOf": options}
 
 
-def reply_schema_for(request: ModelRequest) -> dict[str, Any]:
-    """The schema this reply must follow, from the conversation so far (see provider.py's docstring):
-    the first reply to a new request only looks; after a repeated look, the answer; after a call
-    failed twice the same way, anything but that tool; otherwise an answer or any tool."""
+def reply_plan(request: ModelRequest) -> tuple[bool, tuple[str, ...]]:
+    """(may it answer, the tools it may call) for this reply, from the conversation so far (see
+    provider.py's docstring): the first reply to a new request only looks; after a repeated look,
+    the answer; after a call failed twice the same way, anything but that tool; otherwise an
+    answer or any tool. Never an empty choice (as `reply_schema`)."""
     tools, messages = request.tools, request.messages
+    every = tuple(t.name for t in tools)
     last = messages[-1] if messages else None
     if last is not None and not any(isinstance(b, ToolResultBlock) for b in last.content):
-        return reply_schema(tools, answer=False, only=FIRST_REPLY_TOOLS)
+        looking = tuple(n for n in every if n in FIRST_REPLY_TOOLS)
+        return (False, looking) if looking else (True, every)
     if repeated_look(messages):
-        return reply_schema(tools, only=())  # it learnt nothing new: it answers
+        return True, ()  # it learnt nothing new: it answers
     if (stuck := repeated_failure(messages)) is not None:
-        return reply_schema(tools, only=tuple(t.name for t in tools if t.name != stuck))
-    return reply_schema(tools)
+        return True, tuple(n for n in every if n != stuck)
+    return True, every
+
+
+def reply_schema_for(request: ModelRequest) -> dict[str, Any]:
+    """The JSON schema this reply must follow (`reply_plan`)."""
+    answer, names = reply_plan(request)
+    return reply_schema(request.tools, answer=answer, only=names)
+
+
+def reply_grammar(request: ModelRequest, json_to_gbnf: Callable[[dict[str, Any]], str]) -> str:
+    """The GBNF grammar this reply must follow (`reply_plan`), a Write as a file block (file_reply.py)
+    and every other choice as JSON; `json_to_gbnf` turns a JSON schema into GBNF (llama_cpp's)."""
+    answer, names = reply_plan(request)
+    json_names = tuple(n for n in names if n != FILE_TOOL)
+    if FILE_TOOL not in names:
+        return json_to_gbnf(reply_schema(request.tools, answer=answer, only=names))
+    if not answer and not json_names:
+        return file_reply.grammar(None)
+    return file_reply.grammar(json_to_gbnf(reply_schema(request.tools, answer=answer, only=json_names)))
 
 
 def _first_sentence(text: str) -> str:
@@ -101,21 +126,30 @@ def _signature(tool: ToolDef) -> str:
     return f"{tool.name}({', '.join(args)})"
 
 
-def tools_prompt(tools: list[ToolDef]) -> str:
-    """The tool list, one signature per line, and the reply format (prompts/local_reply.md)."""
-    lines = ["Tools:", *[f"- {_signature(t)}: {_first_sentence(t.description)}" for t in tools], ""]
-    return "\n".join(lines) + "\n" + prompt_text("local_reply.md")
+def tools_prompt(tools: list[ToolDef], *, file_blocks: bool = False) -> str:
+    """The tool list, one signature per line, and the reply format (prompts/local_reply.md; with
+    `file_blocks`, Write as a file block: prompts/local_reply_files.md)."""
+    files = file_blocks and any(t.name == FILE_TOOL for t in tools)
+    lines = ["Tools:", *[FILE_BLOCK_LINE if files and t.name == FILE_TOOL
+                         else f"- {_signature(t)}: {_first_sentence(t.description)}" for t in tools], ""]
+    return "\n".join(lines) + "\n" + prompt_text("local_reply_files.md" if files else "local_reply.md")
 
 
-def _assistant_text(message: Message) -> str:
+def _assistant_text(message: Message, file_blocks: bool) -> str:
     """A past reply as the model would have written it, so the cached prefix stays valid."""
     parts = []
     for block in message.content:
-        if isinstance(block, ToolUseBlock):
+        if file_blocks and isinstance(block, ToolUseBlock) and block.name == FILE_TOOL and _is_write(block.input):
+            parts.append(file_reply.render(block.input["file_path"], block.input["content"]))
+        elif isinstance(block, ToolUseBlock):
             parts.append(json.dumps({"name": block.name, "arguments": block.input}, ensure_ascii=False))
         elif isinstance(block, TextBlock) and block.text:
             parts.append(json.dumps({"answer": block.text}, ensure_ascii=False))
     return "\n".join(parts)
+
+
+def _is_write(args: dict[str, Any]) -> bool:
+    return isinstance(args.get("file_path"), str) and isinstance(args.get("content"), str)
 
 
 def _call_key(block: ToolUseBlock) -> str:
@@ -197,19 +231,20 @@ def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def chat_messages(system: str, messages: list[Message], tools: list[ToolDef], *, structured: bool,
-                  system_role: bool = True) -> list[dict[str, str]]:
+                  system_role: bool = True, file_blocks: bool = False) -> list[dict[str, str]]:
     """Role/content dicts for the model's chat template. Tool results become user turns:
     every template accepts those, while a `tool` role is rendered (or rejected) differently by each.
-    Without `system_role` the system prompt is folded into the first user turn."""
+    Without `system_role` the system prompt is folded into the first user turn. With `file_blocks`
+    a Write is asked for, and shown, as a file block (file_reply.py)."""
     calls = {b.id: b for m in messages for b in m.content if isinstance(b, ToolUseBlock)}
     made: list[ToolUseBlock] = []  # the calls so far, in order
     shown: dict[str, str] = {}  # a call's first result text, by the call's name and arguments
-    system_text = system + ("\n\n" + tools_prompt(tools) if tools else "")
+    system_text = system + ("\n\n" + tools_prompt(tools, file_blocks=file_blocks) if tools else "")
     out = [{"role": "system", "content": system_text}]
     for message in messages:
         if message.role == "assistant":
             made += [b for b in message.content if isinstance(b, ToolUseBlock)]
-            text = _assistant_text(message) if structured else message.text()
+            text = _assistant_text(message, file_blocks) if structured else message.text()
             if not text and any(isinstance(b, ThinkingBlock) for b in message.content):
                 continue
             out.append({"role": "assistant", "content": text})

@@ -7,8 +7,9 @@
   only pays for what was added since the previous one (reported as cache_read tokens).
 - The prompt is rendered with the model's own chat template (GGUF metadata); a template with
   no system role gets the system prompt inside the first user turn (`template.py`).
-- With tools, the reply is decoded under a grammar from `format.reply_schema_for`, so a
-  tool call is always well-formed JSON naming an offered tool with typed arguments. The first
+- With tools, the reply is decoded under a grammar from `format.reply_grammar`, so a
+  tool call is always well-formed JSON naming an offered tool with typed arguments, or a Write
+  as the file's path and a ``` block (`file_reply.py`: no escaping inside a JSON string). The first
   reply to a new request may only look (FIRST_REPLY_TOOLS: no answer, no Edit or Write):
   measured on qwen2.5-coder-1.5b, it otherwise answers fix-it requests without looking, or
   edits files it has not seen by guessing their text; made to look first, it read the file
@@ -39,7 +40,7 @@ from typing import Any
 from ketch.conversation import Block, Message, ModelRequest, TextBlock, Usage
 from ketch.localmodels.profile import DEFAULT_CONTEXT, context_size
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextChunk
-from ketch.providers.local.format import chat_messages, reply_schema_for
+from ketch.providers.local.format import chat_messages, reply_grammar
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 from ketch.providers.local.template import supports_system_role
 
@@ -163,7 +164,7 @@ class LocalProvider:
         loaded = _load(path, n_ctx)
         structured = bool(request.tools)
         messages = chat_messages(request.system, request.messages, request.tools, structured=structured,
-                                 system_role=loaded.system_role)
+                                 system_role=loaded.system_role, file_blocks=structured)
         try:
             rendered = loaded.formatter(messages=messages)
         except Exception as exc:  # noqa: BLE001 - jinja2's errors: the template rejected this conversation's shape
@@ -182,7 +183,7 @@ class LocalProvider:
 
         def render_with(text: str) -> list[int]:
             messages = chat_messages(request.system, [Message("user", [TextBlock(text)])], request.tools,
-                                     structured=structured, system_role=loaded.system_role)
+                                     structured=structured, system_role=loaded.system_role, file_blocks=structured)
             prompt = loaded.formatter(messages=messages).prompt
             prefix: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
             return prefix
@@ -206,10 +207,10 @@ class LocalProvider:
         written, loaded.prefix_evaluated = min(loaded.prefix_evaluated, reused), 0  # evaluated for this request
         kwargs: dict[str, Any] = {}
         if structured:
-            from llama_cpp.llama_grammar import LlamaGrammar  # where it is defined: `llama_cpp` re-exports it
+            from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf  # where they are defined
 
-            schema = reply_schema_for(request)
-            kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            rules = reply_grammar(request, lambda schema: json_schema_to_gbnf(json.dumps(schema)))
+            kwargs["grammar"] = LlamaGrammar.from_string(rules, verbose=False)
         temperature = 0.0 if request.temperature is None else request.temperature
         answer = AnswerStream()
         raw, finish, looped, stream = "", None, None, None
@@ -237,7 +238,7 @@ class LocalProvider:
         if looped is not None:
             content, stop_reason = [TextBlock((answer.text if structured else raw)[:looped].rstrip())], "end_turn"
         elif structured:
-            content, stop_reason = parse_reply(raw, answer.text, cut_off)
+            content, stop_reason = parse_reply(raw, answer.text, cut_off, file_blocks=True)
         else:
             content, stop_reason = [TextBlock(raw)], "max_tokens" if cut_off else "end_turn"
         out_tokens = len(llm.tokenize(raw.encode("utf-8"), add_bos=False, special=True)) if raw else 0

@@ -14,6 +14,7 @@ import json
 import re
 
 from ketch.conversation import Block, TextBlock, ToolUseBlock
+from ketch.providers.local import file_reply
 from ketch.providers.text_tool_calls import call_from_object, new_call_id
 
 _ANSWER_START = re.compile(r'\s*\{\s*"answer"\s*:\s*"')
@@ -114,8 +115,11 @@ def loop_cut(text: str) -> int | None:
     return sentence_end + 1 if sentence_end > first else second
 
 
-def parse_reply(raw: str, streamed_answer: str, cut_off: bool) -> tuple[list[Block], str]:
-    """(content blocks, stop_reason) from the whole reply text."""
+def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: bool = False) -> tuple[list[Block], str]:
+    """(content blocks, stop_reason) from the whole reply text; with `file_blocks`, a reply that is
+    not JSON may be a Write as a file block (file_reply.py)."""
+    if file_blocks and not raw.lstrip().startswith("{") and (write := file_reply.parse(raw, cut_off)) is not None:
+        return [write], "max_tokens" if write.input_error and cut_off else "tool_use"
     try:
         # strict=False: llama_cpp's JSON grammar lets raw newlines and tabs into strings (its `char`
         # is [^"\\]), and models write them in file contents; they mean what they say.

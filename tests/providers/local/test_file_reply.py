@@ -1,0 +1,94 @@
+"""A small model's Write as a file block: the grammar offers it exactly when Write may be called, the
+reply reads back into the Write the model meant, and a past Write is shown as it was written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ketch.conversation import Message, ModelRequest, TextBlock, ToolDef, ToolResultBlock, ToolUseBlock
+from ketch.providers.local import file_reply
+from ketch.providers.local.format import chat_messages, reply_grammar, tools_prompt
+from ketch.providers.local.reply import parse_reply
+
+TOOLS = [ToolDef(name, f"{name} does things.", {"type": "object", "properties": {"file_path": {"type": "string"}},
+                                                 "required": ["file_path"]})
+         for name in ("Read", "Edit", "Write")]
+SOURCE = 'def greet(name):\n    """Say hello.\n\n    >>> greet("ada")\n    \'hello ada\'\n    """\n    return f"hello {name}"\n'
+
+
+def _request(messages: list[Message], tools: list[ToolDef] = TOOLS) -> ModelRequest:
+    return ModelRequest(model="local:m", system="SYS", messages=messages, tools=tools)
+
+
+def _after_a_read() -> list[Message]:
+    return [Message("user", [TextBlock("fix greet.py")]),
+            Message("assistant", [ToolUseBlock("c1", "Read", {"file_path": "greet.py"})]),
+            Message("user", [ToolResultBlock("c1", "1\tdef greet(name): ...")])]
+
+
+def _fake_gbnf(schema: dict) -> str:
+    names = [o["properties"]["name"]["const"] for o in schema["oneOf"] if "name" in o["properties"]]
+    return "root ::= json-object\njson-object ::= \"{}\"  # " + json.dumps(names)
+
+
+def test_a_file_block_reads_back_as_the_write_with_nothing_escaped():
+    raw = file_reply.render("greet.py", SOURCE)
+    assert raw == "greet.py\n```python\n" + SOURCE + "```"
+    [call], stop = parse_reply(raw, "", cut_off=False, file_blocks=True)
+    assert isinstance(call, ToolUseBlock) and stop == "tool_use"
+    assert call.name == "Write" and call.input == {"file_path": "greet.py", "content": SOURCE}
+    # a file without a final line break gets one; a language tag the model chose is accepted
+    [call], _ = parse_reply("notes.txt\n```text\na\n```", "", cut_off=False, file_blocks=True)
+    assert call.input == {"file_path": "notes.txt", "content": "a\n"}
+
+
+def test_a_block_cut_off_is_a_call_with_an_error_not_a_truncated_file():
+    [call], stop = parse_reply("greet.py\n```python\ndef greet(", "", cut_off=True, file_blocks=True)
+    assert isinstance(call, ToolUseBlock) and call.input == {} and "token limit" in (call.input_error or "")
+    assert stop == "max_tokens"
+
+
+def test_json_replies_and_prose_are_read_as_before():
+    [call], _ = parse_reply('{"name": "Read", "arguments": {"file_path": "a.py"}}', "", cut_off=False, file_blocks=True)
+    assert isinstance(call, ToolUseBlock) and call.name == "Read"
+    [text], _ = parse_reply("just words", "", cut_off=False, file_blocks=True)
+    assert isinstance(text, TextBlock)
+    [text], _ = parse_reply(file_reply.render("a.py", "x = 1\n"), "", cut_off=False)  # not offered: not a Write
+    assert isinstance(text, TextBlock)
+
+
+def test_the_grammar_offers_a_file_block_exactly_when_write_may_be_called():
+    first = reply_grammar(_request([Message("user", [TextBlock("fix greet.py")])]), _fake_gbnf)
+    assert "file-reply" not in first  # the first reply only looks
+    later = reply_grammar(_request(_after_a_read()), _fake_gbnf)
+    assert later.startswith("root ::= json-reply | file-reply\n") and "json-reply ::=" in later
+    assert '"Write"' not in later and '"Edit"' in later  # Write is offered only as the block
+    write_only = reply_grammar(_request(_after_a_read(), [TOOLS[2]]), _fake_gbnf)
+    assert "file-reply" in write_only
+    failing = [*_after_a_read()]
+    for i in (2, 3):
+        failing += [Message("assistant", [ToolUseBlock(f"w{i}", "Write", {"file_path": "greet.py", "content": "x"})]),
+                    Message("user", [ToolResultBlock(f"w{i}", "refused", is_error=True)])]
+    assert "file-reply" not in reply_grammar(_request(failing), _fake_gbnf)  # failed twice the same way
+
+
+def test_the_grammar_compiles_in_llama_cpp():
+    grammar_module = pytest.importorskip("llama_cpp.llama_grammar")
+    rules = reply_grammar(_request(_after_a_read()),
+                          lambda schema: grammar_module.json_schema_to_gbnf(json.dumps(schema)))
+    assert grammar_module.LlamaGrammar.from_string(rules, verbose=False) is not None
+    assert grammar_module.LlamaGrammar.from_string(file_reply.grammar(None), verbose=False) is not None
+
+
+def test_a_past_write_is_shown_as_the_block_the_model_wrote_and_the_prompt_says_how():
+    messages = [*_after_a_read(),
+                Message("assistant", [ToolUseBlock("c2", "Write", {"file_path": "greet.py", "content": SOURCE})]),
+                Message("user", [ToolResultBlock("c2", "ok")])]
+    out = chat_messages("SYS", messages, TOOLS, structured=True, file_blocks=True)
+    assert out[4] == {"role": "assistant", "content": file_reply.render("greet.py", SOURCE)}
+    assert "``` block" in out[0]["content"] and "Write(" not in out[0]["content"]
+    assert out[0]["content"] == "SYS\n\n" + tools_prompt(TOOLS, file_blocks=True)
+    plain = chat_messages("SYS", messages, TOOLS, structured=True)  # a server's grammar is JSON only
+    assert json.loads(plain[4]["content"])["name"] == "Write" and "Write(" in plain[0]["content"]
