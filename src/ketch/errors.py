@@ -95,8 +95,13 @@ class SandboxUnavailable(ToolError):
 
 
 class OldStringNotFound(ToolError):
-    """Edit's old_string matches nothing in the file. Its own type so that a caller may try a repair
-    (the small-model profile retries with the quotes swapped) without matching the message's words."""
+    """Edit's old_string matches nothing in the file. Its own type, with the file's length, so that a
+    caller may say more without matching the message's words (the small-model profile: a short file
+    is better written whole)."""
+
+    def __init__(self, message: str, file_lines: int = 0) -> None:
+        super().__init__(message)
+        self.file_lines = file_lines
 
 
 class McpError(ToolError):

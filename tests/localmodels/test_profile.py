@@ -284,3 +284,21 @@ def test_a_small_edit_typed_with_the_other_quotes_still_lands_and_a_real_miss_is
     assert edit.repair_input(miss, ctx, lambda path: True) == miss
     with pytest.raises(ToolError, match="old_string was not found"):
         edit.run(miss, ctx)
+
+
+def test_a_small_edit_that_misses_in_a_short_file_is_told_to_write_the_file_whole(tmp_path: Path):
+    from ketch.errors import OldStringNotFound
+    from ketch.localmodels.profile import WHOLE_FILE_LINES
+    from ketch.security.sandbox.bwrap import run_unsandboxed
+    from ketch.tools.base import SessionState, ToolContext
+
+    edit = {t.name: t for t in small_tools(default_tools())}["Edit"]
+    ctx = ToolContext(workspace=tmp_path, state=SessionState(edit_requires_read=False), runner=run_unsandboxed)
+    miss = {"file_path": "wc.py", "old_string": "wordcount.main", "new_string": "wordcount.main(verbose=True)"}
+    (tmp_path / "wc.py").write_text("import argparse\n\n\ndef main(argv=None):\n    return 0\n")
+    with pytest.raises(OldStringNotFound, match=r"wc.py is short \(5 lines\): instead of Edit, Write the whole"):
+        edit.run(miss, ctx)
+    (tmp_path / "wc.py").write_text("".join(f"x{i} = {i}\n" for i in range(WHOLE_FILE_LINES + 1)))
+    with pytest.raises(OldStringNotFound) as long_file:
+        edit.run(miss, ctx)
+    assert "Write the whole" not in str(long_file.value)  # a long file is still edited

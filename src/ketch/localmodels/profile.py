@@ -17,6 +17,8 @@ from ketch.errors import ConfigError
 SMALL_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 SYSTEM_TEMPLATE = "system_small.md"
 DEFAULT_CONTEXT = 8192  # tokens, for a model file the registry does not describe
+# A file this short is shown whole by the closed loop and written whole, not edited, by a small model.
+WHOLE_FILE_LINES = 60
 SMALL_MAX_TOKENS = 2048  # a reply's cap on a user's server, as the embedded model's (KETCH_LOCAL_MAX_TOKENS)
 SMALL_PARAMS_B = 8.0  # models of at most this many billion parameters (by their name) get the profile
 PROFILE_ENV = "KETCH_MODEL_PROFILE"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.conversation import ToolDef
-from ketch.localmodels.profile import SMALL_TOOLS
+from ketch.localmodels.profile import SMALL_TOOLS, WHOLE_FILE_LINES
 
 # The optional fields a small model may fill, per tool; every other optional field is dropped.
 SMALL_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -125,8 +125,21 @@ class SmallTool:
     def run(self, input: dict[str, Any], ctx: Any) -> Any:
         """The call exactly as given. Why not repaired here: dispatch repaired it (`repair_input`) before
         hooks, gate and preview judged it, and a second pass is not a no-op (text numbered twice lost
-        its second layer after a hook had judged the first; a hook's rewrite was rewritten again)."""
-        return self._tool.run(input, ctx)
+        its second layer after a hook had judged the first; a hook's rewrite was rewritten again).
+
+        An Edit of a short file whose old_string is not there is told to write the file whole: the
+        edit format by file size (issue 16). Measured, qwen2.5-coder-1.5b retyped the same wrong
+        old_string for a 22-line file until the time ran out, where a whole-file Write of it went through."""
+        from ketch.errors import OldStringNotFound
+
+        try:
+            return self._tool.run(input, ctx)
+        except OldStringNotFound as exc:
+            if not 0 < exc.file_lines <= WHOLE_FILE_LINES:
+                raise
+            name = Path(str(input.get("file_path", "the file"))).name
+            raise OldStringNotFound(f"{exc} {name} is short ({exc.file_lines} lines): instead of Edit, Write the "
+                                    "whole corrected file, every line of it.", exc.file_lines) from None
 
     def repair_input(self, input: dict[str, Any], ctx: Any, may_read: Callable[[Path], bool]) -> dict[str, Any]:
         """The call with its slips undone, as hooks, the gate and the preview will see it (tools.base.RepairsInput).

@@ -62,7 +62,7 @@ def apply_edit(text: str, old: str, new: str, replace_all: bool) -> tuple[str, i
         if count:
             old, new = crlf_old, new.replace("\r\n", "\n").replace("\n", "\r\n")
     if count == 0:
-        raise OldStringNotFound(not_found_message(text, old))
+        raise OldStringNotFound(not_found_message(text, old), file_lines=len(text.splitlines()))
     new = follow_line_endings(text, new)
     if count > 1 and not replace_all:
         raise ToolError(

@@ -203,6 +203,10 @@ def test_the_same_failing_call_twice_takes_that_tool_off_the_next_reply():
     assert repeated_failure(_calls(edit, edit)) is None  # it worked: nothing to stop
     assert repeated_failure(failing(edit, ("Edit", {"file_path": "t.py", "old_string": "y", "new_string": "z"}))) is None
     assert repeated_failure(failing(edit)) is None
+    read = ("Read", {"file_path": "t.py"})
+    assert repeated_failure(failing(edit, read, edit)) == "Edit"  # a look between changes nothing
+    assert repeated_failure(failing(edit, read, edit, read, read)) == "Edit"  # and it stays off while it looks
+    assert repeated_failure(failing(edit, ("Bash", {"command": "ls"}), edit)) is None
 
 
 def test_the_fixed_prefix_is_what_every_first_message_shares():

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ketch.agent.verify.failure import Frame, failed_tests, frames
+from ketch.localmodels.profile import WHOLE_FILE_LINES
 from ketch.tools.files import MAX_LINE_CHARS
 from ketch.tools.tests_rule import is_test_path
 
@@ -31,7 +32,6 @@ MAX_SPANS = 2
 MAX_CODE_LINES = 80
 MAX_TEST_LINES = 30
 AROUND = 15  # lines either side, where no function can be found
-WHOLE_FILE_LINES = 60  # a file this short is shown whole rather than the function in it
 WHOLE = "the whole file"  # the label of such a span
 MAX_FILE_BYTES = 1_000_000
 # Tried only where a name can start (the look-behind): from every offset of a long `a.b.b.b...`

@@ -21,6 +21,7 @@ grammar now enforces (providers/local/provider.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -35,6 +36,7 @@ _PROSE_KEYS = ("description", "default", "examples", "title")
 MAX_TOOL_DESCRIPTION = 160
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
 FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
+_FENCE_LINE = re.compile(r"^```", re.MULTILINE)
 FILE_BLOCK_LINE = "- Write: replace a whole file: its path on one line, then the complete new file in a ``` block."
 
 
@@ -149,7 +151,9 @@ def _assistant_text(message: Message, file_blocks: bool) -> str:
 
 
 def _is_write(args: dict[str, Any]) -> bool:
-    return isinstance(args.get("file_path"), str) and isinstance(args.get("content"), str)
+    """A Write a file block can show: a block cannot hold a line that starts with ```."""
+    content = args.get("content")
+    return isinstance(args.get("file_path"), str) and isinstance(content, str) and not _FENCE_LINE.search(content)
 
 
 def _call_key(block: ToolUseBlock) -> str:
@@ -177,18 +181,21 @@ def repeated_look(messages: list[Message], looking: tuple[str, ...] = LOOKING_TO
                             if isinstance(b, ToolUseBlock)], looking)
 
 
-def repeated_failure(messages: list[Message]) -> str | None:
-    """The tool whose latest call failed exactly as the same call did just before, else None.
+def repeated_failure(messages: list[Message], looking: tuple[str, ...] = LOOKING_TOOLS) -> str | None:
+    """The tool whose latest call (reads aside) failed exactly as the same call did just before it,
+    with only reads between, else None.
 
     A small model that repeats a failing call once goes on repeating it (measured: the same
-    no-op Edit seven times, to the turn limit); the caller takes that tool off the next reply.
-    """
+    no-op Edit seven times, to the turn limit; and the same wrong Edit, then a Read of the file,
+    then that Edit again, until the time ran out); the caller takes that tool off the next reply,
+    and it stays off while the model only looks."""
     calls = [b for m in messages if m.role == "assistant" for b in m.content if isinstance(b, ToolUseBlock)]
     failed = {b.tool_use_id for m in messages if m.role == "user" for b in m.content
               if isinstance(b, ToolResultBlock) and b.is_error}
-    if len(calls) < 2 or not {calls[-1].id, calls[-2].id} <= failed:
+    acting = [c for c in calls if c.name not in looking]
+    if len(acting) < 2 or not {acting[-1].id, acting[-2].id} <= failed:
         return None
-    return calls[-1].name if _call_key(calls[-1]) == _call_key(calls[-2]) else None
+    return acting[-1].name if _call_key(acting[-1]) == _call_key(acting[-2]) else None
 
 
 def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[ToolUseBlock],
