@@ -34,7 +34,10 @@ file-path ::= [^ \t\n`{}"'<>|*?] [^ \t\n`{}"'<>|*?]*
 file-lang ::= [a-zA-Z0-9_+-]*
 file-line ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"
 """
-_REPLY = re.compile(r"\A([^\s`{][^\s`]*)\n```[\w+-]*\n(.*)```\s*\Z", re.DOTALL)
+# The closing fence starts a line, as the grammar has it: a line may hold ``` after its first
+# character, and a reply the token limit cut right after such a ``` is not a whole file.
+_REPLY = re.compile(r"\A([^\s`{][^\s`]*)\n```[\w+-]*\n((?:.*\n)?)```\s*\Z", re.DOTALL)
+_FENCE_LINE = re.compile(r"^```", re.MULTILINE)
 _STARTED = re.compile(r"\A([^\s`{][^\s`]*)\n```")
 
 
@@ -44,9 +47,16 @@ def language(path: str) -> str:
 
 
 def render(path: str, content: str) -> str:
-    """A Write as the model writes it (the inverse of `parse`)."""
+    """A Write as the model writes it (the inverse of `parse` where `shows` says so)."""
     body = content if not content or content.endswith("\n") else content + "\n"
     return f"{path}\n{FENCE}{language(path)}\n{body}{FENCE}"
+
+
+def shows(path: str, content: str) -> bool:
+    """`render` reads back as this Write: the path is one a block can hold (no blank, no line break,
+    no fence) and no line of the content starts with ```."""
+    back = _REPLY.match(render(path, content))
+    return back is not None and back.group(1) == path and not _FENCE_LINE.search(content)
 
 
 def grammar(json_rules: str | None) -> str:

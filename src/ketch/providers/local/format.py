@@ -21,7 +21,6 @@ grammar now enforces (providers/local/provider.py).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -36,7 +35,6 @@ _PROSE_KEYS = ("description", "default", "examples", "title")
 MAX_TOOL_DESCRIPTION = 160
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
 FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
-_FENCE_LINE = re.compile(r"^```", re.MULTILINE)
 FILE_BLOCK_LINE = "- Write: replace a whole file: its path on one line, then the complete new file in a ``` block."
 
 
@@ -151,9 +149,11 @@ def _assistant_text(message: Message, file_blocks: bool) -> str:
 
 
 def _is_write(args: dict[str, Any]) -> bool:
-    """A Write a file block can show: a block cannot hold a line that starts with ```."""
-    content = args.get("content")
-    return isinstance(args.get("file_path"), str) and isinstance(content, str) and not _FENCE_LINE.search(content)
+    """A Write a file block can show: one that reads back as itself (file_reply.shows). A block cannot
+    hold a line that starts with ```, nor a path with a blank or a line break (a Write that came as JSON,
+    from another provider or a resumed session: shown as a block, its path would forge lines)."""
+    path, content = args.get("file_path"), args.get("content")
+    return isinstance(path, str) and isinstance(content, str) and file_reply.shows(path, content)
 
 
 def _call_key(block: ToolUseBlock) -> str:
