@@ -17,8 +17,13 @@ from ketch.tools.write import WriteTool
 
 
 def small_agent(ws: Path, mode: str = "acceptEdits", deny: tuple[str, ...] = (), approver: Any = None) -> Agent:
-    """Small tools, edits without a prior Read, tests as evidence; `approver` answers questions (default: yes)."""
-    gate = PermissionGate(mode=mode, allow=[], deny=parse_rules(list(deny)), workspace=ws)
+    """Small tools, edits without a prior Read, tests as evidence, protected files as the CLI wires them
+    (cli/tool_wiring.py, with a home beside `ws`); `approver` answers questions (default: yes)."""
+    from ketch.security.protected import LazyProtectedSet
+
+    home = ws.parent / "home"
+    gate = PermissionGate(mode=mode, allow=[], deny=parse_rules(list(deny)), workspace=ws,
+                          protected=LazyProtectedSet([ws], home, home / ".ketch"), home=home)
     config = AgentConfig(model="none", provider_name="none", system_prompt="", workspace=ws, gate=gate,
                          outputs_dir=ws.parent / "outputs")
     agent = Agent(provider=None, tools=small_tools([ReadTool(), EditTool(), WriteTool()]), config=config,  # type: ignore[arg-type]
