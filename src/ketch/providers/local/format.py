@@ -21,6 +21,7 @@ grammar now enforces (providers/local/provider.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -226,6 +227,21 @@ def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[Tool
     return "\n\n".join(parts)
 
 
+# Chat-template control tokens as text: llama.cpp tokenizes the rendered prompt with special tokens
+# on (the template's own markers must become tokens), so these strings in a file, a tool's output or
+# a file name would become real turn markers and forge a turn. ChatML and Llama 3 (`<|im_start|>`,
+# `<|eot_id|>`), DeepSeek's full-width bars, Gemma's turns, Llama 2 and Mistral's `</s>` and `[INST]`.
+_CONTROL_TOKEN = re.compile(r"<(?=[|｜][^\s<>|｜]{1,60}[|｜]>)|<(?=/?s>)|<(?=(?:start|end)_of_turn>)"
+                            r"|\[(?=/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|SYSTEM_PROMPT)\])")
+_JOINER = "\u200c"  # zero-width non-joiner: the text reads the same, the token is no longer there
+
+
+def neutralise_control_tokens(text: str) -> str:
+    """`text` with every chat-template control token broken by an invisible character after its first;
+    the same text always gives the same result, so cached prefixes hold."""
+    return _CONTROL_TOKEN.sub(lambda m: m.group(0) + _JOINER, text)
+
+
 def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The same conversation for a template with no system role (Gemma's): the system text
     opens the first user turn, which is how those models were trained to get instructions."""
@@ -261,4 +277,5 @@ def chat_messages(system: str, messages: list[Message], tools: list[ToolDef], *,
                 out[-1]["content"] += "\n\n" + text
             else:
                 out.append({"role": "user", "content": text})
+    out = [{"role": m["role"], "content": neutralise_control_tokens(m["content"])} for m in out]
     return out if system_role else fold_system(out)
