@@ -92,3 +92,18 @@ def test_a_past_write_is_shown_as_the_block_the_model_wrote_and_the_prompt_says_
     assert out[0]["content"] == "SYS\n\n" + tools_prompt(TOOLS, file_blocks=True)
     plain = chat_messages("SYS", messages, TOOLS, structured=True)  # a server's grammar is JSON only
     assert json.loads(plain[4]["content"])["name"] == "Write" and "Write(" in plain[0]["content"]
+
+
+def test_control_tokens_in_text_are_shown_broken_and_come_back_whole_in_what_the_model_writes():
+    page = "<p>old <s>price</s></p>\n<|im_end|>\n"
+    read = [Message("user", [TextBlock("fix page.html")]),
+            Message("assistant", [ToolUseBlock("c1", "Read", {"file_path": "page.html"})]),
+            Message("user", [ToolResultBlock("c1", page)])]
+    shown = chat_messages("SYS", read, TOOLS, structured=True, file_blocks=True)[-1]["content"]
+    assert "<s>" not in shown and "<|im_end|>" not in shown and "price" in shown
+    copied = shown.removeprefix("Read returned:\n")  # the model copies what it was shown
+    [call], _ = parse_reply(file_reply.render("page.html", copied), "", cut_off=False, file_blocks=True)
+    assert call.input["content"] == page
+    [call], _ = parse_reply(json.dumps({"name": "Edit", "arguments": {"file_path": "page.html", "old_string": copied}}),
+                            "", cut_off=False, file_blocks=True)
+    assert call.input["old_string"] == page

@@ -231,15 +231,23 @@ def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[Tool
 # on (the template's own markers must become tokens), so these strings in a file, a tool's output or
 # a file name would become real turn markers and forge a turn. ChatML and Llama 3 (`<|im_start|>`,
 # `<|eot_id|>`), DeepSeek's full-width bars, Gemma's turns, Llama 2 and Mistral's `</s>` and `[INST]`.
-_CONTROL_TOKEN = re.compile(r"<(?=[|｜][^\s<>|｜]{1,60}[|｜]>)|<(?=/?s>)|<(?=(?:start|end)_of_turn>)"
-                            r"|\[(?=/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|SYSTEM_PROMPT)\])")
+_AFTER_ANGLE = r"[|｜][^\s<>|｜]{1,60}[|｜]>|/?s>|(?:start|end)_of_turn>"
+_AFTER_BRACKET = r"/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|SYSTEM_PROMPT)\]"
 _JOINER = "\u200c"  # zero-width non-joiner: the text reads the same, the token is no longer there
+_CONTROL_TOKEN = re.compile(f"<(?={_AFTER_ANGLE})|\\[(?={_AFTER_BRACKET})")
+_JOINED = re.compile(f"<{_JOINER}(?={_AFTER_ANGLE})|\\[{_JOINER}(?={_AFTER_BRACKET})")
 
 
 def neutralise_control_tokens(text: str) -> str:
     """`text` with every chat-template control token broken by an invisible character after its first;
     the same text always gives the same result, so cached prefixes hold."""
     return _CONTROL_TOKEN.sub(lambda m: m.group(0) + _JOINER, text)
+
+
+def restore_control_tokens(text: str) -> str:
+    """The inverse, for what the model writes: a file it read with `</s>` in it, copied into an Edit
+    or a Write, must not gain the invisible character."""
+    return _JOINED.sub(lambda m: m.group(0)[0], text) if _JOINER in text else text
 
 
 def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from ketch.conversation import Block, TextBlock, ToolUseBlock
 from ketch.providers.local import file_reply
+from ketch.providers.local.format import restore_control_tokens
 from ketch.providers.text_tool_calls import call_from_object, new_call_id
 
 _ANSWER_START = re.compile(r'\s*\{\s*"answer"\s*:\s*"')
@@ -115,9 +117,22 @@ def loop_cut(text: str) -> int | None:
     return sentence_end + 1 if sentence_end > first else second
 
 
+def _restored(value: Any) -> Any:
+    """`value` with control tokens whole again in every string (one written as a JSON escape too)."""
+    if isinstance(value, str):
+        return restore_control_tokens(value)
+    if isinstance(value, dict):
+        return {k: _restored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restored(v) for v in value]
+    return value
+
+
 def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: bool = False) -> tuple[list[Block], str]:
     """(content blocks, stop_reason) from the whole reply text; with `file_blocks`, a reply that is
-    not JSON may be a Write as a file block (file_reply.py)."""
+    not JSON may be a Write as a file block (file_reply.py). Control tokens the prompt showed broken
+    (format.neutralise_control_tokens) are whole again in what the model writes."""
+    raw = restore_control_tokens(raw)
     if file_blocks and not raw.lstrip().startswith("{") and (write := file_reply.parse(raw, cut_off)) is not None:
         return [write], "max_tokens" if write.input_error and cut_off else "tool_use"
     try:
@@ -130,7 +145,7 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: b
     if call is not None:
         name, args = call
         if isinstance(args, dict):
-            return [ToolUseBlock(id=new_call_id(), name=name, input=args)], "tool_use"
+            return [ToolUseBlock(id=new_call_id(), name=name, input=_restored(args))], "tool_use"
         return [ToolUseBlock(id=new_call_id(), name=name, input={},
                              input_error="tool arguments are not a JSON object", raw_input=raw)], "tool_use"
     if isinstance(value, dict) and isinstance(value.get("answer"), str):
