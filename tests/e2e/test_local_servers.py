@@ -92,7 +92,46 @@ def test_a_small_model_on_a_server_is_asked_for_one_json_reply_under_a_schema(se
     assert second["messages"][-2] == {"role": "assistant",
                                       "content": json.dumps({"name": "Read", "arguments": {"file_path": "calc.py"}})}
     assert second["messages"][-1]["role"] == "user" and "return a - b" in second["messages"][-1]["content"]
-    assert any(o.get("required") == ["answer"] for o in second["response_format"]["schema"]["oneOf"])
+    # where the reply may be a Write, it may be a file block: a GBNF grammar, not a schema
+    assert "response_format" not in second and "file-reply ::=" in second["grammar"]
+    assert '"\\"answer\\""' in second["grammar"] and "- Write: replace a whole file" in second["messages"][0]["content"]
+
+
+def test_a_small_model_on_a_server_writes_a_file_as_a_block(server, run_ketch, workspace: Path):
+    (workspace / "calc.py").write_text(BUGGY)
+    fixed = 'def add(a, b):\n    """Sum, with "quotes" left as they are."""\n    return a + b\n'
+    fake = server([
+        {"text": json.dumps({"name": "Read", "arguments": {"file_path": "calc.py"}})},
+        {"text": "calc.py\n```python\n" + fixed + "```"},
+        {"text": json.dumps({"answer": "Fixed."})},
+    ])
+    run = run_ketch(["-p", "fix add in calc.py", "--output-format", "json", "--allowedTools", "Write"],
+                    server=fake, dialect="openai", model=SMALL)
+    assert run.returncode == 0, run.stderr
+    assert (workspace / "calc.py").read_text() == fixed
+    assert fake.requests[2].body["messages"][4] == {"role": "assistant", "content": "calc.py\n```python\n" + fixed + "```"}
+
+
+def test_a_server_that_ignores_the_grammar_gets_json_replies_for_the_session(server, run_ketch, workspace: Path):
+    """A server that drops the `grammar` field (Ollama, vLLM) answers with free text: ketch asks that
+    request again with the JSON schema, says so once, and the Write comes as JSON from then on."""
+    (workspace / "calc.py").write_text(BUGGY)
+    fake = server([
+        {"text": json.dumps({"name": "Read", "arguments": {"file_path": "calc.py"}})},
+        {"text": "Sure! The bug is the minus sign; change it to a plus."},
+        {"text": json.dumps({"name": "Write", "arguments": {"file_path": "calc.py",
+                                                           "content": "def add(a, b):\n    return a + b\n"}})},
+        {"text": json.dumps({"answer": "Fixed."})},
+    ])
+    run = run_ketch(["-p", "fix add in calc.py", "--allowedTools", "Write"],
+                    server=fake, dialect="openai", model=SMALL)
+    assert run.returncode == 0, run.stderr
+    assert (workspace / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    bodies = [r.body for r in fake.requests]
+    assert ["grammar" in b for b in bodies] == [False, True, False, False]
+    assert all("response_format" in b for b in bodies[2:])
+    assert "Write(file_path: string, content: string)" in bodies[2]["messages"][0]["content"]
+    assert run.stderr.count("ignored a reply grammar (grammar)") == 1
 
 
 def test_a_server_that_rejects_the_reply_format_gets_tool_calls_for_the_session(server, run_ketch, workspace: Path):

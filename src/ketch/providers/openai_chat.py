@@ -31,7 +31,7 @@ from ketch.providers.base import ProviderConfig, ProviderError, Retrying, Stream
 from ketch.providers.http import abort_streams, new_client, post_sse
 from ketch.providers.openai_chunks import ChunkDecoder, completion_as_events
 from ketch.providers.retry import Endpoint, RetryableError, refuses_streaming, rejects_format, snippet, with_retries
-from ketch.providers.structured import structured_body, structured_events
+from ketch.providers.structured import GrammarIgnored, structured_body, structured_events
 
 if TYPE_CHECKING:
     import httpx
@@ -147,7 +147,9 @@ class OpenAIChatProvider:
         # Learnt from a refusal, for the rest of the session: "tools" (requests that offer tools
         # go unstreamed) or "all".
         self._unstreamed = ""
-        self._structured = config.structured_replies  # off for the session once the server refuses it
+        # The small model's constrained reply (structured.py), one step down for the session at each
+        # refusal: "blocks" (Writes as file blocks, under a GBNF grammar), "schema" (JSON only), "" (tools).
+        self._reply = "blocks" if config.structured_replies else ""
 
     def stream(self, request: ModelRequest) -> Iterator[StreamEvent]:
         base = self.config.base_url
@@ -163,40 +165,45 @@ class OpenAIChatProvider:
                 return
             kind, exc = refusal[0]
             said = str(exc).partition("): ")[2] or str(exc)  # the server's own words
-            if kind == "format":
-                self._structured = False
-                what, then = "a reply format (response_format)", "asking again with OpenAI tool calls"
+            if kind in ("grammar", "ignored", "format"):  # the refused field: `grammar` (or ignored), `response_format`
+                self._reply = "schema" if kind != "format" else ""
+                what = "a reply format (response_format)" if kind == "format" else "a reply grammar (grammar)"
+                then = "asking again with OpenAI tool calls" if kind == "format" else "asking again for JSON replies"
             else:
                 self._unstreamed = "tools" if request.tools else "all"
                 what = "streamed replies when tools are offered" if request.tools else "streamed replies"
                 then = "asking again without streaming"
+            how = "ignored" if kind == "ignored" else "refused"
+            why = "" if kind == "ignored" else f" (HTTP {getattr(exc, 'status', '?')}: {snippet(said, 160)})"
             yield Retrying(attempt=1, delay_s=0.0, reason=(
-                f"{endpoint.label} refused {what} (HTTP {getattr(exc, 'status', '?')}: {snippet(said, 160)}); "
-                f"{then}, as ketch will for the rest of this session"))
+                f"{endpoint.label} {how} {what}{why}; {then}, as ketch will for the rest of this session"))
 
     def _try(self, request: ModelRequest, endpoint: Endpoint,
              refusal: list[tuple[str, KetchError]]) -> Iterator[StreamEvent]:
         """One attempt as the session now stands. A refusal of a feature the request used (a reply
         format, streaming) is noted in `refusal` rather than raised: the caller turns it off and asks again."""
         is_openai = urlsplit(endpoint.base_url).hostname == OPENAI_HOST
-        structured = self._structured and bool(request.tools) and not is_openai
+        structured = bool(self._reply) and bool(request.tools) and not is_openai
+        blocks = structured and self._reply == "blocks"
         streamed = not (self._unstreamed == "all" or (self._unstreamed == "tools" and request.tools))
         # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
         offered = tuple(t.name for t in request.tools) if not (is_openai or structured) else ()
         body = build_body(request, endpoint.base_url, stream=streamed)
         if structured:
-            body = structured_body(body, request)
+            body = structured_body(body, request, file_blocks=blocks)
         events = self._attempt(body, endpoint, offered)
         started = False
         try:
-            for event in structured_events(events) if structured else events:
+            for event in structured_events(events, grammar="grammar" in body) if structured else events:
                 started = True
                 yield event
         except (RetryableError, ProviderError) as exc:
             if started:
                 raise
-            if structured and rejects_format(exc, endpoint):
-                refusal.append(("format", exc))
+            if isinstance(exc, GrammarIgnored):
+                refusal.append(("ignored", exc))
+            elif structured and rejects_format(exc, endpoint):
+                refusal.append(("grammar" if "grammar" in body else "format", exc))
             elif streamed and refuses_streaming(exc, endpoint):
                 refusal.append(("stream", exc))
             else:

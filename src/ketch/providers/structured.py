@@ -12,6 +12,12 @@ prompt, tool results as user turns) and `response_format` with the reply's JSON 
 llama.cpp's server and llama-cpp-python's turn into a grammar; the reply is read back with the
 embedded model's reader (`parse_reply`), its answer streamed as it decodes. A server that rejects
 `response_format` gets the OpenAI tool format for the rest of the session (openai_chat.py).
+
+A Write goes as a file block, as the embedded model writes it (local/file_reply.py), where the reply
+may be a Write: such a request carries a GBNF `grammar` (llama.cpp's server and llama-cpp-python's take
+it; ketch's own converter, local/gbnf.py) instead of `response_format`, which cannot express a block.
+A server that refuses the field, or ignores it (a reply neither JSON nor a block, not cut off: no
+grammar constrained it), gets JSON replies, Write included, for the rest of the session.
 """
 
 from __future__ import annotations
@@ -21,31 +27,46 @@ from contextlib import closing
 from typing import Any
 
 from ketch.conversation import Block, Message, ModelRequest, TextBlock, ThinkingBlock, Usage
-from ketch.providers.base import Completed, StreamEvent, TextChunk
-from ketch.providers.local.format import chat_messages, reply_schema_for
+from ketch.providers.base import Completed, ProviderError, StreamEvent, TextChunk
+from ketch.providers.local.file_reply import FILE_TOOL
+from ketch.providers.local.format import chat_messages, reply_grammar, reply_plan, reply_schema_for
+from ketch.providers.local.gbnf import schema_to_gbnf
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 
 
-def structured_body(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
-    """`body` (the OpenAI request) asking instead for one JSON reply: plain role/content messages, no
-    `tools`, the reply's schema as `response_format`. Sampling and streaming keys stay as they were."""
+class GrammarIgnored(ProviderError):
+    """The server answered a request that carried a `grammar` with text no grammar allows."""
+
+
+def structured_body(body: dict[str, Any], request: ModelRequest, *, file_blocks: bool = False) -> dict[str, Any]:
+    """`body` (the OpenAI request) asking instead for one constrained reply: plain role/content messages,
+    no `tools`, the reply's schema as `response_format`, or, with `file_blocks` where the reply may be a
+    Write, its GBNF as `grammar`. Sampling and streaming keys stay as they were."""
     out = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
-    out["messages"] = chat_messages(request.system, request.messages, request.tools, structured=True)
-    out["response_format"] = {"type": "json_object", "schema": reply_schema_for(request)}
+    out["messages"] = chat_messages(request.system, request.messages, request.tools, structured=True,
+                                    file_blocks=file_blocks)
+    if file_blocks and FILE_TOOL in reply_plan(request)[1]:
+        out["grammar"] = reply_grammar(request, schema_to_gbnf)
+    else:
+        out["response_format"] = {"type": "json_object", "schema": reply_schema_for(request)}
     return out
 
 
-def structured_events(events: Generator[StreamEvent, None, None]) -> Iterator[StreamEvent]:
-    """One attempt's events with the reply's JSON read back: the answer's text streamed as it
-    decodes, and the completed message as an answer or a call. An answer going round in circles
-    is cut after its first round, and the stream with it."""
+def structured_events(events: Generator[StreamEvent, None, None], *, grammar: bool = False) -> Iterator[StreamEvent]:
+    """One attempt's events with the reply read back: the answer's text streamed as it decodes, and
+    the completed message as an answer or a call (a file block too, after a `grammar` request). An
+    answer going round in circles is cut after its first round, and the stream with it. A `grammar`
+    request answered with unconstrained text raises GrammarIgnored, before anything was passed on."""
     answer = AnswerStream()
+    held: list[StreamEvent] = []  # after a `grammar` request, other events wait for the reply's verdict
     with closing(events):
         for event in events:
             if isinstance(event, TextChunk):
                 shown = answer.feed(event.text)
                 if not shown:
                     continue
+                yield from held
+                held.clear()
                 yield TextChunk(shown)
                 looped = loop_cut(answer.text)
                 if looped is not None:
@@ -53,9 +74,15 @@ def structured_events(events: Generator[StreamEvent, None, None]) -> Iterator[St
                     return
             elif isinstance(event, Completed):
                 thinking: list[Block] = [b for b in event.message.content if isinstance(b, ThinkingBlock)]
-                content, stop = parse_reply(answer.raw, answer.text, event.stop_reason == "max_tokens")
+                cut_off = event.stop_reason == "max_tokens"
+                content, stop = parse_reply(answer.raw, answer.text, cut_off, file_blocks=grammar)
+                if grammar and not cut_off and isinstance(content[0], TextBlock) and not answer.raw.lstrip().startswith("{"):
+                    raise GrammarIgnored("the server ignored the reply grammar", kind="bad_request")
+                yield from held
                 yield Completed(Message("assistant", [*thinking, *content]), event.usage, stop,
                                 model=event.model, message_id=event.message_id)
+            elif grammar and not answer.text:
+                held.append(event)
             else:
                 yield event
 
