@@ -116,6 +116,9 @@ class ModelRequest:
     max_tokens: int = 8192
     temperature: float | None = None
     cache_key: str | None = None  # stable per session: OpenAI's prompt_cache_key
+    # The reply must call this tool (one of `tools`): the APIs' tool_choice; the small-model profile's
+    # closed loop sets it to Write after showing a short file whole (agent/verify/closed_loop.py).
+    tool_choice: str | None = None
 
 
 def valid_text(text: str) -> str:

@@ -28,7 +28,7 @@ def ask_model(agent: Agent, run: RunState) -> Generator[ev.Event, None, Complete
     request = ModelRequest(
         model=config.model, system=agent.system_as_sent(), messages=agent.messages,
         tools=run.tools, max_tokens=config.max_tokens, cache_key=agent.session_id,
-        temperature=agent.state.temperature,
+        temperature=agent.state.temperature, tool_choice=agent.state.tool_choice,
     )
     t0 = time.monotonic()
     completed: Completed | None = None

@@ -71,6 +71,8 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
         ]
         body["tools"][-1]["cache_control"] = CACHE
         breakpoints += 1
+        if request.tool_choice in {t.name for t in request.tools}:
+            body["tool_choice"] = {"type": "tool", "name": request.tool_choice}
     messages = [encode_message(m) for m in request.messages]
     user_indexes = [i for i, m in enumerate(messages) if m["role"] == "user" and m["content"]]
     for i in reversed(user_indexes[-2:]):

@@ -52,6 +52,8 @@ def build_body(request: ModelRequest, base_url: str, *, stream: bool = True) -> 
             }}
             for t in request.tools
         ]
+        if request.tool_choice in {t.name for t in request.tools}:
+            body["tool_choice"] = {"type": "function", "function": {"name": request.tool_choice}}
     body["max_completion_tokens" if is_openai else "max_tokens"] = request.max_tokens
     if is_openai and request.cache_key:
         # Routes a session's requests to the same cache shard, so the stable prefix hits.

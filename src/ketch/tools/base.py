@@ -66,6 +66,8 @@ class SessionState:
     # The next model request's sampling temperature; None: the provider's default. The small-model
     # profile samples greedily (0.0), and higher after a refused call was repeated (agent/verify/refusals.py).
     temperature: float | None = None
+    # The tool the next model reply must call (ModelRequest.tool_choice), for one reply; None: any.
+    tool_choice: str | None = None
 
     def start_request(self, prompt: str) -> None:
         """A run starts with `prompt`: decide, once, what depends on what the user asked."""

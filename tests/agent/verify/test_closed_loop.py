@@ -28,6 +28,7 @@ class Recording(ScriptedProvider):
 
     def stream(self, request: Any) -> Any:
         self.seen = [*getattr(self, "seen", []), list(request.messages)]
+        self.choices = [*getattr(self, "choices", []), request.tool_choice]
         return super().stream(request)
 
 
@@ -82,6 +83,7 @@ def test_a_wrong_fix_gets_the_failure_back_and_a_right_one_ends_the_run_with_the
     assert "app.py, lines 1-2, the whole file:\n```python\ndef add(a, b):\n    return a - b\n```" in first
     assert "The failing test (evidence of what the code must do; do not edit it): tests/test_app.py" in first
     assert first.endswith(WHOLE_FIX.format(names="app.py"))  # a short file: written whole
+    assert agent.provider.choices == ["Write", "Write", None]  # so the reply after it must be a Write
     second = said(requests[1][-1])  # after the wrong edit: the new failure, the code as it is now
     assert "E       assert 2 == 3" in second and "The tests still fail" in second and "return a * b" in second
     third = said(requests[2][-1])
@@ -110,6 +112,7 @@ def test_a_long_file_is_shown_by_its_function_and_edited_in_place(tmp_path, monk
     events = list(agent.run("fix add in app.py"))
     first = said(agent.provider.seen[0][-1])
     assert "app.py, lines 1-2, def add:" in first and first.endswith(FIX)
+    assert agent.provider.choices[0] is None  # a long file: any reply
     assert events[-1].subtype == "success"
 
 

@@ -107,3 +107,18 @@ def test_control_tokens_in_text_are_shown_broken_and_come_back_whole_in_what_the
     [call], _ = parse_reply(json.dumps({"name": "Edit", "arguments": {"file_path": "page.html", "old_string": copied}}),
                             "", cut_off=False, file_blocks=True)
     assert call.input["old_string"] == page
+
+
+def test_a_tool_choice_makes_the_reply_that_call_on_every_provider():
+    from ketch.providers.anthropic import build_body as anthropic_body
+    from ketch.providers.openai_chat import build_body as openai_body
+
+    forced = ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS, tool_choice="Write")
+    assert reply_grammar(forced, _fake_gbnf) == file_reply.grammar(None)  # a file block, nothing else
+    edit = ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS, tool_choice="Edit")
+    assert "file-reply" not in reply_grammar(edit, _fake_gbnf) and '["Edit"]' in reply_grammar(edit, _fake_gbnf)
+    assert openai_body(forced, "http://127.0.0.1:1/v1")["tool_choice"] == {"type": "function", "function": {"name": "Write"}}
+    assert anthropic_body(forced)["tool_choice"] == {"type": "tool", "name": "Write"}
+    unknown = ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS, tool_choice="Deploy")
+    assert "tool_choice" not in openai_body(unknown, "http://127.0.0.1:1/v1")  # not offered: ignored
+    assert reply_grammar(unknown, _fake_gbnf) == reply_grammar(_request(_after_a_read()), _fake_gbnf)

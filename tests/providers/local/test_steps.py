@@ -8,7 +8,6 @@ The provider tests drive `LocalProvider._generate` with a scripted stand-in for 
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 import pytest
@@ -131,8 +130,7 @@ def _generate(pieces: list[str], messages: list[Message], monkeypatch) -> tuple[
     from llama_cpp import llama_grammar
 
     schemas: list[dict] = []  # the JSON part of each reply's grammar
-    monkeypatch.setattr(llama_grammar, "json_schema_to_gbnf",
-                        lambda text: schemas.append(json.loads(text)) or 'root ::= "{}"')
+    monkeypatch.setattr(local, "schema_to_gbnf", lambda schema: schemas.append(schema) or 'root ::= "{}"')
     monkeypatch.setattr(llama_grammar.LlamaGrammar, "from_string", classmethod(lambda cls, text, verbose=True: text))
     fake = _FakeLlama(pieces)
     loaded = local._Loaded(fake, None, True, __import__("threading").Lock())

@@ -44,6 +44,8 @@ MAX_FEEDBACKS = 8  # failures fed back in one run with no --max-turns
 FIX = "Fix the code (not the tests) and stop when they pass."
 # The edit format by file size: a small model rewrites a short file it was just shown more reliably
 # than it copies an old_string out of it exactly (measured: Edits refused as "not found" in 4 runs).
+# The next reply is then made a Write (ModelRequest.tool_choice): measured, qwen2.5-coder-1.5b asked to
+# Write a 9-line file whole answered with an Edit of the test's line instead, four times.
 WHOLE_FIX = ("Fix the code (not the tests): Write the whole corrected {names}, every line of it, "
              "and stop when the tests pass.")
 # Small models are sampled greedily, whoever serves them: the embedded provider's default, but not a
@@ -78,6 +80,7 @@ class ClosedLoop:
         its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
         agent.state.temperature = GREEDY  # and a nudge from the last run (REPL) does not carry over
+        agent.state.tool_choice = None
         self.change_asked = asks_for_change(prompt)
         if not self.off and agent.state.tests_are_evidence and not agent.state.request_about_tests:
             from ketch.tools.tests_rule import evidence
@@ -91,6 +94,7 @@ class ClosedLoop:
         A call refused again and again for the same reason is answered with a nudge, then ends the run."""
         noted = self.refusals.note(calls, results)
         agent.state.temperature = STUCK_TEMPERATURE if self.refusals.stuck else GREEDY
+        agent.state.tool_choice = None  # asked of one reply only
         if noted != results and agent.messages and agent.messages[-1].role == "user":
             swap = {id(old): new for old, new in zip(results, noted)}
             agent.messages[-1].content = [swap.get(id(b), b) for b in agent.messages[-1].content]
@@ -103,6 +107,7 @@ class ClosedLoop:
     def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
         """The model answered: the run's result (its answer and how the tests stand), or None to go on.
         The tests run unless nothing changed since they last passed, or nothing was asked to change."""
+        agent.state.tool_choice = None
         if self.off or (self.passing is None and not self.changed and not self.change_asked):
             return answer
         if not self.changed and self.passing is not True:
@@ -210,6 +215,8 @@ class ClosedLoop:
         else:
             self.last_failure = failure
             code, todo = _located(agent, output)
+            if todo != FIX:  # a short file shown whole: the next reply writes it whole (the edit format by file size)
+                agent.state.tool_choice = "Write"
             text = "\n\n".join(part for part in (failed, code, wrong, todo) if part)
         return valid_text(agent.redact(text))
 

@@ -75,12 +75,14 @@ def reply_schema(tools: list[ToolDef], *, answer: bool = True,
 
 
 def reply_plan(request: ModelRequest) -> tuple[bool, tuple[str, ...]]:
-    """(may it answer, the tools it may call) for this reply, from the conversation so far (see
-    provider.py's docstring): the first reply to a new request only looks; after a repeated look,
+    """(may it answer, the tools it may call) for this reply: the request's tool_choice if it names an
+    offered tool, else from the conversation so far (see provider.py's docstring): the first reply to a new request only looks; after a repeated look,
     the answer; after a call failed twice the same way, anything but that tool; otherwise an
     answer or any tool. Never an empty choice (as `reply_schema`)."""
     tools, messages = request.tools, request.messages
     every = tuple(t.name for t in tools)
+    if request.tool_choice in every:  # the caller's choice (the closed loop's whole-file Write)
+        return False, (request.tool_choice,)
     last = messages[-1] if messages else None
     if last is not None and not any(isinstance(b, ToolResultBlock) for b in last.content):
         looking = tuple(n for n in every if n in FIRST_REPLY_TOOLS)

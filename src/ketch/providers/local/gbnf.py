@@ -1,6 +1,6 @@
-"""A JSON schema as a GBNF grammar (llama.cpp's grammar format), for the reply a small model on a
-user's server writes: the same choice as the embedded model's, with a Write as a file block
-(file_reply.py), which a JSON schema cannot express.
+"""A JSON schema as a GBNF grammar (llama.cpp's grammar format), for a small model's reply, embedded
+or on a user's server: the JSON choices beside a Write as a file block (file_reply.py), which a JSON
+schema cannot express. One converter for both, so both get the same grammar.
 
 Why not llama_cpp's own converter: a server's client need not have llama-cpp-python (the `local`
 extra compiles llama.cpp for minutes), and importing it loads the native library. This covers what

@@ -28,7 +28,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -41,6 +40,7 @@ from ketch.conversation import Block, Message, ModelRequest, TextBlock, Usage
 from ketch.localmodels.profile import DEFAULT_CONTEXT, context_size
 from ketch.providers.base import Completed, ProviderConfig, ProviderError, StreamEvent, TextChunk
 from ketch.providers.local.format import chat_messages, reply_grammar
+from ketch.providers.local.gbnf import schema_to_gbnf
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 from ketch.providers.local.template import supports_system_role
 
@@ -207,10 +207,9 @@ class LocalProvider:
         written, loaded.prefix_evaluated = min(loaded.prefix_evaluated, reused), 0  # evaluated for this request
         kwargs: dict[str, Any] = {}
         if structured:
-            from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf  # where they are defined
+            from llama_cpp.llama_grammar import LlamaGrammar  # where it is defined: `llama_cpp` re-exports it
 
-            rules = reply_grammar(request, lambda schema: json_schema_to_gbnf(json.dumps(schema)))
-            kwargs["grammar"] = LlamaGrammar.from_string(rules, verbose=False)
+            kwargs["grammar"] = LlamaGrammar.from_string(reply_grammar(request, schema_to_gbnf), verbose=False)
         temperature = 0.0 if request.temperature is None else request.temperature
         answer = AnswerStream()
         raw, finish, looped, stream = "", None, None, None
