@@ -25,12 +25,12 @@ FENCE = "```"
 _LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".ts": "typescript", ".sh": "bash",
               ".md": "markdown", ".yml": "yaml", ".yaml": "yaml", ".json": "json", ".toml": "toml",
               ".rs": "rust", ".go": "go", ".c": "c", ".h": "c", ".cpp": "cpp", ".java": "java", ".rb": "ruby"}
-# The grammar's rules (GBNF, as llama.cpp reads it), all named file-*: a path with no blank or quote
-# (and not starting with `{`, which opens the JSON reply), an opening fence with an optional language,
-# lines that do not start with ```, and the closing fence, after which the reply ends.
+# The grammar's rules (GBNF, as llama.cpp reads it), all named file-*: a path with no blank, quote or
+# colon (prose such as "Here:" is no path; `{` opens the JSON reply), an opening fence with an optional
+# language, lines that do not start with ```, and the closing fence, after which the reply ends.
 GBNF_RULES = r"""
 file-reply ::= file-path "\n```" file-lang "\n" file-line* "```"
-file-path ::= [^ \t\n`{}"'<>|*?] [^ \t\n`{}"'<>|*?]*
+file-path ::= [^ \t\n`{}"'<>|*?:] [^ \t\n`{}"'<>|*?:]*
 file-lang ::= [a-zA-Z0-9_+-]*
 file-line ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"
 """
