@@ -122,3 +122,18 @@ def test_a_tool_choice_makes_the_reply_that_call_on_every_provider():
     unknown = ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS, tool_choice="Deploy")
     assert "tool_choice" not in openai_body(unknown, "http://127.0.0.1:1/v1")  # not offered: ignored
     assert reply_grammar(unknown, _fake_gbnf) == reply_grammar(_request(_after_a_read()), _fake_gbnf)
+
+
+def test_two_blocks_in_one_reply_are_two_writes_and_are_shown_back_the_same_way():
+    init, toml = '"""Stock."""\n__version__ = "1.5.0"\n', '[project]\nversion = "1.5.0"\n'
+    raw = file_reply.render("inventory/__init__.py", init) + "\n\n" + file_reply.render("pyproject.toml", toml)
+    calls, stop = parse_reply(raw, "", cut_off=False, file_blocks=True)
+    assert stop == "tool_use" and [c.input for c in calls] == [{"file_path": "inventory/__init__.py", "content": init},
+                                                                {"file_path": "pyproject.toml", "content": toml}]
+    history = [*_after_a_read(), Message("assistant", calls),
+               *[Message("user", [ToolResultBlock(c.id, "ok")]) for c in calls]]
+    assert chat_messages("SYS", history, TOOLS, structured=True, file_blocks=True)[4]["content"] == raw
+    cut, stop = parse_reply(raw[:-20], "", cut_off=True, file_blocks=True)  # the second block cut short
+    assert cut[0].input["content"] == init and cut[1].input_error and stop == "max_tokens"
+    assert parse_reply(file_reply.render("a.py", "x = 1\n") + "\nDone!", "", cut_off=False, file_blocks=True)[0] \
+        == [TextBlock(file_reply.render("a.py", "x = 1\n") + "\nDone!")]  # not what the grammar allows

@@ -54,6 +54,8 @@ def test_with_file_blocks_a_write_is_a_block_and_still_compiles_in_llama_cpp():
     assert accepts(grammar, _call("Read", file_path="a.py"))
     assert not accepts(grammar, _call("Write", file_path="a.py", content="x"))  # only as a block
     assert not accepts(grammar, "a.py\n```python\nx = 1\n```\nmore")  # the reply ends at the fence
+    two = file_reply.render("a.py", "x = 1\n") + file_reply.BETWEEN + file_reply.render("b.toml", "v = 2\n")
+    assert accepts(grammar, two)  # or another block follows
     grammar_module = pytest.importorskip("llama_cpp.llama_grammar")
     assert grammar_module.LlamaGrammar.from_string(grammar, verbose=False) is not None
 

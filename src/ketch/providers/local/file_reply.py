@@ -29,16 +29,17 @@ _LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".ts": "ty
 # colon (prose such as "Here:" is no path; `{` opens the JSON reply), an opening fence with an optional
 # language, lines that do not start with ```, and the closing fence, after which the reply ends.
 GBNF_RULES = r"""
-file-reply ::= file-path "\n```" file-lang "\n" file-line* "```"
+file-reply ::= file-block ("\n\n" file-block)*
+file-block ::= file-path "\n```" file-lang "\n" file-line* "```"
 file-path ::= [^ \t\n`{}"'<>|*?:] [^ \t\n`{}"'<>|*?:]*
 file-lang ::= [a-zA-Z0-9_+-]*
 file-line ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"
 """
-# The closing fence starts a line, as the grammar has it: a line may hold ``` after its first
-# character, and a reply the token limit cut right after such a ``` is not a whole file.
-_REPLY = re.compile(r"\A([^\s`{][^\s`]*)\n```[\w+-]*\n((?:.*\n)?)```\s*\Z", re.DOTALL)
-_FENCE_LINE = re.compile(r"^```", re.MULTILINE)
-_STARTED = re.compile(r"\A([^\s`{][^\s`]*)\n```")
+BETWEEN = "\n\n"  # between two blocks of one reply
+# One block as the grammar has it: the closing fence is the first line that starts with ```, and it
+# ends the reply or a blank line follows it.
+_BLOCK = re.compile(r"([^\s`{][^\s`]*)\n```[\w+-]*\n((?:(?!```)[^\n]*\n)*)```(?=\n|\Z)")
+_STARTED = re.compile(r"([^\s`{][^\s`]*)\n```")
 
 
 def language(path: str) -> str:
@@ -46,17 +47,21 @@ def language(path: str) -> str:
     return _LANGUAGES.get(PurePosixPath(path).suffix.lower(), "")
 
 
+def render_body(content: str) -> str:
+    """A file's text as a block holds it: ending with a line break."""
+    return content if not content or content.endswith("\n") else content + "\n"
+
+
 def render(path: str, content: str) -> str:
     """A Write as the model writes it (the inverse of `parse` where `shows` says so)."""
-    body = content if not content or content.endswith("\n") else content + "\n"
-    return f"{path}\n{FENCE}{language(path)}\n{body}{FENCE}"
+    return f"{path}\n{FENCE}{language(path)}\n{render_body(content)}{FENCE}"
 
 
 def shows(path: str, content: str) -> bool:
     """`render` reads back as this Write: the path is one a block can hold (no blank, no line break,
     no fence) and no line of the content starts with ```."""
-    back = _REPLY.match(render(path, content))
-    return back is not None and back.group(1) == path and not _FENCE_LINE.search(content)
+    back = parse(render(path, content), cut_off=False)
+    return back is not None and len(back) == 1 and back[0].input == {"file_path": path, "content": render_body(content)}
 
 
 def grammar(json_rules: str | None) -> str:
@@ -68,15 +73,27 @@ def grammar(json_rules: str | None) -> str:
     return "root ::= json-reply | file-reply\n" + renamed + "\n" + GBNF_RULES
 
 
-def parse(raw: str, cut_off: bool) -> ToolUseBlock | None:
-    """The Write a file-block reply asks for; a call with `input_error` for a block that started
-    but never closed; None for any other reply."""
-    match = _REPLY.match(raw)
-    if match is not None:
-        return ToolUseBlock(id=new_call_id(), name=FILE_TOOL,
-                            input={"file_path": match.group(1), "content": match.group(2)})
-    if _STARTED.match(raw) is None:
-        return None
-    reason = ("the reply hit the token limit before the file's closing ``` (write a shorter file, or change it with Edit)"
-              if cut_off else "the file block has no closing ``` line")
-    return ToolUseBlock(id=new_call_id(), name=FILE_TOOL, input={}, input_error=reason, raw_input=raw)
+def parse(raw: str, cut_off: bool) -> list[ToolUseBlock] | None:
+    """The Writes a file-block reply asks for, one per block (a model changing two files writes two
+    blocks: measured, qwen2.5-coder-1.5b bumping a version in two files began a second block inside
+    the first when the grammar allowed one); a call with `input_error` for a block that started but
+    never closed; None for a reply that is not blocks."""
+    calls: list[ToolUseBlock] = []
+    pos = 0
+    while True:
+        block = _BLOCK.match(raw, pos)
+        if block is None:
+            if _STARTED.match(raw, pos) is None:
+                return None
+            reason = ("the reply hit the token limit before the file's closing ``` (write a shorter file, or "
+                      "change it with Edit)" if cut_off else "the file block has no closing ``` line")
+            return [*calls, ToolUseBlock(id=new_call_id(), name=FILE_TOOL, input={}, input_error=reason,
+                                         raw_input=raw[pos:])]
+        calls.append(ToolUseBlock(id=new_call_id(), name=FILE_TOOL,
+                                  input={"file_path": block.group(1), "content": block.group(2)}))
+        pos = block.end()
+        if not raw[pos:].strip():
+            return calls
+        if not raw.startswith(BETWEEN, pos):
+            return None
+        pos += len(BETWEEN)

@@ -139,16 +139,18 @@ def tools_prompt(tools: list[ToolDef], *, file_blocks: bool = False) -> str:
 
 
 def _assistant_text(message: Message, file_blocks: bool) -> str:
-    """A past reply as the model would have written it, so the cached prefix stays valid."""
-    parts = []
+    """A past reply as the model would have written it, so the cached prefix stays valid: file blocks
+    one after another as the grammar has them, anything else as JSON."""
+    parts, blocks = [], 0
     for block in message.content:
         if file_blocks and isinstance(block, ToolUseBlock) and block.name == FILE_TOOL and _is_write(block.input):
             parts.append(file_reply.render(block.input["file_path"], block.input["content"]))
+            blocks += 1
         elif isinstance(block, ToolUseBlock):
             parts.append(json.dumps({"name": block.name, "arguments": block.input}, ensure_ascii=False))
         elif isinstance(block, TextBlock) and block.text:
             parts.append(json.dumps({"answer": block.text}, ensure_ascii=False))
-    return "\n".join(parts)
+    return (file_reply.BETWEEN if parts and blocks == len(parts) else "\n").join(parts)
 
 
 def _is_write(args: dict[str, Any]) -> bool:

@@ -133,8 +133,8 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: b
     not JSON may be a Write as a file block (file_reply.py). Control tokens the prompt showed broken
     (format.neutralise_control_tokens) are whole again in what the model writes."""
     raw = restore_control_tokens(raw)
-    if file_blocks and not raw.lstrip().startswith("{") and (write := file_reply.parse(raw, cut_off)) is not None:
-        return [write], "max_tokens" if write.input_error and cut_off else "tool_use"
+    if file_blocks and not raw.lstrip().startswith("{") and (writes := file_reply.parse(raw, cut_off)) is not None:
+        return list(writes), "max_tokens" if writes[-1].input_error and cut_off else "tool_use"
     try:
         # strict=False: llama_cpp's JSON grammar lets raw newlines and tabs into strings (its `char`
         # is [^"\\]), and models write them in file contents; they mean what they say.
