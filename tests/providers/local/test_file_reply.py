@@ -137,3 +137,15 @@ def test_two_blocks_in_one_reply_are_two_writes_and_are_shown_back_the_same_way(
     assert cut[0].input["content"] == init and cut[1].input_error and stop == "max_tokens"
     assert parse_reply(file_reply.render("a.py", "x = 1\n") + "\nDone!", "", cut_off=False, file_blocks=True)[0] \
         == [TextBlock(file_reply.render("a.py", "x = 1\n") + "\nDone!")]  # not what the grammar allows
+
+
+def test_an_answer_may_follow_the_blocks_so_it_is_never_written_as_a_file():
+    from tests.fakes.gbnf_match import accepts
+
+    block = file_reply.render("total.py", "def sum_to(n):\n    return sum(range(1, n + 1))\n")
+    raw = block + "\n\n" + json.dumps({"answer": "Fixed the range."})
+    blocks, stop = parse_reply(raw, "", cut_off=False, file_blocks=True)
+    assert stop == "tool_use" and isinstance(blocks[0], ToolUseBlock) and blocks[1] == TextBlock("Fixed the range.")
+    assert accepts(file_reply.grammar(None), raw) and not accepts(file_reply.grammar(None), block + '\n\n{"name": "Read"}')
+    history = [*_after_a_read(), Message("assistant", blocks), Message("user", [ToolResultBlock(blocks[0].id, "ok")])]
+    assert chat_messages("SYS", history, TOOLS, structured=True, file_blocks=True)[4]["content"] == raw

@@ -14,10 +14,11 @@ Python file, so the cached prompt prefix of later turns stays valid.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import PurePosixPath
 
-from ketch.conversation import ToolUseBlock
+from ketch.conversation import Block, TextBlock, ToolUseBlock
 from ketch.providers.text_tool_calls import new_call_id
 
 FILE_TOOL = "Write"
@@ -27,9 +28,14 @@ _LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".ts": "ty
               ".rs": "rust", ".go": "go", ".c": "c", ".h": "c", ".cpp": "cpp", ".java": "java", ".rb": "ruby"}
 # The grammar's rules (GBNF, as llama.cpp reads it), all named file-*: a path with no blank, quote or
 # colon (prose such as "Here:" is no path; `{` opens the JSON reply), an opening fence with an optional
-# language, lines that do not start with ```, and the closing fence, after which the reply ends.
+# language, lines that do not start with ```, and the closing fence; then another block, or the answer
+# (`{"answer": "..."}`), or the end. Why the answer: offered only blocks after a block, qwen2.5-coder-1.5b
+# wrote its answer as a file (`The_tests_passed.json` holding `{"answer": ...}`, on a server, tune split).
 GBNF_RULES = r"""
-file-reply ::= file-block ("\n\n" file-block)*
+file-reply ::= file-block ("\n\n" file-block)* ("\n\n" file-answer)?
+file-answer ::= "{" file-ws "\"answer\"" file-ws ":" file-ws "\"" file-char* "\"" file-ws "}"
+file-char ::= [^"\\] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])
+file-ws ::= [ \t\n]?
 file-block ::= file-path "\n```" file-lang "\n" file-line* "```"
 file-path ::= [^ \t\n`{}"'<>|*?:] [^ \t\n`{}"'<>|*?:]*
 file-lang ::= [a-zA-Z0-9_+-]*
@@ -61,7 +67,8 @@ def shows(path: str, content: str) -> bool:
     """`render` reads back as this Write: the path is one a block can hold (no blank, no line break,
     no fence) and no line of the content starts with ```."""
     back = parse(render(path, content), cut_off=False)
-    return back is not None and len(back) == 1 and back[0].input == {"file_path": path, "content": render_body(content)}
+    return (back is not None and len(back) == 1 and isinstance(back[0], ToolUseBlock)
+            and back[0].input == {"file_path": path, "content": render_body(content)})
 
 
 def grammar(json_rules: str | None) -> str:
@@ -73,12 +80,12 @@ def grammar(json_rules: str | None) -> str:
     return "root ::= json-reply | file-reply\n" + renamed + "\n" + GBNF_RULES
 
 
-def parse(raw: str, cut_off: bool) -> list[ToolUseBlock] | None:
+def parse(raw: str, cut_off: bool) -> list[Block] | None:
     """The Writes a file-block reply asks for, one per block (a model changing two files writes two
     blocks: measured, qwen2.5-coder-1.5b bumping a version in two files began a second block inside
-    the first when the grammar allowed one); a call with `input_error` for a block that started but
-    never closed; None for a reply that is not blocks."""
-    calls: list[ToolUseBlock] = []
+    the first when the grammar allowed one), and the answer that may follow them; a call with
+    `input_error` for a block that started but never closed; None for a reply that is not blocks."""
+    calls: list[Block] = []
     pos = 0
     while True:
         block = _BLOCK.match(raw, pos)
@@ -97,3 +104,14 @@ def parse(raw: str, cut_off: bool) -> list[ToolUseBlock] | None:
         if not raw.startswith(BETWEEN, pos):
             return None
         pos += len(BETWEEN)
+        if raw.startswith("{", pos):
+            answer = _answer(raw[pos:])
+            return None if answer is None else [*calls, TextBlock(answer)]
+
+
+def _answer(text: str) -> str | None:
+    try:
+        value = json.loads(text, strict=False)
+    except ValueError:
+        return None
+    return value["answer"] if isinstance(value, dict) and isinstance(value.get("answer"), str) else None

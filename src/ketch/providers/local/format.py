@@ -140,7 +140,7 @@ def tools_prompt(tools: list[ToolDef], *, file_blocks: bool = False) -> str:
 
 def _assistant_text(message: Message, file_blocks: bool) -> str:
     """A past reply as the model would have written it, so the cached prefix stays valid: file blocks
-    one after another as the grammar has them, anything else as JSON."""
+    and the answer after them as the grammar has them, anything else as JSON."""
     parts, blocks = [], 0
     for block in message.content:
         if file_blocks and isinstance(block, ToolUseBlock) and block.name == FILE_TOOL and _is_write(block.input):
@@ -150,7 +150,7 @@ def _assistant_text(message: Message, file_blocks: bool) -> str:
             parts.append(json.dumps({"name": block.name, "arguments": block.input}, ensure_ascii=False))
         elif isinstance(block, TextBlock) and block.text:
             parts.append(json.dumps({"answer": block.text}, ensure_ascii=False))
-    return (file_reply.BETWEEN if parts and blocks == len(parts) else "\n").join(parts)
+    return (file_reply.BETWEEN if blocks else "\n").join(parts)
 
 
 def _is_write(args: dict[str, Any]) -> bool:

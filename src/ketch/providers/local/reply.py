@@ -134,7 +134,8 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: b
     (format.neutralise_control_tokens) are whole again in what the model writes."""
     raw = restore_control_tokens(raw)
     if file_blocks and not raw.lstrip().startswith("{") and (writes := file_reply.parse(raw, cut_off)) is not None:
-        return list(writes), "max_tokens" if writes[-1].input_error and cut_off else "tool_use"
+        cut = isinstance(writes[-1], ToolUseBlock) and writes[-1].input_error is not None and cut_off
+        return list(writes), "max_tokens" if cut else "tool_use"
     try:
         # strict=False: llama_cpp's JSON grammar lets raw newlines and tabs into strings (its `char`
         # is [^"\\]), and models write them in file contents; they mean what they say.
