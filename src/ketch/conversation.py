@@ -119,6 +119,10 @@ class ModelRequest:
     # The reply must call this tool (one of `tools`): the APIs' tool_choice; the small-model profile's
     # closed loop sets it to Write after showing a short file whole (agent/verify/closed_loop.py).
     tool_choice: str | None = None
+    # With tool_choice Write, the files it may write (workspace-relative); empty: any. Only the small
+    # reply grammar can hold a call to them: offered only a file block, qwen2.5-coder-1.5b wrote its prose
+    # as blocks named "To.fix,replace", "with" and "and" (a server, tune split).
+    choice_paths: tuple[str, ...] = ()
 
 
 def valid_text(text: str) -> str:

@@ -68,6 +68,7 @@ class SessionState:
     temperature: float | None = None
     # The tool the next model reply must call (ModelRequest.tool_choice), for one reply; None: any.
     tool_choice: str | None = None
+    choice_paths: tuple[str, ...] = ()  # ModelRequest.choice_paths, with tool_choice
 
     def start_request(self, prompt: str) -> None:
         """A run starts with `prompt`: decide, once, what depends on what the user asked."""

@@ -29,6 +29,7 @@ class Recording(ScriptedProvider):
     def stream(self, request: Any) -> Any:
         self.seen = [*getattr(self, "seen", []), list(request.messages)]
         self.choices = [*getattr(self, "choices", []), request.tool_choice]
+        self.paths = [*getattr(self, "paths", []), request.choice_paths]
         return super().stream(request)
 
 
@@ -84,6 +85,7 @@ def test_a_wrong_fix_gets_the_failure_back_and_a_right_one_ends_the_run_with_the
     assert "The failing test (evidence of what the code must do; do not edit it): tests/test_app.py" in first
     assert first.endswith(WHOLE_FIX.format(names="app.py"))  # a short file: written whole
     assert agent.provider.choices == ["Write", "Write", None]  # so the reply after it must be a Write
+    assert agent.provider.paths == [("app.py",), ("app.py",), ()]  # of the file shown
     second = said(requests[1][-1])  # after the wrong edit: the new failure, the code as it is now
     assert "E       assert 2 == 3" in second and "The tests still fail" in second and "return a * b" in second
     third = said(requests[2][-1])

@@ -149,3 +149,18 @@ def test_an_answer_may_follow_the_blocks_so_it_is_never_written_as_a_file():
     assert accepts(file_reply.grammar(None), raw) and not accepts(file_reply.grammar(None), block + '\n\n{"name": "Read"}')
     history = [*_after_a_read(), Message("assistant", blocks), Message("user", [ToolResultBlock(blocks[0].id, "ok")])]
     assert chat_messages("SYS", history, TOOLS, structured=True, file_blocks=True)[4]["content"] == raw
+
+
+def test_a_forced_write_may_name_only_the_files_asked_for():
+    from tests.fakes.gbnf_match import accepts
+
+    forced = ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS, tool_choice="Write",
+                          choice_paths=("main.py", "pkg/a b.py"))
+    grammar = reply_grammar(forced, _fake_gbnf)
+    assert accepts(grammar, file_reply.render("main.py", "from util import say_hello\n"))
+    assert accepts(grammar, file_reply.render("pkg/a b.py", "x = 1\n"))
+    # measured: prose forced into blocks became files named "To.fix,replace", "with" and "and"
+    prose = file_reply.render("To.fix,replace", "from util import greet\n") + "\n\n" + file_reply.render("with", "x\n")
+    assert not accepts(grammar, prose) and not accepts(grammar, file_reply.render("main2.py", "x\n"))
+    assert accepts(reply_grammar(ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS,
+                                              tool_choice="Write"), _fake_gbnf), prose)  # no paths: any

@@ -80,7 +80,7 @@ class ClosedLoop:
         its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
         agent.state.temperature = GREEDY  # and a nudge from the last run (REPL) does not carry over
-        agent.state.tool_choice = None
+        agent.state.tool_choice, agent.state.choice_paths = None, ()
         self.change_asked = asks_for_change(prompt)
         if not self.off and agent.state.tests_are_evidence and not agent.state.request_about_tests:
             from ketch.tools.tests_rule import evidence
@@ -94,7 +94,7 @@ class ClosedLoop:
         A call refused again and again for the same reason is answered with a nudge, then ends the run."""
         noted = self.refusals.note(calls, results)
         agent.state.temperature = STUCK_TEMPERATURE if self.refusals.stuck else GREEDY
-        agent.state.tool_choice = None  # asked of one reply only
+        agent.state.tool_choice, agent.state.choice_paths = None, ()  # asked of one reply only
         if noted != results and agent.messages and agent.messages[-1].role == "user":
             swap = {id(old): new for old, new in zip(results, noted)}
             agent.messages[-1].content = [swap.get(id(b), b) for b in agent.messages[-1].content]
@@ -107,7 +107,7 @@ class ClosedLoop:
     def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
         """The model answered: the run's result (its answer and how the tests stand), or None to go on.
         The tests run unless nothing changed since they last passed, or nothing was asked to change."""
-        agent.state.tool_choice = None
+        agent.state.tool_choice, agent.state.choice_paths = None, ()
         if self.off or (self.passing is None and not self.changed and not self.change_asked):
             return answer
         if not self.changed and self.passing is not True:
@@ -214,15 +214,16 @@ class ClosedLoop:
             text = " ".join(p for p in ("The tests still fail the same way.", wrong, FIX) if p)
         else:
             self.last_failure = failure
-            code, todo = _located(agent, output)
-            if todo != FIX:  # a short file shown whole: the next reply writes it whole (the edit format by file size)
-                agent.state.tool_choice = "Write"
+            code, todo, whole = _located(agent, output)
+            if whole:  # a short file shown whole: the next reply writes it whole (the edit format by file size)
+                agent.state.tool_choice, agent.state.choice_paths = "Write", whole
             text = "\n\n".join(part for part in (failed, code, wrong, todo) if part)
         return valid_text(agent.redact(text))
 
 
-def _located(agent: Agent, output: str) -> tuple[str, str]:
-    """(the code a failure points at, what to do about it); a file shown whole counts as read."""
+def _located(agent: Agent, output: str) -> tuple[str, str, tuple[str, ...]]:
+    """(the code a failure points at, what to do about it, the files shown whole); a file shown whole
+    counts as read."""
     from ketch.agent.verify.localize import locate, render
 
     gate = agent.config.gate
@@ -238,8 +239,8 @@ def _located(agent: Agent, output: str) -> tuple[str, str]:
             agent.state.read_files[str(path)] = path.stat().st_mtime_ns
         except OSError:
             pass
-    names = " or ".join(p.relative_to(workspace).as_posix() for p in whole)
-    return render(spans, test, workspace), WHOLE_FIX.format(names=names) if whole else FIX
+    names = tuple(p.relative_to(workspace).as_posix() for p in whole)
+    return render(spans, test, workspace), WHOLE_FIX.format(names=" or ".join(names)) if whole else FIX, names
 
 
 def _last_line(result: ToolResultBlock) -> str:

@@ -19,6 +19,7 @@ import re
 from pathlib import PurePosixPath
 
 from ketch.conversation import Block, TextBlock, ToolUseBlock
+from ketch.providers.local.gbnf import literal
 from ketch.providers.text_tool_calls import new_call_id
 
 FILE_TOOL = "Write"
@@ -71,11 +72,15 @@ def shows(path: str, content: str) -> bool:
             and back[0].input == {"file_path": path, "content": render_body(content)})
 
 
-def grammar(json_rules: str | None) -> str:
-    """The reply grammar: a file block, or (when `json_rules` is given: GBNF for the JSON reply,
-    its start rule named `root`) that JSON reply."""
+def grammar(json_rules: str | None, paths: tuple[str, ...] = ()) -> str:
+    """The reply grammar: file blocks, or (when `json_rules` is given: GBNF for the JSON reply,
+    its start rule named `root`) that JSON reply. With `paths`, a block may name only those files."""
     if json_rules is None:
-        return "root ::= file-reply\n" + GBNF_RULES
+        rules = GBNF_RULES
+        if paths:
+            rules = re.sub(r"^file-path ::= .*$", lambda _: "file-path ::= " + " | ".join(map(literal, paths)),
+                           rules, count=1, flags=re.MULTILINE)
+        return "root ::= file-reply\n" + rules
     renamed = re.sub(r"^root\s*::=", "json-reply ::=", json_rules, count=1, flags=re.MULTILINE)
     return "root ::= json-reply | file-reply\n" + renamed + "\n" + GBNF_RULES
 

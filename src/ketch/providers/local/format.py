@@ -108,7 +108,7 @@ def reply_grammar(request: ModelRequest, json_to_gbnf: Callable[[dict[str, Any]]
     if FILE_TOOL not in names:
         return json_to_gbnf(reply_schema(request.tools, answer=answer, only=names))
     if not answer and not json_names:
-        return file_reply.grammar(None)
+        return file_reply.grammar(None, request.choice_paths if request.tool_choice == FILE_TOOL else ())
     return file_reply.grammar(json_to_gbnf(reply_schema(request.tools, answer=answer, only=json_names)))
 
 
