@@ -31,7 +31,14 @@ from ketch.providers.base import ProviderConfig, ProviderError, Retrying, Stream
 from ketch.providers.http import abort_streams, new_client, post_sse
 from ketch.providers.openai_chunks import ChunkDecoder, completion_as_events
 from ketch.providers.retry import Endpoint, RetryableError, refuses_streaming, rejects_format, snippet, with_retries
-from ketch.providers.structured import GrammarIgnored, structured_body, structured_events
+from ketch.providers.structured import (
+    CHARS_PER_TOKEN,
+    GrammarIgnored,
+    neutralised_body,
+    restored_events,
+    structured_body,
+    structured_events,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -191,12 +198,23 @@ class OpenAIChatProvider:
         # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
         offered = tuple(t.name for t in request.tools) if not (is_openai or structured) else ()
         body = build_body(request, endpoint.base_url, stream=streamed)
+        # The small profile on the server's own tool calls (it refused the reply format): its template
+        # still meets the conversation's text, so control tokens are broken there too.
+        native_small = self.config.structured_replies and not structured and not is_openai
         if structured:
             body = structured_body(body, request, file_blocks=blocks)
+        elif native_small:
+            body = neutralised_body(body)
         events = self._attempt(body, endpoint, offered)
         started = False
         try:
-            for event in structured_events(events, grammar="grammar" in body) if structured else events:
+            replies: Iterator[StreamEvent] = events
+            if structured:
+                replies = structured_events(events, grammar="grammar" in body,
+                                            max_chars=request.max_tokens * CHARS_PER_TOKEN)
+            elif native_small:
+                replies = restored_events(events)
+            for event in replies:
                 started = True
                 yield event
         except (RetryableError, ProviderError) as exc:

@@ -24,18 +24,34 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import closing
+from dataclasses import replace
 from typing import Any
 
-from ketch.conversation import Block, Message, ModelRequest, TextBlock, ThinkingBlock, Usage
+from ketch.conversation import Block, Message, ModelRequest, TextBlock, ThinkingBlock, ToolUseBlock, Usage
 from ketch.providers.base import Completed, ProviderError, StreamEvent, TextChunk
 from ketch.providers.local.file_reply import FILE_TOOL
-from ketch.providers.local.format import chat_messages, reply_grammar, reply_plan, reply_schema_for
+from ketch.providers.local.format import (
+    chat_messages,
+    neutralise_control_tokens,
+    reply_grammar,
+    reply_plan,
+    reply_schema_for,
+    restore_control_tokens,
+)
 from ketch.providers.local.gbnf import schema_to_gbnf
 from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
 
 
 class GrammarIgnored(ProviderError):
     """The server answered a request that carried a `grammar` with text no grammar allows."""
+
+
+# A server is not bound by the request's max_tokens: a reply holding more characters than that many
+# tokens could (CHARS_PER_TOKEN each, far above any tokenizer's average) is cut there, as if at the token
+# limit. Reading on would cost time that grows with the square of the reply (the answer is decoded and
+# checked for loops as it comes, the raw text kept whole): red team, megabytes from a hostile server
+# kept ketch busy for minutes and more.
+CHARS_PER_TOKEN = 32
 
 
 def structured_body(body: dict[str, Any], request: ModelRequest, *, file_blocks: bool = False) -> dict[str, Any]:
@@ -52,15 +68,22 @@ def structured_body(body: dict[str, Any], request: ModelRequest, *, file_blocks:
     return out
 
 
-def structured_events(events: Generator[StreamEvent, None, None], *, grammar: bool = False) -> Iterator[StreamEvent]:
+def structured_events(events: Generator[StreamEvent, None, None], *, grammar: bool = False,
+                      max_chars: int | None = None) -> Iterator[StreamEvent]:
     """One attempt's events with the reply read back: the answer's text streamed as it decodes, and
     the completed message as an answer or a call (a file block too, after a `grammar` request). An
-    answer going round in circles is cut after its first round, and the stream with it. A `grammar`
-    request answered with unconstrained text raises GrammarIgnored, before anything was passed on."""
+    answer going round in circles is cut after its first round, and the stream with it; so is a reply
+    longer than `max_chars`, read as cut off by the token limit. A `grammar` request answered with
+    unconstrained text raises GrammarIgnored, before anything was passed on."""
     answer = AnswerStream()
     held: list[StreamEvent] = []  # after a `grammar` request, other events wait for the reply's verdict
     with closing(events):
         for event in events:
+            if isinstance(event, TextChunk) and max_chars is not None and len(answer.raw) + len(event.text) > max_chars:
+                content, stop = parse_reply(answer.raw, answer.text, True, file_blocks=grammar)
+                yield from held
+                yield Completed(Message("assistant", content), Usage(), stop)
+                return
             if isinstance(event, TextChunk):
                 shown = answer.feed(event.text)
                 if not shown:
@@ -86,3 +109,44 @@ def structured_events(events: Generator[StreamEvent, None, None], *, grammar: bo
             else:
                 yield event
 
+
+def _each_string(value: Any, change: Any) -> Any:
+    """`value` with `change` applied to every string in it (dict keys stay: they are names)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _each_string(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_each_string(v, change) for v in value]
+    return value
+
+
+def neutralised_body(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` (an OpenAI request with the server's own tool calling: the small profile after the server
+    refused `response_format`) with chat-template control tokens broken in every message, call and tool
+    definition, as `chat_messages` breaks them: the server renders its template and tokenizes it with
+    special tokens on, so a file's `<|im_start|>` would forge a turn (red team)."""
+    out = dict(body)
+    out["messages"] = _each_string(body["messages"], neutralise_control_tokens)
+    if "tools" in body:
+        out["tools"] = [{**tool, "function": {k: v if k == "name" else _each_string(v, neutralise_control_tokens)
+                                              for k, v in tool["function"].items()}} for tool in body["tools"]]
+    return out
+
+
+def restored_events(events: Generator[StreamEvent, None, None]) -> Iterator[StreamEvent]:
+    """The events of a reply to a `neutralised_body` request, with control tokens whole again in the
+    completed message (reply.parse_reply does this for the constrained replies)."""
+    with closing(events):
+        for event in events:
+            if isinstance(event, Completed):
+                content: list[Block] = []
+                for block in event.message.content:
+                    if isinstance(block, TextBlock):
+                        block = TextBlock(restore_control_tokens(block.text))
+                    elif isinstance(block, ToolUseBlock):
+                        block = replace(block, input=_each_string(block.input, restore_control_tokens),
+                                        raw_input=_each_string(block.raw_input, restore_control_tokens))
+                    content.append(block)
+                event = replace(event, message=Message(event.message.role, content))
+            yield event

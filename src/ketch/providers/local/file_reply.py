@@ -47,6 +47,7 @@ BETWEEN = "\n\n"  # between two blocks of one reply
 # ends the reply or a blank line follows it.
 _BLOCK = re.compile(r"([^\s`{][^\s`]*)\n```[\w+-]*\n((?:(?!```)[^\n]*\n)*)```(?=\n|\Z)")
 _STARTED = re.compile(r"([^\s`{][^\s`]*)\n```")
+_BLANK_TO_END = re.compile(r"\s*\Z")  # the rest of the reply is blank (looked at in place: no copy per block)
 
 
 def language(path: str) -> str:
@@ -104,7 +105,7 @@ def parse(raw: str, cut_off: bool) -> list[Block] | None:
         calls.append(ToolUseBlock(id=new_call_id(), name=FILE_TOOL,
                                   input={"file_path": block.group(1), "content": block.group(2)}))
         pos = block.end()
-        if not raw[pos:].strip():
+        if _BLANK_TO_END.match(raw, pos):  # raw[pos:].strip() copied the rest once per block: quadratic
             return calls
         if not raw.startswith(BETWEEN, pos):
             return None

@@ -34,6 +34,7 @@ from ketch.providers.local.file_reply import FILE_TOOL
 # Schema keys that only explain; the grammar ignores them and the prompt lists tools itself.
 _PROSE_KEYS = ("description", "default", "examples", "title")
 MAX_TOOL_DESCRIPTION = 160
+MAX_SCHEMA_DEPTH = 40  # levels of a tool's schema kept in the reply's schema (ketch's own have 4)
 LOOKING_TOOLS = ("Read", "Grep", "Glob")  # read-only: the same call twice gives the same result
 FIRST_REPLY_TOOLS = ("Read", "Grep", "Glob", "Bash")  # the tools that look (Bash: to run the tests)
 FILE_BLOCK_LINE = "- Write: replace a whole file: its path on one line, then the complete new file in a ``` block."
@@ -45,11 +46,16 @@ def prompt_text(name: str) -> str:
     return (resources.files("ketch") / "prompts" / name).read_text(encoding="utf-8").strip()
 
 
-def _strip_prose(schema: Any) -> Any:
+def _strip_prose(schema: Any, depth: int = 0) -> Any:
+    """The schema without prose; below MAX_SCHEMA_DEPTH levels, any value (`{}`): an MCP server's schema
+    nested hundreds deep made this and the grammar's converter recurse past Python's limit, and every
+    request fail while that tool was offered (red team)."""
+    if depth >= MAX_SCHEMA_DEPTH and isinstance(schema, (dict, list)):
+        return {}
     if isinstance(schema, dict):
-        return {k: _strip_prose(v) for k, v in schema.items() if k not in _PROSE_KEYS}
+        return {k: _strip_prose(v, depth + 1) for k, v in schema.items() if k not in _PROSE_KEYS}
     if isinstance(schema, list):
-        return [_strip_prose(v) for v in schema]
+        return [_strip_prose(v, depth + 1) for v in schema]
     return schema
 
 
@@ -234,12 +240,17 @@ def _user_text(message: Message, calls: dict[str, ToolUseBlock], made: list[Tool
 # Chat-template control tokens as text: llama.cpp tokenizes the rendered prompt with special tokens
 # on (the template's own markers must become tokens), so these strings in a file, a tool's output or
 # a file name would become real turn markers and forge a turn. ChatML and Llama 3 (`<|im_start|>`,
-# `<|eot_id|>`), DeepSeek's full-width bars, Gemma's turns, Llama 2 and Mistral's `</s>` and `[INST]`.
-_AFTER_ANGLE = r"[|｜][^\s<>|｜]{1,60}[|｜]>|/?s>|(?:start|end)_of_turn>"
-_AFTER_BRACKET = r"/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|SYSTEM_PROMPT)\]"
+# `<|eot_id|>`), DeepSeek's full-width bars, Gemma's turns, Llama 2 and Mistral's `</s>` and `[INST]`;
+# red team: also EXAONE's `[|user|]`, Nemotron-Mini's `<extra_id_1>`, Seed-Coder's `<[begin▁of▁sentence]>`
+# and Seed-OSS's `<seed:bos>` (small models Ollama serves, whose templates the first list missed).
+_AFTER_ANGLE = (r"[|｜][^\s<>|｜]{1,60}[|｜]>|/?s>|(?:start|end)_of_turn>|extra_id_\d{1,4}>"
+                r"|\[[^\s<>\[\]]{1,60}\]>|seed:[a-z_]{1,30}>")
+_AFTER_BRACKET = r"/?(?:INST|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|SYSTEM_PROMPT)\]|\|[^\s\[\]|]{1,60}\|\]"
 _JOINER = "\u200c"  # zero-width non-joiner: the text reads the same, the token is no longer there
-_CONTROL_TOKEN = re.compile(f"<(?={_AFTER_ANGLE})|\\[(?={_AFTER_BRACKET})")
-_JOINED = re.compile(f"<{_JOINER}(?={_AFTER_ANGLE})|\\[{_JOINER}(?={_AFTER_BRACKET})")
+# One more joiner wherever a token follows its first character after any number of joiners, and one fewer
+# on the way back: a file that already holds `<` + joiner + `|im_start|>` reads back byte for byte.
+_CONTROL_TOKEN = re.compile(f"<(?={_JOINER}*(?:{_AFTER_ANGLE}))|\\[(?={_JOINER}*(?:{_AFTER_BRACKET}))")
+_JOINED = re.compile(f"<{_JOINER}(?={_JOINER}*(?:{_AFTER_ANGLE}))|\\[{_JOINER}(?={_JOINER}*(?:{_AFTER_BRACKET}))")
 
 
 def neutralise_control_tokens(text: str) -> str:
@@ -250,7 +261,7 @@ def neutralise_control_tokens(text: str) -> str:
 
 def restore_control_tokens(text: str) -> str:
     """The inverse, for what the model writes: a file it read with `</s>` in it, copied into an Edit
-    or a Write, must not gain the invisible character."""
+    or a Write, must not gain the invisible character (nor lose one it had)."""
     return _JOINED.sub(lambda m: m.group(0)[0], text) if _JOINER in text else text
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ketch.conversation import valid_text
+
 _BASE = r"""
 ws ::= [ \t\n]?
 json-string ::= "\"" json-char* "\""
@@ -32,7 +34,9 @@ _TYPES = {"string": "json-string", "integer": "json-integer", "number": "json-nu
 
 
 def literal(text: str) -> str:
-    """`text` as a GBNF string literal."""
+    """`text` as a GBNF string literal (a lone surrogate, which an MCP server's schema may hold, as U+FFFD:
+    the grammar must stay encodable, or every request with that tool offered fails)."""
+    text = valid_text(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 

@@ -131,9 +131,11 @@ def _restored(value: Any) -> Any:
 def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: bool = False) -> tuple[list[Block], str]:
     """(content blocks, stop_reason) from the whole reply text; with `file_blocks`, a reply that is
     not JSON may be a Write as a file block (file_reply.py). Control tokens the prompt showed broken
-    (format.neutralise_control_tokens) are whole again in what the model writes."""
-    raw = restore_control_tokens(raw)
-    if file_blocks and not raw.lstrip().startswith("{") and (writes := file_reply.parse(raw, cut_off)) is not None:
+    (format.neutralise_control_tokens) are whole again in what the model writes, restored once: in the
+    raw text of a file block, in the decoded strings of JSON (a joiner written raw or as `\\u200c`; raw
+    and then decoded again would take out a joiner the file itself had, red team)."""
+    if file_blocks and not raw.lstrip().startswith("{") and \
+            (writes := file_reply.parse(restore_control_tokens(raw), cut_off)) is not None:
         cut = isinstance(writes[-1], ToolUseBlock) and writes[-1].input_error is not None and cut_off
         return list(writes), "max_tokens" if cut else "tool_use"
     try:
@@ -148,14 +150,16 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: b
         if isinstance(args, dict):
             return [ToolUseBlock(id=new_call_id(), name=name, input=_restored(args))], "tool_use"
         return [ToolUseBlock(id=new_call_id(), name=name, input={},
-                             input_error="tool arguments are not a JSON object", raw_input=raw)], "tool_use"
+                             input_error="tool arguments are not a JSON object",
+                             raw_input=restore_control_tokens(raw))], "tool_use"
     if isinstance(value, dict) and isinstance(value.get("answer"), str):
-        return [TextBlock(value["answer"])], "end_turn"
+        return [TextBlock(restore_control_tokens(value["answer"]))], "end_turn"
     started = _TOOL_NAME.match(raw)
     if started is not None:
         reason = "the reply hit the token limit before the arguments were complete" if cut_off \
             else "the reply was not valid JSON"
         return [ToolUseBlock(id=new_call_id(), name=json.loads(f'"{started.group(1)}"'), input={},
-                             input_error=reason, raw_input=raw)], "max_tokens" if cut_off else "tool_use"
-    text = streamed_answer if _ANSWER_START.match(raw) else raw.strip()
+                             input_error=reason, raw_input=restore_control_tokens(raw))], \
+            "max_tokens" if cut_off else "tool_use"
+    text = streamed_answer if _ANSWER_START.match(raw) else restore_control_tokens(raw.strip())
     return [TextBlock(text)], "max_tokens" if cut_off else "end_turn"
