@@ -123,6 +123,10 @@ class ModelRequest:
     # reply grammar can hold a call to them: offered only a file block, qwen2.5-coder-1.5b wrote its prose
     # as blocks named "To.fix,replace", "with" and "and" (a server, tune split).
     choice_paths: tuple[str, ...] = ()
+    # A small model may write whole files as blocks (providers/local/file_reply.py): only when the run
+    # asks for a change. Measured (the README's "summarise what this project does"): offered a block,
+    # qwen2.5-coder-1.5b began its prose answer as a block's path and looped there ("TheREADME.md,README.md,...").
+    file_blocks: bool = True
 
 
 def valid_text(text: str) -> str:

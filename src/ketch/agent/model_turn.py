@@ -29,7 +29,7 @@ def ask_model(agent: Agent, run: RunState) -> Generator[ev.Event, None, Complete
         model=config.model, system=agent.system_as_sent(), messages=agent.messages,
         tools=run.tools, max_tokens=config.max_tokens, cache_key=agent.session_id,
         temperature=agent.state.temperature, tool_choice=agent.state.tool_choice,
-        choice_paths=agent.state.choice_paths,
+        choice_paths=agent.state.choice_paths, file_blocks=agent.state.file_blocks,
     )
     t0 = time.monotonic()
     completed: Completed | None = None

@@ -193,7 +193,7 @@ class OpenAIChatProvider:
         format, streaming) is noted in `refusal` rather than raised: the caller turns it off and asks again."""
         is_openai = urlsplit(endpoint.base_url).hostname == OPENAI_HOST
         structured = bool(self._reply) and bool(request.tools) and not is_openai
-        blocks = structured and self._reply == "blocks"
+        blocks = structured and self._reply == "blocks" and request.file_blocks
         streamed = not (self._unstreamed == "all" or (self._unstreamed == "tools" and request.tools))
         # Calls written as text are a local server's habit; OpenAI's own replies are left alone.
         offered = tuple(t.name for t in request.tools) if not (is_openai or structured) else ()

@@ -69,6 +69,7 @@ class SessionState:
     # The tool the next model reply must call (ModelRequest.tool_choice), for one reply; None: any.
     tool_choice: str | None = None
     choice_paths: tuple[str, ...] = ()  # ModelRequest.choice_paths, with tool_choice
+    file_blocks: bool = True  # ModelRequest.file_blocks: the run asks for a change
 
     def start_request(self, prompt: str) -> None:
         """A run starts with `prompt`: decide, once, what depends on what the user asked."""

@@ -164,3 +164,10 @@ def test_a_forced_write_may_name_only_the_files_asked_for():
     assert not accepts(grammar, prose) and not accepts(grammar, file_reply.render("main2.py", "x\n"))
     assert accepts(reply_grammar(ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS,
                                               tool_choice="Write"), _fake_gbnf), prose)  # no paths: any
+
+
+def test_a_run_that_asks_no_change_gets_no_file_blocks():
+    """Measured on the README's question: offered a block, the model began its prose answer as a path."""
+    question = ModelRequest(model="m", system="SYS", messages=_after_a_read(), tools=TOOLS, file_blocks=False)
+    grammar = reply_grammar(question, _fake_gbnf)
+    assert "file-reply" not in grammar and '"Write"' in grammar  # Write stays, as JSON

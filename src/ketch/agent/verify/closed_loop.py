@@ -82,6 +82,7 @@ class ClosedLoop:
         agent.state.temperature = GREEDY  # and a nudge from the last run (REPL) does not carry over
         agent.state.tool_choice, agent.state.choice_paths = None, ()
         self.change_asked = asks_for_change(prompt)
+        agent.state.file_blocks = self.change_asked or asks_to_fix(prompt)
         if not self.off and agent.state.tests_are_evidence and not agent.state.request_about_tests:
             from ketch.tools.tests_rule import evidence
 

@@ -111,7 +111,7 @@ def reply_grammar(request: ModelRequest, json_to_gbnf: Callable[[dict[str, Any]]
     and every other choice as JSON; `json_to_gbnf` turns a JSON schema into GBNF (llama_cpp's)."""
     answer, names = reply_plan(request)
     json_names = tuple(n for n in names if n != FILE_TOOL)
-    if FILE_TOOL not in names:
+    if FILE_TOOL not in names or not request.file_blocks:
         return json_to_gbnf(reply_schema(request.tools, answer=answer, only=names))
     if not answer and not json_names:
         return file_reply.grammar(None, request.choice_paths if request.tool_choice == FILE_TOOL else ())

@@ -164,7 +164,7 @@ class LocalProvider:
         loaded = _load(path, n_ctx)
         structured = bool(request.tools)
         messages = chat_messages(request.system, request.messages, request.tools, structured=structured,
-                                 system_role=loaded.system_role, file_blocks=structured)
+                                 system_role=loaded.system_role, file_blocks=structured and request.file_blocks)
         try:
             rendered = loaded.formatter(messages=messages)
         except Exception as exc:  # noqa: BLE001 - jinja2's errors: the template rejected this conversation's shape
@@ -183,7 +183,7 @@ class LocalProvider:
 
         def render_with(text: str) -> list[int]:
             messages = chat_messages(request.system, [Message("user", [TextBlock(text)])], request.tools,
-                                     structured=structured, system_role=loaded.system_role, file_blocks=structured)
+                                     structured=structured, system_role=loaded.system_role, file_blocks=structured and request.file_blocks)
             prompt = loaded.formatter(messages=messages).prompt
             prefix: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
             return prefix
@@ -237,7 +237,7 @@ class LocalProvider:
         if looped is not None:
             content, stop_reason = [TextBlock((answer.text if structured else raw)[:looped].rstrip())], "end_turn"
         elif structured:
-            content, stop_reason = parse_reply(raw, answer.text, cut_off, file_blocks=True)
+            content, stop_reason = parse_reply(raw, answer.text, cut_off, file_blocks=request.file_blocks)
         else:
             content, stop_reason = [TextBlock(raw)], "max_tokens" if cut_off else "end_turn"
         out_tokens = len(llm.tokenize(raw.encode("utf-8"), add_bos=False, special=True)) if raw else 0
