@@ -39,7 +39,7 @@ from ketch.providers.local.format import (
     restore_control_tokens,
 )
 from ketch.providers.local.gbnf import schema_to_gbnf
-from ketch.providers.local.reply import AnswerStream, loop_cut, parse_reply
+from ketch.providers.local.reply import AnswerStream, each_string, loop_cut, parse_reply
 
 
 class GrammarIgnored(ProviderError):
@@ -110,26 +110,15 @@ def structured_events(events: Generator[StreamEvent, None, None], *, grammar: bo
                 yield event
 
 
-def _each_string(value: Any, change: Any) -> Any:
-    """`value` with `change` applied to every string in it (dict keys stay: they are names)."""
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, dict):
-        return {k: _each_string(v, change) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_each_string(v, change) for v in value]
-    return value
-
-
 def neutralised_body(body: dict[str, Any]) -> dict[str, Any]:
     """`body` (an OpenAI request with the server's own tool calling: the small profile after the server
     refused `response_format`) with chat-template control tokens broken in every message, call and tool
     definition, as `chat_messages` breaks them: the server renders its template and tokenizes it with
     special tokens on, so a file's `<|im_start|>` would forge a turn (red team)."""
     out = dict(body)
-    out["messages"] = _each_string(body["messages"], neutralise_control_tokens)
+    out["messages"] = each_string(body["messages"], neutralise_control_tokens)
     if "tools" in body:
-        out["tools"] = [{**tool, "function": {k: v if k == "name" else _each_string(v, neutralise_control_tokens)
+        out["tools"] = [{**tool, "function": {k: v if k == "name" else each_string(v, neutralise_control_tokens)
                                               for k, v in tool["function"].items()}} for tool in body["tools"]]
     return out
 
@@ -145,8 +134,8 @@ def restored_events(events: Generator[StreamEvent, None, None]) -> Iterator[Stre
                     if isinstance(block, TextBlock):
                         block = TextBlock(restore_control_tokens(block.text))
                     elif isinstance(block, ToolUseBlock):
-                        block = replace(block, input=_each_string(block.input, restore_control_tokens),
-                                        raw_input=_each_string(block.raw_input, restore_control_tokens))
+                        block = replace(block, input=each_string(block.input, restore_control_tokens),
+                                        raw_input=each_string(block.raw_input, restore_control_tokens))
                     content.append(block)
                 event = replace(event, message=Message(event.message.role, content))
             yield event

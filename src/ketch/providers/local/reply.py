@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ketch.conversation import Block, TextBlock, ToolUseBlock
@@ -117,14 +118,15 @@ def loop_cut(text: str) -> int | None:
     return sentence_end + 1 if sentence_end > first else second
 
 
-def _restored(value: Any) -> Any:
-    """`value` with control tokens whole again in every string (one written as a JSON escape too)."""
+def each_string(value: Any, change: Callable[[str], str]) -> Any:
+    """`value` with `change` applied to every string in it (dict keys stay: they are names). Used to
+    restore control tokens in a call's arguments, here and on a server's native tool calls (structured.py)."""
     if isinstance(value, str):
-        return restore_control_tokens(value)
+        return change(value)
     if isinstance(value, dict):
-        return {k: _restored(v) for k, v in value.items()}
+        return {k: each_string(v, change) for k, v in value.items()}
     if isinstance(value, list):
-        return [_restored(v) for v in value]
+        return [each_string(v, change) for v in value]
     return value
 
 
@@ -148,7 +150,7 @@ def parse_reply(raw: str, streamed_answer: str, cut_off: bool, *, file_blocks: b
     if call is not None:
         name, args = call
         if isinstance(args, dict):
-            return [ToolUseBlock(id=new_call_id(), name=name, input=_restored(args))], "tool_use"
+            return [ToolUseBlock(id=new_call_id(), name=name, input=each_string(args, restore_control_tokens))], "tool_use"
         return [ToolUseBlock(id=new_call_id(), name=name, input={},
                              input_error="tool arguments are not a JSON object",
                              raw_input=restore_control_tokens(raw))], "tool_use"
