@@ -44,6 +44,8 @@ from local_check import is_test_path, test_command, test_env
 from local_task import Task
 from run import ketch_argv
 
+from ketch.providers.local.provider import thread_counts
+
 CACHE = Path.home() / ".cache"
 SERVER_VENV = CACHE / "ketch-bench-server"
 AIDER_VENV = Path(os.environ.get("BENCH_AIDER_VENV") or CACHE / "ketch-bench-aider")
@@ -214,12 +216,12 @@ class LlamaServer:
 
         venv = ensure_venv(SERVER_VENV, [f"llama-cpp-python[server]=={version('llama-cpp-python')}"],
                            system_site=True)
-        cores = os.cpu_count() or 1
+        gen, batch = thread_counts()  # as ketch's embedded model, so the harnesses compare
         self.port = _free_port()
         argv = [str(venv / "bin" / "python"), "-m", "llama_cpp.server", "--model", str(self.gguf),
                 "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
-                "--n_ctx", str(N_CTX), "--n_threads", str(max(1, cores // 2)), "--n_threads_batch", str(cores),
-                "--verbose", "False"]  # ketch's local provider: cores // 2 to generate, all cores for the prompt
+                "--n_ctx", str(N_CTX), "--n_threads", str(gen), "--n_threads_batch", str(batch),
+                "--verbose", "False"]
         if os.environ.get("BENCH_CHAT_FORMAT"):
             argv += ["--chat_format", os.environ["BENCH_CHAT_FORMAT"]]
         handle = self.log.open("ab")

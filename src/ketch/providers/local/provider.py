@@ -22,8 +22,8 @@
   (`check.py`), and a fault later in this process is reported with what to do (`crash.py`).
 - The fixed prefix (system prompt, tools) is restored from a KV state saved on disk by an
   earlier run (`prefix_cache.py`), so a run evaluates only what the user asked.
-- Threads: one for generation (with tools running beside the model on two cores, spinning
-  threads collapse throughput), all cores for prompt processing; OpenMP waits passively.
+- Threads: one per physical core for generation, every logical core for prompt processing
+  (`thread_counts`); OpenMP waits passively, so a tool run between replies gets the cores.
 """
 
 from __future__ import annotations
@@ -63,11 +63,34 @@ _MODELS_LOCK = threading.Lock()
 
 
 def thread_counts() -> tuple[int, int]:
-    """(generation, prompt processing) threads; KETCH_LOCAL_THREADS overrides generation."""
-    cores = os.cpu_count() or 1
+    """(generation, prompt processing) threads; KETCH_LOCAL_THREADS overrides generation.
+
+    Generation gets one thread per physical core this process may use (llama.cpp's own choice),
+    prompt processing every logical one. Measured on 2 cores (no SMT): 12.2 tokens/s with two
+    generation threads against 6.6 with one; a second hardware thread of the same core adds nothing."""
+    cores = _usable_cpus()
     raw = os.environ.get("KETCH_LOCAL_THREADS", "")
-    gen = int(raw) if raw.isdigit() and int(raw) > 0 else max(1, cores // 2)
-    return gen, cores
+    gen = int(raw) if raw.isdigit() and int(raw) > 0 else physical_cores(cores)
+    return gen, len(cores)
+
+
+def _usable_cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows: no affinity call
+        return list(range(os.cpu_count() or 1))
+
+
+def physical_cores(cpus: list[int], topology: Path = Path("/sys/devices/system/cpu")) -> int:
+    """How many distinct cores `cpus` run on (Linux's thread_siblings); half of them where that
+    cannot be read (the usual two hardware threads a core)."""
+    cores = set()
+    for cpu in cpus:
+        try:
+            cores.add((topology / f"cpu{cpu}" / "topology" / "thread_siblings_list").read_text().strip())
+        except OSError:
+            return max(1, len(cpus) // 2)
+    return max(1, len(cores))
 
 
 def max_output() -> int:
