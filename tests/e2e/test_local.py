@@ -138,7 +138,9 @@ def test_the_fixed_prefix_is_evaluated_once_and_restored_from_disk_by_the_next_r
     again = json.loads(second.stdout)["usage"]
     assert again["cache_creation_input_tokens"] == 0 and again["cache_read_input_tokens"] >= usage["cache_creation_input_tokens"], again
     assert again["input_tokens"] < usage["cache_creation_input_tokens"]  # only the user's prompt was evaluated
-    # a different prefix (another folder listing) is another entry; the first stays usable
+    # a different prefix (another folder listing) is another entry; the first stays usable, and the
+    # tools and reply format it shares (they come first) are restored from it, not evaluated again
     (workspace / "other.txt").write_text("x\n")
-    run_ketch(args, model=f"local:{MODEL}", env=env, timeout=240)
+    third = json.loads(run_ketch(args, model=f"local:{MODEL}", env=env, timeout=240).stdout)["usage"]
     assert len(list((local_home / "cache" / "kv").glob("*.state"))) == 2
+    assert 0 < third["cache_creation_input_tokens"] < usage["cache_creation_input_tokens"] // 2, (third, usage)

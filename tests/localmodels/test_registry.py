@@ -87,7 +87,7 @@ def test_chat_messages_render_calls_as_json_and_results_as_user_turns():
             Message("assistant", [TextBlock("hello")])]
     out = chat_messages("SYS", msgs, TOOLS, structured=True)
     assert [m["role"] for m in out] == ["system", "user", "assistant", "user", "assistant"]
-    assert out[0]["content"].startswith("SYS\n\nTools:")
+    assert out[0]["content"].startswith("Tools:") and out[0]["content"].endswith("\n\nSYS")
     assert json.loads(out[2]["content"]) == {"name": "Read", "arguments": {"file_path": "a.txt"}}
     assert out[3]["content"].startswith("Read returned:\n1\thello") and "and be brief" in out[3]["content"]
     assert json.loads(out[4]["content"]) == {"answer": "hello"}

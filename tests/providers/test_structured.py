@@ -70,7 +70,7 @@ def test_the_body_carries_the_conversation_as_text_and_the_schema_not_tools() ->
 
     body = structured_body(build_body(request, "http://127.0.0.1:8080/v1", stream=False), request)
     assert "tools" not in body and "stream" not in body and body["max_tokens"] == 99 and body["temperature"] == 0.0
-    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("SYS\n\nTools:\n- Read(")
+    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("Tools:\n- Read(") and body["messages"][0]["content"].endswith("\n\nSYS")
     assert body["messages"][1:] == [{"role": "user", "content": "hi"}]
     options = body["response_format"]["schema"]["oneOf"]
     assert [o["properties"]["name"]["const"] for o in options] == ["Read"]  # the first reply looks: no answer yet

@@ -89,7 +89,7 @@ def test_a_past_write_is_shown_as_the_block_the_model_wrote_and_the_prompt_says_
     out = chat_messages("SYS", messages, TOOLS, structured=True, file_blocks=True)
     assert out[4] == {"role": "assistant", "content": file_reply.render("greet.py", SOURCE)}
     assert "``` block" in out[0]["content"] and "Write(" not in out[0]["content"]
-    assert out[0]["content"] == "SYS\n\n" + tools_prompt(TOOLS, file_blocks=True)
+    assert out[0]["content"] == tools_prompt(TOOLS, file_blocks=True) + "\n\nSYS"
     plain = chat_messages("SYS", messages, TOOLS, structured=True)  # a server's grammar is JSON only
     assert json.loads(plain[4]["content"])["name"] == "Write" and "Write(" in plain[0]["content"]
 

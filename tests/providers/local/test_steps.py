@@ -35,8 +35,8 @@ def test_the_reply_format_is_in_the_system_prompt_and_nothing_follows_a_tool_res
             Message("assistant", [ToolUseBlock("c1", "Read", {"x": "calc.py"})]),
             Message("user", [ToolResultBlock("c1", "1\treturn a - b")])]
     out = chat_messages("SYS", msgs, TOOLS, structured=True)
-    assert out[0]["content"] == "SYS\n\n" + tools_prompt(TOOLS)
-    assert out[0]["content"].endswith(prompt_text("local_reply.md"))
+    assert out[0]["content"] == tools_prompt(TOOLS) + "\n\nSYS"  # what every project shares comes first
+    assert prompt_text("local_reply.md") in out[0]["content"]
     assert "describing a change does not make it" in out[0]["content"]
     assert out[-1] == {"role": "user", "content": "Read returned:\n1\treturn a - b"}
 

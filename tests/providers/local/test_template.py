@@ -47,10 +47,11 @@ def test_a_template_that_rejects_the_system_role_gets_it_folded_into_the_first_u
         gemma(messages=chat_messages("Be brief.", CONVERSATION, TOOLS, structured=True))
     messages = chat_messages("Be brief.", CONVERSATION, TOOLS, structured=True, system_role=False)
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[0]["content"].startswith("Be brief.\n\nTools:\n- Read(file_path: string)")
+    assert messages[0]["content"].startswith("Tools:\n- Read(file_path: string)")
+    assert "\n\nBe brief.\n\nwhat is in a.txt?" in messages[0]["content"]
     assert messages[0]["content"].endswith("\n\nwhat is in a.txt?")
     prompt = gemma(messages=messages).prompt
-    assert prompt.startswith("<bos><start_of_turn>user\nBe brief.")
+    assert prompt.startswith("<bos><start_of_turn>user\nTools:")
     assert prompt.endswith("Read returned:\n1\thello<end_of_turn>\n<start_of_turn>model\n")
 
 

@@ -285,7 +285,9 @@ def chat_messages(system: str, messages: list[Message], tools: list[ToolDef], *,
     calls = {b.id: b for m in messages for b in m.content if isinstance(b, ToolUseBlock)}
     made: list[ToolUseBlock] = []  # the calls so far, in order
     shown: dict[str, str] = {}  # a call's first result text, by the call's name and arguments
-    system_text = system + ("\n\n" + tools_prompt(tools, file_blocks=file_blocks) if tools else "")
+    # The tools and the reply format first: the same in every project, so a saved KV state of them
+    # serves a new project's first run too (prefix_cache.py); the folder, date and listing follow.
+    system_text = (tools_prompt(tools, file_blocks=file_blocks) + "\n\n" if tools else "") + system
     out = [{"role": "system", "content": system_text}]
     for message in messages:
         if message.role == "assistant":

@@ -7,9 +7,13 @@ is saved once (llama.cpp's own session file: magic, version, the tokens, then th
 restored by the next run, which then only evaluates the user's prompt.
 
 The key is everything the state depends on: the model file (path, size, mtime), the context
-size, the llama-cpp-python version and its library file, and the prefix tokens themselves
-(the prefix text holds the working folder, the date and the folder listing, so a change
-there is a new entry). A file is written under a temporary name and renamed into place, so
+size, the llama-cpp-python version and its library file (the file name's first part), and
+the prefix tokens themselves (the second). The prefix holds the working folder, the date and
+the folder listing, so another project is another entry; but the prompt puts what every
+project shares first (the tools, the reply format), so a new project's run restores the
+entry sharing the most leading tokens with its prefix, drops the rest of that state, and
+evaluates only its own tail (measured: 424 tokens evaluated, 7.4 s on 2 cores, became the
+tail alone). A file is written under a temporary name and renamed into place, so
 a reader sees a whole file or none; one that does not load, or holds other tokens, is
 deleted and the prefix evaluated as before. The folder is in ketch's home, which tools and
 sandboxed commands can neither read nor write (security/protected.py), so a model cannot
@@ -29,6 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+_MAGIC = b"nsgg"  # LLAMA_SESSION_MAGIC ('ggsn') as the file holds it, little-endian
 KEEP = 8  # state files kept; one is ~10-30 MB for a 0.5-1.5B model and a ~500-token prefix
 MIN_PREFIX = 32  # tokens: below this, evaluating is as quick as loading a file
 
@@ -70,16 +75,49 @@ def _library_identity() -> str:
     return ";".join(parts)
 
 
-def cache_key(model_path: Path, n_ctx: int, prefix: Sequence[int]) -> str:
+def model_identity(model_path: Path, n_ctx: int) -> str:
+    """What a saved state is only valid for: this model file, context size and llama.cpp build."""
     st = model_path.stat()
-    digest = hashlib.sha256()
-    digest.update(f"{model_path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{n_ctx}\0{_library_identity()}\0".encode())
-    digest.update(",".join(map(str, prefix)).encode())
-    return digest.hexdigest()[:40]
+    ident = f"{model_path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{n_ctx}\0{_library_identity()}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+def cache_key(model_path: Path, n_ctx: int, prefix: Sequence[int]) -> str:
+    digest = hashlib.sha256(",".join(map(str, prefix)).encode()).hexdigest()[:24]
+    return f"{model_identity(model_path, n_ctx)}-{digest}"
+
+
+def saved_tokens(path: Path, limit: int = 1 << 16) -> list[int]:
+    """The tokens a state file was saved for, from its header (llama.cpp's session file: magic,
+    version, the token count, the tokens); [] for a file that is not one."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != _MAGIC:
+                return []
+            count = int.from_bytes(head[8:12], "little")
+            if count > limit:
+                return []
+            body = handle.read(4 * count)
+    except OSError:
+        return []
+    if len(body) != 4 * count:
+        return []
+    return list(memoryview(body).cast("i"))
+
+
+def nearest(folder: Path, identity: str, prefix: Sequence[int]) -> tuple[Path | None, int]:
+    """(the saved state sharing the most leading tokens with `prefix`, how many)."""
+    best: tuple[Path | None, int] = (None, 0)
+    for path in folder.glob(f"{identity}-*.state"):
+        shared = common_length(saved_tokens(path), prefix)
+        if shared > best[1]:
+            best = (path, shared)
+    return best
 
 
 def restore(llm: Any, path: Path, prefix: Sequence[int]) -> bool:
-    """Load the state saved for `prefix` into `llm`; False (and the file removed) if it cannot."""
+    """Load the state saved for exactly `prefix` into `llm`; False (and the file removed) if it cannot."""
     import llama_cpp
 
     if not path.is_file():
@@ -135,12 +173,29 @@ def prepare(llm: Any, model_path: Path, n_ctx: int, tokens: Sequence[int],
     prefix = fixed_prefix(tokens, render_with)
     if len(prefix) < MIN_PREFIX or len(prefix) >= len(tokens):
         return 0
-    if common_length(llm.input_ids[: llm.n_tokens].tolist(), prefix) == len(prefix):
+    in_memory = common_length(llm.input_ids[: llm.n_tokens].tolist(), prefix)
+    if in_memory == len(prefix):
         return 0  # already in memory (a later turn, or a second session in this process)
-    path = cache_dir() / f"{cache_key(model_path, n_ctx, prefix)}.state"
+    folder = cache_dir()
+    path = folder / f"{cache_key(model_path, n_ctx, prefix)}.state"
     if restore(llm, path, prefix):
         return 0
-    llm.reset()
-    llm.eval(prefix)
+    start = _restore_shared(llm, folder, model_identity(model_path, n_ctx), prefix, in_memory)
+    if start < len(prefix):
+        llm.eval(prefix[start:])
     save(llm, path, prefix)
-    return len(prefix)
+    return len(prefix) - start
+
+
+def _restore_shared(llm: Any, folder: Path, identity: str, prefix: Sequence[int], in_memory: int) -> int:
+    """Keep the longest run of `prefix`'s leading tokens already evaluated, in memory or in a saved
+    state (at least MIN_PREFIX of them), and drop the rest of that state; how many are kept."""
+    path, shared = nearest(folder, identity, prefix)
+    keep = in_memory
+    if path is not None and shared > in_memory and shared >= MIN_PREFIX:
+        keep = shared if restore(llm, path, saved_tokens(path)) else 0  # a bad file is gone, memory reset
+    if keep < MIN_PREFIX or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+        llm.reset()
+        return 0
+    llm.n_tokens = keep
+    return keep
