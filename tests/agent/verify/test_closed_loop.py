@@ -132,7 +132,8 @@ def test_a_model_that_stops_with_the_tests_red_is_sent_back_to_work(tmp_path, mo
     assert first.index("def add(a, b):") < first.index("add(1, 2) returned -1, but the test expects 3.") \
         < first.index("Fix the code")  # the wrong value said plainly, next to what to do
     back = said(agent.provider.seen[1][-1])
-    assert back.endswith(f"The tests still fail the same way. add(1, 2) returned -1, but the test expects 3. {FIX}")
+    assert back.endswith("The tests still fail the same way. add(1, 2) returned -1, but the test expects 3. The task: "
+                         f"add(1, 2) should be 3 but it is -1\n{WHOLE_FIX.format(names='app.py')}")
     stop = agent.provider.seen[1][-2]  # its answer and ketch's call are one assistant turn
     assert stop.role == "assistant" and stop.text() == "add() looks right to me." and stop.tool_uses()
 
@@ -156,7 +157,8 @@ def test_a_model_that_keeps_stopping_without_a_change_gets_its_stop(tmp_path, mo
     assert events[-1].result == f"nothing to do ({MAX_IDLE_STOPS - 1})\n\nThe tests still fail (`{PYTEST}`)."
     assert len(agent.provider.requests) == MAX_IDLE_STOPS
     same = said(agent.provider.seen[-1][-1])
-    assert same.endswith(f"The tests still fail the same way. add(1, 2) returned -1, but the test expects 3. {FIX}")
+    assert same.endswith("The tests still fail the same way. add(1, 2) returned -1, but the test expects 3. The task: "
+                         f"make the failing test pass\n{WHOLE_FIX.format(names='app.py')}")
 
 
 def test_a_headless_run_whose_gate_would_ask_for_the_command_does_not_run_it(tmp_path, monkeypatch):
@@ -232,16 +234,59 @@ def test_a_command_that_cannot_run_stops_the_runs_with_a_notice(tmp_path, monkey
 
 
 def test_the_next_request_after_a_repeated_refusal_carries_the_stuck_temperature(tmp_path, monkeypatch) -> None:
-    """Through the real loop: the identical-strings Edit sent twice, then a real fix."""
+    """Through the real loop: the identical-strings Edit sent twice, then a real fix (in a long file:
+    no whole-file retry, whose own temperature would hide this one)."""
+    from ketch.agent.verify.localize import WHOLE_FILE_LINES
     from ketch.agent.verify.refusals import STUCK_TEMPERATURE
     from ketch.conversation import Message, TextBlock
 
     same = "    return a - b"
     agent = local_agent(tmp_path, monkeypatch, [edit(same, same, "e1"), edit(same, same, "e2"),
                                                 edit("a - b", "a + b", "e3"), Message("assistant", [TextBlock("ok")])])
+    app = agent.config.workspace / "app.py"
+    app.write_text(app.read_text() + "".join(f"\n\ndef f{i}():\n    return {i}\n" for i in range(WHOLE_FILE_LINES)))
     events = list(agent.run("fix add in app.py"))
     assert events[-1].subtype == "success"
     assert [r.temperature for r in agent.provider.requests] == [0.0, 0.0, STUCK_TEMPERATURE, 0.0]
+
+
+def write(content: str, call_id: str) -> Message:
+    return Message("assistant", [ToolUseBlock(call_id, "Write", {"file_path": "app.py", "content": content})])
+
+
+def test_once_a_fix_failed_every_retry_is_a_sampled_write_of_the_file_shown_whole(tmp_path, monkeypatch) -> None:
+    """Greedy, a small model writes the file that just failed again, word for word. After a failed fix
+    the next reply is still a Write of the file shown whole (also when the failure is the same, or the
+    fix was refused as changing nothing), and it is sampled, so the next try is not the same guess."""
+    from ketch.agent.verify.closed_loop import RETRY_TEMPERATURE
+
+    wrong = "def add(a, b):\n    return a * b\n"
+    agent = local_agent(tmp_path, monkeypatch, [
+        write(wrong, "w1"),  # fails: 2 != 3
+        write(wrong, "w2"),  # refused: the file already is exactly this
+        write("def add(a, b):\n    return b - a\n", "w3"),  # fails: 1 != 3
+        write("def add(a, b):\n    return a + b\n", "w4"),
+        Message("assistant", [TextBlock("Fixed.")]),
+    ])
+    events = list(agent.run("add(1, 2) should be 3. Fix app.py."))
+    assert events[-1].subtype == "success" and events[-1].result.endswith("The tests pass (`" + PYTEST + "`).")
+    requests = agent.provider.requests
+    assert [r.temperature for r in requests] == [0.0, RETRY_TEMPERATURE, RETRY_TEMPERATURE, RETRY_TEMPERATURE, 0.0]
+    assert agent.provider.choices == ["Write"] * 4 + [None]
+    assert agent.provider.paths == [("app.py",)] * 4 + [()]
+    refused = said(agent.provider.seen[2][-1])
+    assert "already has exactly this content" in refused
+
+
+def test_the_request_is_said_again_next_to_what_to_do_when_short(tmp_path, monkeypatch) -> None:
+    agent = local_agent(tmp_path, monkeypatch, [Message("assistant", [TextBlock("done")])] * 3)
+    list(agent.run("Make   add() in app.py\nadd its arguments."))
+    first = said(agent.provider.seen[0][-1])
+    assert first.endswith("The task: Make add() in app.py add its arguments.\n" + WHOLE_FIX.format(names="app.py"))
+    (tmp_path / "long").mkdir()
+    long_agent = local_agent(tmp_path / "long", monkeypatch, [Message("assistant", [TextBlock("done")])] * 3)
+    list(long_agent.run("Fix add() in app.py. " + "It matters a great deal. " * 30))
+    assert "The task:" not in said(long_agent.provider.seen[0][-1])
 
 
 def test_a_new_run_starts_greedy_whatever_the_last_run_left(tmp_path, monkeypatch) -> None:

@@ -52,6 +52,11 @@ WHOLE_FIX = ("Fix the code (not the tests): Write the whole corrected {names}, e
 # server's (llama-cpp-python's is 0.8; measured: at it, qwen2.5-coder-1.5b answered a shown failure with
 # "I'm unable to assist with that request" where the same prompt, greedy, got a fix).
 GREEDY = 0.0
+# Once a fix has failed, the next whole-file Write is sampled: greedy, qwen2.5-coder-1.5b wrote the very
+# file that had just failed again (refused: "already has exactly this content"), then ran the tests
+# itself, until the time ran out (wordcount --verbose and slugify, tune split). The tests judge each try.
+RETRY_TEMPERATURE = 0.8
+TASK_CHARS = 400  # a request this short is said again next to what to do: small models heed the last lines
 _TIMING = re.compile(r" in \d+(\.\d+)?s\b")
 _EXIT = re.compile(r"Exit code (-?\d+)")
 _CANNOT_RUN = {126: "it could not be executed", 127: "the command was not found"}
@@ -73,12 +78,17 @@ class ClosedLoop:
         self.change_asked = False  # the request asks for a change (not a question): a stop is checked
         self.refusals = RefusalCounter()
         self.evidence: dict[str, object] | None = None  # the tests at the run's start (the tests rule holds)
+        self.failed_fixes = 0  # edits after which the tests still failed, and edits refused while they fail
+        self.whole: tuple[str, ...] = ()  # the files the last new failure showed whole: written whole
+        self.task = ""  # the person's request, said again with each failure when short
 
     def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
         """A run starts: find the test command, and run it first when the user asks for a change or
         speaks of failing tests: a failure then reaches the model with the code it points at before
         its first turn, which a small model would otherwise spend looking (or editing the test)."""
         self._reset(find_test_command(prompt, agent.config.workspace))
+        task = " ".join(prompt.split())
+        self.task = task if len(task) <= TASK_CHARS else ""
         agent.state.temperature = GREEDY  # and a nudge from the last run (REPL) does not carry over
         agent.state.tool_choice, agent.state.choice_paths = None, ()
         self.change_asked = asks_for_change(prompt)
@@ -104,6 +114,9 @@ class ClosedLoop:
             self.changed, self.idle_stops = True, 0
             if not self.off and not self._spent(agent):
                 yield from self._check(agent, "The tests still fail (output above).")
+        elif self.passing is False and any(c.name in EDIT_TOOLS for c in calls):
+            self.failed_fixes += 1  # its fix was refused (often the file exactly as it is): another try
+            self._write_again(agent)
 
     def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
         """The model answered: the run's result (its answer and how the tests stand), or None to go on.
@@ -155,7 +168,9 @@ class ClosedLoop:
             result = (yield from agent.dispatch.run([call]))[0]
         finally:
             agent.state.bash_cwd = cwd
+        after_change = self.changed
         blocks: list[Block] = [self._verdict(agent, result, denied=len(agent.denials) > denials)]
+        self.failed_fixes += bool(after_change and self.passing is False)
         if self.passing is False:
             blocks.append(TextBlock(self._feedback(agent, result.content, failed)))
         elif self.passing and not joins:
@@ -212,19 +227,31 @@ class ClosedLoop:
         failure = _TIMING.sub("", trim(output))
         wrong = mismatch(output)  # "f(3) returned 3, but the test expects 6.", said next to what to do
         if failure == self.last_failure:
-            text = " ".join(p for p in ("The tests still fail the same way.", wrong, FIX) if p)
+            text = " ".join(p for p in ("The tests still fail the same way.", wrong, self._todo()) if p)
         else:
             self.last_failure = failure
-            code, todo, whole = _located(agent, output)
-            if whole:  # a short file shown whole: the next reply writes it whole (the edit format by file size)
-                agent.state.tool_choice, agent.state.choice_paths = "Write", whole
-            text = "\n\n".join(part for part in (failed, code, wrong, todo) if part)
+            code, self.whole = _located(agent, output)
+            text = "\n\n".join(part for part in (failed, code, wrong, self._todo()) if part)
+        self._write_again(agent)
         return valid_text(agent.redact(text))
 
+    def _todo(self) -> str:
+        """What to do: the request again (when short), then fix the code; write a short file shown whole."""
+        todo = WHOLE_FIX.format(names=" and ".join(self.whole)) if self.whole else FIX
+        return f"The task: {self.task}\n{todo}" if self.task else todo
 
-def _located(agent: Agent, output: str) -> tuple[str, str, tuple[str, ...]]:
-    """(the code a failure points at, what to do about it, the files shown whole); a file shown whole
-    counts as read."""
+    def _write_again(self, agent: Agent) -> None:
+        """The next reply writes the files shown whole (the edit format by file size), greedily the
+        first time, sampled once a fix has failed (RETRY_TEMPERATURE)."""
+        if not self.whole:
+            return
+        agent.state.tool_choice, agent.state.choice_paths = "Write", self.whole
+        if self.failed_fixes:
+            agent.state.temperature = max(agent.state.temperature or 0.0, RETRY_TEMPERATURE)
+
+
+def _located(agent: Agent, output: str) -> tuple[str, tuple[str, ...]]:
+    """(the code a failure points at, the files shown whole); a file shown whole counts as read."""
     from ketch.agent.verify.localize import locate, render
 
     gate = agent.config.gate
@@ -240,8 +267,7 @@ def _located(agent: Agent, output: str) -> tuple[str, str, tuple[str, ...]]:
             agent.state.read_files[str(path)] = path.stat().st_mtime_ns
         except OSError:
             pass
-    names = tuple(p.relative_to(workspace).as_posix() for p in whole)
-    return render(spans, test, workspace), WHOLE_FIX.format(names=" or ".join(names)) if whole else FIX, names
+    return render(spans, test, workspace), tuple(p.relative_to(workspace).as_posix() for p in whole)
 
 
 def _last_line(result: ToolResultBlock) -> str:
