@@ -94,6 +94,12 @@ def test_a_request_to_fix_failing_tests_is_told_apart(prompt: str, fix: bool):
     ("ok", False),
     ("fix it", True),
     ("ok, now rename greet to say_hello", True),
+    ("describe() raises a KeyError. Fix it.", True),  # a function's name first, then the order
+    ("list.sort is wrong in utils. Please fix the comparison", True),
+    ("What is wrong here? Fix it.", True),
+    ("describe the retry logic", False),
+    ("show me where the config is read", False),
+    ("how does the cache work? what sets it?", False),
 ])
 def test_a_change_asked_for_politely_is_still_a_change(prompt: str, change: bool):
     from ketch.agent.verify.detect import asks_for_change

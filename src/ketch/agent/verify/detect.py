@@ -126,24 +126,27 @@ def asks_to_fix(prompt: str) -> bool:
     return bool(_TEST_TALK.search(prompt) and _FIX_TALK.search(prompt)) and not about_tests(prompt)
 
 
+# A question's first word, as a word: `describe()` or `list.sort` opening a bug report is code, not a verb.
 _QUESTION = re.compile(r"^\s*(what|why|how|where|when|who|which|explain|describe|summari[sz]e|tell|show|list|is|are|"
-                       r"does|do|can|could|should|would)\b", re.IGNORECASE)
+                       r"does|do|can|could|should|would)\b(?![(.`'\"\[])", re.IGNORECASE)
+_CHANGE_VERBS = (r"(fix|add|rename|implement|change|update|bump|make|handle|remove|refactor|replace|write|create|correct|"
+                 r"repair|set|move|convert|support|rewrite)")
+# A sentence that orders a change, wherever it stands: "describe() raises a KeyError. Fix it."
+_ORDER = re.compile(r"(^|[.!?;:\n]\s*)(please\s+|now\s+|then\s+)?" + _CHANGE_VERBS + r"\b", re.IGNORECASE)
 
 
 # A greeting or a thank-you, alone: nothing to change, no tests to run.
 _SMALL_TALK = re.compile(r"^\s*(hi|hello|hey|thanks|thank you|thx|ok|okay|yes|no|nope|great|cool|nice|good( job)?|"
                          r"bye)\b[\s\W]*(there|again|so much|a lot|ketch)?[\s\W]*$", re.IGNORECASE)
 # A change asked for as a question: "can you fix it?", "could you add a --verbose flag?".
-_POLITE_CHANGE = re.compile(r"\b(can|could|would|will) you (please |kindly )?(fix|add|rename|implement|change|update|"
-                            r"bump|make|handle|remove|refactor|replace|write|create|correct|repair|set|move|"
-                            r"convert|support|rewrite)\b", re.IGNORECASE)
+_POLITE_CHANGE = re.compile(r"\b(can|could|would|will) you (please |kindly )?" + _CHANGE_VERBS + r"\b", re.IGNORECASE)
 
 
 def asks_for_change(prompt: str) -> bool:
     """The request asks for work on the code, not for an answer: a model that stops without
     changing anything has its stop checked against the tests. Questions are left alone, but not
     a change asked for politely ("test_geometry.py fails, can you fix it?")."""
-    if _POLITE_CHANGE.search(prompt):
+    if _POLITE_CHANGE.search(prompt) or _ORDER.search(prompt):
         return True
     if _SMALL_TALK.match(prompt):
         return False
