@@ -274,8 +274,35 @@ def test_once_a_fix_failed_every_retry_is_a_sampled_write_of_the_file_shown_whol
     assert [r.temperature for r in requests] == [0.0, RETRY_TEMPERATURE, RETRY_TEMPERATURE, RETRY_TEMPERATURE, 0.0]
     assert agent.provider.choices == ["Write"] * 4 + [None]
     assert agent.provider.paths == [("app.py",)] * 4 + [()]
-    refused = said(agent.provider.seen[2][-1])
-    assert "already has exactly this content" in refused
+    # refused as changing nothing: the model sees the history as at the first failure, and what failed
+    seen = agent.provider.seen
+    assert len(seen[2]) == len(seen[0]) and said(seen[2][-1]).startswith(said(seen[0][-1]))
+    assert said(seen[2][-1]).endswith("Tries that failed (do not write them again): add(1, 2) returned 2, but the "
+                                      "test expects 3. Write a different fix.")
+    assert len(seen[3]) == len(seen[0]) + 4  # w3 failed anew: its Write, its result, the run, the failure
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("tries again from the first failure" in n for n in notices)
+    transcript = [b for e in events if isinstance(e, ev.ToolResults) for b in e.message.content]
+    assert any("already has exactly this content" in getattr(b, "content", "") for b in transcript)  # kept
+
+
+def test_a_fix_that_fails_the_same_way_is_set_aside_and_each_failed_value_is_said(tmp_path, monkeypatch) -> None:
+    agent = local_agent(tmp_path, monkeypatch, [
+        write("def add(a, b):\n    return a * b\n", "w1"),  # 2 != 3
+        write("def add(a, b):\n    return (a * b)\n", "w2"),  # the same failure: set aside
+        write("def add(a, b):\n    return a + b + 1\n", "w3"),  # 4 != 3, a new failure
+        write("def add(a, b):\n    return a + b + 1  # sure\n", "w4"),  # the same again
+        write("def add(a, b):\n    return a + b\n", "w5"),
+        Message("assistant", [TextBlock("Fixed.")]),
+    ])
+    events = list(agent.run("add(1, 2) should be 3. Fix app.py."))
+    assert events[-1].subtype == "success"
+    seen = agent.provider.seen
+    assert len(seen[2]) == len(seen[0]) and said(seen[2][-1]).endswith(
+        "Tries that failed (do not write them again): add(1, 2) returned 2, but the test expects 3. Write a different fix.")
+    assert len(seen[4]) == len(seen[0]) and said(seen[4][-1]).endswith(
+        "add(1, 2) returned 2, but the test expects 3. add(1, 2) returned 4, but the test expects 3. Write a different fix.")
+    assert (agent.config.workspace / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
 
 
 def test_the_request_is_said_again_next_to_what_to_do_when_short(tmp_path, monkeypatch) -> None:

@@ -31,6 +31,7 @@ from ketch.agent.run_state import RunState, Stop
 from ketch.agent.verify.detect import asks_for_change, asks_to_fix, find_test_command
 from ketch.agent.verify.failure import trim
 from ketch.agent.verify.localize import WHOLE
+from ketch.agent.verify.mismatch import mismatch
 from ketch.agent.verify.refusals import STUCK_TEMPERATURE, RefusalCounter
 from ketch.conversation import Block, Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage, valid_text
 from ketch.ids import uuid4
@@ -74,12 +75,15 @@ class ClosedLoop:
         self.changed = False  # files were edited since the last run
         self.off = command is None  # no command, or it may not (or cannot) run: nothing more is tried
         self.feedbacks = self.idle_stops = 0
-        self.last_failure = ""
+        self.last_failure = self.last_output = ""
         self.change_asked = False  # the request asks for a change (not a question): a stop is checked
         self.refusals = RefusalCounter()
         self.evidence: dict[str, object] | None = None  # the tests at the run's start (the tests rule holds)
         self.failed_fixes = 0  # edits after which the tests still failed, and edits refused while they fail
         self.whole: tuple[str, ...] = ()  # the files the last new failure showed whole: written whole
+        self.restart_at: int | None = None  # the history's length after the first failure showing them
+        self.first_view: list[Block] = []  # that failure's message, as it was
+        self.tried: list[str] = []  # what the failed tries returned, said at a fresh start
         self.task = ""  # the person's request, said again with each failure when short
 
     def begin(self, agent: Agent, prompt: str) -> Iterator[Any]:
@@ -116,6 +120,7 @@ class ClosedLoop:
                 yield from self._check(agent, "The tests still fail (output above).")
         elif self.passing is False and any(c.name in EDIT_TOOLS for c in calls):
             self.failed_fixes += 1  # its fix was refused (often the file exactly as it is): another try
+            yield from self._fresh_start(agent)
             self._write_again(agent)
 
     def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
@@ -168,15 +173,20 @@ class ClosedLoop:
             result = (yield from agent.dispatch.run([call]))[0]
         finally:
             agent.state.bash_cwd = cwd
-        after_change = self.changed
+        after_change, before = self.changed, self.last_failure
         blocks: list[Block] = [self._verdict(agent, result, denied=len(agent.denials) > denials)]
         self.failed_fixes += bool(after_change and self.passing is False)
         if self.passing is False:
             blocks.append(TextBlock(self._feedback(agent, result.content, failed)))
         elif self.passing and not joins:
             blocks.append(TextBlock("The tests pass before any change." if first else "The tests pass now."))
+        stuck = after_change and self.passing is False and self.last_failure == before
         agent.messages.append(Message("user", blocks))
         yield ev.ToolResults(agent.messages[-1])
+        if self.passing is False and self.whole and self.restart_at is None:
+            self.restart_at, self.first_view = len(agent.messages), blocks
+        if stuck:  # the fix changed nothing the tests see
+            yield from self._fresh_start(agent)
         if self.off and len(agent.denials) == denials:
             yield ev.Notice(f"ketch stopped running the tests: `{self.command}` did not run them ({_last_line(result)})")
         if agent.cancel.is_set():
@@ -221,9 +231,8 @@ class ClosedLoop:
 
     def _feedback(self, agent: Agent, output: str, failed: str) -> str:
         """What the model is told after a failure: the code it points at, then what to do."""
-        from ketch.agent.verify.mismatch import mismatch
-
         self.feedbacks += 1
+        self.last_output = output
         failure = _TIMING.sub("", trim(output))
         wrong = mismatch(output)  # "f(3) returned 3, but the test expects 6.", said next to what to do
         if failure == self.last_failure:
@@ -239,6 +248,25 @@ class ClosedLoop:
         """What to do: the request again (when short), then fix the code; write a short file shown whole."""
         todo = WHOLE_FIX.format(names=" and ".join(self.whole)) if self.whole else FIX
         return f"The task: {self.task}\n{todo}" if self.task else todo
+
+    def _fresh_start(self, agent: Agent) -> Iterator[Any]:
+        """A fix that changed nothing the tests see (or was refused) is not shown to the model again:
+        it sees the history as it was at the first failure, and what the tries returned, and writes
+        the files afresh (sampled: `_write_again`). Measured (tune split): shown its own failing file,
+        qwen2.5-coder-1.5b wrote it again word for word six times, at temperature 0.8 too; the file it
+        copies from draws every sample. The tries stay in the transcript."""
+        if self.restart_at is None or self.restart_at > len(agent.messages) or not self.whole:
+            return
+        wrong = mismatch(self.last_output) or "the tests still failed the same way."
+        if wrong not in self.tried:
+            self.tried.append(wrong)
+        dropped = len(agent.messages) - self.restart_at
+        del agent.messages[self.restart_at:]
+        note = ("Tries that failed (do not write them again): " + " ".join(self.tried) +
+                " Write a different fix.")
+        agent.messages[-1] = Message("user", [*self.first_view, TextBlock(valid_text(agent.redact(note)))])
+        yield ev.Notice(f"ketch: the fix failed the same way; the model tries again from the first failure "
+                        f"({dropped} messages set aside, kept in the transcript)")
 
     def _write_again(self, agent: Agent) -> None:
         """The next reply writes the files shown whole (the edit format by file size), greedily the
