@@ -119,8 +119,9 @@ class ClosedLoop:
             if not self.off and not self._spent(agent):
                 yield from self._check(agent, "The tests still fail (output above).")
         elif self.passing is False and any(c.name in EDIT_TOOLS for c in calls):
-            self.failed_fixes += 1  # its fix was refused (often the file exactly as it is): another try
-            yield from self._fresh_start(agent)
+            self.failed_fixes += 1  # its fix was refused: another try, sampled
+            if self._as_it_is(agent, calls):  # the refusal says nothing new: the file already is that
+                yield from self._fresh_start(agent)
             self._write_again(agent)
 
     def at_stop(self, agent: Agent, answer: str, run: RunState) -> Generator[Any, None, str | None]:
@@ -248,6 +249,22 @@ class ClosedLoop:
         """What to do: the request again (when short), then fix the code; write a short file shown whole."""
         todo = WHOLE_FIX.format(names=" and ".join(self.whole)) if self.whole else FIX
         return f"The task: {self.task}\n{todo}" if self.task else todo
+
+    def _as_it_is(self, agent: Agent, calls: list[ToolUseBlock]) -> bool:
+        """A Write of a file shown whole, with exactly the text it has now (refused as changing nothing)."""
+        workspace = agent.config.workspace
+        shown = {os.path.realpath(workspace / name) for name in self.whole}
+        for call in calls:
+            path, content = call.input.get("file_path"), call.input.get("content")
+            if call.name != "Write" or not isinstance(path, str) or not isinstance(content, str):
+                continue
+            target = os.path.realpath(workspace / path)
+            try:
+                if target in shown and Path(target).read_text(encoding="utf-8") == content:
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
 
     def _fresh_start(self, agent: Agent) -> Iterator[Any]:
         """A fix that changed nothing the tests see (or was refused) is not shown to the model again:
