@@ -67,7 +67,7 @@ def folder_listing(workspace: Path, limit: int = MAX_LISTED) -> str:
 
     try:
         with os.scandir(workspace) as it:
-            entries = sorted((e.name + ("/" if e.is_dir(follow_symlinks=False) else "")
+            entries = sorted((_printable(e.name) + ("/" if e.is_dir(follow_symlinks=False) else "")
                               for e in it if not e.name.startswith(".")), key=str.lower)
     except OSError:
         return "(cannot be listed)"
@@ -75,6 +75,13 @@ def folder_listing(workspace: Path, limit: int = MAX_LISTED) -> str:
         return "(empty)"
     shown = ", ".join(entries[:limit])
     return shown + (f", ... ({len(entries) - limit} more)" if len(entries) > limit else "")
+
+
+def _printable(name: str) -> str:
+    """A file name as one line: a line break or other control character in a repository's file name
+    is shown escaped (`\\n`), so the name cannot add lines of its own to the system prompt, where
+    the listing now follows ketch's tools and reply format (red team, session 10)."""
+    return name if name.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 def _platform() -> str:

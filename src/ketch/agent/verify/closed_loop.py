@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ class ClosedLoop:
         self.whole: tuple[str, ...] = ()  # the files the last new failure showed whole: written whole
         self.restart_at: int | None = None  # the history's length after the first failure showing them
         self.first_view: list[Block] = []  # that failure's message, as it was
+        self.first_message: Message | None = None  # that message itself (and, after a fresh start, its note)
         self.tried: list[str] = []  # what the failed tries returned, said at a fresh start
         self.task = ""  # the person's request, said again with each failure when short
 
@@ -185,7 +187,7 @@ class ClosedLoop:
         agent.messages.append(Message("user", blocks))
         yield ev.ToolResults(agent.messages[-1])
         if self.passing is False and self.whole and self.restart_at is None:
-            self.restart_at, self.first_view = len(agent.messages), blocks
+            self.restart_at, self.first_view, self.first_message = len(agent.messages), blocks, agent.messages[-1]
         if stuck:  # the fix changed nothing the tests see
             yield from self._fresh_start(agent)
         if self.off and len(agent.denials) == denials:
@@ -251,19 +253,26 @@ class ClosedLoop:
         return f"The task: {self.task}\n{todo}" if self.task else todo
 
     def _as_it_is(self, agent: Agent, calls: list[ToolUseBlock]) -> bool:
-        """A Write of a file shown whole, with exactly the text it has now (refused as changing nothing)."""
-        workspace = agent.config.workspace
-        shown = {os.path.realpath(workspace / name) for name in self.whole}
+        """A Write of a file shown whole, with exactly the text it has now (refused as changing nothing).
+
+        The model may have replaced the file since it was shown (a symlink to a credential, a FIFO,
+        /dev/zero): the answer would be a read oracle past the gate, or a hang. So the file is the one
+        shown only if its canonical path is inside the workspace under the name shown, the gate lets
+        the model read it, and it opens, with no symlink followed, as a regular file of at most
+        localize's MAX_FILE_BYTES (red team, session 10)."""
+        workspace = Path(os.path.realpath(agent.config.workspace))
         for call in calls:
             path, content = call.input.get("file_path"), call.input.get("content")
             if call.name != "Write" or not isinstance(path, str) or not isinstance(content, str):
                 continue
-            target = os.path.realpath(workspace / path)
             try:
-                if target in shown and Path(target).read_text(encoding="utf-8") == content:
-                    return True
+                target = Path(os.path.realpath(workspace / path))
+                if target.relative_to(workspace).as_posix() not in self.whole:
+                    continue
             except (OSError, ValueError):
                 continue
+            if agent.config.gate.read_refusal(target) is None and _shown_text(target) == content:
+                return True
         return False
 
     def _fresh_start(self, agent: Agent) -> Iterator[Any]:
@@ -274,6 +283,11 @@ class ClosedLoop:
         copies from draws every sample. The tries stay in the transcript."""
         if self.restart_at is None or self.restart_at > len(agent.messages) or not self.whole:
             return
+        if agent.messages[self.restart_at - 1] is not self.first_message:
+            # The history changed under the index (compacted): cutting there would pair the first
+            # failure's tool result with another call (red team, session 10). Anchor afresh.
+            self.restart_at = None
+            return
         wrong = mismatch(self.last_output) or "the tests still failed the same way."
         if wrong not in self.tried:
             self.tried.append(wrong)
@@ -281,7 +295,8 @@ class ClosedLoop:
         del agent.messages[self.restart_at:]
         note = ("Tries that failed (do not write them again): " + " ".join(self.tried) +
                 " Write a different fix.")
-        agent.messages[-1] = Message("user", [*self.first_view, TextBlock(valid_text(agent.redact(note)))])
+        agent.messages[-1] = self.first_message = Message("user", [*self.first_view,
+                                                                   TextBlock(valid_text(agent.redact(note)))])
         yield ev.Notice(f"ketch: the fix failed the same way; the model tries again from the first failure "
                         f"({dropped} messages set aside, kept in the transcript)")
 
@@ -313,6 +328,32 @@ def _located(agent: Agent, output: str) -> tuple[str, tuple[str, ...]]:
         except OSError:
             pass
     return render(spans, test, workspace), tuple(p.relative_to(workspace).as_posix() for p in whole)
+
+
+def _shown_text(path: Path) -> str | None:
+    """The text of canonical `path` as Python's read_text gives it, opened without following a symlink
+    at any depth and without waiting on a FIFO; None unless it is a regular UTF-8 file of at most
+    MAX_FILE_BYTES."""
+    from ketch.agent.verify.localize import MAX_FILE_BYTES
+    from ketch.security.safe_open import open_file, same_place
+
+    try:
+        fd = open_file(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        same_place(fd, path)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return None
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def _last_line(result: ToolResultBlock) -> str:

@@ -131,8 +131,12 @@ _QUESTION = re.compile(r"^\s*(what|why|how|where|when|who|which|explain|describe
                        r"does|do|can|could|should|would)\b(?![(.`'\"\[])", re.IGNORECASE)
 _CHANGE_VERBS = (r"(fix|add|rename|implement|change|update|bump|make|handle|remove|refactor|replace|write|create|correct|"
                  r"repair|set|move|convert|support|rewrite)")
-# A sentence that orders a change, wherever it stands: "describe() raises a KeyError. Fix it."
-_ORDER = re.compile(r"(^|[.!?;:\n]\s*)(please\s+|now\s+|then\s+)?" + _CHANGE_VERBS + r"\b", re.IGNORECASE)
+# A sentence that orders a change, wherever it stands: "describe() raises a KeyError. Fix it." A sentence
+# starts after a stop and a space (or a line break); a verb that is code is no order: `cache.set`,
+# `dict.update` and "update() vs add()?" are asked about (red team, session 10: such questions ran the
+# tests and were answered with a forced Write of the file a failure showed).
+_ORDER = re.compile(r"(^\s*|[.!?;:]\s+|\n\s*)(please\s+|now\s+|then\s+)?" + _CHANGE_VERBS +
+                    r"\b(?![(`'\"\[]|\.\w)", re.IGNORECASE)
 
 
 # A greeting or a thank-you, alone: nothing to change, no tests to run.

@@ -180,6 +180,9 @@ def prepare(llm: Any, model_path: Path, n_ctx: int, tokens: Sequence[int],
     path = folder / f"{cache_key(model_path, n_ctx, prefix)}.state"
     if restore(llm, path, prefix):
         return 0
+    # A load tried and refused (restore resets the model) left the KV cache as the file made it, or
+    # cleared: what memory held before is gone, though input_ids still say otherwise (red team, session 10).
+    in_memory = min(in_memory, llm.n_tokens)
     start = _restore_shared(llm, folder, model_identity(model_path, n_ctx), prefix, in_memory)
     if start < len(prefix):
         llm.eval(prefix[start:])
